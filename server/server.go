@@ -1,0 +1,89 @@
+// Package server is graphconn's HTTP layer: the handlers of the generated
+// Echo interface, and the middleware that validates every request and every
+// response against openapi.yaml and answers every error in Graph's shape.
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/graphconn/graphconn/gen"
+	"github.com/graphconn/graphconn/store"
+)
+
+// DefaultMaxBodyBytes is the default limit on a request body, after
+// decompression.
+const DefaultMaxBodyBytes = 4 << 20
+
+// Config configures the server that New returns.
+type Config struct {
+	Store        store.Store
+	Logger       *slog.Logger
+	MaxBodyBytes int64 // DefaultMaxBodyBytes when zero
+}
+
+// Server implements the generated gen.ServerInterface.
+type Server struct {
+	store store.Store
+}
+
+var _ gen.ServerInterface = (*Server)(nil)
+
+// New returns the graphconn API as an http.Handler.
+func New(cfg Config) (http.Handler, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	spec, err := gen.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded openapi.yaml: %w", err)
+	}
+	v, err := newValidator(spec, cfg.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = handleError
+	log := cfg.Logger
+	e.Use(
+		withRequestIDs(log),
+		middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+			LogMethod: true, LogURI: true, LogStatus: true, LogLatency: true,
+			LogValuesFunc: func(c echo.Context, rv middleware.RequestLoggerValues) error {
+				loggerOf(c).Info("request", slog.String("method", rv.Method), slog.String("uri", rv.URI),
+					slog.Int("status", rv.Status), slog.Duration("latency", rv.Latency))
+				return nil
+			},
+		}),
+		v.responses,
+		middleware.RecoverWithConfig(middleware.RecoverConfig{
+			DisableErrorHandler: true, // the error goes back to v.responses, which renders it
+			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+				loggerOf(c).Error("panic", slog.Any("error", err), slog.String("stack", string(stack)))
+				return err
+			},
+		}),
+		v.requests,
+	)
+	gen.RegisterHandlers(e, &Server{store: cfg.Store})
+	return e, nil
+}
+
+// decodeBody decodes the request body, which the validator has already
+// read, checked against the spec and decompressed.
+func decodeBody(c echo.Context, v any) error {
+	if err := json.NewDecoder(c.Request().Body).Decode(v); err != nil {
+		return badRequest("The request body is not valid JSON.")
+	}
+	return nil
+}
