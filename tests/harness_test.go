@@ -1,0 +1,360 @@
+// Package tests holds graphconn's black-box contract tests: the whole server
+// over real HTTP, on a real SQLite file, with every response checked against
+// openapi.yaml.
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/google/uuid"
+
+	"github.com/graphconn/graphconn/server"
+	"github.com/graphconn/graphconn/store/sqlite"
+)
+
+const specPath = "../openapi.yaml"
+
+var (
+	spec   *openapi3.T
+	router routers.Router
+	// covered records each "METHOD /path STATUS" of the spec that a test
+	// has seen answered.
+	covered sync.Map
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if err := loadSpec(); err != nil {
+		fmt.Fprintln(os.Stderr, "load openapi.yaml:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	// Coverage means something only when every test ran.
+	if code == 0 && flag.Lookup("test.run").Value.String() == "" && !testing.Short() {
+		if missing := uncovered(); len(missing) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: contract coverage: no test exercised these documented responses:\n  %s\n",
+				strings.Join(missing, "\n  "))
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func loadSpec() error {
+	ctx := context.Background()
+	var err error
+	if spec, err = openapi3.NewLoader().LoadFromFile(specPath); err != nil {
+		return err
+	}
+	if err := spec.Validate(ctx); err != nil {
+		return err
+	}
+	router, err = gorillamux.NewRouter(spec)
+	return err
+}
+
+// documented lists every (method, path, status) that openapi.yaml documents.
+func documented() []string {
+	var all []string
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			for status := range op.Responses.Map() {
+				if status != "default" {
+					all = append(all, method+" "+path+" "+status)
+				}
+			}
+		}
+	}
+	sort.Strings(all)
+	return all
+}
+
+func uncovered() []string {
+	var missing []string
+	for _, k := range documented() {
+		if _, ok := covered.Load(k); !ok {
+			missing = append(missing, k)
+		}
+	}
+	return missing
+}
+
+// env is one graphconn server on its own SQLite file.
+type env struct {
+	t    *testing.T
+	dir  string
+	cfg  server.Config
+	db   *sqlite.DB
+	srv  *httptest.Server
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newEnv(t *testing.T, configure ...func(*server.Config)) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), logs: new(syncBuffer)}
+	e.cfg.Logger = slog.New(slog.NewJSONHandler(e.logs, nil))
+	for _, f := range configure {
+		f(&e.cfg)
+	}
+	e.start()
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *env) start() {
+	e.t.Helper()
+	db, err := sqlite.Open(context.Background(), e.dir)
+	if err != nil {
+		e.t.Fatalf("sqlite.Open(%q) = %v", e.dir, err)
+	}
+	e.db = db
+	cfg := e.cfg
+	cfg.Store = db
+	h, err := server.New(cfg)
+	if err != nil {
+		e.t.Fatalf("server.New() = %v", err)
+	}
+	e.srv = httptest.NewServer(h)
+}
+
+func (e *env) stop() {
+	if e.srv == nil {
+		return
+	}
+	e.srv.Close()
+	if err := e.db.Close(); err != nil {
+		e.t.Errorf("closing the store: %v", err)
+	}
+	e.srv = nil
+}
+
+// restart stops the server and starts a new one on the same data.
+func (e *env) restart() {
+	e.t.Helper()
+	e.stop()
+	e.start()
+}
+
+// call is one request. Body is sent as is when it is a string or []byte,
+// and as JSON otherwise.
+type call struct {
+	method, path string
+	body         any
+	header       map[string]string // overrides the defaults; "" removes one
+}
+
+type result struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// json decodes the body as a JSON object.
+func (r result) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response body %q is not a JSON object: %v", r.body, err)
+	}
+	return m
+}
+
+// errorCode returns error.code of a Graph error body.
+func (r result) errorCode(t *testing.T) string {
+	t.Helper()
+	code, _ := r.json(t)["error"].(map[string]any)["code"].(string)
+	return code
+}
+
+func (r result) errorMessage(t *testing.T) string {
+	t.Helper()
+	msg, _ := r.json(t)["error"].(map[string]any)["message"].(string)
+	return msg
+}
+
+func (e *env) do(c call) result {
+	e.t.Helper()
+	return do(e.t, e.srv.URL, c)
+}
+
+// do sends c to the server at base, checks the response against
+// openapi.yaml and the rules every response follows, and records coverage.
+func do(t *testing.T, base string, c call) result {
+	t.Helper()
+	var body io.Reader
+	switch b := c.body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatalf("json.Marshal(%v) = %v", b, err)
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(c.method, base+c.path, body)
+	if err != nil {
+		t.Fatalf("http.NewRequest(%s %s) = %v", c.method, c.path, err)
+	}
+	req.Header.Set("Authorization", "Bearer test-token")
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range c.header {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", c.method, c.path, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the body: %v", c.method, c.path, err)
+	}
+	r := result{status: res.StatusCode, header: res.Header, body: data}
+	checkResponse(t, req, r)
+	return r
+}
+
+// checkResponse fails t unless r is valid against openapi.yaml and carries
+// the headers and error body that every graphconn response must.
+func checkResponse(t *testing.T, req *http.Request, r result) {
+	t.Helper()
+	what := req.Method + " " + req.URL.Path
+	rid, err := uuid.Parse(r.header.Get("request-id"))
+	if err != nil {
+		t.Errorf("%s: request-id header %q is not a GUID", what, r.header.Get("request-id"))
+	}
+	wantClient := req.Header.Get("client-request-id")
+	if wantClient == "" {
+		wantClient = rid.String()
+	}
+	if got := r.header.Get("client-request-id"); got != wantClient {
+		t.Errorf("%s: client-request-id header = %q, want %q", what, got, wantClient)
+	}
+	if r.status >= 400 {
+		checkErrorBody(t, what, r, rid.String(), wantClient)
+	}
+
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		// Not an operation of the spec (unknown path or method): only an
+		// error can answer it.
+		if r.status < 400 {
+			t.Errorf("%s: status %d for a request that matches no operation", what, r.status)
+		}
+		return
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 r.status,
+		Header:                 r.header,
+		Body:                   io.NopCloser(bytes.NewReader(r.body)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		t.Errorf("%s: response %d %s violates openapi.yaml: %v", what, r.status, r.body, err)
+		return
+	}
+	covered.Store(fmt.Sprintf("%s %s %d", route.Method, route.Path, r.status), true)
+}
+
+func checkErrorBody(t *testing.T, what string, r result, rid, client string) {
+	t.Helper()
+	schema := spec.Components.Schemas["odata.error"].Value
+	var doc any
+	if err := json.Unmarshal(r.body, &doc); err != nil {
+		t.Errorf("%s: error body %q is not JSON: %v", what, r.body, err)
+		return
+	}
+	if err := schema.VisitJSON(doc); err != nil {
+		t.Errorf("%s: error body %s is not a Graph error: %v", what, r.body, err)
+		return
+	}
+	inner := doc.(map[string]any)["error"].(map[string]any)["innerError"].(map[string]any)
+	if inner["request-id"] != rid || inner["client-request-id"] != client {
+		t.Errorf("%s: innerError ids = %v, %v; want the headers' %v, %v",
+			what, inner["request-id"], inner["client-request-id"], rid, client)
+	}
+}
+
+// fixture is a connection with one operation, made through the API.
+type fixture struct {
+	conn, op string
+}
+
+func (e *env) fixture() fixture {
+	e.t.Helper()
+	conn := "contoso" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	r := e.do(call{method: "POST", path: "/external/connections", body: map[string]any{"id": conn, "name": "Contoso HR"}})
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("creating connection %s: status %d %s, want 201", conn, r.status, r.body)
+	}
+	r = e.do(call{method: "POST", path: "/external/connections/" + conn + "/operations", body: map[string]any{"status": "inprogress"}})
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("creating an operation: status %d %s, want 201", r.status, r.body)
+	}
+	return fixture{conn: conn, op: r.json(e.t)["id"].(string)}
+}
+
+// fill replaces the path parameters of a spec path with f's ids.
+func (f fixture) fill(path string) string {
+	return strings.NewReplacer(
+		"{externalConnectionId}", f.conn, "{connectionsId}", f.conn, "{connectionOperationId}", f.op,
+	).Replace(path)
+}
+
+// operations lists every operation of the spec as method and path.
+func operations() []struct{ method, path string } {
+	var ops []struct{ method, path string }
+	for path, item := range spec.Paths.Map() {
+		for method := range item.Operations() {
+			ops = append(ops, struct{ method, path string }{method, path})
+		}
+	}
+	sort.Slice(ops, func(i, j int) bool { return ops[i].path+ops[i].method < ops[j].path+ops[j].method })
+	return ops
+}
