@@ -36,13 +36,18 @@ var _ gen.ServerInterface = (*Server)(nil)
 
 // New returns the graphconn API as an http.Handler.
 func New(cfg Config) (http.Handler, error) {
+	return build(cfg, func(e *echo.Echo) { gen.RegisterHandlers(e, &Server{store: cfg.Store}) })
+}
+
+// build assembles the middleware around the routes that register adds.
+func build(cfg Config, register func(*echo.Echo)) (*echo.Echo, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	spec, err := gen.GetSwagger()
+	spec, err := gen.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded openapi.yaml: %w", err)
 	}
@@ -75,7 +80,7 @@ func New(cfg Config) (http.Handler, error) {
 		}),
 		v.requests,
 	)
-	gen.RegisterHandlers(e, &Server{store: cfg.Store})
+	register(e)
 	return e, nil
 }
 

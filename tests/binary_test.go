@@ -1,0 +1,179 @@
+package tests
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds cmd/graphconn once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "graphconn-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "graphconn")
+		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/graphconn").CombinedOutput()
+		if err != nil {
+			buildErr = &buildError{err, string(out)}
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("go build ./cmd/graphconn: %v", buildErr)
+	}
+	return binPath
+}
+
+type buildError struct {
+	err error
+	out string
+}
+
+func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
+
+// process is a running graphconn binary.
+type process struct {
+	cmd  *exec.Cmd
+	url  string
+	logs *syncBuffer
+	done chan error
+}
+
+// startBinary runs `graphconn serve` with args and env, and waits until it
+// says where it listens.
+func startBinary(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(binary(t), append([]string{"serve"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start graphconn: %v", err)
+	}
+	p := &process{cmd: cmd, logs: new(syncBuffer), done: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			p.logs.Write([]byte(line + "\n"))
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+				addr <- rec.Addr
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	select {
+	case a := <-addr:
+		p.url = "http://" + a
+	case err := <-p.done:
+		t.Fatalf("graphconn exited before listening: %v\n%s", err, p.logs)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("graphconn did not listen within 20s:\n%s", p.logs)
+	}
+	return p
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("graphconn exited with %v after SIGTERM, want 0\n%s", err, p.logs)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("graphconn did not exit within 15s of SIGTERM")
+	}
+	if !strings.Contains(p.logs.String(), `"msg":"stopped"`) {
+		t.Errorf("logs lack the shutdown line:\n%s", p.logs)
+	}
+}
+
+// The binary as a user runs it: the README's walk-through, a clean stop on
+// SIGTERM, and the data still there after a restart.
+func TestBinaryServesAndKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	// Configured by the environment the first time, by flags the second.
+	p := startBinary(t, []string{"GRAPHCONN_ADDR=127.0.0.1:0", "GRAPHCONN_DATA_DIR=" + dir})
+	if r := do(t, p.url, call{method: "POST", path: "/external/connections",
+		body: map[string]any{"id": "contosohr", "name": "Contoso HR", "description": "Connection to index Contoso HR system"}}); r.status != http.StatusCreated {
+		t.Fatalf("POST connection = %d %s", r.status, r.body)
+	}
+	r := do(t, p.url, call{method: "POST", path: "/external/connections/contosohr/operations", body: map[string]any{}})
+	if r.status != http.StatusCreated {
+		t.Fatalf("POST operation = %d %s", r.status, r.body)
+	}
+	op := r.json(t)["id"].(string)
+	r = do(t, p.url, call{method: "PATCH", path: "/connections/contosohr/operations/" + op, body: map[string]any{"status": "inprogress"}})
+	if r.status != http.StatusOK {
+		t.Fatalf("PATCH = %d %s", r.status, r.body)
+	}
+	r = do(t, p.url, call{method: "PATCH", path: "/external/connections/contosohr/operations/" + op,
+		body: map[string]any{"status": "failed", "error": map[string]any{"errorCode": "E", "message": "m"}}})
+	if r.status != http.StatusOK {
+		t.Fatalf("PATCH = %d %s", r.status, r.body)
+	}
+	want := r.json(t)
+	rid := r.header.Get("request-id")
+	p.stop(t)
+	if !strings.Contains(p.logs.String(), `"request-id":"`+rid+`"`) {
+		t.Errorf("no log line carries request-id %s:\n%s", rid, p.logs)
+	}
+
+	p = startBinary(t, nil, "--addr", "127.0.0.1:0", "--data-dir", dir)
+	r = do(t, p.url, call{method: "GET", path: "/external/connections/contosohr/operations/" + op})
+	if diff := cmp.Diff(want, r.json(t)); r.status != http.StatusOK || diff != "" {
+		t.Errorf("GET after restart = %d, mismatch (-before +after):\n%s", r.status, diff)
+	}
+	p.stop(t)
+}
+
+func TestBinaryRejectsBadUsage(t *testing.T) {
+	tests := [][]string{
+		{},
+		{"bogus"},
+		{"serve", "--no-such-flag"},
+		{"serve", "extra"},
+	}
+	for _, args := range tests {
+		out, err := exec.Command(binary(t), args...).CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Errorf("graphconn %q = %v, want exit status 2\n%s", args, err, out)
+		}
+	}
+}

@@ -1,0 +1,53 @@
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// The README's walk-through must work as printed: run its block against a
+// live server.
+func TestReadmeWalkthrough(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed")
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "<!-- walkthrough:")
+	if !ok {
+		t.Fatal("README.md has no walkthrough marker")
+	}
+	_, rest, _ = strings.Cut(rest, "```sh\n")
+	script, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("README.md's walk-through block is not closed")
+	}
+	dir := t.TempDir()
+	p := startBinary(t, nil, "--addr", "127.0.0.1:0", "--data-dir", dir)
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Env = append(os.Environ(), "URL="+p.url)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("walk-through failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		`"state":"draft"`,
+		`"status":"failed"`,
+		`"source":"properties/0"`,
+		`"error":null,"id":"`,
+		`"status":"completed"`,
+		`"code":"invalidRequest"`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("walk-through output lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "generalException") {
+		t.Errorf("walk-through hit a server error:\n%s", out)
+	}
+	p.stop(t)
+}
