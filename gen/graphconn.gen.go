@@ -141,8 +141,169 @@ func (e MicrosoftGraphInnerErrorDetailOdataType) Valid() bool {
 	}
 }
 
+// Defines values for MicrosoftGraphLabel.
+const (
+	Authors              MicrosoftGraphLabel = "authors"
+	ContainerName        MicrosoftGraphLabel = "containerName"
+	ContainerUrl         MicrosoftGraphLabel = "containerUrl"
+	CreatedBy            MicrosoftGraphLabel = "createdBy"
+	CreatedDateTime      MicrosoftGraphLabel = "createdDateTime"
+	FileExtension        MicrosoftGraphLabel = "fileExtension"
+	FileName             MicrosoftGraphLabel = "fileName"
+	IconUrl              MicrosoftGraphLabel = "iconUrl"
+	LastModifiedBy       MicrosoftGraphLabel = "lastModifiedBy"
+	LastModifiedDateTime MicrosoftGraphLabel = "lastModifiedDateTime"
+	Title                MicrosoftGraphLabel = "title"
+	Url                  MicrosoftGraphLabel = "url"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphLabel enum.
+func (e MicrosoftGraphLabel) Valid() bool {
+	switch e {
+	case Authors:
+		return true
+	case ContainerName:
+		return true
+	case ContainerUrl:
+		return true
+	case CreatedBy:
+		return true
+	case CreatedDateTime:
+		return true
+	case FileExtension:
+		return true
+	case FileName:
+		return true
+	case IconUrl:
+		return true
+	case LastModifiedBy:
+		return true
+	case LastModifiedDateTime:
+		return true
+	case Title:
+		return true
+	case Url:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphPropertyOdataType.
+const (
+	MicrosoftGraphPropertyOdataTypeHashMicrosoftGraphProperty MicrosoftGraphPropertyOdataType = "#microsoft.graph.property"
+	MicrosoftGraphPropertyOdataTypeMicrosoftGraphProperty     MicrosoftGraphPropertyOdataType = "microsoft.graph.property"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphPropertyOdataType enum.
+func (e MicrosoftGraphPropertyOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphPropertyOdataTypeHashMicrosoftGraphProperty:
+		return true
+	case MicrosoftGraphPropertyOdataTypeMicrosoftGraphProperty:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphPropertyType.
+const (
+	Boolean            MicrosoftGraphPropertyType = "boolean"
+	DateTime           MicrosoftGraphPropertyType = "dateTime"
+	DateTimeCollection MicrosoftGraphPropertyType = "dateTimeCollection"
+	Double             MicrosoftGraphPropertyType = "double"
+	DoubleCollection   MicrosoftGraphPropertyType = "doubleCollection"
+	Int64              MicrosoftGraphPropertyType = "int64"
+	Int64Collection    MicrosoftGraphPropertyType = "int64Collection"
+	String             MicrosoftGraphPropertyType = "string"
+	StringCollection   MicrosoftGraphPropertyType = "stringCollection"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphPropertyType enum.
+func (e MicrosoftGraphPropertyType) Valid() bool {
+	switch e {
+	case Boolean:
+		return true
+	case DateTime:
+		return true
+	case DateTimeCollection:
+		return true
+	case Double:
+		return true
+	case DoubleCollection:
+		return true
+	case Int64:
+		return true
+	case Int64Collection:
+		return true
+	case String:
+		return true
+	case StringCollection:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphSchemaOdataType.
+const (
+	MicrosoftGraphSchemaOdataTypeHashMicrosoftGraphSchema MicrosoftGraphSchemaOdataType = "#microsoft.graph.schema"
+	MicrosoftGraphSchemaOdataTypeMicrosoftGraphSchema     MicrosoftGraphSchemaOdataType = "microsoft.graph.schema"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphSchemaOdataType enum.
+func (e MicrosoftGraphSchemaOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphSchemaOdataTypeHashMicrosoftGraphSchema:
+		return true
+	case MicrosoftGraphSchemaOdataTypeMicrosoftGraphSchema:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphSchemaBaseType.
+const (
+	MicrosoftGraphExternalItem MicrosoftGraphSchemaBaseType = "microsoft.graph.externalItem"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphSchemaBaseType enum.
+func (e MicrosoftGraphSchemaBaseType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalItem:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExternalCreateConnectionsJSONBodyOdataType.
+const (
+	ExternalCreateConnectionsJSONBodyOdataTypeHashMicrosoftGraphExternalConnection ExternalCreateConnectionsJSONBodyOdataType = "#microsoft.graph.externalConnection"
+	ExternalCreateConnectionsJSONBodyOdataTypeMicrosoftGraphExternalConnection     ExternalCreateConnectionsJSONBodyOdataType = "microsoft.graph.externalConnection"
+)
+
+// Valid indicates whether the value is a known member of the ExternalCreateConnectionsJSONBodyOdataType enum.
+func (e ExternalCreateConnectionsJSONBodyOdataType) Valid() bool {
+	switch e {
+	case ExternalCreateConnectionsJSONBodyOdataTypeHashMicrosoftGraphExternalConnection:
+		return true
+	case ExternalCreateConnectionsJSONBodyOdataTypeMicrosoftGraphExternalConnection:
+		return true
+	default:
+		return false
+	}
+}
+
 // MicrosoftGraphConnectionOperation defines model for microsoft.graph.connectionOperation.
 type MicrosoftGraphConnectionOperation struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext `json:"@odata.context,omitempty"`
+
+	// OdataEtag The resource's ETag, as in the `ETag` header. Ignored in requests.
+	OdataEtag *OdataEtag                                  `json:"@odata.etag,omitempty"`
 	OdataType *MicrosoftGraphConnectionOperationOdataType `json:"@odata.type,omitempty"`
 
 	// Error Why the operation failed; null when it has not.
@@ -158,6 +319,16 @@ type MicrosoftGraphConnectionOperation struct {
 
 // MicrosoftGraphConnectionOperationOdataType defines model for MicrosoftGraphConnectionOperation.OdataType.
 type MicrosoftGraphConnectionOperationOdataType string
+
+// MicrosoftGraphConnectionOperationCollection defines model for microsoft.graph.connectionOperationCollection.
+type MicrosoftGraphConnectionOperationCollection struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext `json:"@odata.context,omitempty"`
+
+	// OdataNextLink The absolute URL of the next page; absent on the last page.
+	OdataNextLink *OdataNextLink                      `json:"@odata.nextLink,omitempty"`
+	Value         []MicrosoftGraphConnectionOperation `json:"value"`
+}
 
 // MicrosoftGraphConnectionOperationStatus The state of a connectionOperation. Values are case-sensitive.
 type MicrosoftGraphConnectionOperationStatus string
@@ -184,6 +355,11 @@ type MicrosoftGraphErrorDetailOdataType string
 
 // MicrosoftGraphExternalConnection defines model for microsoft.graph.externalConnection.
 type MicrosoftGraphExternalConnection struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext `json:"@odata.context,omitempty"`
+
+	// OdataEtag The resource's ETag, as in the `ETag` header. Ignored in requests.
+	OdataEtag *OdataEtag                                 `json:"@odata.etag,omitempty"`
 	OdataType *MicrosoftGraphExternalConnectionOdataType `json:"@odata.type,omitempty"`
 
 	// Description A description of the connection, shown in the Microsoft 365 admin center.
@@ -192,11 +368,11 @@ type MicrosoftGraphExternalConnection struct {
 	// Id 3 to 32 alphanumeric characters. Must not begin with `Microsoft` or be one of
 	// `None, Directory, Exchange, ExchangeArchive, LinkedIn, Mailbox, OneDriveBusiness,
 	// SharePoint, Teams, Yammer, Connectors, TaskFabric, PowerBI, Assistant,
-	// TopicEngine, MSFT_All_Connectors`.
-	Id string `json:"id"`
+	// TopicEngine, MSFT_All_Connectors`. Set on creation only.
+	Id *string `json:"id,omitempty"`
 
 	// Name The display name of the connection.
-	Name string `json:"name"`
+	Name *string `json:"name,omitempty"`
 
 	// State `draft` until a schema registration completes, then `ready`. Read-only.
 	State *MicrosoftGraphConnectionState `json:"state,omitempty"`
@@ -204,6 +380,16 @@ type MicrosoftGraphExternalConnection struct {
 
 // MicrosoftGraphExternalConnectionOdataType defines model for MicrosoftGraphExternalConnection.OdataType.
 type MicrosoftGraphExternalConnectionOdataType string
+
+// MicrosoftGraphExternalConnectionCollection defines model for microsoft.graph.externalConnectionCollection.
+type MicrosoftGraphExternalConnectionCollection struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext `json:"@odata.context,omitempty"`
+
+	// OdataNextLink The absolute URL of the next page; absent on the last page.
+	OdataNextLink *OdataNextLink                     `json:"@odata.nextLink,omitempty"`
+	Value         []MicrosoftGraphExternalConnection `json:"value"`
+}
 
 // MicrosoftGraphInnerErrorDetail defines model for microsoft.graph.innerErrorDetail.
 type MicrosoftGraphInnerErrorDetail struct {
@@ -216,10 +402,85 @@ type MicrosoftGraphInnerErrorDetail struct {
 // MicrosoftGraphInnerErrorDetailOdataType defines model for MicrosoftGraphInnerErrorDetail.OdataType.
 type MicrosoftGraphInnerErrorDetailOdataType string
 
+// MicrosoftGraphLabel A semantic label for a schema property.
+type MicrosoftGraphLabel string
+
+// MicrosoftGraphProperty defines model for microsoft.graph.property.
+type MicrosoftGraphProperty struct {
+	OdataType *MicrosoftGraphPropertyOdataType `json:"@odata.type,omitempty"`
+
+	// Aliases Other names for the property, 1 to 32 alphanumeric characters each.
+	Aliases *[]string `json:"aliases,omitempty"`
+
+	// Description What the property holds, to help Copilot map queries to it.
+	Description *string `json:"description,omitempty"`
+
+	// IsExactMatchRequired Whether queries match the value exactly. Only non-searchable `string`
+	// and `stringCollection` properties can require it.
+	IsExactMatchRequired *bool `json:"isExactMatchRequired,omitempty"`
+
+	// IsQueryable Whether KQL queries can use the property.
+	IsQueryable *bool `json:"isQueryable,omitempty"`
+
+	// IsRefinable Whether search results can be filtered and refined by the property.
+	IsRefinable *bool `json:"isRefinable,omitempty"`
+
+	// IsRetrievable Whether search results return the property.
+	IsRetrievable *bool `json:"isRetrievable,omitempty"`
+
+	// IsSearchable Whether the value goes into the full-text index. Only `string` and
+	// `stringCollection` properties can be searchable, and a searchable
+	// property cannot be refinable.
+	IsSearchable *bool `json:"isSearchable,omitempty"`
+
+	// Labels Semantic labels; each label goes on one property at most, and only on a
+	// property of a fitting type (for example `title` on a `string`,
+	// `createdDateTime` on a `dateTime`).
+	Labels *[]MicrosoftGraphLabel `json:"labels,omitempty"`
+
+	// Name The property's name: 1 to 32 alphanumeric characters, unique in the schema
+	// (ignoring case) among names and aliases.
+	Name string `json:"name"`
+
+	// Type The data type of a schema property.
+	Type MicrosoftGraphPropertyType `json:"type"`
+}
+
+// MicrosoftGraphPropertyOdataType defines model for MicrosoftGraphProperty.OdataType.
+type MicrosoftGraphPropertyOdataType string
+
+// MicrosoftGraphPropertyType The data type of a schema property.
+type MicrosoftGraphPropertyType string
+
+// MicrosoftGraphSchema defines model for microsoft.graph.schema.
+type MicrosoftGraphSchema struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext                  `json:"@odata.context,omitempty"`
+	OdataType    *MicrosoftGraphSchemaOdataType `json:"@odata.type,omitempty"`
+
+	// BaseType Must be `microsoft.graph.externalItem`.
+	BaseType MicrosoftGraphSchemaBaseType `json:"baseType"`
+
+	// Properties The properties of the connection's items, 1 to 128.
+	Properties []MicrosoftGraphProperty `json:"properties"`
+}
+
+// MicrosoftGraphSchemaOdataType defines model for MicrosoftGraphSchema.OdataType.
+type MicrosoftGraphSchemaOdataType string
+
+// MicrosoftGraphSchemaBaseType Must be `microsoft.graph.externalItem`.
+type MicrosoftGraphSchemaBaseType string
+
+// OdataContext The OData context URL of the payload. Ignored in requests.
+type OdataContext = string
+
 // OdataError defines model for odata.error.
 type OdataError struct {
 	Error OdataMainError `json:"error"`
 }
+
+// OdataEtag The resource's ETag, as in the `ETag` header. Ignored in requests.
+type OdataEtag = string
 
 // OdataInnerError defines model for odata.innerError.
 type OdataInnerError struct {
@@ -243,6 +504,9 @@ type OdataMainError struct {
 	Message string `json:"message"`
 }
 
+// OdataNextLink The absolute URL of the next page; absent on the last page.
+type OdataNextLink = string
+
 // ClientRequestId defines model for clientRequestId.
 type ClientRequestId = string
 
@@ -255,6 +519,21 @@ type ConnectionsId = string
 // ExternalConnectionId defines model for externalConnectionId.
 type ExternalConnectionId = string
 
+// Filter defines model for filter.
+type Filter = string
+
+// IfMatch defines model for ifMatch.
+type IfMatch = string
+
+// Select defines model for select.
+type Select = string
+
+// Skiptoken defines model for skiptoken.
+type Skiptoken = string
+
+// Top defines model for top.
+type Top = int
+
 // BadRequest defines model for badRequest.
 type BadRequest = OdataError
 
@@ -264,8 +543,23 @@ type Conflict = OdataError
 // ConnectionOperation defines model for connectionOperation.
 type ConnectionOperation = MicrosoftGraphConnectionOperation
 
+// ConnectionOperationCollection defines model for connectionOperationCollection.
+type ConnectionOperationCollection = MicrosoftGraphConnectionOperationCollection
+
+// ConnectionOperationCreated defines model for connectionOperationCreated.
+type ConnectionOperationCreated = MicrosoftGraphConnectionOperation
+
 // Error defines model for error.
 type Error = OdataError
+
+// ExternalConnection defines model for externalConnection.
+type ExternalConnection = MicrosoftGraphExternalConnection
+
+// ExternalConnectionCollection defines model for externalConnectionCollection.
+type ExternalConnectionCollection = MicrosoftGraphExternalConnectionCollection
+
+// ExternalConnectionCreated defines model for externalConnectionCreated.
+type ExternalConnectionCreated = MicrosoftGraphExternalConnection
 
 // NotFound defines model for notFound.
 type NotFound = OdataError
@@ -273,29 +567,169 @@ type NotFound = OdataError
 // PayloadTooLarge defines model for payloadTooLarge.
 type PayloadTooLarge = OdataError
 
+// PreconditionFailed defines model for preconditionFailed.
+type PreconditionFailed = OdataError
+
+// Schema defines model for schema.
+type Schema = MicrosoftGraphSchema
+
 // Unauthorized defines model for unauthorized.
 type Unauthorized = OdataError
 
 // UnsupportedMediaType defines model for unsupportedMediaType.
 type UnsupportedMediaType = OdataError
 
+// ConnectionOperationCreate defines model for connectionOperationCreate.
+type ConnectionOperationCreate = MicrosoftGraphConnectionOperation
+
 // ConnectionOperationUpdate defines model for connectionOperationUpdate.
 type ConnectionOperationUpdate = MicrosoftGraphConnectionOperation
 
+// ConnectionsListOperationsParams defines parameters for ConnectionsListOperations.
+type ConnectionsListOperationsParams struct {
+	// Top The most items a page holds.
+	Top *Top `form:"$top,omitempty" json:"$top,omitempty"`
+
+	// Skiptoken Where the page starts; taken from the previous page's `@odata.nextLink`.
+	Skiptoken *Skiptoken `form:"$skiptoken,omitempty" json:"$skiptoken,omitempty"`
+
+	// Filter Only `status eq '{status}'` is supported, for example `status eq 'inprogress'`.
+	Filter *Filter `form:"$filter,omitempty" json:"$filter,omitempty"`
+
+	// Select A comma-separated list of the properties to return, for example `id,status`.
+	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
+
+	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ConnectionsCreateOperationsParams defines parameters for ConnectionsCreateOperations.
+type ConnectionsCreateOperationsParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ConnectionsDeleteOperationsParams defines parameters for ConnectionsDeleteOperations.
+type ConnectionsDeleteOperationsParams struct {
+	// IfMatch Apply the request only if the resource's current ETag is one of these
+	// (comma-separated), or exists at all for `*`; otherwise 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
 // ConnectionsGetOperationsParams defines parameters for ConnectionsGetOperations.
 type ConnectionsGetOperationsParams struct {
+	// Select A comma-separated list of the properties to return, for example `id,status`.
+	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
+
 	// ClientRequestId A client-chosen id for the request, echoed in the response.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
 // ConnectionsUpdateOperationsParams defines parameters for ConnectionsUpdateOperations.
 type ConnectionsUpdateOperationsParams struct {
+	// IfMatch Apply the request only if the resource's current ETag is one of these
+	// (comma-separated), or exists at all for `*`; otherwise 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
 	// ClientRequestId A client-chosen id for the request, echoed in the response.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
+// ExternalListConnectionsParams defines parameters for ExternalListConnections.
+type ExternalListConnectionsParams struct {
+	// Top The most items a page holds.
+	Top *Top `form:"$top,omitempty" json:"$top,omitempty"`
+
+	// Skiptoken Where the page starts; taken from the previous page's `@odata.nextLink`.
+	Skiptoken *Skiptoken `form:"$skiptoken,omitempty" json:"$skiptoken,omitempty"`
+
+	// Select A comma-separated list of the properties to return, for example `id,status`.
+	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
+
+	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalCreateConnectionsJSONBody defines parameters for ExternalCreateConnections.
+type ExternalCreateConnectionsJSONBody struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext `json:"@odata.context,omitempty"`
+
+	// OdataEtag The resource's ETag, as in the `ETag` header. Ignored in requests.
+	OdataEtag *OdataEtag                                  `json:"@odata.etag,omitempty"`
+	OdataType *ExternalCreateConnectionsJSONBodyOdataType `json:"@odata.type,omitempty"`
+
+	// Description A description of the connection, shown in the Microsoft 365 admin center.
+	Description *string `json:"description,omitempty"`
+
+	// Id 3 to 32 alphanumeric characters. Must not begin with `Microsoft` or be one of
+	// `None, Directory, Exchange, ExchangeArchive, LinkedIn, Mailbox, OneDriveBusiness,
+	// SharePoint, Teams, Yammer, Connectors, TaskFabric, PowerBI, Assistant,
+	// TopicEngine, MSFT_All_Connectors`. Set on creation only.
+	Id string `json:"id"`
+
+	// Name The display name of the connection.
+	Name string `json:"name"`
+
+	// State `draft` until a schema registration completes, then `ready`. Read-only.
+	State *MicrosoftGraphConnectionState `json:"state,omitempty"`
+}
+
 // ExternalCreateConnectionsParams defines parameters for ExternalCreateConnections.
 type ExternalCreateConnectionsParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalCreateConnectionsJSONBodyOdataType defines parameters for ExternalCreateConnections.
+type ExternalCreateConnectionsJSONBodyOdataType string
+
+// ExternalDeleteConnectionsParams defines parameters for ExternalDeleteConnections.
+type ExternalDeleteConnectionsParams struct {
+	// IfMatch Apply the request only if the resource's current ETag is one of these
+	// (comma-separated), or exists at all for `*`; otherwise 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalGetConnectionsParams defines parameters for ExternalGetConnections.
+type ExternalGetConnectionsParams struct {
+	// Select A comma-separated list of the properties to return, for example `id,status`.
+	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
+
+	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalUpdateConnectionsParams defines parameters for ExternalUpdateConnections.
+type ExternalUpdateConnectionsParams struct {
+	// IfMatch Apply the request only if the resource's current ETag is one of these
+	// (comma-separated), or exists at all for `*`; otherwise 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalConnectionsListOperationsParams defines parameters for ExternalConnectionsListOperations.
+type ExternalConnectionsListOperationsParams struct {
+	// Top The most items a page holds.
+	Top *Top `form:"$top,omitempty" json:"$top,omitempty"`
+
+	// Skiptoken Where the page starts; taken from the previous page's `@odata.nextLink`.
+	Skiptoken *Skiptoken `form:"$skiptoken,omitempty" json:"$skiptoken,omitempty"`
+
+	// Filter Only `status eq '{status}'` is supported, for example `status eq 'inprogress'`.
+	Filter *Filter `form:"$filter,omitempty" json:"$filter,omitempty"`
+
+	// Select A comma-separated list of the properties to return, for example `id,status`.
+	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
+
 	// ClientRequestId A client-chosen id for the request, echoed in the response.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
@@ -306,23 +740,58 @@ type ExternalConnectionsCreateOperationsParams struct {
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
+// ExternalConnectionsDeleteOperationsParams defines parameters for ExternalConnectionsDeleteOperations.
+type ExternalConnectionsDeleteOperationsParams struct {
+	// IfMatch Apply the request only if the resource's current ETag is one of these
+	// (comma-separated), or exists at all for `*`; otherwise 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
 // ExternalConnectionsGetOperationsParams defines parameters for ExternalConnectionsGetOperations.
 type ExternalConnectionsGetOperationsParams struct {
+	// Select A comma-separated list of the properties to return, for example `id,status`.
+	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
+
 	// ClientRequestId A client-chosen id for the request, echoed in the response.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
 // ExternalConnectionsUpdateOperationsParams defines parameters for ExternalConnectionsUpdateOperations.
 type ExternalConnectionsUpdateOperationsParams struct {
+	// IfMatch Apply the request only if the resource's current ETag is one of these
+	// (comma-separated), or exists at all for `*`; otherwise 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
 	// ClientRequestId A client-chosen id for the request, echoed in the response.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
+
+// ExternalConnectionsGetSchemaParams defines parameters for ExternalConnectionsGetSchema.
+type ExternalConnectionsGetSchemaParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalConnectionsUpdateSchemaParams defines parameters for ExternalConnectionsUpdateSchema.
+type ExternalConnectionsUpdateSchemaParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ConnectionsCreateOperationsJSONRequestBody defines body for ConnectionsCreateOperations for application/json ContentType.
+type ConnectionsCreateOperationsJSONRequestBody = MicrosoftGraphConnectionOperation
 
 // ConnectionsUpdateOperationsJSONRequestBody defines body for ConnectionsUpdateOperations for application/json ContentType.
 type ConnectionsUpdateOperationsJSONRequestBody = MicrosoftGraphConnectionOperation
 
 // ExternalCreateConnectionsJSONRequestBody defines body for ExternalCreateConnections for application/json ContentType.
-type ExternalCreateConnectionsJSONRequestBody = MicrosoftGraphExternalConnection
+type ExternalCreateConnectionsJSONRequestBody ExternalCreateConnectionsJSONBody
+
+// ExternalUpdateConnectionsJSONRequestBody defines body for ExternalUpdateConnections for application/json ContentType.
+type ExternalUpdateConnectionsJSONRequestBody = MicrosoftGraphExternalConnection
 
 // ExternalConnectionsCreateOperationsJSONRequestBody defines body for ExternalConnectionsCreateOperations for application/json ContentType.
 type ExternalConnectionsCreateOperationsJSONRequestBody = MicrosoftGraphConnectionOperation
@@ -330,31 +799,225 @@ type ExternalConnectionsCreateOperationsJSONRequestBody = MicrosoftGraphConnecti
 // ExternalConnectionsUpdateOperationsJSONRequestBody defines body for ExternalConnectionsUpdateOperations for application/json ContentType.
 type ExternalConnectionsUpdateOperationsJSONRequestBody = MicrosoftGraphConnectionOperation
 
+// ExternalConnectionsUpdateSchemaJSONRequestBody defines body for ExternalConnectionsUpdateSchema for application/json ContentType.
+type ExternalConnectionsUpdateSchemaJSONRequestBody = MicrosoftGraphSchema
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ConnectionsListOperations List connectionOperations (connections path)
+	// (GET /connections/{connectionsId}/operations)
+	ConnectionsListOperations(ctx echo.Context, connectionsId ConnectionsId, params ConnectionsListOperationsParams) error
+	// ConnectionsCreateOperations Create connectionOperation (connections path)
+	// (POST /connections/{connectionsId}/operations)
+	ConnectionsCreateOperations(ctx echo.Context, connectionsId ConnectionsId, params ConnectionsCreateOperationsParams) error
+	// ConnectionsDeleteOperations Delete connectionOperation (connections path)
+	// (DELETE /connections/{connectionsId}/operations/{connectionOperationId})
+	ConnectionsDeleteOperations(ctx echo.Context, connectionsId ConnectionsId, connectionOperationId ConnectionOperationId, params ConnectionsDeleteOperationsParams) error
 	// ConnectionsGetOperations Get connectionOperation (connections path)
 	// (GET /connections/{connectionsId}/operations/{connectionOperationId})
 	ConnectionsGetOperations(ctx echo.Context, connectionsId ConnectionsId, connectionOperationId ConnectionOperationId, params ConnectionsGetOperationsParams) error
 	// ConnectionsUpdateOperations Update connectionOperation (connections path)
 	// (PATCH /connections/{connectionsId}/operations/{connectionOperationId})
 	ConnectionsUpdateOperations(ctx echo.Context, connectionsId ConnectionsId, connectionOperationId ConnectionOperationId, params ConnectionsUpdateOperationsParams) error
+	// ExternalListConnections List externalConnections
+	// (GET /external/connections)
+	ExternalListConnections(ctx echo.Context, params ExternalListConnectionsParams) error
 	// ExternalCreateConnections Create externalConnection
 	// (POST /external/connections)
 	ExternalCreateConnections(ctx echo.Context, params ExternalCreateConnectionsParams) error
+	// ExternalDeleteConnections Delete externalConnection
+	// (DELETE /external/connections/{externalConnectionId})
+	ExternalDeleteConnections(ctx echo.Context, externalConnectionId ExternalConnectionId, params ExternalDeleteConnectionsParams) error
+	// ExternalGetConnections Get externalConnection
+	// (GET /external/connections/{externalConnectionId})
+	ExternalGetConnections(ctx echo.Context, externalConnectionId ExternalConnectionId, params ExternalGetConnectionsParams) error
+	// ExternalUpdateConnections Update externalConnection
+	// (PATCH /external/connections/{externalConnectionId})
+	ExternalUpdateConnections(ctx echo.Context, externalConnectionId ExternalConnectionId, params ExternalUpdateConnectionsParams) error
+	// ExternalConnectionsListOperations List connectionOperations
+	// (GET /external/connections/{externalConnectionId}/operations)
+	ExternalConnectionsListOperations(ctx echo.Context, externalConnectionId ExternalConnectionId, params ExternalConnectionsListOperationsParams) error
 	// ExternalConnectionsCreateOperations Create connectionOperation
 	// (POST /external/connections/{externalConnectionId}/operations)
 	ExternalConnectionsCreateOperations(ctx echo.Context, externalConnectionId ExternalConnectionId, params ExternalConnectionsCreateOperationsParams) error
+	// ExternalConnectionsDeleteOperations Delete connectionOperation
+	// (DELETE /external/connections/{externalConnectionId}/operations/{connectionOperationId})
+	ExternalConnectionsDeleteOperations(ctx echo.Context, externalConnectionId ExternalConnectionId, connectionOperationId ConnectionOperationId, params ExternalConnectionsDeleteOperationsParams) error
 	// ExternalConnectionsGetOperations Get connectionOperation
 	// (GET /external/connections/{externalConnectionId}/operations/{connectionOperationId})
 	ExternalConnectionsGetOperations(ctx echo.Context, externalConnectionId ExternalConnectionId, connectionOperationId ConnectionOperationId, params ExternalConnectionsGetOperationsParams) error
 	// ExternalConnectionsUpdateOperations Update connectionOperation
 	// (PATCH /external/connections/{externalConnectionId}/operations/{connectionOperationId})
 	ExternalConnectionsUpdateOperations(ctx echo.Context, externalConnectionId ExternalConnectionId, connectionOperationId ConnectionOperationId, params ExternalConnectionsUpdateOperationsParams) error
+	// ExternalConnectionsGetSchema Get schema
+	// (GET /external/connections/{externalConnectionId}/schema)
+	ExternalConnectionsGetSchema(ctx echo.Context, externalConnectionId ExternalConnectionId, params ExternalConnectionsGetSchemaParams) error
+	// ExternalConnectionsUpdateSchema Register schema
+	// (PATCH /external/connections/{externalConnectionId}/schema)
+	ExternalConnectionsUpdateSchema(ctx echo.Context, externalConnectionId ExternalConnectionId, params ExternalConnectionsUpdateSchemaParams) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// ConnectionsListOperations converts echo context to params.
+func (w *ServerInterfaceWrapper) ConnectionsListOperations(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connectionsId" -------------
+	var connectionsId ConnectionsId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connectionsId", ctx.Param("connectionsId"), &connectionsId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connectionsId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ConnectionsListOperationsParams
+	// ------------- Optional query parameter "$top" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$top", ctx.QueryParams(), &params.Top, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $top: %s", err))
+	}
+
+	// ------------- Optional query parameter "$skiptoken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$skiptoken", ctx.QueryParams(), &params.Skiptoken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $skiptoken: %s", err))
+	}
+
+	// ------------- Optional query parameter "$filter" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$filter", ctx.QueryParams(), &params.Filter, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $filter: %s", err))
+	}
+
+	// ------------- Optional query parameter "$select" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$select", ctx.QueryParams(), &params.Select, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $select: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ConnectionsListOperations(ctx, connectionsId, params)
+	return err
+}
+
+// ConnectionsCreateOperations converts echo context to params.
+func (w *ServerInterfaceWrapper) ConnectionsCreateOperations(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connectionsId" -------------
+	var connectionsId ConnectionsId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connectionsId", ctx.Param("connectionsId"), &connectionsId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connectionsId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ConnectionsCreateOperationsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ConnectionsCreateOperations(ctx, connectionsId, params)
+	return err
+}
+
+// ConnectionsDeleteOperations converts echo context to params.
+func (w *ServerInterfaceWrapper) ConnectionsDeleteOperations(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connectionsId" -------------
+	var connectionsId ConnectionsId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connectionsId", ctx.Param("connectionsId"), &connectionsId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connectionsId: %s", err))
+	}
+
+	// ------------- Path parameter "connectionOperationId" -------------
+	var connectionOperationId ConnectionOperationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connectionOperationId", ctx.Param("connectionOperationId"), &connectionOperationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connectionOperationId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ConnectionsDeleteOperationsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ConnectionsDeleteOperations(ctx, connectionsId, connectionOperationId, params)
+	return err
 }
 
 // ConnectionsGetOperations converts echo context to params.
@@ -378,6 +1041,12 @@ func (w *ServerInterfaceWrapper) ConnectionsGetOperations(ctx echo.Context) erro
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params ConnectionsGetOperationsParams
+	// ------------- Optional query parameter "$select" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$select", ctx.QueryParams(), &params.Select, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $select: %s", err))
+	}
 
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "client-request-id" -------------
@@ -424,6 +1093,21 @@ func (w *ServerInterfaceWrapper) ConnectionsUpdateOperations(ctx echo.Context) e
 	var params ConnectionsUpdateOperationsParams
 
 	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
 	// ------------- Optional header parameter "client-request-id" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
 		var ClientRequestId ClientRequestId
@@ -442,6 +1126,55 @@ func (w *ServerInterfaceWrapper) ConnectionsUpdateOperations(ctx echo.Context) e
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ConnectionsUpdateOperations(ctx, connectionsId, connectionOperationId, params)
+	return err
+}
+
+// ExternalListConnections converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalListConnections(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalListConnectionsParams
+	// ------------- Optional query parameter "$top" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$top", ctx.QueryParams(), &params.Top, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $top: %s", err))
+	}
+
+	// ------------- Optional query parameter "$skiptoken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$skiptoken", ctx.QueryParams(), &params.Skiptoken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $skiptoken: %s", err))
+	}
+
+	// ------------- Optional query parameter "$select" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$select", ctx.QueryParams(), &params.Select, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $select: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalListConnections(ctx, params)
 	return err
 }
 
@@ -471,6 +1204,213 @@ func (w *ServerInterfaceWrapper) ExternalCreateConnections(ctx echo.Context) err
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ExternalCreateConnections(ctx, params)
+	return err
+}
+
+// ExternalDeleteConnections converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalDeleteConnections(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalDeleteConnectionsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalDeleteConnections(ctx, externalConnectionId, params)
+	return err
+}
+
+// ExternalGetConnections converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalGetConnections(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalGetConnectionsParams
+	// ------------- Optional query parameter "$select" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$select", ctx.QueryParams(), &params.Select, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $select: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalGetConnections(ctx, externalConnectionId, params)
+	return err
+}
+
+// ExternalUpdateConnections converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalUpdateConnections(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalUpdateConnectionsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalUpdateConnections(ctx, externalConnectionId, params)
+	return err
+}
+
+// ExternalConnectionsListOperations converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsListOperations(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsListOperationsParams
+	// ------------- Optional query parameter "$top" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$top", ctx.QueryParams(), &params.Top, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $top: %s", err))
+	}
+
+	// ------------- Optional query parameter "$skiptoken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$skiptoken", ctx.QueryParams(), &params.Skiptoken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $skiptoken: %s", err))
+	}
+
+	// ------------- Optional query parameter "$filter" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$filter", ctx.QueryParams(), &params.Filter, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $filter: %s", err))
+	}
+
+	// ------------- Optional query parameter "$select" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$select", ctx.QueryParams(), &params.Select, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $select: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsListOperations(ctx, externalConnectionId, params)
 	return err
 }
 
@@ -510,6 +1450,65 @@ func (w *ServerInterfaceWrapper) ExternalConnectionsCreateOperations(ctx echo.Co
 	return err
 }
 
+// ExternalConnectionsDeleteOperations converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsDeleteOperations(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// ------------- Path parameter "connectionOperationId" -------------
+	var connectionOperationId ConnectionOperationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connectionOperationId", ctx.Param("connectionOperationId"), &connectionOperationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connectionOperationId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsDeleteOperationsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsDeleteOperations(ctx, externalConnectionId, connectionOperationId, params)
+	return err
+}
+
 // ExternalConnectionsGetOperations converts echo context to params.
 func (w *ServerInterfaceWrapper) ExternalConnectionsGetOperations(ctx echo.Context) error {
 	var err error
@@ -531,6 +1530,12 @@ func (w *ServerInterfaceWrapper) ExternalConnectionsGetOperations(ctx echo.Conte
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params ExternalConnectionsGetOperationsParams
+	// ------------- Optional query parameter "$select" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$select", ctx.QueryParams(), &params.Select, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $select: %s", err))
+	}
 
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "client-request-id" -------------
@@ -577,6 +1582,21 @@ func (w *ServerInterfaceWrapper) ExternalConnectionsUpdateOperations(ctx echo.Co
 	var params ExternalConnectionsUpdateOperationsParams
 
 	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
 	// ------------- Optional header parameter "client-request-id" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
 		var ClientRequestId ClientRequestId
@@ -595,6 +1615,78 @@ func (w *ServerInterfaceWrapper) ExternalConnectionsUpdateOperations(ctx echo.Co
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ExternalConnectionsUpdateOperations(ctx, externalConnectionId, connectionOperationId, params)
+	return err
+}
+
+// ExternalConnectionsGetSchema converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsGetSchema(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsGetSchemaParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsGetSchema(ctx, externalConnectionId, params)
+	return err
+}
+
+// ExternalConnectionsUpdateSchema converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsUpdateSchema(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsUpdateSchemaParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsUpdateSchema(ctx, externalConnectionId, params)
 	return err
 }
 
@@ -645,10 +1737,21 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 		Handler: si,
 	}
 
+	router.GET(options.BaseURL+"/external/connections", wrapper.ExternalListConnections, options.OperationMiddlewares["external.ListConnections"]...)
 	router.POST(options.BaseURL+"/external/connections", wrapper.ExternalCreateConnections, options.OperationMiddlewares["external.CreateConnections"]...)
+	router.DELETE(options.BaseURL+"/external/connections/:externalConnectionId", wrapper.ExternalDeleteConnections, options.OperationMiddlewares["external.DeleteConnections"]...)
+	router.GET(options.BaseURL+"/external/connections/:externalConnectionId", wrapper.ExternalGetConnections, options.OperationMiddlewares["external.GetConnections"]...)
+	router.PATCH(options.BaseURL+"/external/connections/:externalConnectionId", wrapper.ExternalUpdateConnections, options.OperationMiddlewares["external.UpdateConnections"]...)
+	router.GET(options.BaseURL+"/external/connections/:externalConnectionId/schema", wrapper.ExternalConnectionsGetSchema, options.OperationMiddlewares["external.connections.GetSchema"]...)
+	router.PATCH(options.BaseURL+"/external/connections/:externalConnectionId/schema", wrapper.ExternalConnectionsUpdateSchema, options.OperationMiddlewares["external.connections.UpdateSchema"]...)
+	router.GET(options.BaseURL+"/external/connections/:externalConnectionId/operations", wrapper.ExternalConnectionsListOperations, options.OperationMiddlewares["external.connections.ListOperations"]...)
 	router.POST(options.BaseURL+"/external/connections/:externalConnectionId/operations", wrapper.ExternalConnectionsCreateOperations, options.OperationMiddlewares["external.connections.CreateOperations"]...)
+	router.DELETE(options.BaseURL+"/external/connections/:externalConnectionId/operations/:connectionOperationId", wrapper.ExternalConnectionsDeleteOperations, options.OperationMiddlewares["external.connections.DeleteOperations"]...)
 	router.GET(options.BaseURL+"/external/connections/:externalConnectionId/operations/:connectionOperationId", wrapper.ExternalConnectionsGetOperations, options.OperationMiddlewares["external.connections.GetOperations"]...)
 	router.PATCH(options.BaseURL+"/external/connections/:externalConnectionId/operations/:connectionOperationId", wrapper.ExternalConnectionsUpdateOperations, options.OperationMiddlewares["external.connections.UpdateOperations"]...)
+	router.GET(options.BaseURL+"/connections/:connectionsId/operations", wrapper.ConnectionsListOperations, options.OperationMiddlewares["connections.ListOperations"]...)
+	router.POST(options.BaseURL+"/connections/:connectionsId/operations", wrapper.ConnectionsCreateOperations, options.OperationMiddlewares["connections.CreateOperations"]...)
+	router.DELETE(options.BaseURL+"/connections/:connectionsId/operations/:connectionOperationId", wrapper.ConnectionsDeleteOperations, options.OperationMiddlewares["connections.DeleteOperations"]...)
 	router.GET(options.BaseURL+"/connections/:connectionsId/operations/:connectionOperationId", wrapper.ConnectionsGetOperations, options.OperationMiddlewares["connections.GetOperations"]...)
 	router.PATCH(options.BaseURL+"/connections/:connectionsId/operations/:connectionOperationId", wrapper.ConnectionsUpdateOperations, options.OperationMiddlewares["connections.UpdateOperations"]...)
 
@@ -659,62 +1762,114 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fxpc9s40v4rXXinykkVddiW7Vj58jqJk/VUMklNnJ3aibwjiGyJmJAAFwBta1z671sAeEmkLh9Zezdf",
-	"EkrE0eh+0Ld8Q3wRJ4Ij14r0b0iINEBpH/2IIde/4r9SVPosMF8FqHzJEs0EJ31yHiIM3aiWdMNaLBiC",
-	"DhHc16CQaw+EtN8Nq4PYGJh7D1xwbBOPmNdMYkD6WqboEeWHGFOzr54mSPpEacn4hMxmbuwSsk6A4xW8",
-	"+3L2BsZCAlI/hGy4B1qAltRHsznjliyF8hLljoJITNRqOsZCxlSTPklTFhCvRtfMIwmVNEa9KQ9PMk61",
-	"/FAo5MACS7Shq6AZ/VBgkJMrUSWCK8sxZpZwIiMe4TQ21NQkQlaz0heco2/o+ZigpOZhmbRZAGLs5Fuf",
-	"VBCUUB1WyGlcfjtpl2uo9aThtUbJafS6mATPrJxpbIdRBcP6mLNg+HztCdTWlDdttP0BlhDWuPg29JUX",
-	"6ZUIGDrI1uX1JQmoxuylRq7NI02SiPn2fedPZY5xQ/CaxklkR/6/CKim7WzH/4uZL4USY92eSJqE7YZd",
-	"iEdQSiHrsxcn22FvUFMWEY8E9kGR/td18xjnKE/nJiuRSt+MTaRIUGqGqtMls4uMltciMC/P+CWNWPDZ",
-	"MdIjMSpFJ5hJzvEXshWmsKOZjnAHmAIujI6j0g/pKMI2mXlEaapTRfpkTFmEgf2qENBPEseGXZ1SK3fc",
-	"W9XZhIVWpHVslYczCtAPKZ/gS4s1oUOUCr4hJuYzk3BJoxQb9KADi9M9FigjGmSKbTtkFEL2HXOZY26+",
-	"lkF6LqZShVbVWZ8c+cd4eHh03Drq7R20et0AW8e93qiF3aOxvzs+7lI8MsiwqCV73b3D1u5ua797vrvX",
-	"73b73e7vpEC+W7E7fjGmwcGoFRz7o1bv8HjcoruHB62j7ovDo6O9F8cHXTSimpd8KfKxEDsQCHQix2um",
-	"NAgOBoiws4HkdtpWXWyGBAdyx8clEs8OZzAY08jYLQyMHR5JpN8UUJBphBVlboyiNkKvOQBznG+mK5vT",
-	"WbR2s3kmr55cWvRZpvLHEfPviC2jKE8iiTSYnhqZqCcDr5OKiYUrpkNjIHYMJ4QSodwB6o7lsKbuET4n",
-	"xsWwatHtO2c7FzZ9VHipacMfBus+DJYFsL93vHvg90Yt+4/51OqNDvzW8a6/Zx7M/+Q/Y9yWuKKPBZgV",
-	"lXRbLTZBjpJGp9c+Jhnwno6NdOEV+CKNAgsvw7IINVaDnPtUX3zqvBqwQzxQqR8ap5/mpNjv4dlBt/vc",
-	"mETKIeX0krLIQB6UFhLN2/3njwlGXOi3IuXBHX0tjfEv+UpPCUUNlxx2NlFKO3BFnVobm0Mbp6xiWCsG",
-	"9Z4dsMomQoIoiJ73ER8TwhI6jQQNzoV4T+UE7wa0bO1TrpmeFks+JcTlHvRIBFNjGSNzAgk6pC4PE7GY",
-	"aeNB93aPe/vdHoymGtUDufGGCA/oWKOEAM1aEpVigntNpGV6jvrGXjwqLy3lNNWhkOwvvKMmyzyck1SH",
-	"yHU28Vx8w6djHU98H5WJyL8hN2LEONHTewYQXdgjZkoxPjE6KYu7Hxc8VJokQmoMPmDA6Ll1i+8Ck8YV",
-	"nwpAXrtjt85tFkHjte4kEWW89NTzs70EhTyARebcM5hyVWi2/vnzx19sZp8pyPURBi5ipByQ+yKwQLOu",
-	"mFVNk79Y8njQVjDGErJJ/GHQFwTMPNPoUxF+kf6YRgq9SkRWiwhvCPI0Jv2vmwaWm4y6qBUgKtEGjaKP",
-	"YxtibhN2VQNVE1POY+C3cOqShoU348K8l8DTKIKr0OgYDaFzuIyozffGq85SiC6YrNVAlGITjgGMplXz",
-	"9YzaIs7zNvyKNGgJHk37QOftckynIDFBqoFpb8BHqQYKARuPUSLXLplpICrxT/R1DtBet9secNLAvzyA",
-	"vXO0+tktZGBmo+uG6L5Z8hlJYmQItvpg480a6wrmRDbTRxsjZfi7zfcClQg+VdhSyBXT7NIWmHLUplwl",
-	"6LMxQxc2JFJMzI0nHsnDOfMii/qbgLn8FIZ4rNM+DCQd6yGkXLPIBG8uaSFxwpTO4JfvrTwDHA5Dm50a",
-	"VhDjxJwfwy5p9TINpsQjYqSEmU88Yt05E2Fj4E5gxnzk0TSvoqw9UfXuPIyqmE8jrXrbJIEi7XRTu9Yo",
-	"XTTuImOfxghjKWJbdtIYb30fanmrWUEPlZJOC03l0lX1omhM/ZBxbBkh2Kg8o0wEFpZ1WeQ2s75UmMaU",
-	"lwtlIxtWWXFT5xm/9obW63IPBYj6RhtR0wyPCt/qbKx8rteAPVChuOJ5ifpDTgHsHx4ADWLGwUeuUTYK",
-	"r8km7IMWsL8HNEpCytMYJfPBD6mkvkap2vAhVdo6IiOcsCxDPiw2HtpaB4LgRvUN+PAXwdGDN0yir4Wc",
-	"enB67cpg5dOJ9EN2iR68Z/wbBmfcgw+URSNx7cFHjm8ku8RXqWIclfIG/HNIJX4SjGsPzpHGyoN/0DhG",
-	"6UHGaSGVB+dUfXtLR5L5HnwSVyhfnXlgLJ7SlBuTdS4S5p/yCTMEfvj89vyPkyj6o1xi6FRYQrURI+mT",
-	"f349af1OW391W8cXN/ve/t7spyauuhpxk0UImEoiOgUzoi5LI6KYXr9HPtEh6e/uvTCQ4sXnJUYTb28z",
-	"nQHIi9Gu4viV2L4Fe4iLFRez6QKsvZ819fQwt7Mhe792SNPNzFP+TbKkWks2So2Fl5BQqXOB5m6SDqkG",
-	"n6bGOS9U/Hbar+EcNRZXo4ftuFnMWR+cxJTx0yxAmQeLW6QClCo9S8mdjwK3oLkxbNmsOSoTj/OUyvR3",
-	"k0JudIt+M35OaatDmiTIMfCM7v1y/tqsVHQpmRVamsXYtPxa4jeiel1H1LyY7JHmtvYaeHmxVGAlALaU",
-	"1/ZuRlk3GM43KAytglytEOeBtR7YlfG3dWZWUrQgBsuOcp85euvMNxoI/VQyPbX1xKz7A6lEeZKaDfNP",
-	"b3Mw/PzbOanXZRaSUQ7Gw5MsIWg9+iG4WN2D4Su7JNzY0TPLdcs0Q5rbroRbqHXikhaMj0UT46yJGqdR",
-	"HlzmTXalq/LO6Lqi96pVafqCk09nHoxSFmmgUqQ8GHCmFUSCT1oy5ZzxSauMifPquQfDhoDLmPMB/0R1",
-	"qLwsieJiTos6BZRX9DSokCYIYxFF4mqR1jacXqKcDnjv+tpOO7i+LroDwadS2n6fEPOj2RVN2Dzgw5uB",
-	"05kD0r8ZWEAMiDfIIWGfS1C4Qeby2hflVbUfaxd4YEQx9AbcEIWGxjpZdF6/OKnbU9huR9WkO50jFDEf",
-	"ubK3I2uD+3Bm0JbKKEOC6nc6IkHuxNAWctLJJqmOGVsxddbAGSkRj1yiVA4u3fZuu2u1ToKcJsz4o+1u",
-	"e9+5YaHFf6cCkM7NXIvgrFOAYe5Vpf9xZpaYoK5D1USuVmiVnq3lwft53ptRwo+qAR92chzPk9nUMLgJ",
-	"tRnrRbU/lJSLqHeoi+GKLPSJ7XW7y7RgMa7TWO/3SK+7u37uXFHBTuqtn1TUU23oM6ZppNdPwsL5UGkc",
-	"UzklffIOdWN18llVgxjYPDf6ik6U08C1CYpcLLQPL8ndlUM6852pM2+LCdVm3E0mLuZdL+xd8MM6gl23",
-	"6KPE8EceTRcJSyTaLvTMHtm0Yt4hOSy1pE1xDsGPkEqrVQfcudIwtO3sCmQ1S2mXuQqFQvfepSSVTas4",
-	"CqgOdxQwNeBLcpNLb5tj8MKFy7t4p8tRXGn07Szv8p3d6/XdYG6lj/S73fje7v76CYsFcTvvYBPqGmpO",
-	"d1Uz2a26L00z80jj/TLEJUI1GKbXEg0B1P66oqFFHRa6HpSmUqvCzcuyudYPaw941vEep0rDCGFNusdz",
-	"A+fTPQNeyfd41neojMpSP3Zz4yeoivtkbry8RNV0z07zk9njVm4d2Vo5N6jMhXu6eV1zQRYlm7UAxgO8",
-	"hteukwX+9iuoqdIYk7x1L29xKX84UI69fYdeQ+plNh9oZCWfBW2ye69tmY0JoAdjVpHqyioJ9868lX1E",
-	"V1SBb2H5qIr230/JH29kiFzb+JNU8pmObc5qZgq9/nKVPl/vL1mNv5Via/zZ0W19yNW2psncGf+wmq+G",
-	"SpcptaVkBSY8Z4EHdMDffTl789J+kcXZTMGwUs8cQsojm5bIvb8JuzQOK8eV9qHksaN2lT/2wF3oRdd1",
-	"pTB7/53X31exr+y3N774LRvTH5RFdfVdxjT/89r7v95Fz7TWkraO2/njt4937yXD5LmfULtba9ynRERR",
-	"RZm2N9GPP7JDtwCE972M8iPMCK1O0wz4VnkaWJemGfCN8jSwUZqmAf4/0jU/0jXb2YJKxc1e/Wqt7euF",
-	"uWjO3XWKoe50FFWN3C22TQAu5wE6ZAoC4acxclvCdYWTjr3AGWXL8w3Zzci1DRgfDlyhRQHjWlTSLJ/t",
-	"7wjbq/5egbKaZn6z95WyWuk/qUW/vyzQNnQGtlf+/QlFZhezfwcAAP//",
+	"7H2Pc9s28u+/gmF7Y/seJcuOktTO3LznJm4v95Iml7ivc1f5HSFyJaGmABYAbesy/t+/gwVIgiIpyT9S",
+	"200609aSQGABLHY/2F/8FMRingkOXKvg8FMwA5qAxD/jlAHXH+D3HJR+nZivElCxZJlmggeHwckMSGRb",
+	"9aRt1mNJRPQMiP2aKOA6JELid5HfiE0Is78TLjj0gzAwPzMJSXCoZQ5hoOIZzKkZVy8yCA4DpSXj0+Dq",
+	"KgxA02k7RRKUyGUMW4qcg1RM8BdmmMQMN6bxGWGcRK8nvbdUx7OIaEHyLKEaiODpgugZ1cVzq2nKqNYg",
+	"zaj/fxT8OugdnP6vUfBtELYQm4qYWgrbCKZjJdJcA/n5wxsiJnb5BOcQm0bvMpD4sCVNSxqfKWwjYcqU",
+	"tj+uJnUi5Jzq4DDIJWslUHZv8hHhcEF+/Pn1KzIRkgCNZ8Q1D83iGYLArC3jSJUCeQ5yS5FUTNWmZOUs",
+	"aaHrKgwyKukc9KYceeT4rhfPhAJOWIJE29VyNEM8E5AU5EpQmeAK+Y+ZLuwBCMKA07mhpsHfwWrGbNm5",
+	"rrPDkhXbXRKUUT3zyGnt/npnp+pDrScNLg2X0/Rl+RDZxn2mc2xGFYmabV4n0c7aGahrU9420PUn0EFY",
+	"a+fXo2/CUg2ySdE7I1oipanOFYHfydYn+/fVVkSYIirPMiE1JKE9Y5d0nqVQe4DxTIqpBKW2opL+33OQ",
+	"i2oC37rhV9PIJij5Wg5PlqEALM+KlYhsUhyUQqzGuZRGbh+f0KkhX3Bwi61gxLdjMZ/TngJzdjUkOyj/",
+	"4ZIprQjVhKYpzjL6a/SCCD0DecEUkOHefn/Eu05hIa/XzE1BCrFulQt1okjKzPzs1DIpMpCagTICTYLO",
+	"JV/aCZaEdjO6F9+NvYbAM5ZpcQYtquCXGUiw9NApEKWp1OoF0fQMOJlIMXe0wjkTucJGW4pE/0ckVNM+",
+	"h0v9hvGzFfSVQ68mUYus/UjNhdKEaZgrQi2NM5EmqnNA05E/VAITmqc6ONwbDMJgTi/ZPJ8HhwcHB2Ew",
+	"Z9x+2ivVAOMapiCtHnAc+b1IGFhV0JSDLyVQDe5HDRz5gGZZyqz23f1NWRXsdtX86VbPDfnNnMVSKDHR",
+	"/amk2azfMoqZEnICklgcyuDKn+m3Eiamu90KW+3aX9XuJkPglJsbYBSxKBptKY9vX3iql1Cl2JQrwrQi",
+	"LGmq4HYl9TOCoD9g9UBKIZtPLz+MzV6BpiwNzGKYP1Rw+Ou65xjnII9rD1vBZeR9uWC7g+Dq1NHyUiQo",
+	"Yvg5TVny0e5iGMxBKToFt/Z2+4olX5AtzXQKW0b8cWFwLJXxjI5T6CMrFBwyoSyF5A/hjroUi2eUT8Hy",
+	"BQpZRc4AMvOZSXJO0xxa0Jk9ahYR4TGjcQyZhg4lW1EXIre5RaIItlXFq4pcGNmWQAoakCMb1wwfYHWs",
+	"kXtmdxkFVuJhg4crpIvLOKaJ6+h6nF8ycWyZh1nmKfoyErFgw445Bs/jA3j27PlB7/lw/2lvOEigdzAc",
+	"jnsweD6J9yYHAwrPDefjqQz2B/vPent7vSeDk739w8HgcDD4d1CfeDCYfDehydNxLzmIx73hs4NJj+49",
+	"e9p7Pvju2fPn+98dPB2AWa06Z1csPRFiiyQCLEujxibm3rHIgGxtwJlbfavjNuJ0e4jtOnZwdAFDmCJz",
+	"mprbAiQGS4wl0DOjhGSeggehzVVEPyTuigWfpCy+JW8ZfXqUSqDJ4hhR1KNhryNPQpALpmcGlm+ZlRBK",
+	"zOQWoXZaDh3eIfsclXjVjuvfWOxgpVXCA7ZGbEN1AmiaigvLXChNHxhrNRTDTXQ3PnBpLuEzrbPD3d29",
+	"/ef9QX/Q3zv8bvDdYPfbOWhqWn5TXI92vQvctreZO7uVvN/9Frhm2qBBN4611wSjYO/5s+HTwXDg/TMK",
+	"qnZ3giW+uSmY+OaGaGJvl6mPJQS4BrR4XwrfTDIhmV4gpKjgREjGubuIWYyO2tX++VKkqTtcnvKPKSdj",
+	"C0Pw2Mb7B3tP4+G4h/8xn3rD8dO4d7AX75s/zP+D+4EsHWYP74yZK+a6k4GsZY7EAzuP1fY8oJNZnbTi",
+	"xtg5QFu3u2WvXp//+y/7Qy2yv+2N8sFg/9lf9oflXfNvb0/i/Z9e/Xzx06uji7e1f7Pf3v52dvnTL28H",
+	"/5oGYYCQ1D+Sn1Vi8DxNb3g+DC8gjg2uTu/ykHjs0nJc3nFnF2hYDLd8oP3AVZS9oidfrqa6Bd/9wcaG",
+	"conIBVUkthv3+KWzNXOsvc/ipK1fKLGX6MLYaS62HC58H9FjXBHvknHTe8kUOEiaHl/GkDkufzy3Xmcr",
+	"i0WeJgj2C7HuG8Dv8kLCF9YOQ7BJSFQezwg1t1hHCn5Ptp8OBjvmakI5yTk9pyw1MJAoLSSYX5+E9kbz",
+	"AbRc9I4mGuTOQ5L6TS/KPUj7u5fqLdNa3mLPQ6YFYTyBS/LSKh3y9w9ELZSGeVBI/0IbVQbzqq0T++bL",
+	"RNKJvrnAbyG7Q963u8kepWhrzORekfjnwLb3xY1orbkN7l25N2tgr7emD1vg3R/K/Sr3ri33ljCfA7ph",
+	"ER8SISGRNQ0+VonIxcuKD+tL8MrFXj2U08SF/kHkPLmlO0bD/Keip8cES9vivrY2uSluIfcaIDsxkyaC",
+	"+5ztXX7v2EfT4QJ0tvXqEll3Kz0kjsvoIhU0ORHiDZVTuB3jub6PUQqXXT4mDiycbmORLMx9NzUzMLtJ",
+	"rUBM2Zxh5Mxw72D4ZDAk44UG9Zk8f4aIkFBzySEJmL4kKGWZrUlaEf+APusHhREyCbHgCTNT/MHa12/J",
+	"ZtYL8VYkbMLgi5FxM6Oh0ReXEMV4DJ5phpMiSAxFoYGqd8yVjXFKoTbHj7438SFxX7UA92p0tWQ0IWoX",
+	"9FSFu2xMFZx0RAm5UV9biFm5wfC2RVNGMZDl19MwYOr4ksYad+5DGfUyoakC8+M/c5AL9N5V332ACeON",
+	"77RkcG6/tRGhNd+f+y6lY0AXY4CBQsFpCXc1i89An+C3jZjnm9+s3FOdAnXKlAZpzg02fHj8ebQy1MgP",
+	"drexkZC8IJlI0yWggVHy0RsXcR8Rs+rLuuCNF4+/is4ybv++AXzOaa5nQrL/3lZzOFf0Ua5n5hzaB09c",
+	"WOgjiSqJY1CKoH/RwACYZ3pxx6KeLo0xZ0oxPjW41oV6PaQDlPMygvwtJIxaYXkbNmnt8bEwiLvs9k4w",
+	"cM3or90spYxX0ZrF3Fxm0PLi3DEzFVDaDP2Pj+9+wtAjpkiBZyGxJn3KCfBYJMho6CtAaDv9L8seDreV",
+	"C4OEbOJgNNyXWOxL0/eehnY61VfaTeCxyeoXja+WzF4b7Zwz0NTAyKcAeD432ntD9+4mrU4b2t5zw9E0",
+	"fTdB0HItM5cXmXR1GjYyChZLytHG9rwgPE9TcjEzsk0jqOYC7+Tm+wrFuAiiRjIFxpdDQsYL/9q1TTFL",
+	"bKdPPgBNeoKni0NC6/fJOV0QCRlQTZgOR3yca0JJwiYTwIwSNJSboyHhN4h1cTCGg4HNDWmsX+Edv7Ub",
+	"/KPtCBMgEJodBpvtvCNJjA3BKIeuFepxH4ejivzZ5Pmy9VXpyPiEBjZ1J9EH5QpSKemizEa06PxXN+Lp",
+	"zdb5Y8kdTaFsYz3FhNDWMDTy/zBEnlAJJKYKegq4Ypqd482ukA45VxnE1RW8jNAIvTChsAipaxMA3bP4",
+	"qF0+Rp32wiCdc81SQguDWw0fF2Or0BxQTiL020TeybTHqZiGNbaHzr0TBmKshHk+CAM09xxfxgCJnYFp",
+	"846ni+Kis3ZGvoy6EbevFcn16M5Vv7btQBkN2p2QZV3zMZ0DJmJhxtNNDkAjmrTB/bW40WYW25zGM8ah",
+	"ZzYBwwIcZSJBtmzuRYGJml3N8jnlVUeuZb81PbhLItYXfu0JbQ8N+BNhg1Zn2QaN2tnS26/m9nmfmyGB",
+	"IVEzccELH9bbggLy5NlTQpM54yQGrkG2Mk2bzn9CtCBP9glNsxnl+Rwki0k8o5LGGqTqk7e50ghwxzBl",
+	"Ltg/KgeOMG0DXKboiEc/CQ4hecUkxFrIRUiOL61dr/rrSMYzdg4hMcoHktc8JG8pS8fiMiTvOLyS7By+",
+	"zxXjoFQ44h9nVMJ7wbgOyQnQuQrJv+h8DjIkbqWFVCE5oersBzqWLA7Je3EB8vvXITGIRmnKDSQ5ERmL",
+	"j/mUGQLffvzh5D9HafqfqouoTz4C5sWgqxDXvxSoXk2AX496/6a9/w56B6efnoRP9q++bVtraxNq008J",
+	"U1lKF2i/aO6w2bg5vXwDfKpnweHe/neYQ1l+7oBKcHOVbdXRSmnQxv03EApfKDpqc1nfGThqaJ7Po4lb",
+	"0iXWNmkTfkWORWu5DK0lG+cGvEmSUVmmcRc3DbQAxjQ39+pSe19PsbXMY+0So8W3TVQrmFOuWUywBeaV",
+	"0+V8Uh9UamcazqUZ1wUkfG9wWUqVLlw++IW1Cqqq2Suq4YTNYamx9/WEpfATLf88vtQG2NrozVjwn+2g",
+	"gmvKOEjXsvxsft4Exhbz+kx8Vna/YuQ2MkuHQKNAA5pb0FZcVgwpegrJ3mrth0VRaqCwQw/sdeqB2jEP",
+	"g5yz33N4bbtzV/GVgOAXrA3jZ3Nibj5WaJlBmpGXImMpeqoy8nsO0qUJM72kSfYHgzZI0Oo7aQHMuIxF",
+	"/5VXzN7rwfSRLvoEy2FwwXtVnhOJ7GjRiFOeFJ8qVRAtpzg5OWhm4JsGxkKkQLkl2vPpdNH6f//5pqTX",
+	"dJsrqK1jv6NrzzXU1bWdHJGg8lQXeVnE1uiABPO4pOmlsqSsH9TzPW04rC1nsVH3vherq/dqN6cCFGFc",
+	"C/xukqdpz2hSGwDm9rjYVDPZEV+/qWOopb6ZJaLeNyNesndMuUWbdg0x876DDwpX3PKUPtbksnphaxtZ",
+	"IY2TQ2jnHSmqsQaGpQtT8gQn1CMKrQkTpjXjU5s2vV2rIoKSPcKnyqUJRzxaEt5Fi6T4vOMqo9wEVli1",
+	"tJmI6UajxRS3FArJw3UiMSS2/7IqFFI34ttsygWmMcZUwQ6hc8GnTu7iblsBvRJNr5Oi11ufYmbo4VgG",
+	"WNyqP+z3tBsueOpoLUyojdeO/KmmlnuQn1YgBTfzMGBcPxsGYZCIfIzYIakUfnESwmD5+BUP1r6xXdS/",
+	"cp15X26CASr/yR+O4dcCiDK2oOOHtvlVYQjLu4aX3zGQaFV4QuTv3Mo4hrbB66u0svpHW4Ygig4HZPb2",
+	"v7uxBavk9CtEDU58FNfP4uOaa0u5kLVprThf5W41TleDW5or8+6VOU+uiV9jzwX+9clrI5NsSTh3h1Ct",
+	"hhHf1Xc9ri6fWc/Mc8r4sfMm1pfNduItk09P59psVCjx+IROQ0JVGfVsvoiIdQBed4HqTuJrrFKrV3Oz",
+	"kpNuS62hvUrfarOrtVrVf5kB90y9M5plwF0Y+M8nL01PZbVC00NPszm0db+W+I2oXlcZsc4YOKXa0G3h",
+	"KqedLFKx3DX36/pW6irvLaqXzEHpuMaCVWes9UfJa39TW/hKipa2AZejGqdGb/fi++amzWqDmicwKeaF",
+	"+Rm4LdIzA2Ju/PhDnYU6an4qiHPJ9AKrUtgNHQOVII9yPas+/VD0849fToJmVuNSpIwTH0cuWsnFYFk5",
+	"EpLoe+ySfMLWV7jnuGWI2PG3itSZ1pmNqGB8IloNK5pqmORp4YEuLu6VvftHoz7K1LaeF5pIjt6/Dsk4",
+	"Z6kmVIrc3E+YViQVfNqTOeeMT3uV47yQlSGJWryFUX/ER/w91TMVuggPV7rR8IRFtpVwUTOaAZkIrC6z",
+	"RGufHJ+DXIz48PISH3t6eVnWKCUxlfbiPoNiatjjWCSLEY8+jayOGAWHn0bIjqMgHBUMiX9XLGkbGdGB",
+	"P1SCAj82xMfIbIW5rBiiwNDYJIvWpZvddZwF1lxVbZIbV+6Di07E8iZ14OLQL1OEqgWPZ1JwkSvUVYLb",
+	"RTgk0fujk5d/H/H2khWfWHLlJIO5iKoLkIpE+4N9UoQcRi7+xosbHHFHPqdzSxaHizZPcUguZsyZOVzR",
+	"40ykqXIOWqbViDtmYGYFCrcwukQiK/oje99JWQxcoYRysaJvX584Q6A9D+pwd1dkwF2MsZDTXfeQ2jVt",
+	"PZMmIidDbxAGLlc9OAwG/f3+AIVPBpxmLDgMnvQH/Sf2tjVDKVBfvFq51iu/ksjhp2AKLaDrDVO6Hnei",
+	"lv3sIRFpAkqTCZPmQs04yi1sF32rRRaN+LarF0n2BoOdfrPQpbVw4UDtwpFpwtSIN2Vkn0SuVGqE5TVt",
+	"BVMjMA87irT2R/ykqCDlzYqaXTZMEnVwXltJWX8N3cYLv1Kwl0+nzFK+82u3+PWQO2KFqia7WmTBVbi2",
+	"WVUZdIPGrsbsJt3agqhXp0s1BfcHgy79XbbbXVMgJQyGm/TilffDR/bWP1ILtcWHhusfKrPW0E7rypyu",
+	"ewhKlK/y+ZzKRXF2WuauyLavvMxZ3TGqkk6VhR7NJ4LTq+vyS7008wZb3AgrPA2DTKgWoWBzYtuDbay5",
+	"y3NukpOuaqYhoSP+48+vX72w2WaVYPVCcSKS8xRBSRF8OWXn9pTf10G2068d5aqk7aKbV7yqt7vdJW+v",
+	"Gids72YnzCUuP+TjNdx7sv6B5Zw+fO7pJtS1hD3f9kw71m9j/Jsc6qtwUw3t/+RVi7+ypxMDvJr5wPh9",
+	"V1DcUWu4GdM248qiZqd0KU8Eh6RPfsFQkPKFC2GtqjimVKGfCFSzGvi9HFW7ArfQukWB9RbFtxGvF7na",
+	"f+CR2t/gSDVTGG97MByv3dXBCNvh6AegSTs/12u8a2HTiSq9YnCiBTHRiGMgpFquF2+9a5DcF7P+CLfB",
+	"h3eN0P68uOxH0HfIp58blbW+I+SmcK79ZRG2jtrycegOp37H08Vy60yCuZqNuDMbIVQrCpdHlTED0xUi",
+	"EqdApfJCekiELxKyub5FwsGIYzcXM6HANrDpBcp7hwLVsy3VlWYw4kdEg5wzTlMPYE7M50MieAyEci+n",
+	"ovtWH474hXOb08I24ExU5VtyxjQ+m6L9iVwIeYb+e0yOIJSgVQPDmUb8AguV2cXxoa8oCodNQSsyHByQ",
+	"bZtggS7oQiTZeu9WM6epuIBkp08+ioqswkLlaOBgoLc4B3khmQbrGUftvKWIyHUs5nA44mi8Njd4IzwN",
+	"3bSxcheMK4Mb3DgYm2WWBykv49RHvD2QfQwT4WKwHWWYcu3QhbkUHHruZZwfFm7OspShUB7xBvww7d0b",
+	"n2w7VUMk/gsWfHQy4tvRX6PiE6F8sfNAAIs9incGWG5/K3Gvkrj6ErTKcHCw0aRsHfjbga3Hd/VxWuIu",
+	"rz6tJdbWmiL9wRi+F0xIdEk0LY+kbngc8RtaHlucM20H+djNx5D6slY17v5tfbfCh6tLvf1xR/r29rjm",
+	"TJTHq22/3gDkXd+SxuGirWojea3dy6Naa5ihqh+D0eBqxF1mmM0FXZNMZs1yLCFzF+7ikkIMpugIApuv",
+	"zgqxkXReoxGv3iXmosIqB5lBi/K8CA5rP0V2ceobtaTSNk+K/2xl7mrJ5TfM/G3LFvhU80djHAAOfnp1",
+	"elX3VruAv+tbDburHf6hWvraSveRGg3bc2pWSp4uJdkBNK9pDHSvcVn1sqcX+Io/e4jnzuE64sPBsLyB",
+	"cWLk1C0Mg53n31J8Gz26wnq3AXAr35f1pRjvbsCgm9rpPPMbWWN96+SHH+FWoOqOAdCf2z52I1a43n60",
+	"vqL1sxi2lsJQbBam9NNuXyxzo8P7hZBzhqjmW/dazVZkldXKWlpWma3INcwctrfa9HxpSzawc3SeN7t6",
+	"dyd/PxtyM0vQQG+lMqM29/ju6w+vQ2DD61hIindZPGx37Zdn7vj8oO3LDcPqvvl9jZr6GjXVsBneuTPu",
+	"ThHIA4+U2uSsfQ1s+hrY1F4X7Wam/PUK79FHNW1yrL4GId1/ENKDjzjahJG+Bgjda4DQAwIgX4OCvgYF",
+	"fQ0KuoegoE3E9NcYnq8xPI8uhufuUX5lbO0GVg3jdePdFi/IcDAsC+R2BDNsCJ7Kd/Zf/xgUb+R4NPil",
+	"KrPhdrUohvIQ/TRFzjDZFpJIyFIaw06TOdzbTsiH2tWunk3slJb1VKPqXpMcXKQ2z0SaFCq1yNQfcWcG",
+	"7cwYdjDEs8hUhaOjPnlvrwSWf0fcxpL5YGK7ptx89i8UtueudwE+O0TIES8wCNk2YCFCPoiIogvlkphl",
+	"noKvO8cS6Jky6tRQLCG1EEJwGPEJgzQxOp5y1HhVIjS+2oBrSWNd1OmCS3zTQf21xy1lvRAKuFclUGKr",
+	"FeDrEqgrzGWrOl6wGHYcfhS8/naYEZc5V4Qi8GBzWLaZHRYE45NzoPxixlIosdK1NLYnHm7oqrrxy40+",
+	"96uIwk/1CnrFAF7lu+qrBiFuhEwyIZlfGcvrvno9UyAuOGCVjFWdWQMnfLbXJq1zzu1vKvOPalEgfx7U",
+	"89igS6kjujWbXwkFj5VfA+XXU6OA7LXMHrpmhZayzkJhhkcRZiMVrSxMRJzPgWNhH1vKYRcVm6Ol21vt",
+	"bqeFGLCF4WzpB1d5sQqOtMe+X4UbtvkZzaFreROCe2XnZDnowRUN8xWMpzXThTdaiXUaXkivnkrNE8mX",
+	"PJGFYmi58XnjtOLMq9Or/wkAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

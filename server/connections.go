@@ -9,7 +9,37 @@ import (
 	"github.com/graphconn/graphconn/store"
 )
 
-const connectionType = gen.MicrosoftGraphExternalConnectionOdataType("#microsoft.graph.externalConnection")
+const (
+	connectionTypeName = "microsoft.graph.externalConnection"
+	connectionType     = gen.MicrosoftGraphExternalConnectionOdataType("#" + connectionTypeName)
+)
+
+// ExternalListConnections lists the connections.
+func (s *Server) ExternalListConnections(c echo.Context, p gen.ExternalListConnectionsParams) error {
+	pg, err := page(p.Top, p.Skiptoken)
+	if err != nil {
+		return err
+	}
+	sel, err := parseSelect(p.Select, connectionTypeName, s.connectionProps)
+	if err != nil {
+		return err
+	}
+	conns, next, err := s.store.Connections(c.Request().Context(), pg)
+	if err != nil {
+		return err
+	}
+	values := make([]any, len(conns))
+	for i, conn := range conns {
+		if values[i], err = sel.apply(connectionToAPI(conn)); err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, collection{
+		Context:  contextURL(c, "external/connections"+sel.suffix()),
+		Value:    values,
+		NextLink: nextLink(c, next),
+	})
+}
 
 // ExternalCreateConnections creates a connection in the draft state.
 func (s *Server) ExternalCreateConnections(c echo.Context, _ gen.ExternalCreateConnectionsParams) error {
@@ -17,19 +47,74 @@ func (s *Server) ExternalCreateConnections(c echo.Context, _ gen.ExternalCreateC
 	if err := decodeBody(c, &body); err != nil {
 		return err
 	}
-	if err := store.ValidateConnectionID(body.Id); err != nil {
+	id := deref(body.Id)
+	if err := store.ValidateConnectionID(id); err != nil {
 		return err
 	}
-	conn := &store.Connection{ID: body.Id, Name: body.Name, Description: deref(body.Description), State: store.ConnectionDraft}
+	conn := &store.Connection{ID: id, Name: deref(body.Name), Description: deref(body.Description)}
 	if err := s.store.CreateConnection(c.Request().Context(), conn); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, connectionToAPI(conn))
+	return writeConnection(c, http.StatusCreated, conn, nil)
+}
+
+// ExternalGetConnections reads a connection.
+func (s *Server) ExternalGetConnections(c echo.Context, id string, p gen.ExternalGetConnectionsParams) error {
+	sel, err := parseSelect(p.Select, connectionTypeName, s.connectionProps)
+	if err != nil {
+		return err
+	}
+	conn, err := s.store.Connection(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeConnection(c, http.StatusOK, conn, sel)
+}
+
+// ExternalUpdateConnections changes a connection's name or description.
+func (s *Server) ExternalUpdateConnections(c echo.Context, id string, p gen.ExternalUpdateConnectionsParams) error {
+	var body gen.MicrosoftGraphExternalConnection
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	if body.Id != nil && *body.Id != id {
+		return badRequest("The property 'id' is read-only: '%s' differs from the connection's id '%s'.", truncate(*body.Id, 100), id)
+	}
+	conn, err := s.store.UpdateConnection(c.Request().Context(), id, store.ConnectionUpdate{
+		Name: body.Name, Description: body.Description, IfMatch: parseIfMatch(p.IfMatch),
+	})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", etag(conn.Version))
+	return c.NoContent(http.StatusNoContent)
+}
+
+// ExternalDeleteConnections deletes a connection with its schema and
+// operations. Graph answers 202: deletion is asynchronous there; here it is
+// done when the answer comes.
+func (s *Server) ExternalDeleteConnections(c echo.Context, id string, p gen.ExternalDeleteConnectionsParams) error {
+	if err := s.store.DeleteConnection(c.Request().Context(), id, parseIfMatch(p.IfMatch)); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusAccepted)
+}
+
+func writeConnection(c echo.Context, status int, conn *store.Connection, sel selection) error {
+	out := connectionToAPI(conn)
+	ctx := contextURL(c, "external/connections"+sel.suffix()+"/$entity")
+	out.OdataContext = &ctx
+	body, err := sel.apply(out)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", etag(conn.Version))
+	return c.JSON(status, body)
 }
 
 func connectionToAPI(conn *store.Connection) gen.MicrosoftGraphExternalConnection {
-	t, state := connectionType, gen.MicrosoftGraphConnectionState(conn.State)
+	t, state, tag := connectionType, gen.MicrosoftGraphConnectionState(conn.State), etag(conn.Version)
 	return gen.MicrosoftGraphExternalConnection{
-		OdataType: &t, Id: conn.ID, Name: conn.Name, Description: &conn.Description, State: &state,
+		OdataType: &t, OdataEtag: &tag, Id: &conn.ID, Name: &conn.Name, Description: &conn.Description, State: &state,
 	}
 }

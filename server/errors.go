@@ -38,11 +38,13 @@ var (
 		status int
 		code   string
 	}{
-		store.Invalid:     {http.StatusBadRequest, "invalidRequest"},
-		store.NotFound:    {http.StatusNotFound, "itemNotFound"},
-		store.Conflict:    {http.StatusConflict, "nameAlreadyExists"},
-		store.Unavailable: {http.StatusServiceUnavailable, "serviceNotAvailable"},
-		store.Internal:    {http.StatusInternalServerError, "generalException"},
+		store.Invalid:            {http.StatusBadRequest, "invalidRequest"},
+		store.NotFound:           {http.StatusNotFound, "itemNotFound"},
+		store.Exist:              {http.StatusConflict, "nameAlreadyExists"},
+		store.Conflict:           {http.StatusConflict, "notAllowed"},
+		store.PreconditionFailed: {http.StatusPreconditionFailed, "resourceModified"},
+		store.Unavailable:        {http.StatusServiceUnavailable, "serviceNotAvailable"},
+		store.Internal:           {http.StatusInternalServerError, "generalException"},
 	}
 	statusCodes = map[int]string{
 		http.StatusBadRequest:            "invalidRequest",

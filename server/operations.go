@@ -3,7 +3,6 @@ package server
 import (
 	"net/http"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/nullable"
 
@@ -12,13 +11,96 @@ import (
 )
 
 const (
-	operationType        = gen.MicrosoftGraphConnectionOperationOdataType("#microsoft.graph.connectionOperation")
+	operationTypeName    = "microsoft.graph.connectionOperation"
+	operationType        = gen.MicrosoftGraphConnectionOperationOdataType("#" + operationTypeName)
 	errorDetailType      = gen.MicrosoftGraphErrorDetailOdataType("#microsoft.graph.errorDetail")
 	innerErrorDetailType = gen.MicrosoftGraphInnerErrorDetailOdataType("#microsoft.graph.innerErrorDetail")
 )
 
+// Each operation answers on both path families, /external/connections/{id}
+// and /connections/{id}: the generated methods delegate in pairs.
+
+// ExternalConnectionsListOperations lists a connection's operations.
+func (s *Server) ExternalConnectionsListOperations(c echo.Context, connID string, p gen.ExternalConnectionsListOperationsParams) error {
+	return s.listOperations(c, connID, p.Top, p.Skiptoken, p.Filter, p.Select)
+}
+
+// ConnectionsListOperations lists a connection's operations.
+func (s *Server) ConnectionsListOperations(c echo.Context, connID string, p gen.ConnectionsListOperationsParams) error {
+	return s.listOperations(c, connID, p.Top, p.Skiptoken, p.Filter, p.Select)
+}
+
 // ExternalConnectionsCreateOperations creates an operation on a connection.
 func (s *Server) ExternalConnectionsCreateOperations(c echo.Context, connID string, _ gen.ExternalConnectionsCreateOperationsParams) error {
+	return s.createOperation(c, connID)
+}
+
+// ConnectionsCreateOperations creates an operation on a connection.
+func (s *Server) ConnectionsCreateOperations(c echo.Context, connID string, _ gen.ConnectionsCreateOperationsParams) error {
+	return s.createOperation(c, connID)
+}
+
+// ExternalConnectionsGetOperations reads an operation.
+func (s *Server) ExternalConnectionsGetOperations(c echo.Context, connID, opID string, p gen.ExternalConnectionsGetOperationsParams) error {
+	return s.getOperation(c, connID, opID, p.Select)
+}
+
+// ConnectionsGetOperations reads an operation.
+func (s *Server) ConnectionsGetOperations(c echo.Context, connID, opID string, p gen.ConnectionsGetOperationsParams) error {
+	return s.getOperation(c, connID, opID, p.Select)
+}
+
+// ExternalConnectionsUpdateOperations is the seed: PATCH an operation.
+func (s *Server) ExternalConnectionsUpdateOperations(c echo.Context, connID, opID string, p gen.ExternalConnectionsUpdateOperationsParams) error {
+	return s.updateOperation(c, connID, opID, p.IfMatch)
+}
+
+// ConnectionsUpdateOperations is the seed: PATCH an operation.
+func (s *Server) ConnectionsUpdateOperations(c echo.Context, connID, opID string, p gen.ConnectionsUpdateOperationsParams) error {
+	return s.updateOperation(c, connID, opID, p.IfMatch)
+}
+
+// ExternalConnectionsDeleteOperations deletes an operation.
+func (s *Server) ExternalConnectionsDeleteOperations(c echo.Context, connID, opID string, p gen.ExternalConnectionsDeleteOperationsParams) error {
+	return s.deleteOperation(c, connID, opID, p.IfMatch)
+}
+
+// ConnectionsDeleteOperations deletes an operation.
+func (s *Server) ConnectionsDeleteOperations(c echo.Context, connID, opID string, p gen.ConnectionsDeleteOperationsParams) error {
+	return s.deleteOperation(c, connID, opID, p.IfMatch)
+}
+
+func (s *Server) listOperations(c echo.Context, connID string, top *int, skiptoken, filter, selectRaw *string) error {
+	pg, err := page(top, skiptoken)
+	if err != nil {
+		return err
+	}
+	status, err := parseStatusFilter(filter)
+	if err != nil {
+		return err
+	}
+	sel, err := parseSelect(selectRaw, operationTypeName, s.operationProps)
+	if err != nil {
+		return err
+	}
+	ops, next, err := s.store.Operations(c.Request().Context(), connID, status, pg)
+	if err != nil {
+		return err
+	}
+	values := make([]any, len(ops))
+	for i, op := range ops {
+		if values[i], err = sel.apply(operationToAPI(op)); err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, collection{
+		Context:  contextURL(c, connectionSet(c, connID)+"/operations"+sel.suffix()),
+		Value:    values,
+		NextLink: nextLink(c, next),
+	})
+}
+
+func (s *Server) createOperation(c echo.Context, connID string) error {
 	var body gen.MicrosoftGraphConnectionOperation
 	if err := decodeBody(c, &body); err != nil {
 		return err
@@ -26,7 +108,7 @@ func (s *Server) ExternalConnectionsCreateOperations(c echo.Context, connID stri
 	if body.Id != nil {
 		return badRequest("The property 'id' is read-only: the server assigns it.")
 	}
-	op := &store.Operation{ConnectionID: connID, ID: uuid.NewString(), Status: store.StatusUnspecified}
+	op := &store.Operation{ConnectionID: connID, ID: store.NewOperationID(), Status: store.StatusUnspecified}
 	if body.Status != nil {
 		op.Status = store.OperationStatus(*body.Status)
 	}
@@ -36,40 +118,24 @@ func (s *Server) ExternalConnectionsCreateOperations(c echo.Context, connID stri
 	if err := s.store.CreateOperation(c.Request().Context(), op); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, operationToAPI(op))
+	return s.writeOperation(c, http.StatusCreated, op, nil)
 }
 
-// ExternalConnectionsGetOperations reads an operation.
-func (s *Server) ExternalConnectionsGetOperations(c echo.Context, connID, opID string, _ gen.ExternalConnectionsGetOperationsParams) error {
-	return s.getOperation(c, connID, opID)
-}
-
-// ConnectionsGetOperations reads an operation by the /connections path.
-func (s *Server) ConnectionsGetOperations(c echo.Context, connID, opID string, _ gen.ConnectionsGetOperationsParams) error {
-	return s.getOperation(c, connID, opID)
-}
-
-// ExternalConnectionsUpdateOperations is the seed: PATCH an operation.
-func (s *Server) ExternalConnectionsUpdateOperations(c echo.Context, connID, opID string, _ gen.ExternalConnectionsUpdateOperationsParams) error {
-	return s.updateOperation(c, connID, opID)
-}
-
-// ConnectionsUpdateOperations is the seed by the /connections path.
-func (s *Server) ConnectionsUpdateOperations(c echo.Context, connID, opID string, _ gen.ConnectionsUpdateOperationsParams) error {
-	return s.updateOperation(c, connID, opID)
-}
-
-func (s *Server) getOperation(c echo.Context, connID, opID string) error {
+func (s *Server) getOperation(c echo.Context, connID, opID string, selectRaw *string) error {
+	sel, err := parseSelect(selectRaw, operationTypeName, s.operationProps)
+	if err != nil {
+		return err
+	}
 	op, err := s.store.Operation(c.Request().Context(), connID, opID)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, operationToAPI(op))
+	return s.writeOperation(c, http.StatusOK, op, sel)
 }
 
 // updateOperation merges the body into the stored operation: only the
 // properties present change, and "error": null clears the error.
-func (s *Server) updateOperation(c echo.Context, connID, opID string) error {
+func (s *Server) updateOperation(c echo.Context, connID, opID string, ifMatch *string) error {
 	var body gen.MicrosoftGraphConnectionOperation
 	if err := decodeBody(c, &body); err != nil {
 		return err
@@ -77,7 +143,7 @@ func (s *Server) updateOperation(c echo.Context, connID, opID string) error {
 	if body.Id != nil && *body.Id != opID {
 		return badRequest("The property 'id' is read-only: '%s' differs from the operation's id '%s'.", truncate(*body.Id, 100), opID)
 	}
-	var u store.OperationUpdate
+	u := store.OperationUpdate{IfMatch: parseIfMatch(ifMatch)}
 	if body.Status != nil {
 		st := store.OperationStatus(*body.Status)
 		u.Status = &st
@@ -92,12 +158,31 @@ func (s *Server) updateOperation(c echo.Context, connID, opID string) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, operationToAPI(op))
+	return s.writeOperation(c, http.StatusOK, op, nil)
+}
+
+func (s *Server) deleteOperation(c echo.Context, connID, opID string, ifMatch *string) error {
+	if err := s.store.DeleteOperation(c.Request().Context(), connID, opID, parseIfMatch(ifMatch)); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) writeOperation(c echo.Context, status int, op *store.Operation, sel selection) error {
+	out := operationToAPI(op)
+	ctx := contextURL(c, connectionSet(c, op.ConnectionID)+"/operations"+sel.suffix()+"/$entity")
+	out.OdataContext = &ctx
+	body, err := sel.apply(out)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", etag(op.Version))
+	return c.JSON(status, body)
 }
 
 func operationToAPI(op *store.Operation) gen.MicrosoftGraphConnectionOperation {
-	t, status := operationType, gen.MicrosoftGraphConnectionOperationStatus(op.Status)
-	out := gen.MicrosoftGraphConnectionOperation{OdataType: &t, Id: &op.ID, Status: &status}
+	t, status, tag := operationType, gen.MicrosoftGraphConnectionOperationStatus(op.Status), etag(op.Version)
+	out := gen.MicrosoftGraphConnectionOperation{OdataType: &t, OdataEtag: &tag, Id: &op.ID, Status: &status}
 	if op.Error == nil {
 		out.Error = nullable.NewNullNullable[gen.MicrosoftGraphErrorDetail]()
 		return out

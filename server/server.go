@@ -6,8 +6,10 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/getkin/kin-openapi/openapi3"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -20,36 +22,59 @@ import (
 // decompression.
 const DefaultMaxBodyBytes = 4 << 20
 
+// DefaultOperationDelay is how long a schema registration stays in progress.
+const DefaultOperationDelay = 2 * time.Second
+
 // Config configures the server that New returns.
 type Config struct {
 	Store        store.Store
 	Logger       *slog.Logger
 	MaxBodyBytes int64 // DefaultMaxBodyBytes when zero
+	// OperationDelay is how long a schema registration stays in progress
+	// before the background worker finishes it. Zero finishes it at once.
+	OperationDelay time.Duration
+	// Notify, if not nil, is called when work for the background worker was
+	// queued, so that it need not wait for its next poll.
+	Notify func()
 }
 
 // Server implements the generated gen.ServerInterface.
 type Server struct {
-	store store.Store
+	store          store.Store
+	operationDelay time.Duration
+	notify         func()
+	// The properties that $select may name, from openapi.yaml.
+	operationProps, connectionProps []string
 }
 
 var _ gen.ServerInterface = (*Server)(nil)
 
 // New returns the graphconn API as an http.Handler.
 func New(cfg Config) (http.Handler, error) {
-	return build(cfg, func(e *echo.Echo) { gen.RegisterHandlers(e, &Server{store: cfg.Store}) })
+	spec, err := gen.GetSpec()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded openapi.yaml: %w", err)
+	}
+	s := &Server{store: cfg.Store, operationDelay: cfg.OperationDelay, notify: cfg.Notify}
+	if s.notify == nil {
+		s.notify = func() {}
+	}
+	if s.operationProps, err = selectable(spec, "microsoft.graph.connectionOperation"); err != nil {
+		return nil, err
+	}
+	if s.connectionProps, err = selectable(spec, "microsoft.graph.externalConnection"); err != nil {
+		return nil, err
+	}
+	return build(cfg, spec, func(e *echo.Echo) { gen.RegisterHandlers(e, s) })
 }
 
 // build assembles the middleware around the routes that register adds.
-func build(cfg Config, register func(*echo.Echo)) (*echo.Echo, error) {
+func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	spec, err := gen.GetSpec()
-	if err != nil {
-		return nil, fmt.Errorf("load embedded openapi.yaml: %w", err)
 	}
 	v, err := newValidator(spec, cfg.MaxBodyBytes)
 	if err != nil {

@@ -41,6 +41,10 @@ type route struct {
 	// on its own, so that a caller without a token learns nothing more.
 	noAuth   *routers.Route
 	security openapi3.SecurityRequirements
+	// query holds the names of the operation's query parameters: any other
+	// OData system query option ($orderby, $expand...) gets a 400, where a
+	// plain unknown parameter is ignored.
+	query map[string]bool
 }
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
@@ -66,10 +70,17 @@ func newValidator(spec *openapi3.T, maxBody int64) (*validator, error) {
 			}
 			noAuth := *op
 			noAuth.Security = &openapi3.SecurityRequirements{}
+			query := map[string]bool{}
+			for _, p := range append(item.Parameters, op.Parameters...) {
+				if p.Value.In == openapi3.ParameterInQuery {
+					query[p.Value.Name] = true
+				}
+			}
 			v.routes[method+" "+echoPath] = &route{
 				spec:     &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
 				noAuth:   &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: &noAuth},
 				security: security,
+				query:    query,
 			}
 		}
 	}
@@ -114,6 +125,11 @@ func (v *validator) requests(next echo.HandlerFunc) echo.HandlerFunc {
 			req.Body, _ = req.GetBody()
 			req.ContentLength = int64(len(data))
 			req.Header.Del("Content-Encoding")
+		}
+		for name := range req.URL.Query() {
+			if strings.HasPrefix(name, "$") && !rt.query[name] {
+				return badRequest("The query option '%s' is not supported on this resource.", truncate(name, 50))
+			}
 		}
 		in.Route = rt.noAuth
 		if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {

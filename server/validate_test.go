@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/graphconn/graphconn/gen"
 )
 
 // The response half of the validator can only be reached by a handler that
@@ -26,8 +28,12 @@ func TestResponsesBreakingTheContractAreNeverSent(t *testing.T) {
 		wantLog    string
 	}{
 		{"valid response passes", func(c echo.Context) error {
+			c.Response().Header().Set("ETag", `"1"`)
 			return c.JSON(http.StatusOK, map[string]any{"id": "op1", "status": "completed", "error": nil})
 		}, http.StatusOK, "", ""},
+		{"missing a required header", func(c echo.Context) error {
+			return c.JSON(http.StatusOK, map[string]any{"id": "op1", "status": "completed", "error": nil})
+		}, http.StatusInternalServerError, "generalException", "response violates openapi.yaml"},
 		{"status outside the enum", func(c echo.Context) error {
 			return c.JSON(http.StatusOK, map[string]any{"id": "op1", "status": "String"})
 		}, http.StatusInternalServerError, "generalException", "response violates openapi.yaml"},
@@ -52,7 +58,11 @@ func TestResponsesBreakingTheContractAreNeverSent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			e, err := build(Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))}, func(e *echo.Echo) {
+			spec, err := gen.GetSpec()
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := build(Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))}, spec, func(e *echo.Echo) {
 				e.GET(path, tt.handler)
 			})
 			if err != nil {

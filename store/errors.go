@@ -16,8 +16,13 @@ const (
 	Invalid
 	// NotFound means the addressed resource does not exist.
 	NotFound
-	// Conflict means a resource with the same identity already exists.
+	// Exist means a resource with the same identity already exists.
+	Exist
+	// Conflict means the resource's state does not allow the change.
 	Conflict
+	// PreconditionFailed means the resource's revision is not one the
+	// caller expected (an If-Match that does not match).
+	PreconditionFailed
 	// Unavailable means the store cannot be reached for now; retrying may help.
 	Unavailable
 )
@@ -28,8 +33,12 @@ func (k Kind) String() string {
 		return "invalid"
 	case NotFound:
 		return "not found"
+	case Exist:
+		return "exist"
 	case Conflict:
 		return "conflict"
+	case PreconditionFailed:
+		return "precondition failed"
 	case Unavailable:
 		return "unavailable"
 	default:

@@ -4,9 +4,9 @@ package store
 
 import (
 	"context"
-	"regexp"
-	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // ConnectionState is the lifecycle state of a Connection.
@@ -26,9 +26,19 @@ type Connection struct {
 	Name        string
 	Description string
 	State       ConnectionState
-	Version     int64 // incremented by every change
-	Created     time.Time
-	Modified    time.Time
+	// Version changes with every write and never repeats for an id, even
+	// across a delete and a re-create: it is the connection's ETag.
+	Version  int64
+	Created  time.Time
+	Modified time.Time
+}
+
+// ConnectionUpdate holds the changes of a merge-patch of a connection: nil
+// fields keep their values.
+type ConnectionUpdate struct {
+	Name        *string
+	Description *string
+	IfMatch     []int64 // when not nil, the update applies only at one of these versions
 }
 
 // OperationStatus is the status of an Operation. Values are case-sensitive.
@@ -41,6 +51,9 @@ const (
 	StatusCompleted   OperationStatus = "completed"
 	StatusFailed      OperationStatus = "failed"
 )
+
+// Terminal reports whether s is final: completed or failed.
+func (s OperationStatus) Terminal() bool { return s == StatusCompleted || s == StatusFailed }
 
 // ErrorDetail says why an operation failed.
 type ErrorDetail struct {
@@ -60,34 +73,63 @@ type Operation struct {
 	ID           string
 	Status       OperationStatus
 	Error        *ErrorDetail // nil when there is none
-	Version      int64        // incremented by every change
+	Version      int64        // as Connection.Version: the operation's ETag
 	Created      time.Time
 	Modified     time.Time
 }
 
-// OperationUpdate holds the changes of a merge-patch: nil or false fields
-// leave the stored value as it is.
+// OperationUpdate holds the changes of a merge-patch of an operation: nil or
+// false fields leave the stored value as it is.
+//
+// An operation whose status is terminal (completed or failed) keeps its
+// status and error: an update that would change either returns Conflict.
+// This is what keeps a client's PATCH and the background worker from
+// overwriting each other's outcome: whichever sets a terminal status first
+// wins.
 type OperationUpdate struct {
 	Status *OperationStatus
 	// SetError replaces the stored error with Error; a nil Error clears it.
 	SetError bool
 	Error    *ErrorDetail
+	IfMatch  []int64 // when not nil, the update applies only at one of these versions
 }
 
-// Store keeps connections and their operations. Every method is atomic: when
-// it returns an error, nothing has changed. Errors are *Error values whose Kind
-// tells what went wrong; Unavailable when the database cannot be reached.
+// Page asks for one page of a list.
+type Page struct {
+	Limit int    // at most this many items
+	After string // the Next of the previous page; "" for the first
+}
+
+// Store keeps connections, their schemas and their operations. Every method
+// is atomic: when it returns an error, nothing has changed. Errors are
+// *Error values whose Kind tells what went wrong; any method may return
+// Unavailable when the database cannot be reached, and Invalid for a
+// Page.After it did not make.
 type Store interface {
-	// CreateConnection stores c; it sets c.Version, c.Created and c.Modified.
-	// Returns Conflict if a connection with c.ID exists.
+	// CreateConnection stores c in the draft state; it sets c.State,
+	// c.Version, c.Created and c.Modified.
+	// Returns Exist if a connection with c.ID exists.
 	CreateConnection(ctx context.Context, c *Connection) error
 
 	// Connection returns the connection with the given id.
 	// Returns NotFound if there is none.
 	Connection(ctx context.Context, id string) (*Connection, error)
 
+	// Connections returns a page of connections in id order, and the After
+	// of the next page ("" on the last page).
+	Connections(ctx context.Context, p Page) ([]*Connection, string, error)
+
+	// UpdateConnection applies u and returns the connection as stored.
+	// Returns NotFound, or PreconditionFailed when u.IfMatch does not match.
+	UpdateConnection(ctx context.Context, id string, u ConnectionUpdate) (*Connection, error)
+
+	// DeleteConnection deletes the connection, its schema and its operations.
+	// Returns NotFound, or PreconditionFailed when ifMatch (if not nil)
+	// does not hold the connection's version.
+	DeleteConnection(ctx context.Context, id string, ifMatch []int64) error
+
 	// CreateOperation stores op; it sets op.Version, op.Created and op.Modified.
-	// Returns NotFound if op.ConnectionID names no connection, and Conflict if
+	// Returns NotFound if op.ConnectionID names no connection, and Exist if
 	// the connection already has an operation with op.ID.
 	CreateOperation(ctx context.Context, op *Operation) error
 
@@ -95,37 +137,50 @@ type Store interface {
 	// Returns NotFound if either does not exist.
 	Operation(ctx context.Context, connID, id string) (*Operation, error)
 
+	// Operations returns a page of the connection's operations, oldest
+	// first, only those with the given status when status is not nil, and
+	// the After of the next page ("" on the last page).
+	// Returns NotFound if the connection does not exist.
+	Operations(ctx context.Context, connID string, status *OperationStatus, p Page) ([]*Operation, string, error)
+
 	// UpdateOperation applies u to the operation id of connection connID and
 	// returns the operation as stored after the change.
-	// Returns NotFound if either does not exist.
+	// Returns NotFound if either does not exist, PreconditionFailed when
+	// u.IfMatch does not match, and Conflict when the operation is terminal
+	// and u would change its status or error.
 	UpdateOperation(ctx context.Context, connID, id string, u OperationUpdate) (*Operation, error)
+
+	// DeleteOperation deletes the operation; a schema registration it was
+	// running is abandoned. Returns NotFound, or PreconditionFailed when
+	// ifMatch (if not nil) does not hold the operation's version.
+	DeleteOperation(ctx context.Context, connID, id string, ifMatch []int64) error
+
+	// Schema returns the connection's registered schema.
+	// Returns NotFound if the connection does not exist or has no schema yet.
+	Schema(ctx context.Context, connID string) (*Schema, error)
+
+	// RegisterSchema starts registering s on the connection: it creates an
+	// operation in progress, which FinishDue completes at due, or fails with
+	// failure when failure is not nil.
+	// Returns NotFound if the connection does not exist, and Conflict if a
+	// registration is already in progress on it.
+	RegisterSchema(ctx context.Context, connID string, s *Schema, failure *ErrorDetail, due time.Time) (*Operation, error)
+
+	// NextDue returns when the earliest pending registration falls due, and
+	// false when none is pending.
+	NextDue(ctx context.Context) (time.Time, bool, error)
+
+	// FinishDue finishes one registration due at or before now, if any, and
+	// returns its operation (nil when none was due). It completes the
+	// operation, stores the schema and makes the connection ready; or, when
+	// the registration carried a failure, fails the operation with it. An
+	// operation that a client has already made terminal is left as it is.
+	// Each registration is finished exactly once, however many callers race.
+	FinishDue(ctx context.Context, now time.Time) (*Operation, error)
 
 	// Close releases the store's resources.
 	Close() error
 }
 
-var connectionIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{3,32}$`)
-
-// reservedConnectionIDs are the ids Microsoft keeps for its own connections,
-// in lower case; the comparison ignores case.
-var reservedConnectionIDs = map[string]bool{
-	"none": true, "directory": true, "exchange": true, "exchangearchive": true,
-	"linkedin": true, "mailbox": true, "onedrivebusiness": true, "sharepoint": true,
-	"teams": true, "yammer": true, "connectors": true, "taskfabric": true,
-	"powerbi": true, "assistant": true, "topicengine": true, "msft_all_connectors": true,
-}
-
-// ValidateConnectionID returns an Invalid error when id breaks Graph's rules
-// for connection ids: 3 to 32 alphanumeric characters, not beginning with
-// "Microsoft", and not one of the reserved names.
-func ValidateConnectionID(id string) error {
-	switch {
-	case !connectionIDPattern.MatchString(id):
-		return E(Invalid, "The connection id '%s' is invalid: it must be 3 to 32 alphanumeric characters.", id)
-	case strings.HasPrefix(strings.ToLower(id), "microsoft"):
-		return E(Invalid, "The connection id '%s' is invalid: it must not begin with 'Microsoft'.", id)
-	case reservedConnectionIDs[strings.ToLower(id)]:
-		return E(Invalid, "The connection id '%s' is reserved.", id)
-	}
-	return nil
-}
+// NewOperationID returns a new operation id: a random GUID, as Graph's.
+func NewOperationID() string { return uuid.NewString() }

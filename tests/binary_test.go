@@ -148,7 +148,7 @@ func TestBinaryServesAndKeepsData(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("PATCH = %d %s", r.status, r.body)
 	}
-	want := r.json(t)
+	want := r.entity(t)
 	rid := r.header.Get("request-id")
 	p.stop(t)
 	if !strings.Contains(p.logs.String(), `"request-id":"`+rid+`"`) {
@@ -157,7 +157,7 @@ func TestBinaryServesAndKeepsData(t *testing.T) {
 
 	p = startBinary(t, nil, "--addr", "127.0.0.1:0", "--data-dir", dir)
 	r = do(t, p.url, call{method: "GET", path: "/external/connections/contosohr/operations/" + op})
-	if diff := cmp.Diff(want, r.json(t)); r.status != http.StatusOK || diff != "" {
+	if diff := cmp.Diff(want, r.entity(t)); r.status != http.StatusOK || diff != "" {
 		t.Errorf("GET after restart = %d, mismatch (-before +after):\n%s", r.status, diff)
 	}
 	p.stop(t)

@@ -57,7 +57,7 @@ func TestCreateConnection(t *testing.T) {
 			if d, ok := tt.body["description"]; ok {
 				want["description"] = d
 			}
-			if diff := cmp.Diff(want, r.json(t)); diff != "" {
+			if diff := cmp.Diff(want, r.entity(t)); diff != "" {
 				t.Errorf("POST response mismatch (-want +got):\n%s", diff)
 			}
 		})

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/graphconn/graphconn/server"
 	"github.com/graphconn/graphconn/store/sqlite"
+	"github.com/graphconn/graphconn/worker"
 )
 
 const specPath = "../openapi.yaml"
@@ -96,15 +98,21 @@ func uncovered() []string {
 	return missing
 }
 
-// env is one graphconn server on its own SQLite file.
+// env is one graphconn server, with its background worker, on its own
+// SQLite file.
 type env struct {
-	t    *testing.T
-	dir  string
-	cfg  server.Config
-	db   *sqlite.DB
-	srv  *httptest.Server
-	logs *syncBuffer
+	t          *testing.T
+	dir        string
+	cfg        server.Config
+	db         *sqlite.DB
+	srv        *httptest.Server
+	logs       *syncBuffer
+	stopWorker func()
 }
+
+// testOperationDelay keeps schema registrations in progress long enough to
+// see, and short enough to wait for.
+const testOperationDelay = 300 * time.Millisecond
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -127,6 +135,7 @@ func newEnv(t *testing.T, configure ...func(*server.Config)) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), logs: new(syncBuffer)}
 	e.cfg.Logger = slog.New(slog.NewJSONHandler(e.logs, nil))
+	e.cfg.OperationDelay = testOperationDelay
 	for _, f := range configure {
 		f(&e.cfg)
 	}
@@ -142,8 +151,19 @@ func (e *env) start() {
 		e.t.Fatalf("sqlite.Open(%q) = %v", e.dir, err)
 	}
 	e.db = db
+	w := worker.New(db, e.cfg.Logger, 50*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(ctx)
+	}()
+	e.stopWorker = func() {
+		cancel()
+		<-done
+	}
 	cfg := e.cfg
-	cfg.Store = db
+	cfg.Store, cfg.Notify = db, w.Notify
 	h, err := server.New(cfg)
 	if err != nil {
 		e.t.Fatalf("server.New() = %v", err)
@@ -156,6 +176,7 @@ func (e *env) stop() {
 		return
 	}
 	e.srv.Close()
+	e.stopWorker()
 	if err := e.db.Close(); err != nil {
 		e.t.Errorf("closing the store: %v", err)
 	}
@@ -194,6 +215,23 @@ func (r result) json(t *testing.T) map[string]any {
 }
 
 // errorCode returns error.code of a Graph error body.
+// entity decodes the body as an entity and checks its OData annotations:
+// @odata.etag equals the ETag header, and @odata.context points into the
+// server's $metadata. It returns the body without the two, for comparison.
+func (r result) entity(t *testing.T) map[string]any {
+	t.Helper()
+	m := r.json(t)
+	if tag, ok := m["@odata.etag"]; ok && tag != r.header.Get("ETag") {
+		t.Errorf("@odata.etag = %v, ETag header = %q; want them equal", tag, r.header.Get("ETag"))
+	}
+	if ctx, ok := m["@odata.context"].(string); !ok || !strings.Contains(ctx, "/$metadata#") {
+		t.Errorf("@odata.context = %v, want a $metadata URL", m["@odata.context"])
+	}
+	delete(m, "@odata.etag")
+	delete(m, "@odata.context")
+	return m
+}
+
 func (r result) errorCode(t *testing.T) string {
 	t.Helper()
 	code, _ := r.json(t)["error"].(map[string]any)["code"].(string)

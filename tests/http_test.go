@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -28,10 +29,28 @@ func gzipped(t *testing.T, data []byte) []byte {
 
 // validBody returns a body that the operation at method and path accepts.
 func validBody(method, path string) map[string]any {
-	if method == "POST" && path == "/external/connections" {
+	switch {
+	case method == "POST" && path == "/external/connections":
 		return map[string]any{"id": "c" + strings.ReplaceAll(uuid.NewString(), "-", "")[:20], "name": "n"}
+	case strings.HasSuffix(path, "/schema"):
+		return map[string]any{"baseType": "microsoft.graph.externalItem", "properties": []any{
+			map[string]any{"name": "title", "type": "string", "isSearchable": true, "labels": []any{"title"}}}}
+	case path == "/external/connections/{externalConnectionId}":
+		return map[string]any{"description": "changed"}
 	}
 	return map[string]any{"status": "completed"}
+}
+
+// successStatus is the 2xx status that openapi.yaml documents for an operation.
+func successStatus(t *testing.T, method, path string) int {
+	t.Helper()
+	for code := range spec.Paths.Value(path).GetOperation(method).Responses.Map() {
+		if n, err := strconv.Atoi(code); err == nil && n < 300 {
+			return n
+		}
+	}
+	t.Fatalf("%s %s documents no success status", method, path)
+	return 0
 }
 
 // Every operation of the spec requires a bearer token.
@@ -75,10 +94,7 @@ func TestRequestBodies(t *testing.T) {
 		if spec.Paths.Value(op.path).GetOperation(op.method).RequestBody == nil {
 			continue
 		}
-		okStatus := http.StatusOK
-		if op.method == "POST" {
-			okStatus = http.StatusCreated
-		}
+		okStatus := successStatus(t, op.method, op.path)
 		tests := []struct {
 			name       string
 			body       func() []byte
@@ -152,7 +168,9 @@ func TestRouterErrors(t *testing.T) {
 		{"GET", "/external/nothing", 404, "itemNotFound"},
 		{"GET", "/external/connections/" + f.conn + "/operations/" + f.op + "/more", 404, "itemNotFound"},
 		{"PUT", "/external/connections/" + f.conn + "/operations/" + f.op, 405, "notSupported"},
-		{"DELETE", "/connections/" + f.conn + "/operations/" + f.op, 405, "notSupported"},
+		{"PUT", "/connections/" + f.conn + "/operations/" + f.op, 405, "notSupported"},
+		{"POST", "/external/connections/" + f.conn, 405, "notSupported"},
+		{"DELETE", "/external/connections/" + f.conn + "/schema", 405, "notSupported"},
 		{"POST", "/connections/" + f.conn + "/operations/" + f.op, 405, "notSupported"},
 	}
 	for _, tt := range tests {

@@ -45,14 +45,18 @@ func TestUpdateOperation(t *testing.T) {
 			map[string]any{"status": "inprogress", "error": map[string]any{
 				"@odata.type": "#microsoft.graph.errorDetail", "errorCode": "", "message": "m",
 				"details": []any{map[string]any{"@odata.type": "#microsoft.graph.innerErrorDetail", "source": "s"}}}}},
-		{"status only keeps the error", map[string]any{"status": "failed", "error": fullError},
+		{"status only keeps the error", map[string]any{"status": "inprogress", "error": fullError},
 			map[string]any{"status": "completed"}, map[string]any{"status": "completed", "error": fullError}},
-		{"error only keeps the status", map[string]any{"status": "failed"},
-			map[string]any{"error": fullError}, map[string]any{"status": "failed", "error": fullError}},
-		{"error null clears the error", map[string]any{"status": "failed", "error": fullError},
-			map[string]any{"error": nil}, map[string]any{"status": "failed", "error": nil}},
+		{"error only keeps the status", map[string]any{"status": "unspecified"},
+			map[string]any{"error": fullError}, map[string]any{"status": "unspecified", "error": fullError}},
+		{"error null clears the error", map[string]any{"status": "inprogress", "error": fullError},
+			map[string]any{"error": nil}, map[string]any{"status": "inprogress", "error": nil}},
 		{"empty body changes nothing", map[string]any{"status": "failed", "error": fullError},
 			map[string]any{}, map[string]any{"status": "failed", "error": fullError}},
+		{"repeating a terminal state", map[string]any{"status": "failed", "error": fullError},
+			map[string]any{"status": "failed", "error": fullError}, map[string]any{"status": "failed", "error": fullError}},
+		{"leaving a state that is not terminal", map[string]any{"status": "inprogress"},
+			map[string]any{"status": "unspecified"}, map[string]any{"status": "unspecified", "error": nil}},
 		{"id equal to the path's", nil, map[string]any{"id": "<op>", "status": "completed"},
 			map[string]any{"status": "completed", "error": nil}},
 	}
@@ -78,13 +82,16 @@ func TestUpdateOperation(t *testing.T) {
 				for k, v := range tt.want {
 					want[k] = v
 				}
-				if diff := cmp.Diff(want, r.json(t)); diff != "" {
+				if diff := cmp.Diff(want, r.entity(t)); diff != "" {
 					t.Errorf("PATCH response mismatch (-want +got):\n%s", diff)
 				}
 				// Both paths read what the PATCH stored.
 				for _, p := range paths {
 					got := e.do(call{method: "GET", path: f.fill(p)})
-					if diff := cmp.Diff(want, got.json(t)); got.status != http.StatusOK || diff != "" {
+					if got.header.Get("ETag") != r.header.Get("ETag") {
+						t.Errorf("GET %s ETag = %q, want the PATCH's %q", p, got.header.Get("ETag"), r.header.Get("ETag"))
+					}
+					if diff := cmp.Diff(want, got.entity(t)); got.status != http.StatusOK || diff != "" {
 						t.Errorf("GET %s = %d, mismatch (-want +got):\n%s", p, got.status, diff)
 					}
 				}
@@ -97,13 +104,13 @@ func TestUpdateOperation(t *testing.T) {
 func TestUpdateOperationRejects(t *testing.T) {
 	e := newEnv(t)
 	f := e.fixture()
-	setup := map[string]any{"status": "failed", "error": map[string]any{"errorCode": "E1", "message": "kept"}}
+	setup := map[string]any{"status": "inprogress", "error": map[string]any{"errorCode": "E1", "message": "kept"}}
 	for _, p := range []string{"/external/connections/{externalConnectionId}/operations/{connectionOperationId}", "/connections/{connectionsId}/operations/{connectionOperationId}"} {
 		if r := e.do(call{method: "PATCH", path: f.fill(p), body: setup}); r.status != http.StatusOK {
 			t.Fatalf("setup PATCH = %d %s", r.status, r.body)
 		}
 	}
-	before := e.do(call{method: "GET", path: f.fill("/connections/{connectionsId}/operations/{connectionOperationId}")}).json(t)
+	before := e.do(call{method: "GET", path: f.fill("/external/connections/{externalConnectionId}/operations/{connectionOperationId}")}).json(t)
 
 	tests := []struct {
 		name       string
@@ -129,12 +136,18 @@ func TestUpdateOperationRejects(t *testing.T) {
 		{"missing connection", "/connections/nope/operations/" + f.op, `{"status":"completed"}`, nil, 404, "itemNotFound", "'nope'"},
 		{"no token", "", `{"status":"completed"}`, map[string]string{"Authorization": ""}, 401, "InvalidAuthenticationToken", "Access token is empty."},
 		{"text body", "", `status=completed`, map[string]string{"Content-Type": "text/plain"}, 415, "unsupportedMediaType", "text/plain"},
+		{"stale If-Match", "", `{"status":"completed"}`, map[string]string{"If-Match": `"1"`}, 412, "resourceModified", "has changed"},
+		{"weak If-Match", "", `{"status":"completed"}`, map[string]string{"If-Match": `W/"1"`}, 412, "resourceModified", "has changed"},
+		{"unsupported query option", "", `{"status":"completed"}`, nil, 400, "invalidRequest", "'$expand'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := tt.path
 			if path == "" {
 				path = f.fill("/external/connections/{externalConnectionId}/operations/{connectionOperationId}")
+			}
+			if tt.name == "unsupported query option" {
+				path += "?$expand=error"
 			}
 			r := e.do(call{method: "PATCH", path: path, body: tt.body, header: tt.header})
 			if r.status != tt.wantStatus || r.errorCode(t) != tt.wantCode {
@@ -182,7 +195,7 @@ func TestCreateOperation(t *testing.T) {
 				}
 				return
 			}
-			got := r.json(t)
+			got := r.entity(t)
 			id, _ := got["id"].(string)
 			want := map[string]any{"@odata.type": "#microsoft.graph.connectionOperation", "id": id}
 			for k, v := range tt.want {
@@ -195,7 +208,7 @@ func TestCreateOperation(t *testing.T) {
 				t.Errorf("id = %q, want a GUID", id)
 			}
 			read := e.do(call{method: "GET", path: "/connections/" + f.conn + "/operations/" + id})
-			if diff := cmp.Diff(want, read.json(t)); diff != "" {
+			if diff := cmp.Diff(want, read.entity(t)); diff != "" {
 				t.Errorf("GET after POST mismatch (-want +got):\n%s", diff)
 			}
 		})

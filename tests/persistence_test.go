@@ -17,10 +17,13 @@ func TestRestartKeepsState(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("PATCH = %d %s", r.status, r.body)
 	}
-	want := r.json(t)
+	want := r.entity(t)
 	e.restart()
 	got := e.do(call{method: "GET", path: f.fill("/connections/{connectionsId}/operations/{connectionOperationId}")})
-	if diff := cmp.Diff(want, got.json(t)); got.status != http.StatusOK || diff != "" {
+	if got.header.Get("ETag") != r.header.Get("ETag") {
+		t.Errorf("ETag after restart = %q, want %q", got.header.Get("ETag"), r.header.Get("ETag"))
+	}
+	if diff := cmp.Diff(want, got.entity(t)); got.status != http.StatusOK || diff != "" {
 		t.Errorf("GET after restart = %d, mismatch (-before +after):\n%s", got.status, diff)
 	}
 	if r := e.do(call{method: "POST", path: "/external/connections", body: map[string]any{"id": f.conn, "name": "again"}}); r.status != http.StatusConflict {

@@ -27,7 +27,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Fatal("README.md's walk-through block is not closed")
 	}
 	dir := t.TempDir()
-	p := startBinary(t, nil, "--addr", "127.0.0.1:0", "--data-dir", dir)
+	p := startBinary(t, nil, "--addr", "127.0.0.1:0", "--data-dir", dir, "--operation-delay", "500ms")
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 	cmd.Env = append(os.Environ(), "URL="+p.url)
 	out, err := cmd.CombinedOutput()
@@ -36,11 +36,15 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 	for _, want := range []string{
 		`"state":"draft"`,
-		`"status":"failed"`,
+		`"status":"inprogress"`,
+		`"state":"ready"`,
+		`"baseType":"microsoft.graph.externalItem"`,
 		`"source":"properties/0"`,
 		`"error":null,"id":"`,
 		`"status":"completed"`,
+		`"code":"notAllowed"`,
 		`"code":"invalidRequest"`,
+		`"@odata.context":"` + p.url + `/$metadata#external/connections('contosohr')/operations","value":[{`,
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("walk-through output lacks %s:\n%s", want, out)

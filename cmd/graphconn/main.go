@@ -1,6 +1,6 @@
 // Command graphconn serves the Microsoft Graph external-connections API.
 //
-//	graphconn serve [--addr 127.0.0.1:8080] [--data-dir ./data] [--max-body-bytes N]
+//	graphconn serve [--addr 127.0.0.1:8080] [--data-dir ./data] [--operation-delay 2s] [--max-body-bytes N]
 package main
 
 import (
@@ -20,6 +20,7 @@ import (
 
 	"github.com/graphconn/graphconn/server"
 	"github.com/graphconn/graphconn/store/sqlite"
+	"github.com/graphconn/graphconn/worker"
 )
 
 func main() {
@@ -67,6 +68,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	addr := fs.String("addr", env("GRAPHCONN_ADDR", "127.0.0.1:8080"), "listen address (env GRAPHCONN_ADDR)")
 	dataDir := fs.String("data-dir", env("GRAPHCONN_DATA_DIR", "./data"), "directory of the SQLite database (env GRAPHCONN_DATA_DIR)")
 	maxBody := fs.Int64("max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted, after decompression")
+	delay, err := time.ParseDuration(env("GRAPHCONN_OPERATION_DELAY", server.DefaultOperationDelay.String()))
+	if err != nil {
+		return fmt.Errorf("GRAPHCONN_OPERATION_DELAY: %w", err)
+	}
+	fs.DurationVar(&delay, "operation-delay", delay, "how long a schema registration stays in progress (env GRAPHCONN_OPERATION_DELAY)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish on SIGINT or SIGTERM")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -84,7 +90,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer db.Close()
-	handler, err := server.New(server.Config{Store: db, Logger: log, MaxBodyBytes: *maxBody})
+	work := worker.New(db, log, worker.DefaultPoll)
+	handler, err := server.New(server.Config{
+		Store: db, Logger: log, MaxBodyBytes: *maxBody, OperationDelay: delay, Notify: work.Notify,
+	})
 	if err != nil {
 		return err
 	}
@@ -104,6 +113,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("data-dir", *dataDir),
 		slog.String("max-body-bytes", strconv.FormatInt(*maxBody, 10)))
 
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	workDone := make(chan struct{})
+	go func() {
+		defer close(workDone)
+		work.Run(workCtx)
+	}()
+	// The worker stops after the last request, before the database closes.
+	defer func() {
+		stopWork()
+		<-workDone
+	}()
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -117,6 +138,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	stopWork()
+	<-workDone
 	log.Info("stopped")
 	return nil
 }

@@ -12,7 +12,10 @@ import (
 	"io/fs"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"modernc.org/sqlite"
@@ -33,11 +36,9 @@ type DB struct {
 	write *sql.DB
 	read  *sql.DB
 
-	createConnection *sql.Stmt
-	connection       *sql.Stmt
-	createOperation  *sql.Stmt
-	operation        *sql.Stmt
-	updateOperation  *sql.Stmt
+	connection      *sql.Stmt
+	operation       *sql.Stmt
+	updateOperation *sql.Stmt
 }
 
 var _ store.Store = (*DB)(nil)
@@ -91,47 +92,51 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		tx, err := db.write.BeginTx(ctx, nil)
+		err = db.inTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, string(script)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1))
+			return err
+		})
 		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, string(script)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate %s: %w", names[i], err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate %s: %w", names[i], err)
-		}
-		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("migrate %s: %w", names[i], err)
 		}
 	}
 	return nil
 }
 
+const (
+	operationColumns = `status, error, version, created, modified`
+	terminal         = `('completed', 'failed')`
+	// ifMatch is true when parameter ?N is NULL or a JSON array holding the
+	// row's version.
+	ifMatch = `(?%[1]d IS NULL OR version IN (SELECT value FROM json_each(?%[1]d)))`
+)
+
+// The statements of the hot path, prepared once.
 func (db *DB) prepare(ctx context.Context) error {
 	stmts := []struct {
 		s   **sql.Stmt
 		on  *sql.DB
 		sql string
 	}{
-		{&db.createConnection, db.write, `INSERT INTO connections (id, name, description, state, version, created, modified)
-			VALUES (?, ?, ?, ?, 1, ?, ?)`},
 		{&db.connection, db.read, `SELECT name, description, state, version, created, modified
 			FROM connections WHERE id = ?`},
-		{&db.createOperation, db.write, `INSERT INTO operations (connection_id, id, status, error, version, created, modified)
-			VALUES (?, ?, ?, ?, 1, ?, ?)`},
-		{&db.operation, db.read, `SELECT status, error, version, created, modified
+		{&db.operation, db.read, `SELECT ` + operationColumns + `
 			FROM operations WHERE connection_id = ? AND id = ?`},
-		// One statement, so the merge is atomic without a transaction around it.
+		// One statement: the precondition, the terminal-state rule and the
+		// merge hold atomically, with no read before the write.
 		{&db.updateOperation, db.write, `UPDATE operations SET
 				status = coalesce(?1, status),
 				error = CASE WHEN ?2 THEN ?3 ELSE error END,
-				version = version + 1,
-				modified = ?4
-			WHERE connection_id = ?5 AND id = ?6
-			RETURNING status, error, version, created, modified`},
+				version = max(version + 1, ?4),
+				modified = ?4,
+				due = CASE WHEN coalesce(?1, status) IN ` + terminal + ` THEN NULL ELSE due END
+			WHERE connection_id = ?5 AND id = ?6 AND ` + fmt.Sprintf(ifMatch, 7) + `
+			  AND (status NOT IN ` + terminal + `
+			       OR (coalesce(?1, status) = status AND (NOT ?2 OR error IS ?3)))
+			RETURNING ` + operationColumns},
 	}
 	for _, st := range stmts {
 		s, err := st.on.PrepareContext(ctx, st.sql)
@@ -153,64 +158,249 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
+func (db *DB) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
 // CreateConnection implements store.Store.
 func (db *DB) CreateConnection(ctx context.Context, c *store.Connection) error {
 	now := time.Now().UTC()
-	_, err := db.createConnection.ExecContext(ctx, c.ID, c.Name, c.Description, c.State, now.UnixNano(), now.UnixNano())
+	_, err := db.write.ExecContext(ctx, `INSERT INTO connections (id, name, description, state, version, created, modified)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)`, c.ID, c.Name, c.Description, store.ConnectionDraft, now.UnixNano())
 	if err != nil {
 		if code(err) == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
-			return store.E(store.Conflict, "A connection with id '%s' already exists.", c.ID)
+			return store.E(store.Exist, "A connection with id '%s' already exists.", c.ID)
 		}
 		return internal("create connection", err)
 	}
-	c.Version, c.Created, c.Modified = 1, now, now
+	c.State, c.Version, c.Created, c.Modified = store.ConnectionDraft, now.UnixNano(), now, now
+	return nil
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanConnection(row scanner, c *store.Connection) error {
+	var created, modified int64
+	if err := row.Scan(&c.Name, &c.Description, &c.State, &c.Version, &created, &modified); err != nil {
+		return err
+	}
+	c.Created, c.Modified = unixTime(created), unixTime(modified)
 	return nil
 }
 
 // Connection implements store.Store.
 func (db *DB) Connection(ctx context.Context, id string) (*store.Connection, error) {
 	c := store.Connection{ID: id}
-	var created, modified int64
-	err := db.connection.QueryRowContext(ctx, id).Scan(&c.Name, &c.Description, &c.State, &c.Version, &created, &modified)
+	err := scanConnection(db.connection.QueryRowContext(ctx, id), &c)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, connectionNotFound(id)
 	}
 	if err != nil {
 		return nil, internal("read connection", err)
 	}
-	c.Created, c.Modified = unixTime(created), unixTime(modified)
 	return &c, nil
+}
+
+// Connections implements store.Store.
+func (db *DB) Connections(ctx context.Context, p store.Page) ([]*store.Connection, string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id, name, description, state, version, created, modified
+		FROM connections WHERE id > ? ORDER BY id LIMIT ?`, p.After, p.Limit+1)
+	if err != nil {
+		return nil, "", internal("list connections", err)
+	}
+	defer rows.Close()
+	var list []*store.Connection
+	for rows.Next() {
+		var c store.Connection
+		var created, modified int64
+		if err := rows.Scan(&c.ID, &c.Name, &c.Description, &c.State, &c.Version, &created, &modified); err != nil {
+			return nil, "", internal("list connections", err)
+		}
+		c.Created, c.Modified = unixTime(created), unixTime(modified)
+		list = append(list, &c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", internal("list connections", err)
+	}
+	if len(list) > p.Limit {
+		list = list[:p.Limit]
+		return list, list[len(list)-1].ID, nil
+	}
+	return list, "", nil
+}
+
+// UpdateConnection implements store.Store.
+func (db *DB) UpdateConnection(ctx context.Context, id string, u store.ConnectionUpdate) (*store.Connection, error) {
+	match, err := versions(u.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	c := store.Connection{ID: id}
+	row := db.write.QueryRowContext(ctx, `UPDATE connections SET
+			name = coalesce(?1, name), description = coalesce(?2, description),
+			version = max(version + 1, ?3), modified = ?3
+		WHERE id = ?4 AND `+fmt.Sprintf(ifMatch, 5)+`
+		RETURNING name, description, state, version, created, modified`,
+		u.Name, u.Description, time.Now().UTC().UnixNano(), id, match)
+	err = scanConnection(row, &c)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := db.Connection(ctx, id); err != nil {
+			return nil, err
+		}
+		return nil, preconditionFailed("connection", id)
+	}
+	if err != nil {
+		return nil, internal("update connection", err)
+	}
+	return &c, nil
+}
+
+// DeleteConnection implements store.Store.
+func (db *DB) DeleteConnection(ctx context.Context, id string, ifMatchVersions []int64) error {
+	match, err := versions(ifMatchVersions)
+	if err != nil {
+		return err
+	}
+	res, err := db.write.ExecContext(ctx, `DELETE FROM connections WHERE id = ?1 AND `+fmt.Sprintf(ifMatch, 2), id, match)
+	if err != nil {
+		return internal("delete connection", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := db.Connection(ctx, id); err != nil {
+			return err
+		}
+		return preconditionFailed("connection", id)
+	}
+	return nil
 }
 
 // CreateOperation implements store.Store.
 func (db *DB) CreateOperation(ctx context.Context, op *store.Operation) error {
-	errJSON, err := marshalError(op.Error)
+	errJSON, err := marshal(op.Error)
 	if err != nil {
 		return err
 	}
 	now := time.Now().UTC()
-	_, err = db.createOperation.ExecContext(ctx, op.ConnectionID, op.ID, op.Status, errJSON, now.UnixNano(), now.UnixNano())
+	_, err = db.write.ExecContext(ctx, `INSERT INTO operations (connection_id, id, status, error, version, created, modified)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)`, op.ConnectionID, op.ID, op.Status, errJSON, now.UnixNano())
 	switch code(err) {
 	case 0:
-		op.Version, op.Created, op.Modified = 1, now, now
+		op.Version, op.Created, op.Modified = now.UnixNano(), now, now
 		return nil
 	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 		return connectionNotFound(op.ConnectionID)
 	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-		return store.E(store.Conflict, "The connection '%s' already has an operation with id '%s'.", op.ConnectionID, op.ID)
+		return store.E(store.Exist, "The connection '%s' already has an operation with id '%s'.", op.ConnectionID, op.ID)
 	default:
 		return internal("create operation", err)
 	}
 }
 
+func scanOperation(row scanner, op *store.Operation) error {
+	var errJSON sql.NullString
+	var created, modified int64
+	if err := row.Scan(&op.Status, &errJSON, &op.Version, &created, &modified); err != nil {
+		return err
+	}
+	op.Error = nil
+	if errJSON.Valid {
+		op.Error = new(store.ErrorDetail)
+		if err := json.Unmarshal([]byte(errJSON.String), op.Error); err != nil {
+			return fmt.Errorf("decode operation error: %w", err)
+		}
+	}
+	op.Created, op.Modified = unixTime(created), unixTime(modified)
+	return nil
+}
+
 // Operation implements store.Store.
 func (db *DB) Operation(ctx context.Context, connID, id string) (*store.Operation, error) {
-	return db.scanOperation(ctx, db.operation.QueryRowContext(ctx, connID, id), connID, id)
+	op := store.Operation{ConnectionID: connID, ID: id}
+	err := scanOperation(db.operation.QueryRowContext(ctx, connID, id), &op)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, db.operationNotFound(ctx, connID, id)
+	}
+	if err != nil {
+		return nil, internal("read operation", err)
+	}
+	return &op, nil
 }
+
+// operationNotFound says which of the two is missing: a client polling an
+// operation of a deleted connection should learn that.
+func (db *DB) operationNotFound(ctx context.Context, connID, id string) error {
+	if _, err := db.Connection(ctx, connID); err != nil {
+		return err
+	}
+	return store.E(store.NotFound, "The connectionOperation '%s' was not found on connection '%s'.", id, connID)
+}
+
+// Operations implements store.Store.
+func (db *DB) Operations(ctx context.Context, connID string, status *store.OperationStatus, p store.Page) ([]*store.Operation, string, error) {
+	afterCreated, afterID := int64(-1), ""
+	if p.After != "" {
+		ns, id, ok := strings.Cut(p.After, ":")
+		n, err := strconv.ParseInt(ns, 10, 64)
+		if !ok || err != nil {
+			return nil, "", store.E(store.Invalid, "The page token is invalid.")
+		}
+		afterCreated, afterID = n, id
+	}
+	if _, err := db.Connection(ctx, connID); err != nil {
+		return nil, "", err
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT id, `+operationColumns+` FROM operations
+		WHERE connection_id = ?1 AND (?2 IS NULL OR status = ?2)
+		  AND (created > ?3 OR (created = ?3 AND id > ?4))
+		ORDER BY created, id LIMIT ?5`, connID, status, afterCreated, afterID, p.Limit+1)
+	if err != nil {
+		return nil, "", internal("list operations", err)
+	}
+	defer rows.Close()
+	var list []*store.Operation
+	for rows.Next() {
+		op := store.Operation{ConnectionID: connID}
+		var id string
+		if err := scanOperation(idScanner{rows, &id}, &op); err != nil {
+			return nil, "", internal("list operations", err)
+		}
+		op.ID = id
+		list = append(list, &op)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", internal("list operations", err)
+	}
+	if len(list) > p.Limit {
+		list = list[:p.Limit]
+		last := list[len(list)-1]
+		return list, fmt.Sprintf("%d:%s", last.Created.UnixNano(), last.ID), nil
+	}
+	return list, "", nil
+}
+
+// idScanner scans a leading id column, then the rest as scanOperation wants.
+type idScanner struct {
+	rows *sql.Rows
+	id   *string
+}
+
+func (s idScanner) Scan(dest ...any) error { return s.rows.Scan(append([]any{s.id}, dest...)...) }
 
 // UpdateOperation implements store.Store.
 func (db *DB) UpdateOperation(ctx context.Context, connID, id string, u store.OperationUpdate) (*store.Operation, error) {
-	errJSON, err := marshalError(u.Error)
+	errJSON, err := marshal(u.Error)
+	if err != nil {
+		return nil, err
+	}
+	match, err := versions(u.IfMatch)
 	if err != nil {
 		return nil, err
 	}
@@ -218,49 +408,199 @@ func (db *DB) UpdateOperation(ctx context.Context, connID, id string, u store.Op
 	if u.Status != nil {
 		status = string(*u.Status)
 	}
-	row := db.updateOperation.QueryRowContext(ctx, status, u.SetError, errJSON, time.Now().UTC().UnixNano(), connID, id)
-	return db.scanOperation(ctx, row, connID, id)
-}
-
-func (db *DB) scanOperation(ctx context.Context, row *sql.Row, connID, id string) (*store.Operation, error) {
 	op := store.Operation{ConnectionID: connID, ID: id}
-	var errJSON sql.NullString
-	var created, modified int64
-	err := row.Scan(&op.Status, &errJSON, &op.Version, &created, &modified)
+	row := db.updateOperation.QueryRowContext(ctx, status, u.SetError, errJSON, time.Now().UTC().UnixNano(), connID, id, match)
+	err = scanOperation(row, &op)
 	if errors.Is(err, sql.ErrNoRows) {
-		// Say which of the two is missing: a client polling a deleted
-		// connection should learn that, not only that the operation is gone.
-		if _, cerr := db.Connection(ctx, connID); store.KindOf(cerr) == store.NotFound {
-			return nil, cerr
+		// Nothing changed; say why.
+		cur, err := db.Operation(ctx, connID, id)
+		switch {
+		case err != nil:
+			return nil, err
+		case u.IfMatch != nil && !slices.Contains(u.IfMatch, cur.Version):
+			return nil, preconditionFailed("connectionOperation", id)
+		default:
+			return nil, terminalConflict(cur)
 		}
-		return nil, store.E(store.NotFound, "The connectionOperation '%s' was not found on connection '%s'.", id, connID)
 	}
 	if err != nil {
-		return nil, internal("read operation", err)
+		return nil, internal("update operation", err)
 	}
-	if errJSON.Valid {
-		op.Error = new(store.ErrorDetail)
-		if err := json.Unmarshal([]byte(errJSON.String), op.Error); err != nil {
-			return nil, internal("decode operation error", err)
-		}
-	}
-	op.Created, op.Modified = unixTime(created), unixTime(modified)
 	return &op, nil
 }
 
-func marshalError(e *store.ErrorDetail) (any, error) {
-	if e == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(e)
+// DeleteOperation implements store.Store.
+func (db *DB) DeleteOperation(ctx context.Context, connID, id string, ifMatchVersions []int64) error {
+	match, err := versions(ifMatchVersions)
 	if err != nil {
-		return nil, internal("encode operation error", err)
+		return err
+	}
+	res, err := db.write.ExecContext(ctx, `DELETE FROM operations WHERE connection_id = ?1 AND id = ?2 AND `+fmt.Sprintf(ifMatch, 3), connID, id, match)
+	if err != nil {
+		return internal("delete operation", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := db.Operation(ctx, connID, id); err != nil {
+			return err
+		}
+		return preconditionFailed("connectionOperation", id)
+	}
+	return nil
+}
+
+// Schema implements store.Store.
+func (db *DB) Schema(ctx context.Context, connID string) (*store.Schema, error) {
+	var data string
+	err := db.read.QueryRowContext(ctx, `SELECT schema FROM schemas WHERE connection_id = ?`, connID).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := db.Connection(ctx, connID); err != nil {
+			return nil, err
+		}
+		return nil, store.E(store.NotFound, "The connection '%s' has no schema yet.", connID)
+	}
+	if err != nil {
+		return nil, internal("read schema", err)
+	}
+	var s store.Schema
+	if err := json.Unmarshal([]byte(data), &s); err != nil {
+		return nil, internal("decode schema", err)
+	}
+	return &s, nil
+}
+
+// RegisterSchema implements store.Store.
+func (db *DB) RegisterSchema(ctx context.Context, connID string, s *store.Schema, failure *store.ErrorDetail, due time.Time) (*store.Operation, error) {
+	schemaJSON, err := marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	failureJSON, err := marshal(failure)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	op := &store.Operation{ConnectionID: connID, ID: store.NewOperationID(), Status: store.StatusInProgress, Version: now.UnixNano(), Created: now, Modified: now}
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		var pending string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM operations
+			WHERE connection_id = ? AND due IS NOT NULL AND status NOT IN `+terminal+` LIMIT 1`, connID).Scan(&pending)
+		switch {
+		case err == nil:
+			return store.E(store.Conflict, "A schema registration is already in progress on connection '%s': operation '%s'.", connID, pending)
+		case !errors.Is(err, sql.ErrNoRows):
+			return internal("register schema", err)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO operations
+			(connection_id, id, status, version, created, modified, pending_schema, pending_failure, due)
+			VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5, ?6, ?7)`,
+			connID, op.ID, op.Status, now.UnixNano(), schemaJSON, failureJSON, due.UnixNano())
+		if code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+			return connectionNotFound(connID)
+		}
+		if err != nil {
+			return internal("register schema", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
+// NextDue implements store.Store.
+func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var due sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT min(due) FROM operations WHERE due IS NOT NULL AND status NOT IN `+terminal).Scan(&due)
+	if err != nil {
+		return time.Time{}, false, internal("find due operations", err)
+	}
+	return unixTime(due.Int64), due.Valid, nil
+}
+
+// FinishDue implements store.Store. The single write connection serializes
+// it with every other write, so a registration cannot finish twice.
+func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, error) {
+	var op *store.Operation
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var connID, id string
+		var schemaJSON string
+		var failureJSON sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT connection_id, id, pending_schema, pending_failure FROM operations
+			WHERE due IS NOT NULL AND due <= ? AND status NOT IN `+terminal+`
+			ORDER BY due LIMIT 1`, now.UnixNano()).Scan(&connID, &id, &schemaJSON, &failureJSON)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return internal("claim due operation", err)
+		}
+		ts := time.Now().UTC().UnixNano()
+		status := store.StatusFailed
+		if !failureJSON.Valid {
+			status = store.StatusCompleted
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schemas (connection_id, schema, registered) VALUES (?1, ?2, ?3)
+				ON CONFLICT (connection_id) DO UPDATE SET schema = excluded.schema, registered = excluded.registered`,
+				connID, schemaJSON, ts); err != nil {
+				return internal("store schema", err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE connections SET state = ?1, version = max(version + 1, ?2), modified = ?2
+				WHERE id = ?3`, store.ConnectionReady, ts, connID); err != nil {
+				return internal("make connection ready", err)
+			}
+		}
+		op = &store.Operation{ConnectionID: connID, ID: id}
+		row := tx.QueryRowContext(ctx, `UPDATE operations SET status = ?1, error = ?2, version = max(version + 1, ?3), modified = ?3,
+				due = NULL, pending_schema = NULL, pending_failure = NULL
+			WHERE connection_id = ?4 AND id = ?5 RETURNING `+operationColumns,
+			status, failureJSON, ts, connID, id)
+		if err := scanOperation(row, op); err != nil {
+			return internal("finish operation", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
+func marshal(v any) (any, error) {
+	switch x := v.(type) {
+	case *store.ErrorDetail:
+		if x == nil {
+			return nil, nil
+		}
+	case *store.Schema:
+		if x == nil {
+			return nil, nil
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, internal("encode", err)
 	}
 	return string(b), nil
 }
 
+// versions encodes an If-Match list for json_each: NULL when there is none.
+func versions(v []int64) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return marshal(v)
+}
+
 func connectionNotFound(id string) error {
 	return store.E(store.NotFound, "The connection '%s' was not found.", id)
+}
+
+func preconditionFailed(what, id string) error {
+	return store.E(store.PreconditionFailed, "The %s '%s' has changed since the ETag in If-Match was read.", what, id)
+}
+
+func terminalConflict(op *store.Operation) error {
+	return store.E(store.Conflict, "The connectionOperation '%s' is %s: its status and error can no longer change.", op.ID, op.Status)
 }
 
 // internal wraps a database failure. SQLITE_BUSY and friends mean another

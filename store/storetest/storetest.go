@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -24,9 +26,21 @@ func Run(t *testing.T, open Opener) {
 		fn   func(t *testing.T, s store.Store)
 	}{
 		{"CreateConnection", testCreateConnection},
+		{"UpdateConnection", testUpdateConnection},
+		{"DeleteConnectionCascades", testDeleteConnection},
+		{"ListConnections", testListConnections},
 		{"CreateOperation", testCreateOperation},
 		{"UpdateOperation", testUpdateOperation},
+		{"TerminalStatusIsFinal", testTerminal},
+		{"IfMatch", testIfMatch},
+		{"ConcurrentIfMatch", testConcurrentIfMatch},
 		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"ListOperations", testListOperations},
+		{"DeleteOperation", testDeleteOperation},
+		{"RegisterSchema", testRegisterSchema},
+		{"FailedRegistration", testFailedRegistration},
+		{"ClientFinishesFirst", testClientFinishesFirst},
+		{"FinishDueExactlyOnce", testFinishDueExactlyOnce},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,19 +55,26 @@ func Run(t *testing.T, open Opener) {
 	}
 }
 
-func mustCreateConnection(t *testing.T, s store.Store, id string) {
+var ctx = context.Background()
+
+var approx = cmpopts.EquateApproxTime(time.Microsecond)
+
+func mustCreateConnection(t *testing.T, s store.Store, id string) *store.Connection {
 	t.Helper()
-	c := &store.Connection{ID: id, Name: "Contoso " + id, State: store.ConnectionDraft}
-	if err := s.CreateConnection(context.Background(), c); err != nil {
+	c := &store.Connection{ID: id, Name: "Contoso " + id}
+	if err := s.CreateConnection(ctx, c); err != nil {
 		t.Fatalf("CreateConnection(%q) = %v", id, err)
 	}
+	return c
 }
 
-func mustCreateOperation(t *testing.T, s store.Store, op *store.Operation) {
+func mustCreateOperation(t *testing.T, s store.Store, connID, id string, status store.OperationStatus) *store.Operation {
 	t.Helper()
-	if err := s.CreateOperation(context.Background(), op); err != nil {
+	op := &store.Operation{ConnectionID: connID, ID: id, Status: status}
+	if err := s.CreateOperation(ctx, op); err != nil {
 		t.Fatalf("CreateOperation(%+v) = %v", op, err)
 	}
+	return op
 }
 
 func wantKind(t *testing.T, call string, err error, want store.Kind) {
@@ -63,24 +84,24 @@ func wantKind(t *testing.T, call string, err error, want store.Kind) {
 	}
 }
 
+func ptr[T any](v T) *T { return &v }
+
 func testCreateConnection(t *testing.T, s store.Store) {
-	ctx := context.Background()
-	c := &store.Connection{ID: "contosohr", Name: "Contoso HR", Description: "HR data", State: store.ConnectionDraft}
+	c := &store.Connection{ID: "contosohr", Name: "Contoso HR", Description: "HR data"}
 	if err := s.CreateConnection(ctx, c); err != nil {
 		t.Fatalf("CreateConnection() = %v", err)
 	}
-	if c.Version != 1 || c.Created.IsZero() {
-		t.Errorf("CreateConnection() set Version %d, Created %v; want 1 and a time", c.Version, c.Created)
+	if c.State != store.ConnectionDraft || c.Version == 0 || c.Created.IsZero() {
+		t.Errorf("CreateConnection() set State %q, Version %d, Created %v; want draft, a version and a time", c.State, c.Version, c.Created)
 	}
 	got, err := s.Connection(ctx, "contosohr")
 	if err != nil {
 		t.Fatalf("Connection() = %v", err)
 	}
-	if diff := cmp.Diff(c, got, cmpopts.EquateApproxTime(0)); diff != "" {
+	if diff := cmp.Diff(c, got, approx); diff != "" {
 		t.Errorf("Connection() mismatch (-want +got):\n%s", diff)
 	}
-	dup := &store.Connection{ID: "contosohr", Name: "Other", State: store.ConnectionDraft}
-	wantKind(t, "CreateConnection(duplicate)", s.CreateConnection(ctx, dup), store.Conflict)
+	wantKind(t, "CreateConnection(duplicate)", s.CreateConnection(ctx, &store.Connection{ID: "contosohr", Name: "Other"}), store.Exist)
 	if got, _ := s.Connection(ctx, "contosohr"); got == nil || got.Name != "Contoso HR" {
 		t.Errorf("after a duplicate CreateConnection, Connection() = %+v, want the original", got)
 	}
@@ -88,29 +109,111 @@ func testCreateConnection(t *testing.T, s store.Store) {
 	wantKind(t, "Connection(missing)", err, store.NotFound)
 }
 
+func testUpdateConnection(t *testing.T, s store.Store) {
+	c := mustCreateConnection(t, s, "contosohr")
+	got, err := s.UpdateConnection(ctx, "contosohr", store.ConnectionUpdate{Description: ptr("new")})
+	if err != nil {
+		t.Fatalf("UpdateConnection() = %v", err)
+	}
+	if got.Name != c.Name || got.Description != "new" || got.Version <= c.Version {
+		t.Errorf("UpdateConnection(description) = %+v; want name kept, description new, version above %d", got, c.Version)
+	}
+	_, err = s.UpdateConnection(ctx, "contosohr", store.ConnectionUpdate{Name: ptr("x"), IfMatch: []int64{c.Version}})
+	wantKind(t, "UpdateConnection(stale If-Match)", err, store.PreconditionFailed)
+	got2, err := s.UpdateConnection(ctx, "contosohr", store.ConnectionUpdate{Name: ptr("Renamed"), IfMatch: []int64{c.Version, got.Version}})
+	if err != nil || got2.Name != "Renamed" {
+		t.Errorf("UpdateConnection(current If-Match) = %+v, %v; want renamed", got2, err)
+	}
+	_, err = s.UpdateConnection(ctx, "missing", store.ConnectionUpdate{Name: ptr("x")})
+	wantKind(t, "UpdateConnection(missing)", err, store.NotFound)
+}
+
+func testDeleteConnection(t *testing.T, s store.Store) {
+	c := mustCreateConnection(t, s, "contosohr")
+	mustCreateOperation(t, s, "contosohr", "op1", store.StatusInProgress)
+	if _, err := s.RegisterSchema(ctx, "contosohr", validSchema(), nil, time.Now()); err != nil {
+		t.Fatalf("RegisterSchema() = %v", err)
+	}
+	if _, err := s.FinishDue(ctx, time.Now().Add(time.Second)); err != nil {
+		t.Fatalf("FinishDue() = %v", err)
+	}
+	c, _ = s.Connection(ctx, "contosohr")
+	wantKind(t, "DeleteConnection(stale If-Match)", s.DeleteConnection(ctx, "contosohr", []int64{c.Version - 1}), store.PreconditionFailed)
+	if err := s.DeleteConnection(ctx, "contosohr", []int64{c.Version}); err != nil {
+		t.Fatalf("DeleteConnection() = %v", err)
+	}
+	_, err := s.Connection(ctx, "contosohr")
+	wantKind(t, "Connection(deleted)", err, store.NotFound)
+	_, err = s.Operation(ctx, "contosohr", "op1")
+	wantKind(t, "Operation(of deleted connection)", err, store.NotFound)
+	_, err = s.Schema(ctx, "contosohr")
+	wantKind(t, "Schema(of deleted connection)", err, store.NotFound)
+	wantKind(t, "DeleteConnection(again)", s.DeleteConnection(ctx, "contosohr", nil), store.NotFound)
+
+	// A re-created connection starts empty, with a version never seen before.
+	again := mustCreateConnection(t, s, "contosohr")
+	if again.Version == c.Version {
+		t.Errorf("re-created connection has version %d, the same as the deleted one", again.Version)
+	}
+	ops, _, err := s.Operations(ctx, "contosohr", nil, store.Page{Limit: 10})
+	if err != nil || len(ops) != 0 {
+		t.Errorf("Operations(re-created) = %d operations, %v; want none", len(ops), err)
+	}
+}
+
+func testListConnections(t *testing.T, s store.Store) {
+	var want []string
+	for i := range 7 {
+		id := fmt.Sprintf("conn%02d", i)
+		mustCreateConnection(t, s, id)
+		want = append(want, id)
+	}
+	var got []string
+	after := ""
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("Connections() does not stop paging")
+		}
+		list, next, err := s.Connections(ctx, store.Page{Limit: 3, After: after})
+		if err != nil {
+			t.Fatalf("Connections() = %v", err)
+		}
+		for _, c := range list {
+			got = append(got, c.ID)
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("paging through Connections() mismatch (-want +got):\n%s", diff)
+	}
+}
+
 func testCreateOperation(t *testing.T, s store.Store) {
-	ctx := context.Background()
 	mustCreateConnection(t, s, "contosohr")
 	op := &store.Operation{
 		ConnectionID: "contosohr", ID: "op1", Status: store.StatusFailed,
 		Error: &store.ErrorDetail{Code: "E1", Message: "boom", Details: []store.InnerErrorDetail{{Source: "properties/0"}}},
 	}
-	mustCreateOperation(t, s, op)
+	if err := s.CreateOperation(ctx, op); err != nil {
+		t.Fatalf("CreateOperation() = %v", err)
+	}
 	got, err := s.Operation(ctx, "contosohr", "op1")
 	if err != nil {
 		t.Fatalf("Operation() = %v", err)
 	}
-	if diff := cmp.Diff(op, got, cmpopts.EquateApproxTime(0)); diff != "" {
+	if diff := cmp.Diff(op, got, approx); diff != "" {
 		t.Errorf("Operation() mismatch (-want +got):\n%s", diff)
 	}
-
 	tests := []struct {
 		name string
 		op   store.Operation
 		want store.Kind
 	}{
 		{"missing connection", store.Operation{ConnectionID: "nope", ID: "op2", Status: store.StatusUnspecified}, store.NotFound},
-		{"duplicate id", store.Operation{ConnectionID: "contosohr", ID: "op1", Status: store.StatusUnspecified}, store.Conflict},
+		{"duplicate id", store.Operation{ConnectionID: "contosohr", ID: "op1", Status: store.StatusUnspecified}, store.Exist},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,11 +227,8 @@ func testCreateOperation(t *testing.T, s store.Store) {
 }
 
 func testUpdateOperation(t *testing.T, s store.Store) {
-	ctx := context.Background()
 	mustCreateConnection(t, s, "contosohr")
-	failed, completed := store.StatusFailed, store.StatusCompleted
-	detail := &store.ErrorDetail{Code: "E1", Message: "boom"}
-
+	detail := &store.ErrorDetail{Code: "E1", Message: "boom", Details: []store.InnerErrorDetail{{Source: "s"}}}
 	// Each step applies to the result of the one before it.
 	steps := []struct {
 		name       string
@@ -137,62 +237,343 @@ func testUpdateOperation(t *testing.T, s store.Store) {
 		wantError  *store.ErrorDetail
 	}{
 		{"nothing", store.OperationUpdate{}, store.StatusInProgress, nil},
-		{"status and error", store.OperationUpdate{Status: &failed, SetError: true, Error: detail}, store.StatusFailed, detail},
-		{"status only keeps error", store.OperationUpdate{Status: &completed}, store.StatusCompleted, detail},
-		{"clear error", store.OperationUpdate{SetError: true}, store.StatusCompleted, nil},
+		{"error only", store.OperationUpdate{SetError: true, Error: detail}, store.StatusInProgress, detail},
+		{"status only keeps the error", store.OperationUpdate{Status: ptr(store.StatusUnspecified)}, store.StatusUnspecified, detail},
+		{"clear the error", store.OperationUpdate{SetError: true}, store.StatusUnspecified, nil},
+		{"status and error", store.OperationUpdate{Status: ptr(store.StatusFailed), SetError: true, Error: detail}, store.StatusFailed, detail},
+		{"the same terminal values again", store.OperationUpdate{Status: ptr(store.StatusFailed), SetError: true, Error: detail}, store.StatusFailed, detail},
 	}
-	mustCreateOperation(t, s, &store.Operation{ConnectionID: "contosohr", ID: "op1", Status: store.StatusInProgress})
-	for i, st := range steps {
+	prev := mustCreateOperation(t, s, "contosohr", "op1", store.StatusInProgress)
+	for _, st := range steps {
 		got, err := s.UpdateOperation(ctx, "contosohr", "op1", st.update)
 		if err != nil {
 			t.Fatalf("step %q: UpdateOperation() = %v", st.name, err)
 		}
-		if got.Status != st.wantStatus || !cmp.Equal(got.Error, st.wantError) || got.Version != int64(i+2) {
-			t.Errorf("step %q: UpdateOperation() = status %q, error %+v, version %d; want %q, %+v, %d",
-				st.name, got.Status, got.Error, got.Version, st.wantStatus, st.wantError, i+2)
+		if got.Status != st.wantStatus || !cmp.Equal(got.Error, st.wantError) || got.Version <= prev.Version {
+			t.Errorf("step %q: UpdateOperation() = status %q, error %+v, version %d; want %q, %+v, a version above %d",
+				st.name, got.Status, got.Error, got.Version, st.wantStatus, st.wantError, prev.Version)
 		}
 		read, err := s.Operation(ctx, "contosohr", "op1")
 		if err != nil {
 			t.Fatalf("Operation() = %v", err)
 		}
-		if diff := cmp.Diff(got, read, cmpopts.EquateApproxTime(0)); diff != "" {
+		if diff := cmp.Diff(got, read, approx); diff != "" {
 			t.Errorf("step %q: Operation() differs from what UpdateOperation returned (-update +read):\n%s", st.name, diff)
 		}
+		prev = got
 	}
-	_, err := s.UpdateOperation(ctx, "contosohr", "missing", store.OperationUpdate{Status: &failed})
+	_, err := s.UpdateOperation(ctx, "contosohr", "missing", store.OperationUpdate{Status: ptr(store.StatusFailed)})
 	wantKind(t, "UpdateOperation(missing operation)", err, store.NotFound)
-	_, err = s.UpdateOperation(ctx, "nope", "op1", store.OperationUpdate{Status: &failed})
+	_, err = s.UpdateOperation(ctx, "nope", "op1", store.OperationUpdate{Status: ptr(store.StatusFailed)})
 	wantKind(t, "UpdateOperation(missing connection)", err, store.NotFound)
 }
 
-func testConcurrentUpdates(t *testing.T, s store.Store) {
-	ctx := context.Background()
+func testTerminal(t *testing.T, s store.Store) {
 	mustCreateConnection(t, s, "contosohr")
-	mustCreateOperation(t, s, &store.Operation{ConnectionID: "contosohr", ID: "op1", Status: store.StatusInProgress})
-	const n = 32
+	for _, final := range []store.OperationStatus{store.StatusCompleted, store.StatusFailed} {
+		id := "op-" + string(final)
+		mustCreateOperation(t, s, "contosohr", id, final)
+		tests := []struct {
+			name   string
+			update store.OperationUpdate
+		}{
+			{"other status", store.OperationUpdate{Status: ptr(store.StatusInProgress)}},
+			{"set error", store.OperationUpdate{SetError: true, Error: &store.ErrorDetail{Message: "late"}}},
+		}
+		for _, tt := range tests {
+			_, err := s.UpdateOperation(ctx, "contosohr", id, tt.update)
+			wantKind(t, fmt.Sprintf("UpdateOperation(%s operation, %s)", final, tt.name), err, store.Conflict)
+		}
+		got, err := s.Operation(ctx, "contosohr", id)
+		if err != nil || got.Status != final || got.Error != nil {
+			t.Errorf("after refused updates, Operation() = %+v, %v; want it unchanged", got, err)
+		}
+		if _, err := s.UpdateOperation(ctx, "contosohr", id, store.OperationUpdate{Status: ptr(final), SetError: true}); err != nil {
+			t.Errorf("UpdateOperation(repeating the terminal state) = %v, want success", err)
+		}
+	}
+}
+
+func testIfMatch(t *testing.T, s store.Store) {
+	mustCreateConnection(t, s, "contosohr")
+	op := mustCreateOperation(t, s, "contosohr", "op1", store.StatusInProgress)
+	_, err := s.UpdateOperation(ctx, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusCompleted), IfMatch: []int64{op.Version + 1}})
+	wantKind(t, "UpdateOperation(wrong If-Match)", err, store.PreconditionFailed)
+	_, err = s.UpdateOperation(ctx, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusCompleted), IfMatch: []int64{}})
+	wantKind(t, "UpdateOperation(empty If-Match list)", err, store.PreconditionFailed)
+	got, err := s.UpdateOperation(ctx, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusCompleted), IfMatch: []int64{op.Version}})
+	if err != nil || got.Status != store.StatusCompleted {
+		t.Fatalf("UpdateOperation(current If-Match) = %+v, %v", got, err)
+	}
+	// A precondition failure wins over the terminal-state conflict.
+	_, err = s.UpdateOperation(ctx, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusFailed), IfMatch: []int64{op.Version}})
+	wantKind(t, "UpdateOperation(stale If-Match on a terminal operation)", err, store.PreconditionFailed)
+}
+
+func testConcurrentIfMatch(t *testing.T, s store.Store) {
+	mustCreateConnection(t, s, "contosohr")
+	op := mustCreateOperation(t, s, "contosohr", "op1", store.StatusUnspecified)
+	const n = 16
+	var wins, fails atomic.Int32
 	var wg sync.WaitGroup
-	errs := make(chan error, n)
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			status := store.StatusCompleted
-			_, err := s.UpdateOperation(ctx, "contosohr", "op1", store.OperationUpdate{Status: &status})
-			errs <- err
+			_, err := s.UpdateOperation(ctx, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusInProgress), IfMatch: []int64{op.Version}})
+			switch store.KindOf(err) {
+			case store.PreconditionFailed:
+				fails.Add(1)
+			default:
+				if err != nil {
+					t.Errorf("UpdateOperation() = %v", err)
+				} else {
+					wins.Add(1)
+				}
+			}
 		}()
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("concurrent UpdateOperation() = %v", err)
+	if wins.Load() != 1 || fails.Load() != n-1 {
+		t.Errorf("%d concurrent updates with one If-Match: %d won and %d failed, want 1 and %d", n, wins.Load(), fails.Load(), n-1)
+	}
+}
+
+func testConcurrentUpdates(t *testing.T, s store.Store) {
+	mustCreateConnection(t, s, "contosohr")
+	mustCreateOperation(t, s, "contosohr", "op1", store.StatusInProgress)
+	const n = 32
+	var wg sync.WaitGroup
+	versions := make(chan int64, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			op, err := s.UpdateOperation(ctx, "contosohr", "op1", store.OperationUpdate{SetError: true, Error: &store.ErrorDetail{Code: fmt.Sprint(i)}})
+			if err != nil {
+				t.Errorf("concurrent UpdateOperation() = %v", err)
+				return
+			}
+			versions <- op.Version
+		}()
+	}
+	wg.Wait()
+	close(versions)
+	seen := map[int64]bool{}
+	for v := range versions {
+		if seen[v] {
+			t.Errorf("two concurrent updates returned version %d: one was lost", v)
+		}
+		seen[v] = true
+	}
+}
+
+func testListOperations(t *testing.T, s store.Store) {
+	mustCreateConnection(t, s, "contosohr")
+	mustCreateConnection(t, s, "other")
+	mustCreateOperation(t, s, "other", "x", store.StatusCompleted)
+	var all, completed []string
+	for i := range 9 {
+		status := store.StatusInProgress
+		if i%3 == 0 {
+			status = store.StatusCompleted
+		}
+		id := fmt.Sprintf("op%d", i)
+		mustCreateOperation(t, s, "contosohr", id, status)
+		all = append(all, id)
+		if status == store.StatusCompleted {
+			completed = append(completed, id)
 		}
 	}
-	got, err := s.Operation(ctx, "contosohr", "op1")
-	if err != nil {
-		t.Fatalf("Operation() = %v", err)
+	tests := []struct {
+		name   string
+		status *store.OperationStatus
+		limit  int
+		want   []string
+	}{
+		{"all in pages of 2", nil, 2, all},
+		{"all in one page", nil, 100, all},
+		{"completed in pages of 1", ptr(store.StatusCompleted), 1, completed},
+		{"none failed", ptr(store.StatusFailed), 5, nil},
 	}
-	if got.Version != n+1 {
-		t.Errorf("after %d updates, Version = %d, want %d (an update was lost)", n, got.Version, n+1)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			after := ""
+			for pages := 0; ; pages++ {
+				if pages > 20 {
+					t.Fatal("Operations() does not stop paging")
+				}
+				list, next, err := s.Operations(ctx, "contosohr", tt.status, store.Page{Limit: tt.limit, After: after})
+				if err != nil {
+					t.Fatalf("Operations() = %v", err)
+				}
+				if len(list) > tt.limit {
+					t.Fatalf("Operations(limit %d) returned %d", tt.limit, len(list))
+				}
+				for _, op := range list {
+					got = append(got, op.ID)
+				}
+				if next == "" {
+					break
+				}
+				after = next
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("paging through Operations() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+	_, _, err := s.Operations(ctx, "nope", nil, store.Page{Limit: 5})
+	wantKind(t, "Operations(missing connection)", err, store.NotFound)
+	_, _, err = s.Operations(ctx, "contosohr", nil, store.Page{Limit: 5, After: "garbage"})
+	wantKind(t, "Operations(bad page token)", err, store.Invalid)
+}
+
+func testDeleteOperation(t *testing.T, s store.Store) {
+	mustCreateConnection(t, s, "contosohr")
+	op := mustCreateOperation(t, s, "contosohr", "op1", store.StatusInProgress)
+	wantKind(t, "DeleteOperation(stale If-Match)", s.DeleteOperation(ctx, "contosohr", "op1", []int64{op.Version + 1}), store.PreconditionFailed)
+	if err := s.DeleteOperation(ctx, "contosohr", "op1", []int64{op.Version}); err != nil {
+		t.Fatalf("DeleteOperation() = %v", err)
+	}
+	_, err := s.Operation(ctx, "contosohr", "op1")
+	wantKind(t, "Operation(deleted)", err, store.NotFound)
+	wantKind(t, "DeleteOperation(again)", s.DeleteOperation(ctx, "contosohr", "op1", nil), store.NotFound)
+	wantKind(t, "DeleteOperation(missing connection)", s.DeleteOperation(ctx, "nope", "op1", nil), store.NotFound)
+}
+
+func validSchema() *store.Schema {
+	return &store.Schema{BaseType: "microsoft.graph.externalItem", Properties: []store.Property{
+		{Name: "title", Type: store.TypeString, IsSearchable: true, IsRetrievable: true, Labels: []string{"title"}},
+		{Name: "priority", Type: store.TypeInt64, IsQueryable: true, IsRefinable: true, Aliases: []string{"rank"}},
+	}}
+}
+
+func testRegisterSchema(t *testing.T, s store.Store) {
+	c := mustCreateConnection(t, s, "contosohr")
+	_, err := s.Schema(ctx, "contosohr")
+	wantKind(t, "Schema(before registration)", err, store.NotFound)
+	due := time.Now().Add(time.Hour)
+	op, err := s.RegisterSchema(ctx, "contosohr", validSchema(), nil, due)
+	if err != nil {
+		t.Fatalf("RegisterSchema() = %v", err)
+	}
+	if op.Status != store.StatusInProgress || op.ID == "" {
+		t.Errorf("RegisterSchema() = %+v, want an operation in progress", op)
+	}
+	_, err = s.RegisterSchema(ctx, "contosohr", validSchema(), nil, due)
+	wantKind(t, "RegisterSchema(while one is in progress)", err, store.Conflict)
+	_, err = s.RegisterSchema(ctx, "nope", validSchema(), nil, due)
+	wantKind(t, "RegisterSchema(missing connection)", err, store.NotFound)
+
+	next, ok, err := s.NextDue(ctx)
+	if err != nil || !ok || next.Sub(due).Abs() > time.Microsecond {
+		t.Errorf("NextDue() = %v, %v, %v; want %v", next, ok, err, due)
+	}
+	if got, err := s.FinishDue(ctx, time.Now()); err != nil || got != nil {
+		t.Errorf("FinishDue(before due) = %+v, %v; want nothing", got, err)
+	}
+	done, err := s.FinishDue(ctx, due)
+	if err != nil || done == nil || done.ID != op.ID || done.Status != store.StatusCompleted || done.Error != nil {
+		t.Fatalf("FinishDue(at due) = %+v, %v; want operation %s completed", done, err, op.ID)
+	}
+	if got, err := s.Operation(ctx, "contosohr", op.ID); err != nil || got.Status != store.StatusCompleted {
+		t.Errorf("Operation() after FinishDue = %+v, %v; want completed", got, err)
+	}
+	if got, err := s.Schema(ctx, "contosohr"); err != nil || !cmp.Equal(got, validSchema()) {
+		t.Errorf("Schema() = %+v, %v; want the registered schema", got, err)
+	}
+	if got, err := s.Connection(ctx, "contosohr"); err != nil || got.State != store.ConnectionReady || got.Version <= c.Version {
+		t.Errorf("Connection() after registration = %+v, %v; want ready with a new version", got, err)
+	}
+	if _, ok, err := s.NextDue(ctx); ok || err != nil {
+		t.Errorf("NextDue() after the last registration = %v, %v; want none", ok, err)
+	}
+	// A second registration is allowed once the first is done.
+	if _, err := s.RegisterSchema(ctx, "contosohr", validSchema(), nil, due); err != nil {
+		t.Errorf("RegisterSchema(after the first finished) = %v", err)
+	}
+}
+
+func testFailedRegistration(t *testing.T, s store.Store) {
+	mustCreateConnection(t, s, "contosohr")
+	failure := &store.ErrorDetail{Code: "InvalidSchema", Message: "bad", Details: []store.InnerErrorDetail{{Source: "properties/0"}}}
+	op, err := s.RegisterSchema(ctx, "contosohr", validSchema(), failure, time.Now())
+	if err != nil {
+		t.Fatalf("RegisterSchema() = %v", err)
+	}
+	done, err := s.FinishDue(ctx, time.Now().Add(time.Second))
+	if err != nil || done == nil || done.ID != op.ID || done.Status != store.StatusFailed || !cmp.Equal(done.Error, failure) {
+		t.Fatalf("FinishDue() = %+v, %v; want operation %s failed with %+v", done, err, op.ID, failure)
+	}
+	_, err = s.Schema(ctx, "contosohr")
+	wantKind(t, "Schema(after a failed registration)", err, store.NotFound)
+	if c, _ := s.Connection(ctx, "contosohr"); c == nil || c.State != store.ConnectionDraft {
+		t.Errorf("Connection() after a failed registration = %+v, want draft", c)
+	}
+}
+
+func testClientFinishesFirst(t *testing.T, s store.Store) {
+	mustCreateConnection(t, s, "contosohr")
+	op, err := s.RegisterSchema(ctx, "contosohr", validSchema(), nil, time.Now())
+	if err != nil {
+		t.Fatalf("RegisterSchema() = %v", err)
+	}
+	clientErr := &store.ErrorDetail{Message: "cancelled by the client"}
+	if _, err := s.UpdateOperation(ctx, "contosohr", op.ID, store.OperationUpdate{Status: ptr(store.StatusFailed), SetError: true, Error: clientErr}); err != nil {
+		t.Fatalf("UpdateOperation() = %v", err)
+	}
+	if done, err := s.FinishDue(ctx, time.Now().Add(time.Second)); err != nil || done != nil {
+		t.Errorf("FinishDue() after the client failed the operation = %+v, %v; want nothing to finish", done, err)
+	}
+	got, _ := s.Operation(ctx, "contosohr", op.ID)
+	if got == nil || got.Status != store.StatusFailed || !cmp.Equal(got.Error, clientErr) {
+		t.Errorf("Operation() = %+v, want the client's failure kept", got)
+	}
+	if c, _ := s.Connection(ctx, "contosohr"); c == nil || c.State != store.ConnectionDraft {
+		t.Errorf("Connection() = %+v, want still draft", c)
+	}
+}
+
+func testFinishDueExactlyOnce(t *testing.T, s store.Store) {
+	const conns = 8
+	for i := range conns {
+		id := fmt.Sprintf("conn%d", i)
+		mustCreateConnection(t, s, id)
+		if _, err := s.RegisterSchema(ctx, id, validSchema(), nil, time.Now()); err != nil {
+			t.Fatalf("RegisterSchema(%s) = %v", id, err)
+		}
+	}
+	var mu sync.Mutex
+	finished := map[string]int{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				op, err := s.FinishDue(ctx, time.Now().Add(time.Second))
+				if err != nil {
+					t.Errorf("FinishDue() = %v", err)
+					return
+				}
+				if op == nil {
+					return
+				}
+				mu.Lock()
+				finished[op.ConnectionID+"/"+op.ID]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(finished) != conns {
+		t.Errorf("%d registrations finished, want %d", len(finished), conns)
+	}
+	for k, n := range finished {
+		if n != 1 {
+			t.Errorf("registration %s finished %d times, want once", k, n)
+		}
 	}
 }
