@@ -129,7 +129,7 @@ func testUpdateConnection(t *testing.T, s store.Store) {
 }
 
 func testDeleteConnection(t *testing.T, s store.Store) {
-	c := mustCreateConnection(t, s, "contosohr")
+	mustCreateConnection(t, s, "contosohr")
 	mustCreateOperation(t, s, "contosohr", "op1", store.StatusInProgress)
 	if _, err := s.RegisterSchema(ctx, "contosohr", validSchema(), nil, time.Now()); err != nil {
 		t.Fatalf("RegisterSchema() = %v", err)
@@ -137,7 +137,7 @@ func testDeleteConnection(t *testing.T, s store.Store) {
 	if _, err := s.FinishDue(ctx, time.Now().Add(time.Second)); err != nil {
 		t.Fatalf("FinishDue() = %v", err)
 	}
-	c, _ = s.Connection(ctx, "contosohr")
+	c, _ := s.Connection(ctx, "contosohr")
 	wantKind(t, "DeleteConnection(stale If-Match)", s.DeleteConnection(ctx, "contosohr", []int64{c.Version - 1}), store.PreconditionFailed)
 	if err := s.DeleteConnection(ctx, "contosohr", []int64{c.Version}); err != nil {
 		t.Fatalf("DeleteConnection() = %v", err)
