@@ -72,7 +72,7 @@ func ValidateSchema(s *Schema) *ErrorDetail {
 		msgs = append(msgs, fmt.Sprintf(format, args...))
 		details = append(details, InnerErrorDetail{Source: source})
 	}
-	names := map[string]int{}   // lower-case name or alias → property index
+	names := map[string]int{}  // lower-case name or alias → property index
 	labels := map[string]int{} // label → property index
 	for i, p := range s.Properties {
 		src := fmt.Sprintf("properties/%d", i)
