@@ -106,6 +106,13 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo,
 		v.requests,
 	)
 	register(e)
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("encode openapi.yaml as JSON: %w", err)
+	}
+	for _, p := range registerDocs(e, specJSON) {
+		v.outside[p] = true
+	}
 	return e, nil
 }
 

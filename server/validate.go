@@ -28,7 +28,10 @@ import (
 type validator struct {
 	// routes maps "METHOD echo-path" (the path as Echo registered it, from
 	// c.Path()) to the spec's operation, so nothing is routed twice.
-	routes      map[string]*route
+	routes map[string]*route
+	// outside holds the Echo paths served outside the Graph API (the docs):
+	// neither validated nor buffered.
+	outside     map[string]bool
 	errorSchema *openapi3.Schema // Graph's error body, for answers outside any operation
 	reqOpts     *openapi3filter.Options
 	respOpts    *openapi3filter.Options
@@ -52,6 +55,7 @@ var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 func newValidator(spec *openapi3.T, maxBody int64) (*validator, error) {
 	v := &validator{
 		routes:   map[string]*route{},
+		outside:  map[string]bool{},
 		reqOpts:  &openapi3filter.Options{AuthenticationFunc: authenticate},
 		respOpts: &openapi3filter.Options{IncludeResponseStatus: true},
 		maxBody:  maxBody,
@@ -315,6 +319,9 @@ var recorders = sync.Pool{New: func() any { return new(recorder) }}
 // only if it is valid. An invalid response is logged and replaced by a 500.
 func (v *validator) responses(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if v.outside[c.Path()] {
+			return next(c)
+		}
 		res := c.Response()
 		w := res.Writer
 		rec := recorders.Get().(*recorder)
