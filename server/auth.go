@@ -2,26 +2,105 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/labstack/echo/v4"
+
+	"github.com/graphconn/graphconn/auth"
 )
 
 // wwwAuthenticate is the challenge Graph sends with a 401.
 const wwwAuthenticate = `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`
 
-// authenticate is kin-openapi's AuthenticationFunc for the bearerAuth scheme
-// declared in openapi.yaml. For now any non-empty bearer token passes.
-func authenticate(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-	h := in.RequestValidationInput.Request.Header.Get("Authorization")
-	scheme, token, _ := strings.Cut(strings.TrimSpace(h), " ")
-	switch {
-	case h == "" || (strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(token) == ""):
-		return newError(http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty.")
-	case !strings.EqualFold(scheme, "Bearer"):
-		return newError(http.StatusUnauthorized, "InvalidAuthenticationToken",
-			"Access token validation failure. The Authorization header must be 'Bearer {token}'.")
+// authenticator enforces the security requirements of openapi.yaml: its
+// authenticate is kin-openapi's AuthenticationFunc, so the permissions each
+// operation needs are declared once, as the scopes of the graphAuth scheme.
+type authenticator struct {
+	verifier *auth.Verifier
+}
+
+// authState caches the verified token of one request: kin-openapi calls
+// authenticate once per alternative requirement, and a signature is worth
+// checking once.
+type authState struct {
+	done      bool
+	principal *auth.Principal
+	err       error
+}
+
+type authStateKey struct{}
+
+// withAuthState gives the request a place for its verified principal.
+func withAuthState(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), authStateKey{}, &authState{}))
+}
+
+// principalOf returns the caller of a request that passed authentication.
+func principalOf(c echo.Context) *auth.Principal {
+	st, _ := c.Request().Context().Value(authStateKey{}).(*authState)
+	if st == nil {
+		return nil
+	}
+	return st.principal
+}
+
+var (
+	errInsufficient = newError(http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+	errPersonal     = newError(http.StatusForbidden, "Authorization_RequestDenied",
+		"Personal Microsoft accounts are not supported by this API; use a work or school account.")
+)
+
+func (a *authenticator) authenticate(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
+	st, _ := ctx.Value(authStateKey{}).(*authState)
+	if st == nil {
+		return errors.New("authenticate: the request has no auth state")
+	}
+	if !st.done {
+		st.principal, st.err = a.verifier.FromHeader(ctx, in.RequestValidationInput.Request.Header)
+		st.done = true
+	}
+	if st.err != nil {
+		var ae *auth.Error
+		if !errors.As(st.err, &ae) {
+			return st.err
+		}
+		ge := newError(http.StatusUnauthorized, "InvalidAuthenticationToken", "%s", ae.Reason)
+		if !ae.Empty {
+			ge.header = map[string]string{"WWW-Authenticate": wwwAuthenticate + `, error="invalid_token"`}
+		}
+		return ge
+	}
+	p := st.principal
+	if p.Personal() {
+		return errPersonal
+	}
+	for _, scope := range in.Scopes {
+		if !p.Has(scope) {
+			return errInsufficient
+		}
 	}
 	return nil
+}
+
+// authError picks the answer to a request that met none of the operation's
+// security requirements: the token's own failure (401) before a missing
+// permission (403).
+func authError(err error) error {
+	var se *openapi3filter.SecurityRequirementsError
+	if !errors.As(err, &se) {
+		return err
+	}
+	var best *graphError
+	for _, e := range se.Errors {
+		var ge *graphError
+		if errors.As(e, &ge) && (best == nil || ge.status < best.status) {
+			best = ge
+		}
+	}
+	if best == nil {
+		return newError(http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure.")
+	}
+	return best
 }

@@ -139,7 +139,7 @@ func handleError(err error, c echo.Context) {
 	for k, v := range ge.header {
 		h.Set(k, v)
 	}
-	if ge.status == http.StatusUnauthorized {
+	if ge.status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
 		h.Set("WWW-Authenticate", wwwAuthenticate)
 	}
 	if err := c.JSON(ge.status, errorBody(c, ge)); err != nil {

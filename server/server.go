@@ -5,6 +5,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/getkin/kin-openapi/openapi3"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/graphconn/graphconn/auth"
 	"github.com/graphconn/graphconn/gen"
 	"github.com/graphconn/graphconn/store"
 )
@@ -27,7 +29,9 @@ const DefaultOperationDelay = 2 * time.Second
 
 // Config configures the server that New returns.
 type Config struct {
-	Store        store.Store
+	Store store.Store
+	// Verifier checks bearer tokens; required.
+	Verifier     *auth.Verifier
 	Logger       *slog.Logger
 	MaxBodyBytes int64 // DefaultMaxBodyBytes when zero
 	// OperationDelay is how long a schema registration stays in progress
@@ -76,7 +80,10 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo,
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	v, err := newValidator(spec, cfg.MaxBodyBytes)
+	if cfg.Verifier == nil {
+		return nil, errors.New("server: Config.Verifier is required")
+	}
+	v, err := newValidator(spec, cfg.MaxBodyBytes, (&authenticator{verifier: cfg.Verifier}).authenticate)
 	if err != nil {
 		return nil, err
 	}

@@ -52,11 +52,11 @@ type route struct {
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
-func newValidator(spec *openapi3.T, maxBody int64) (*validator, error) {
+func newValidator(spec *openapi3.T, maxBody int64, authn openapi3filter.AuthenticationFunc) (*validator, error) {
 	v := &validator{
 		routes:   map[string]*route{},
 		outside:  map[string]bool{},
-		reqOpts:  &openapi3filter.Options{AuthenticationFunc: authenticate},
+		reqOpts:  &openapi3filter.Options{AuthenticationFunc: authn},
 		respOpts: &openapi3filter.Options{IncludeResponseStatus: true},
 		maxBody:  maxBody,
 	}
@@ -115,7 +115,8 @@ func (v *validator) requests(next echo.HandlerFunc) echo.HandlerFunc {
 		if rt == nil {
 			return next(c) // the router answers 404 or 405
 		}
-		req := c.Request()
+		req := withAuthState(c.Request())
+		c.SetRequest(req)
 		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams(c), Route: rt.spec, Options: v.reqOpts}
 		if err := openapi3filter.ValidateSecurityRequirements(req.Context(), in, rt.security); err != nil {
 			return authError(err)
@@ -141,19 +142,6 @@ func (v *validator) requests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
-}
-
-func authError(err error) error {
-	var se *openapi3filter.SecurityRequirementsError
-	if errors.As(err, &se) {
-		for _, e := range se.Errors {
-			var ge *graphError
-			if errors.As(e, &ge) {
-				return ge
-			}
-		}
-	}
-	return newError(http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure.")
 }
 
 // readBody reads the request body, gunzipped when Content-Encoding says so

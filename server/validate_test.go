@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -9,9 +10,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/graphconn/graphconn/auth"
 	"github.com/graphconn/graphconn/gen"
 )
 
@@ -55,6 +58,18 @@ func TestResponsesBreakingTheContractAreNeverSent(t *testing.T) {
 			return errors.New("disk on fire")
 		}, http.StatusInternalServerError, "generalException", "disk on fire"},
 	}
+	key, err := auth.LoadOrCreateDevKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := auth.NewVerifier(context.Background(), auth.Config{DevKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := key.Mint(auth.TokenOptions{AppID: "a", Roles: []string{"ExternalConnection.Read.All"}, TTL: time.Hour}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
@@ -62,14 +77,14 @@ func TestResponsesBreakingTheContractAreNeverSent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := build(Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))}, spec, func(e *echo.Echo) {
+			e, err := build(Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Verifier: verifier}, spec, func(e *echo.Echo) {
 				e.GET(path, tt.handler)
 			})
 			if err != nil {
 				t.Fatalf("build() = %v", err)
 			}
 			req := httptest.NewRequest(http.MethodGet, "/connections/c1/operations/op1", nil)
-			req.Header.Set("Authorization", "Bearer t")
+			req.Header.Set("Authorization", "Bearer "+token)
 			rec := httptest.NewRecorder()
 			e.ServeHTTP(rec, req)
 

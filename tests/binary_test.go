@@ -53,15 +53,26 @@ func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
 // process is a running graphconn binary.
 type process struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *syncBuffer
-	done chan error
+	cmd   *exec.Cmd
+	url   string
+	token string // minted by `graphconn token` with the server's development key
+	logs  *syncBuffer
+	done  chan error
 }
 
-// startBinary runs `graphconn serve` with args and env, and waits until it
-// says where it listens.
-func startBinary(t *testing.T, env []string, args ...string) *process {
+// mintToken runs `graphconn token` on a data dir.
+func mintToken(t *testing.T, dataDir string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(binary(t), append([]string{"token", "--data-dir", dataDir}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("graphconn token %q: %v", args, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// startBinary runs `graphconn serve` on dataDir with args and env, waits
+// until it says where it listens, and mints a token for it.
+func startBinary(t *testing.T, dataDir string, env []string, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(binary(t), append([]string{"serve"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
@@ -97,6 +108,7 @@ func startBinary(t *testing.T, env []string, args ...string) *process {
 	select {
 	case a := <-addr:
 		p.url = "http://" + a
+		p.token = mintToken(t, dataDir, "--app-id", testApp, "--roles", "ExternalConnection.ReadWrite.All")
 	case err := <-p.done:
 		t.Fatalf("graphconn exited before listening: %v\n%s", err, p.logs)
 	case <-time.After(20 * time.Second):
@@ -129,21 +141,21 @@ func (p *process) stop(t *testing.T) {
 func TestBinaryServesAndKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	// Configured by the environment the first time, by flags the second.
-	p := startBinary(t, []string{"GRAPHCONN_ADDR=127.0.0.1:0", "GRAPHCONN_DATA_DIR=" + dir})
-	if r := do(t, p.url, call{method: "POST", path: "/external/connections",
+	p := startBinary(t, dir, []string{"GRAPHCONN_ADDR=127.0.0.1:0", "GRAPHCONN_DATA_DIR=" + dir})
+	if r := do(t, p.url, p.token, call{method: "POST", path: "/external/connections",
 		body: map[string]any{"id": "contosohr", "name": "Contoso HR", "description": "Connection to index Contoso HR system"}}); r.status != http.StatusCreated {
 		t.Fatalf("POST connection = %d %s", r.status, r.body)
 	}
-	r := do(t, p.url, call{method: "POST", path: "/external/connections/contosohr/operations", body: map[string]any{}})
+	r := do(t, p.url, p.token, call{method: "POST", path: "/external/connections/contosohr/operations", body: map[string]any{}})
 	if r.status != http.StatusCreated {
 		t.Fatalf("POST operation = %d %s", r.status, r.body)
 	}
 	op := r.json(t)["id"].(string)
-	r = do(t, p.url, call{method: "PATCH", path: "/connections/contosohr/operations/" + op, body: map[string]any{"status": "inprogress"}})
+	r = do(t, p.url, p.token, call{method: "PATCH", path: "/connections/contosohr/operations/" + op, body: map[string]any{"status": "inprogress"}})
 	if r.status != http.StatusOK {
 		t.Fatalf("PATCH = %d %s", r.status, r.body)
 	}
-	r = do(t, p.url, call{method: "PATCH", path: "/external/connections/contosohr/operations/" + op,
+	r = do(t, p.url, p.token, call{method: "PATCH", path: "/external/connections/contosohr/operations/" + op,
 		body: map[string]any{"status": "failed", "error": map[string]any{"errorCode": "E", "message": "m"}}})
 	if r.status != http.StatusOK {
 		t.Fatalf("PATCH = %d %s", r.status, r.body)
@@ -155,8 +167,8 @@ func TestBinaryServesAndKeepsData(t *testing.T) {
 		t.Errorf("no log line carries request-id %s:\n%s", rid, p.logs)
 	}
 
-	p = startBinary(t, nil, "--addr", "127.0.0.1:0", "--data-dir", dir)
-	r = do(t, p.url, call{method: "GET", path: "/external/connections/contosohr/operations/" + op})
+	p = startBinary(t, dir, nil, "--addr", "127.0.0.1:0", "--data-dir", dir)
+	r = do(t, p.url, p.token, call{method: "GET", path: "/external/connections/contosohr/operations/" + op})
 	if diff := cmp.Diff(want, r.entity(t)); r.status != http.StatusOK || diff != "" {
 		t.Errorf("GET after restart = %d, mismatch (-before +after):\n%s", r.status, diff)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/google/uuid"
 
+	"github.com/graphconn/graphconn/auth"
 	"github.com/graphconn/graphconn/server"
 	"github.com/graphconn/graphconn/store/sqlite"
 	"github.com/graphconn/graphconn/worker"
@@ -108,7 +109,12 @@ type env struct {
 	srv        *httptest.Server
 	logs       *syncBuffer
 	stopWorker func()
+	devKey     *auth.DevKey
+	token      string // ExternalConnection.ReadWrite.All, for app testApp
 }
+
+// testApp is the app id of the env's default token.
+const testApp = "contract-tests"
 
 // testOperationDelay keeps schema registrations in progress long enough to
 // see, and short enough to wait for.
@@ -136,12 +142,34 @@ func newEnv(t *testing.T, configure ...func(*server.Config)) *env {
 	e := &env{t: t, dir: t.TempDir(), logs: new(syncBuffer)}
 	e.cfg.Logger = slog.New(slog.NewJSONHandler(e.logs, nil))
 	e.cfg.OperationDelay = testOperationDelay
+	var err error
+	if e.devKey, err = auth.LoadOrCreateDevKey(e.dir); err != nil {
+		t.Fatalf("LoadOrCreateDevKey() = %v", err)
+	}
+	if e.cfg.Verifier, err = auth.NewVerifier(context.Background(), auth.Config{DevKey: e.devKey}); err != nil {
+		t.Fatalf("NewVerifier() = %v", err)
+	}
+	e.token = e.mint(auth.TokenOptions{AppID: testApp, Roles: []string{"ExternalConnection.ReadWrite.All"}})
 	for _, f := range configure {
 		f(&e.cfg)
 	}
 	e.start()
 	t.Cleanup(e.stop)
 	return e
+}
+
+// mint returns a token signed by the env's development key; its lifetime is
+// an hour unless o says otherwise.
+func (e *env) mint(o auth.TokenOptions) string {
+	e.t.Helper()
+	if o.TTL == 0 {
+		o.TTL = time.Hour
+	}
+	tok, err := e.devKey.Mint(o, time.Now())
+	if err != nil {
+		e.t.Fatalf("Mint(%+v) = %v", o, err)
+	}
+	return tok
 }
 
 func (e *env) start() {
@@ -246,12 +274,13 @@ func (r result) errorMessage(t *testing.T) string {
 
 func (e *env) do(c call) result {
 	e.t.Helper()
-	return do(e.t, e.srv.URL, c)
+	return do(e.t, e.srv.URL, e.token, c)
 }
 
-// do sends c to the server at base, checks the response against
-// openapi.yaml and the rules every response follows, and records coverage.
-func do(t *testing.T, base string, c call) result {
+// do sends c to the server at base with token as its bearer token (unless
+// c.header sets Authorization), checks the response against openapi.yaml and
+// the rules every response follows, and records coverage.
+func do(t *testing.T, base, token string, c call) result {
 	t.Helper()
 	var body io.Reader
 	switch b := c.body.(type) {
@@ -271,7 +300,7 @@ func do(t *testing.T, base string, c call) result {
 	if err != nil {
 		t.Fatalf("http.NewRequest(%s %s) = %v", c.method, c.path, err)
 	}
-	req.Header.Set("Authorization", "Bearer test-token")
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

@@ -27,9 +27,9 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Fatal("README.md's walk-through block is not closed")
 	}
 	dir := t.TempDir()
-	p := startBinary(t, nil, "--addr", "127.0.0.1:0", "--data-dir", dir, "--operation-delay", "500ms")
+	p := startBinary(t, dir, nil, "--addr", "127.0.0.1:0", "--data-dir", dir, "--operation-delay", "500ms")
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
-	cmd.Env = append(os.Environ(), "URL="+p.url)
+	cmd.Env = append(os.Environ(), "URL="+p.url, "GRAPHCONN="+binary(t), "DATA_DIR="+dir)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("walk-through failed: %v\n%s", err, out)

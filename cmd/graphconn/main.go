@@ -1,6 +1,7 @@
 // Command graphconn serves the Microsoft Graph external-connections API.
 //
-//	graphconn serve [--addr 127.0.0.1:8080] [--data-dir ./data] [--operation-delay 2s] [--max-body-bytes N]
+//	graphconn serve [--addr 127.0.0.1:8080] [--data-dir ./data] [--operation-delay 2s] [--jwks FILE|URL] ...
+//	graphconn token --app-id APP [--roles R,...] [--scopes S,...] [--tenant-id T] [--ttl 1h] [--data-dir ./data]
 package main
 
 import (
@@ -15,9 +16,11 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/graphconn/graphconn/auth"
 	"github.com/graphconn/graphconn/server"
 	"github.com/graphconn/graphconn/store/sqlite"
 	"github.com/graphconn/graphconn/worker"
@@ -38,6 +41,7 @@ const usage = `usage: graphconn <command> [flags]
 
 commands:
   serve   serve the API (graphconn serve -h for its flags)
+  token   print a token signed by the development key (graphconn token -h)
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -48,6 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "token":
+		return token(args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -74,6 +80,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	fs.DurationVar(&delay, "operation-delay", delay, "how long a schema registration stays in progress (env GRAPHCONN_OPERATION_DELAY)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish on SIGINT or SIGTERM")
+	jwks := fs.String("jwks", env("GRAPHCONN_JWKS", ""), "file or http(s) URL of a JSON Web Key Set whose keys sign accepted tokens, besides the development key (env GRAPHCONN_JWKS)")
+	audiences := fs.String("audience", env("GRAPHCONN_AUDIENCE", auth.DefaultAudience), "accepted token audiences, comma-separated (env GRAPHCONN_AUDIENCE)")
+	issuers := fs.String("issuers", env("GRAPHCONN_ISSUERS", auth.DevIssuer), "accepted token issuers, comma-separated (env GRAPHCONN_ISSUERS)")
+	readHeaderTimeout := fs.Duration("read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
+	readTimeout := fs.Duration("read-timeout", 60*time.Second, "how long a client may take to send a whole request")
+	writeTimeout := fs.Duration("write-timeout", 60*time.Second, "how long writing a response may take")
+	idleTimeout := fs.Duration("idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -90,9 +103,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer db.Close()
+	devKey, err := auth.LoadOrCreateDevKey(*dataDir)
+	if err != nil {
+		return err
+	}
+	verifier, err := auth.NewVerifier(ctx, auth.Config{
+		DevKey: devKey, JWKS: *jwks, Audiences: splitList(*audiences), Issuers: splitList(*issuers),
+	})
+	if err != nil {
+		return err
+	}
 	work := worker.New(db, log, worker.DefaultPoll)
 	handler, err := server.New(server.Config{
-		Store: db, Logger: log, MaxBodyBytes: *maxBody, OperationDelay: delay, Notify: work.Notify,
+		Store: db, Verifier: verifier, Logger: log, MaxBodyBytes: *maxBody, OperationDelay: delay, Notify: work.Notify,
 	})
 	if err != nil {
 		return err
@@ -103,10 +126,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	srv := &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: *readHeaderTimeout,
+		ReadTimeout:       *readTimeout,
+		WriteTimeout:      *writeTimeout,
+		IdleTimeout:       *idleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -142,4 +165,58 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	<-workDone
 	log.Info("stopped")
 	return nil
+}
+
+// token prints a development token: what Microsoft's identity platform would
+// issue to an application (with --roles) or for a user (with --scopes).
+func token(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", firstNonEmpty(getenv("GRAPHCONN_DATA_DIR"), "./data"), "data directory of the server whose development key signs the token (env GRAPHCONN_DATA_DIR)")
+	appID := fs.String("app-id", "", "the client application's id (appid); required")
+	roles := fs.String("roles", "", "application permissions, comma-separated, e.g. ExternalConnection.ReadWrite.All")
+	scopes := fs.String("scopes", "", "delegated permissions, comma-separated: makes a user's token")
+	tenantID := fs.String("tenant-id", auth.DevTenantID, "the tenant (tid)")
+	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
+	audience := fs.String("audience", auth.DefaultAudience, "the audience (aud)")
+	issuer := fs.String("issuer", auth.DevIssuer, "the issuer (iss)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("token: unexpected arguments %q", fs.Args())
+	}
+	if *appID == "" {
+		return errors.New("token: --app-id is required")
+	}
+	key, err := auth.LoadOrCreateDevKey(*dataDir)
+	if err != nil {
+		return err
+	}
+	tok, err := key.Mint(auth.TokenOptions{
+		AppID: *appID, TenantID: *tenantID, Roles: splitList(*roles), Scopes: splitList(*scopes),
+		TTL: *ttl, Audience: *audience, Issuer: *issuer,
+	}, time.Now())
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	_, err = fmt.Fprintln(stdout, tok)
+	return err
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
