@@ -186,6 +186,11 @@ func (v *validator) readBody(req *http.Request, body *openapi3.RequestBody) ([]b
 	case int64(len(data)) > v.maxBody:
 		return nil, v.tooLarge()
 	}
+	if len(data) > 0 {
+		if err := checkJSON(data); err != nil {
+			return nil, err
+		}
+	}
 	return data, nil
 }
 

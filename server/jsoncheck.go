@@ -1,0 +1,72 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxJSONDepth bounds the nesting of a request body: no document of the
+// contract nests deeper than a handful of levels.
+const maxJSONDepth = 32
+
+// checkJSON refuses what encoding/json would silently accept: invalid UTF-8
+// (replaced by U+FFFD), a property given twice (the last one wins, so two
+// readers of one body could disagree), NUL characters, and absurd nesting.
+func checkJSON(data []byte) error {
+	if !utf8.Valid(data) {
+		return badRequest("The request body is not valid UTF-8.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		key    bool // the next token of an object is a key
+	}
+	var stack []frame
+	values := 0 // complete top-level values
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) && len(stack) == 0 && values == 1 {
+			return nil
+		}
+		if err != nil || values > 0 {
+			return badRequest("The request body is not valid JSON.")
+		}
+		top := len(stack) - 1
+		if str, ok := tok.(string); ok && strings.ContainsRune(str, 0) {
+			// Valid JSON, but no store keeps it faithfully (PostgreSQL
+			// refuses it in text): refuse it alike everywhere.
+			return badRequest("The request body holds a NUL character (\\u0000), which is not accepted.")
+		}
+		if name, ok := tok.(string); ok && top >= 0 && stack[top].object && stack[top].key {
+			if stack[top].keys[name] {
+				return badRequest("The property '%s' appears more than once in an object of the request body.", truncate(name, 100))
+			}
+			stack[top].keys[name] = true
+			stack[top].key = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if len(stack) == maxJSONDepth {
+				return badRequest("The request body nests deeper than %d levels.", maxJSONDepth)
+			}
+			stack = append(stack, frame{object: tok == json.Delim('{'), keys: map[string]bool{}, key: tok == json.Delim('{')})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:top]
+		}
+		if len(stack) == 0 {
+			values++
+		}
+		// A value ended: in an object, a key comes next.
+		if n := len(stack) - 1; n >= 0 && stack[n].object {
+			stack[n].key = true
+		}
+	}
+}
