@@ -1,0 +1,387 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/graphconn/graphconn/store"
+	"github.com/graphconn/graphconn/store/postgres"
+	"github.com/graphconn/graphconn/store/postgres/pgtest"
+	"github.com/graphconn/graphconn/store/storetest"
+)
+
+// open opens a store on dsn that closes when t ends.
+func open(t *testing.T, dsn string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		db, err := postgres.Open(context.Background(), pgtest.DSN(t))
+		if err != nil {
+			t.Fatalf("Open() = %v", err)
+		}
+		return db
+	})
+}
+
+func TestConcurrentMigrations(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("Glob(migrations) = %v, %v; want the migration files", files, err)
+	}
+
+	const n = 2
+	var dbs [n]*postgres.DB
+	var errs [n]error
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			dbs[i], errs[i] = postgres.Open(ctx, dsn)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("concurrent Open() #%d = %v", i, errs[i])
+			continue
+		}
+		defer dbs[i].Close()
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	if err := dbs[0].CreateConnection(ctx, &store.Connection{ID: "contosohr", Name: "HR"}); err != nil {
+		t.Fatalf("CreateConnection() = %v", err)
+	}
+	if c, err := dbs[1].Connection(ctx, "contosohr"); err != nil || c.Name != "HR" {
+		t.Errorf("Connection() on the other store = %+v, %v; want the connection", c, err)
+	}
+
+	// Opening again finds the migrations applied and keeps the data.
+	again := open(t, dsn)
+	if c, err := again.Connection(ctx, "contosohr"); err != nil || c.Name != "HR" {
+		t.Errorf("Connection() after reopening = %+v, %v; want the connection", c, err)
+	}
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("pgx.Connect() = %v", err)
+	}
+	defer conn.Close(ctx)
+	var rows, versions int
+	if err := conn.QueryRow(ctx, `SELECT count(*), count(DISTINCT version) FROM graphconn_migrations`).Scan(&rows, &versions); err != nil {
+		t.Fatalf("reading graphconn_migrations: %v", err)
+	}
+	if rows != len(files) || versions != len(files) {
+		t.Errorf("graphconn_migrations has %d rows of %d versions, want %d of %d: each migration applied once", rows, versions, len(files), len(files))
+	}
+}
+
+// Two replicas race to register a schema on one connection: one wins and
+// every other gets Conflict.
+func TestConcurrentRegistrations(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	replicas := []*postgres.DB{open(t, dsn), open(t, dsn)}
+	if err := replicas[0].CreateConnection(ctx, &store.Connection{ID: "contosohr", Name: "HR"}); err != nil {
+		t.Fatalf("CreateConnection() = %v", err)
+	}
+	const n = 16
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = replicas[i%len(replicas)].RegisterSchema(ctx, "contosohr", &store.Schema{BaseType: "microsoft.graph.externalItem"}, nil, time.Now().Add(time.Hour))
+		})
+	}
+	wg.Wait()
+	var wins, conflicts int
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case store.KindOf(err) == store.Conflict:
+			conflicts++
+		default:
+			t.Errorf("RegisterSchema() = %v, want success or Conflict", err)
+		}
+	}
+	if wins != 1 || conflicts != n-1 {
+		t.Errorf("%d concurrent RegisterSchema() on two replicas: %d won and %d conflicted, want 1 and %d", n, wins, conflicts, n-1)
+	}
+}
+
+// PostgreSQL cannot store U+0000 in text or jsonb, which a client's JSON may
+// hold: that is the client's error, not a failure of the store.
+func TestUnstorableText(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, pgtest.DSN(t))
+	if err := db.CreateConnection(ctx, &store.Connection{ID: "contosohr", Name: "HR"}); err != nil {
+		t.Fatalf("CreateConnection() = %v", err)
+	}
+	if err := db.CreateOperation(ctx, &store.Operation{ConnectionID: "contosohr", ID: "op1", Status: store.StatusInProgress}); err != nil {
+		t.Fatalf("CreateOperation() = %v", err)
+	}
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"CreateConnection(NUL in the name)", func() error {
+			return db.CreateConnection(ctx, &store.Connection{ID: "other", Name: "a\x00b"})
+		}},
+		{"UpdateConnection(NUL in the description)", func() error {
+			_, err := db.UpdateConnection(ctx, "contosohr", store.ConnectionUpdate{Description: new("a\x00b")})
+			return err
+		}},
+		{"UpdateOperation(NUL in the error)", func() error {
+			_, err := db.UpdateOperation(ctx, "contosohr", "op1", store.OperationUpdate{SetError: true, Error: &store.ErrorDetail{Message: "a\x00b"}})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call()
+			if got := store.KindOf(err); err == nil || got != store.Invalid {
+				t.Errorf("%s = %v (kind %v), want kind %v", tt.name, err, got, store.Invalid)
+			}
+		})
+	}
+}
+
+func TestOutageAndRecovery(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	network, addr := serverAddr(t, dsn)
+	p := startProxy(t, network, addr)
+	db := open(t, viaProxy(t, dsn, p.addr()))
+
+	ctx := context.Background()
+	if err := db.CreateConnection(ctx, &store.Connection{ID: "contosohr", Name: "HR"}); err != nil {
+		t.Fatalf("CreateConnection() through the proxy = %v", err)
+	}
+
+	calls := []struct {
+		name string
+		call func(context.Context) error
+	}{
+		{"Connection", func(ctx context.Context) error {
+			_, err := db.Connection(ctx, "contosohr")
+			return err
+		}},
+		{"UpdateConnection", func(ctx context.Context) error {
+			_, err := db.UpdateConnection(ctx, "contosohr", store.ConnectionUpdate{Description: new("during the outage")})
+			return err
+		}},
+		{"FinishDue", func(ctx context.Context) error {
+			_, err := db.FinishDue(ctx, time.Now())
+			return err
+		}},
+	}
+	// The outage: first the server hangs up on every connection and refuses
+	// new ones; then it accepts connections and never answers, which only
+	// the store's connect timeout ends.
+	for _, m := range []mode{refuse, stall} {
+		p.set(m)
+		for _, c := range calls {
+			t.Run(fmt.Sprintf("%s/%s", m, c.name), func(t *testing.T) {
+				// The deadline is a backstop: the store must give up sooner.
+				ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+				defer cancel()
+				start := time.Now()
+				err := c.call(ctx)
+				elapsed := time.Since(start)
+				if got := store.KindOf(err); err == nil || got != store.Unavailable {
+					t.Errorf("%s() with the database down = %v (kind %v), want kind %v", c.name, err, got, store.Unavailable)
+				}
+				var se *store.Error
+				if errors.As(err, &se) && se.Message != "The database is unavailable; retry the request." {
+					t.Errorf("%s() message = %q, want the retry message", c.name, se.Message)
+				}
+				if elapsed > 5*time.Second {
+					t.Errorf("%s() took %v to fail, want at most 5s", c.name, elapsed)
+				}
+				t.Logf("%s() = %v after %v", c.name, err, elapsed.Round(time.Millisecond))
+			})
+		}
+	}
+
+	// The server is back: the same store recovers without reopening.
+	p.set(up)
+	deadline := time.Now().Add(10 * time.Second)
+	var err error
+	for {
+		if _, err = db.Connection(ctx, "contosohr"); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("Connection() 10s after the database came back = %v, want success", err)
+	}
+	got, err := db.UpdateConnection(ctx, "contosohr", store.ConnectionUpdate{Description: new("after the outage")})
+	if err != nil || got.Description != "after the outage" {
+		t.Errorf("UpdateConnection() after recovery = %+v, %v; want the update applied", got, err)
+	}
+}
+
+// serverAddr returns where the PostgreSQL server of dsn listens.
+func serverAddr(t *testing.T, dsn string) (network, addr string) {
+	t.Helper()
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		t.Fatalf("pgconn.ParseConfig() = %v", err)
+	}
+	if strings.HasPrefix(cfg.Host, "/") {
+		return "unix", filepath.Join(cfg.Host, ".s.PGSQL."+strconv.Itoa(int(cfg.Port)))
+	}
+	return "tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+}
+
+// viaProxy returns dsn with its host and port replaced by addr's.
+func viaProxy(t *testing.T, dsn, addr string) string {
+	t.Helper()
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatalf("url.Parse(dsn) = %v", err)
+		}
+		u.Host = addr
+		q := u.Query()
+		q.Del("host") // a host parameter would win over the URL's
+		q.Del("port")
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	return dsn + " host=" + host + " port=" + port
+}
+
+// mode is what the proxy does with connections.
+type mode int
+
+const (
+	up     mode = iota // forward them to the server
+	refuse             // close them at once: a server that is down
+	stall              // accept them and never answer: a server that hangs
+)
+
+func (m mode) String() string { return [...]string{"up", "refuse", "stall"}[m] }
+
+// proxy is a TCP proxy on the loopback interface in front of the PostgreSQL
+// server, whose mode simulates an outage.
+type proxy struct {
+	ln              net.Listener
+	network, target string
+
+	mu    sync.Mutex
+	mode  mode
+	conns map[net.Conn]bool // every open connection, both sides
+	wg    sync.WaitGroup
+}
+
+func startProxy(t *testing.T, network, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("net.Listen() = %v", err)
+	}
+	p := &proxy{ln: ln, network: network, target: target, conns: map[net.Conn]bool{}}
+	p.wg.Go(p.serve)
+	t.Cleanup(func() {
+		ln.Close()
+		p.set(refuse)
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+// set switches the proxy to m; leaving up closes every live connection.
+func (p *proxy) set(m mode) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mode = m
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// track records c as open, or closes it and returns false when the proxy
+// has left mode want meanwhile.
+func (p *proxy) track(c net.Conn, want mode) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mode != want {
+		c.Close()
+		return false
+	}
+	p.conns[c] = true
+	return true
+}
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return // the listener is closed
+		}
+		p.mu.Lock()
+		m := p.mode
+		p.mu.Unlock()
+		switch m {
+		case refuse:
+			c.Close()
+		case stall:
+			p.track(c, stall) // held open, unanswered, until the mode changes
+		case up:
+			p.wg.Go(func() { p.forward(c) })
+		}
+	}
+}
+
+func (p *proxy) forward(c net.Conn) {
+	if !p.track(c, up) {
+		return
+	}
+	s, err := net.DialTimeout(p.network, p.target, 2*time.Second)
+	if err != nil {
+		c.Close()
+		return
+	}
+	if !p.track(s, up) {
+		c.Close()
+		return
+	}
+	p.wg.Go(func() {
+		io.Copy(s, c)
+		s.Close()
+	})
+	io.Copy(c, s)
+	c.Close()
+}
