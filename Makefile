@@ -16,12 +16,22 @@ run: build
 	./bin/graphconn serve --addr $(ADDR) --data-dir $(DATA_DIR)
 
 # -count=1: the contract tests read openapi.yaml and gen/, which the test
-# cache does not always notice changing.
+# cache does not always notice changing. The contract suite runs on SQLite,
+# and again on PostgreSQL when GRAPHCONN_TEST_POSTGRES names a database (the
+# store and replica tests use it too).
+TEST_FLAGS ?=
+
 test:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $(TEST_FLAGS) ./...
+	@if [ -n "$$GRAPHCONN_TEST_POSTGRES" ]; then \
+	  echo "== contract tests on PostgreSQL"; \
+	  GRAPHCONN_TEST_STORE=postgres $(GO) test -count=1 $(TEST_FLAGS) ./tests; \
+	else \
+	  echo "GRAPHCONN_TEST_POSTGRES is not set: the PostgreSQL tests were skipped"; \
+	fi
 
 test-race:
-	$(GO) test -count=1 -race ./...
+	$(MAKE) test TEST_FLAGS=-race
 
 # Rebuild gen/ from openapi.yaml with the oapi-codegen version pinned in go.mod.
 generate:

@@ -28,6 +28,9 @@ import (
 
 	"github.com/graphconn/graphconn/auth"
 	"github.com/graphconn/graphconn/server"
+	"github.com/graphconn/graphconn/store"
+	"github.com/graphconn/graphconn/store/postgres"
+	"github.com/graphconn/graphconn/store/postgres/pgtest"
 	"github.com/graphconn/graphconn/store/sqlite"
 	"github.com/graphconn/graphconn/worker"
 )
@@ -44,6 +47,15 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	switch b := backend(); {
+	case b != "sqlite" && b != "postgres":
+		fmt.Fprintf(os.Stderr, "%s=%q: want sqlite or postgres\n", backendEnv, b)
+		os.Exit(1)
+	case b == "postgres" && os.Getenv(pgtest.Env) == "":
+		fmt.Fprintf(os.Stderr, "%s=postgres needs %s, the URL of a PostgreSQL database\n", backendEnv, pgtest.Env)
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stderr, "contract tests on the %s store\n", backend())
 	if err := loadSpec(); err != nil {
 		fmt.Fprintln(os.Stderr, "load openapi.yaml:", err)
 		os.Exit(1)
@@ -105,7 +117,8 @@ type env struct {
 	t          *testing.T
 	dir        string
 	cfg        server.Config
-	db         *sqlite.DB
+	db         store.Store
+	dsn        string // the env's PostgreSQL schema, when the backend is postgres
 	srv        *httptest.Server
 	logs       *syncBuffer
 	stopWorker func()
@@ -139,7 +152,14 @@ func (s *syncBuffer) String() string {
 
 func newEnv(t *testing.T, configure ...func(*server.Config)) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), logs: new(syncBuffer)}
+	return newEnvOn(t, "", configure...)
+}
+
+// newEnvOn is newEnv on the PostgreSQL database of dsn, whatever the
+// backend of the run; on the run's backend when dsn is empty.
+func newEnvOn(t *testing.T, dsn string, configure ...func(*server.Config)) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), logs: new(syncBuffer), dsn: dsn}
 	e.cfg.Logger = slog.New(slog.NewJSONHandler(e.logs, nil))
 	e.cfg.OperationDelay = testOperationDelay
 	var err error
@@ -158,6 +178,29 @@ func newEnv(t *testing.T, configure ...func(*server.Config)) *env {
 	return e
 }
 
+// backendEnv names the store the contract tests run on: sqlite (the default)
+// or postgres, which needs GRAPHCONN_TEST_POSTGRES too.
+const backendEnv = "GRAPHCONN_TEST_STORE"
+
+func backend() string {
+	if b := os.Getenv(backendEnv); b != "" {
+		return b
+	}
+	return "sqlite"
+}
+
+// openStore opens the env's store; a restart opens the same data again.
+func (e *env) openStore() (store.Store, error) {
+	ctx := context.Background()
+	if e.dsn == "" && backend() == "postgres" {
+		e.dsn = pgtest.DSN(e.t)
+	}
+	if e.dsn != "" {
+		return postgres.Open(ctx, e.dsn)
+	}
+	return sqlite.Open(ctx, e.dir)
+}
+
 // mint returns a token signed by the env's development key; its lifetime is
 // an hour unless o says otherwise.
 func (e *env) mint(o auth.TokenOptions) string {
@@ -174,9 +217,9 @@ func (e *env) mint(o auth.TokenOptions) string {
 
 func (e *env) start() {
 	e.t.Helper()
-	db, err := sqlite.Open(context.Background(), e.dir)
+	db, err := e.openStore()
 	if err != nil {
-		e.t.Fatalf("sqlite.Open(%q) = %v", e.dir, err)
+		e.t.Fatalf("open the %s store: %v", backend(), err)
 	}
 	e.db = db
 	w := worker.New(db, e.cfg.Logger, 50*time.Millisecond)

@@ -22,6 +22,8 @@ import (
 
 	"github.com/graphconn/graphconn/auth"
 	"github.com/graphconn/graphconn/server"
+	"github.com/graphconn/graphconn/store"
+	"github.com/graphconn/graphconn/store/postgres"
 	"github.com/graphconn/graphconn/store/sqlite"
 	"github.com/graphconn/graphconn/worker"
 )
@@ -73,6 +75,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", env("GRAPHCONN_ADDR", "127.0.0.1:8080"), "listen address (env GRAPHCONN_ADDR)")
 	dataDir := fs.String("data-dir", env("GRAPHCONN_DATA_DIR", "./data"), "directory of the SQLite database (env GRAPHCONN_DATA_DIR)")
+	dbURL := fs.String("db", env("GRAPHCONN_DB", ""), "PostgreSQL URL (postgres://...) to keep the data in; SQLite under --data-dir when empty (env GRAPHCONN_DB)")
 	maxBody := fs.Int64("max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted, after decompression")
 	delay, err := time.ParseDuration(env("GRAPHCONN_OPERATION_DELAY", server.DefaultOperationDelay.String()))
 	if err != nil {
@@ -98,7 +101,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := os.MkdirAll(*dataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	db, err := sqlite.Open(ctx, *dataDir)
+	db, engine, err := openStore(ctx, *dbURL, *dataDir)
 	if err != nil {
 		return err
 	}
@@ -133,7 +136,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("data-dir", *dataDir),
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("data-dir", *dataDir), slog.String("store", engine),
 		slog.String("max-body-bytes", strconv.FormatInt(*maxBody, 10)))
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -165,6 +168,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	<-workDone
 	log.Info("stopped")
 	return nil
+}
+
+// openStore opens PostgreSQL when dbURL is set, and SQLite in dataDir
+// otherwise.
+func openStore(ctx context.Context, dbURL, dataDir string) (store.Store, string, error) {
+	if dbURL != "" {
+		db, err := postgres.Open(ctx, dbURL)
+		return db, "postgres", err
+	}
+	db, err := sqlite.Open(ctx, dataDir)
+	return db, "sqlite", err
 }
 
 // token prints a development token: what Microsoft's identity platform would

@@ -4,18 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/url"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/graphconn/graphconn/store"
 	"github.com/graphconn/graphconn/store/postgres"
@@ -175,9 +169,8 @@ func TestUnstorableText(t *testing.T) {
 
 func TestOutageAndRecovery(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	network, addr := serverAddr(t, dsn)
-	p := startProxy(t, network, addr)
-	db := open(t, viaProxy(t, dsn, p.addr()))
+	p, proxied := pgtest.StartProxy(t, dsn)
+	db := open(t, proxied)
 
 	ctx := context.Background()
 	if err := db.CreateConnection(ctx, &store.Connection{ID: "contosohr", Name: "HR"}); err != nil {
@@ -204,8 +197,8 @@ func TestOutageAndRecovery(t *testing.T) {
 	// The outage: first the server hangs up on every connection and refuses
 	// new ones; then it accepts connections and never answers, which only
 	// the store's connect timeout ends.
-	for _, m := range []mode{refuse, stall} {
-		p.set(m)
+	for _, m := range []pgtest.Mode{pgtest.Refuse, pgtest.Stall} {
+		p.Set(m)
 		for _, c := range calls {
 			t.Run(fmt.Sprintf("%s/%s", m, c.name), func(t *testing.T) {
 				// The deadline is a backstop: the store must give up sooner.
@@ -230,7 +223,7 @@ func TestOutageAndRecovery(t *testing.T) {
 	}
 
 	// The server is back: the same store recovers without reopening.
-	p.set(up)
+	p.Set(pgtest.Up)
 	deadline := time.Now().Add(10 * time.Second)
 	var err error
 	for {
@@ -246,142 +239,4 @@ func TestOutageAndRecovery(t *testing.T) {
 	if err != nil || got.Description != "after the outage" {
 		t.Errorf("UpdateConnection() after recovery = %+v, %v; want the update applied", got, err)
 	}
-}
-
-// serverAddr returns where the PostgreSQL server of dsn listens.
-func serverAddr(t *testing.T, dsn string) (network, addr string) {
-	t.Helper()
-	cfg, err := pgconn.ParseConfig(dsn)
-	if err != nil {
-		t.Fatalf("pgconn.ParseConfig() = %v", err)
-	}
-	if strings.HasPrefix(cfg.Host, "/") {
-		return "unix", filepath.Join(cfg.Host, ".s.PGSQL."+strconv.Itoa(int(cfg.Port)))
-	}
-	return "tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
-}
-
-// viaProxy returns dsn with its host and port replaced by addr's.
-func viaProxy(t *testing.T, dsn, addr string) string {
-	t.Helper()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatalf("url.Parse(dsn) = %v", err)
-		}
-		u.Host = addr
-		q := u.Query()
-		q.Del("host") // a host parameter would win over the URL's
-		q.Del("port")
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	host, port, _ := net.SplitHostPort(addr)
-	return dsn + " host=" + host + " port=" + port
-}
-
-// mode is what the proxy does with connections.
-type mode int
-
-const (
-	up     mode = iota // forward them to the server
-	refuse             // close them at once: a server that is down
-	stall              // accept them and never answer: a server that hangs
-)
-
-func (m mode) String() string { return [...]string{"up", "refuse", "stall"}[m] }
-
-// proxy is a TCP proxy on the loopback interface in front of the PostgreSQL
-// server, whose mode simulates an outage.
-type proxy struct {
-	ln              net.Listener
-	network, target string
-
-	mu    sync.Mutex
-	mode  mode
-	conns map[net.Conn]bool // every open connection, both sides
-	wg    sync.WaitGroup
-}
-
-func startProxy(t *testing.T, network, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("net.Listen() = %v", err)
-	}
-	p := &proxy{ln: ln, network: network, target: target, conns: map[net.Conn]bool{}}
-	p.wg.Go(p.serve)
-	t.Cleanup(func() {
-		ln.Close()
-		p.set(refuse)
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-// set switches the proxy to m; leaving up closes every live connection.
-func (p *proxy) set(m mode) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.mode = m
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-// track records c as open, or closes it and returns false when the proxy
-// has left mode want meanwhile.
-func (p *proxy) track(c net.Conn, want mode) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.mode != want {
-		c.Close()
-		return false
-	}
-	p.conns[c] = true
-	return true
-}
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return // the listener is closed
-		}
-		p.mu.Lock()
-		m := p.mode
-		p.mu.Unlock()
-		switch m {
-		case refuse:
-			c.Close()
-		case stall:
-			p.track(c, stall) // held open, unanswered, until the mode changes
-		case up:
-			p.wg.Go(func() { p.forward(c) })
-		}
-	}
-}
-
-func (p *proxy) forward(c net.Conn) {
-	if !p.track(c, up) {
-		return
-	}
-	s, err := net.DialTimeout(p.network, p.target, 2*time.Second)
-	if err != nil {
-		c.Close()
-		return
-	}
-	if !p.track(s, up) {
-		c.Close()
-		return
-	}
-	p.wg.Go(func() {
-		io.Copy(s, c)
-		s.Close()
-	})
-	io.Copy(c, s)
-	c.Close()
 }
