@@ -104,3 +104,16 @@ func authError(err error) error {
 	}
 	return best
 }
+
+// ownerScope returns the app whose connections the caller may see and
+// change, or "" for all: a caller that passed the security requirements
+// with ExternalConnection.ReadWrite.OwnedBy alone is kept to the
+// connections its own app created.
+func ownerScope(c echo.Context) string {
+	p := principalOf(c)
+	if p == nil || p.Has("ExternalConnection.ReadWrite.All") ||
+		(c.Request().Method == http.MethodGet && p.Has("ExternalConnection.Read.All")) {
+		return ""
+	}
+	return p.AppID
+}

@@ -24,7 +24,7 @@ func (s *Server) ExternalListConnections(c echo.Context, p gen.ExternalListConne
 	if err != nil {
 		return err
 	}
-	conns, next, err := s.store.Connections(c.Request().Context(), pg)
+	conns, next, err := s.store.Connections(c.Request().Context(), ownerScope(c), pg)
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (s *Server) ExternalCreateConnections(c echo.Context, _ gen.ExternalCreateC
 	if err := store.ValidateConnectionID(id); err != nil {
 		return err
 	}
-	conn := &store.Connection{ID: id, Name: deref(body.Name), Description: deref(body.Description)}
+	conn := &store.Connection{ID: id, Name: deref(body.Name), Description: deref(body.Description), Owner: principalOf(c).AppID}
 	if err := s.store.CreateConnection(c.Request().Context(), conn); err != nil {
 		return err
 	}
@@ -60,6 +60,9 @@ func (s *Server) ExternalCreateConnections(c echo.Context, _ gen.ExternalCreateC
 
 // ExternalGetConnections reads a connection.
 func (s *Server) ExternalGetConnections(c echo.Context, id string, p gen.ExternalGetConnectionsParams) error {
+	if err := s.visible(c, id); err != nil {
+		return err
+	}
 	sel, err := parseSelect(p.Select, connectionTypeName, s.connectionProps)
 	if err != nil {
 		return err
@@ -73,6 +76,9 @@ func (s *Server) ExternalGetConnections(c echo.Context, id string, p gen.Externa
 
 // ExternalUpdateConnections changes a connection's name or description.
 func (s *Server) ExternalUpdateConnections(c echo.Context, id string, p gen.ExternalUpdateConnectionsParams) error {
+	if err := s.visible(c, id); err != nil {
+		return err
+	}
 	var body gen.MicrosoftGraphExternalConnection
 	if err := decodeBody(c, &body); err != nil {
 		return err
@@ -94,6 +100,9 @@ func (s *Server) ExternalUpdateConnections(c echo.Context, id string, p gen.Exte
 // operations. Graph answers 202: deletion is asynchronous there; here it is
 // done when the answer comes.
 func (s *Server) ExternalDeleteConnections(c echo.Context, id string, p gen.ExternalDeleteConnectionsParams) error {
+	if err := s.visible(c, id); err != nil {
+		return err
+	}
 	if err := s.store.DeleteConnection(c.Request().Context(), id, parseIfMatch(p.IfMatch)); err != nil {
 		return err
 	}

@@ -71,6 +71,9 @@ func (s *Server) ConnectionsDeleteOperations(c echo.Context, connID, opID string
 }
 
 func (s *Server) listOperations(c echo.Context, connID string, top *int, skiptoken, filter, selectRaw *string) error {
+	if err := s.visible(c, connID); err != nil {
+		return err
+	}
 	pg, err := page(top, skiptoken)
 	if err != nil {
 		return err
@@ -101,6 +104,9 @@ func (s *Server) listOperations(c echo.Context, connID string, top *int, skiptok
 }
 
 func (s *Server) createOperation(c echo.Context, connID string) error {
+	if err := s.visible(c, connID); err != nil {
+		return err
+	}
 	var body gen.MicrosoftGraphConnectionOperation
 	if err := decodeBody(c, &body); err != nil {
 		return err
@@ -122,6 +128,9 @@ func (s *Server) createOperation(c echo.Context, connID string) error {
 }
 
 func (s *Server) getOperation(c echo.Context, connID, opID string, selectRaw *string) error {
+	if err := s.visible(c, connID); err != nil {
+		return err
+	}
 	sel, err := parseSelect(selectRaw, operationTypeName, s.operationProps)
 	if err != nil {
 		return err
@@ -136,6 +145,9 @@ func (s *Server) getOperation(c echo.Context, connID, opID string, selectRaw *st
 // updateOperation merges the body into the stored operation: only the
 // properties present change, and "error": null clears the error.
 func (s *Server) updateOperation(c echo.Context, connID, opID string, ifMatch *string) error {
+	if err := s.visible(c, connID); err != nil {
+		return err
+	}
 	var body gen.MicrosoftGraphConnectionOperation
 	if err := decodeBody(c, &body); err != nil {
 		return err
@@ -162,6 +174,9 @@ func (s *Server) updateOperation(c echo.Context, connID, opID string, ifMatch *s
 }
 
 func (s *Server) deleteOperation(c echo.Context, connID, opID string, ifMatch *string) error {
+	if err := s.visible(c, connID); err != nil {
+		return err
+	}
 	if err := s.store.DeleteOperation(c.Request().Context(), connID, opID, parseIfMatch(ifMatch)); err != nil {
 		return err
 	}

@@ -14,6 +14,9 @@ const schemaType = gen.MicrosoftGraphSchemaOdataType("#microsoft.graph.schema")
 
 // ExternalConnectionsGetSchema reads a connection's registered schema.
 func (s *Server) ExternalConnectionsGetSchema(c echo.Context, connID string, _ gen.ExternalConnectionsGetSchemaParams) error {
+	if err := s.visible(c, connID); err != nil {
+		return err
+	}
 	sch, err := s.store.Schema(c.Request().Context(), connID)
 	if err != nil {
 		return err
@@ -28,6 +31,9 @@ func (s *Server) ExternalConnectionsGetSchema(c echo.Context, connID string, _ g
 // background worker finishes the operation it creates after the configured
 // delay, as Graph does after minutes.
 func (s *Server) ExternalConnectionsUpdateSchema(c echo.Context, connID string, _ gen.ExternalConnectionsUpdateSchemaParams) error {
+	if err := s.visible(c, connID); err != nil {
+		return err
+	}
 	var body gen.MicrosoftGraphSchema
 	if err := decodeBody(c, &body); err != nil {
 		return err

@@ -123,6 +123,23 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo,
 	return e, nil
 }
 
+// visible returns NotFound, worded as for a connection that does not
+// exist, when the caller may not see connection connID.
+func (s *Server) visible(c echo.Context, connID string) error {
+	owner := ownerScope(c)
+	if owner == "" {
+		return nil
+	}
+	conn, err := s.store.Connection(c.Request().Context(), connID)
+	if err != nil {
+		return err
+	}
+	if conn.Owner != owner {
+		return store.ConnectionNotFound(connID)
+	}
+	return nil
+}
+
 // decodeBody decodes the request body, which the validator has already
 // read, checked against the spec and decompressed.
 func decodeBody(c echo.Context, v any) error {

@@ -30,3 +30,9 @@ func ValidateConnectionID(id string) error {
 	}
 	return nil
 }
+
+// ConnectionNotFound is the error for a connection that does not exist, or
+// that the caller may not see: the two must read the same.
+func ConnectionNotFound(id string) error {
+	return E(NotFound, "The connection '%s' was not found.", id)
+}

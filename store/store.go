@@ -26,6 +26,10 @@ type Connection struct {
 	Name        string
 	Description string
 	State       ConnectionState
+	// Owner is the app id of the application that created the connection:
+	// an app holding only ExternalConnection.ReadWrite.OwnedBy sees only its
+	// own connections.
+	Owner string
 	// Version changes with every write and never repeats for an id, even
 	// across a delete and a re-create: it is the connection's ETag.
 	Version  int64
@@ -115,9 +119,10 @@ type Store interface {
 	// Returns NotFound if there is none.
 	Connection(ctx context.Context, id string) (*Connection, error)
 
-	// Connections returns a page of connections in id order, and the After
-	// of the next page ("" on the last page).
-	Connections(ctx context.Context, p Page) ([]*Connection, string, error)
+	// Connections returns a page of connections in id order, only those of
+	// the given owner unless owner is "", and the After of the next page (""
+	// on the last page).
+	Connections(ctx context.Context, owner string, p Page) ([]*Connection, string, error)
 
 	// UpdateConnection applies u and returns the connection as stored.
 	// Returns NotFound, or PreconditionFailed when u.IfMatch does not match.

@@ -175,7 +175,7 @@ func (db *DB) Close() error {
 }
 
 const (
-	connectionColumns = `name, description, state, version, created, modified`
+	connectionColumns = `name, description, state, owner, version, created, modified`
 	operationColumns  = `status, error, version, created, modified`
 	terminal          = `('completed', 'failed')`
 )
@@ -212,8 +212,8 @@ func (db *DB) inTx(ctx context.Context, what string, f func(pgx.Tx) error) error
 // CreateConnection implements store.Store.
 func (db *DB) CreateConnection(ctx context.Context, c *store.Connection) error {
 	now := time.Now().UTC()
-	_, err := db.pool.Exec(ctx, `INSERT INTO connections (id, name, description, state, version, created, modified)
-		VALUES ($1, $2, $3, $4, $5, $5, $5)`, c.ID, c.Name, c.Description, string(store.ConnectionDraft), now.UnixNano())
+	_, err := db.pool.Exec(ctx, `INSERT INTO connections (id, name, description, state, owner, version, created, modified)
+		VALUES ($1, $2, $3, $4, $5, $6, $6, $6)`, c.ID, c.Name, c.Description, string(store.ConnectionDraft), c.Owner, now.UnixNano())
 	if err != nil {
 		if sqlState(err) == uniqueViolation {
 			return store.E(store.Exist, "A connection with id '%s' already exists.", c.ID)
@@ -227,7 +227,7 @@ func (db *DB) CreateConnection(ctx context.Context, c *store.Connection) error {
 func scanConnection(row pgx.Row, c *store.Connection) error {
 	var state string
 	var created, modified int64
-	if err := row.Scan(&c.Name, &c.Description, &state, &c.Version, &created, &modified); err != nil {
+	if err := row.Scan(&c.Name, &c.Description, &state, &c.Owner, &c.Version, &created, &modified); err != nil {
 		return err
 	}
 	c.State, c.Created, c.Modified = store.ConnectionState(state), unixTime(created), unixTime(modified)
@@ -239,7 +239,7 @@ func (db *DB) Connection(ctx context.Context, id string) (*store.Connection, err
 	c := store.Connection{ID: id}
 	err := scanConnection(db.pool.QueryRow(ctx, `SELECT `+connectionColumns+` FROM connections WHERE id = $1`, id), &c)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, connectionNotFound(id)
+		return nil, store.ConnectionNotFound(id)
 	}
 	if err != nil {
 		return nil, dbError("read connection", err)
@@ -248,9 +248,9 @@ func (db *DB) Connection(ctx context.Context, id string) (*store.Connection, err
 }
 
 // Connections implements store.Store.
-func (db *DB) Connections(ctx context.Context, p store.Page) ([]*store.Connection, string, error) {
+func (db *DB) Connections(ctx context.Context, owner string, p store.Page) ([]*store.Connection, string, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id, `+connectionColumns+`
-		FROM connections WHERE id > $1 ORDER BY id LIMIT $2`, p.After, p.Limit+1)
+		FROM connections WHERE id > $1 AND ($2 = '' OR owner = $2) ORDER BY id LIMIT $3`, p.After, owner, p.Limit+1)
 	if err != nil {
 		return nil, "", dbError("list connections", err)
 	}
@@ -326,7 +326,7 @@ func (db *DB) CreateOperation(ctx context.Context, op *store.Operation) error {
 		op.Version, op.Created, op.Modified = now.UnixNano(), now, now
 		return nil
 	case foreignKeyViolation:
-		return connectionNotFound(op.ConnectionID)
+		return store.ConnectionNotFound(op.ConnectionID)
 	case uniqueViolation:
 		return store.E(store.Exist, "The connection '%s' already has an operation with id '%s'.", op.ConnectionID, op.ID)
 	default:
@@ -531,7 +531,7 @@ func (db *DB) RegisterSchema(ctx context.Context, connID string, s *store.Schema
 		var one int
 		err := tx.QueryRow(ctx, `SELECT 1 FROM connections WHERE id = $1 FOR NO KEY UPDATE`, connID).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return connectionNotFound(connID)
+			return store.ConnectionNotFound(connID)
 		}
 		if err != nil {
 			return dbError("register schema", err)
@@ -553,7 +553,7 @@ func (db *DB) RegisterSchema(ctx context.Context, connID string, s *store.Schema
 		case "":
 			return nil
 		case foreignKeyViolation:
-			return connectionNotFound(connID)
+			return store.ConnectionNotFound(connID)
 		case uniqueViolation:
 			return store.E(store.Conflict, "A schema registration is already in progress on connection '%s'.", connID)
 		default:
@@ -646,10 +646,6 @@ func marshal[T any](v *T) ([]byte, error) {
 		return nil, dbError("encode", err)
 	}
 	return b, nil
-}
-
-func connectionNotFound(id string) error {
-	return store.E(store.NotFound, "The connection '%s' was not found.", id)
 }
 
 func preconditionFailed(what, id string) error {

@@ -121,7 +121,7 @@ func (db *DB) prepare(ctx context.Context) error {
 		on  *sql.DB
 		sql string
 	}{
-		{&db.connection, db.read, `SELECT name, description, state, version, created, modified
+		{&db.connection, db.read, `SELECT name, description, state, owner, version, created, modified
 			FROM connections WHERE id = ?`},
 		{&db.operation, db.read, `SELECT ` + operationColumns + `
 			FROM operations WHERE connection_id = ? AND id = ?`},
@@ -173,8 +173,8 @@ func (db *DB) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 // CreateConnection implements store.Store.
 func (db *DB) CreateConnection(ctx context.Context, c *store.Connection) error {
 	now := time.Now().UTC()
-	_, err := db.write.ExecContext(ctx, `INSERT INTO connections (id, name, description, state, version, created, modified)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)`, c.ID, c.Name, c.Description, store.ConnectionDraft, now.UnixNano())
+	_, err := db.write.ExecContext(ctx, `INSERT INTO connections (id, name, description, state, owner, version, created, modified)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)`, c.ID, c.Name, c.Description, store.ConnectionDraft, c.Owner, now.UnixNano())
 	if err != nil {
 		if code(err) == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
 			return store.E(store.Exist, "A connection with id '%s' already exists.", c.ID)
@@ -189,7 +189,7 @@ type scanner interface{ Scan(...any) error }
 
 func scanConnection(row scanner, c *store.Connection) error {
 	var created, modified int64
-	if err := row.Scan(&c.Name, &c.Description, &c.State, &c.Version, &created, &modified); err != nil {
+	if err := row.Scan(&c.Name, &c.Description, &c.State, &c.Owner, &c.Version, &created, &modified); err != nil {
 		return err
 	}
 	c.Created, c.Modified = unixTime(created), unixTime(modified)
@@ -201,7 +201,7 @@ func (db *DB) Connection(ctx context.Context, id string) (*store.Connection, err
 	c := store.Connection{ID: id}
 	err := scanConnection(db.connection.QueryRowContext(ctx, id), &c)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, connectionNotFound(id)
+		return nil, store.ConnectionNotFound(id)
 	}
 	if err != nil {
 		return nil, internal("read connection", err)
@@ -210,9 +210,9 @@ func (db *DB) Connection(ctx context.Context, id string) (*store.Connection, err
 }
 
 // Connections implements store.Store.
-func (db *DB) Connections(ctx context.Context, p store.Page) ([]*store.Connection, string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, name, description, state, version, created, modified
-		FROM connections WHERE id > ? ORDER BY id LIMIT ?`, p.After, p.Limit+1)
+func (db *DB) Connections(ctx context.Context, owner string, p store.Page) ([]*store.Connection, string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id, name, description, state, owner, version, created, modified
+		FROM connections WHERE id > ?1 AND (?2 = '' OR owner = ?2) ORDER BY id LIMIT ?3`, p.After, owner, p.Limit+1)
 	if err != nil {
 		return nil, "", internal("list connections", err)
 	}
@@ -221,7 +221,7 @@ func (db *DB) Connections(ctx context.Context, p store.Page) ([]*store.Connectio
 	for rows.Next() {
 		var c store.Connection
 		var created, modified int64
-		if err := rows.Scan(&c.ID, &c.Name, &c.Description, &c.State, &c.Version, &created, &modified); err != nil {
+		if err := rows.Scan(&c.ID, &c.Name, &c.Description, &c.State, &c.Owner, &c.Version, &created, &modified); err != nil {
 			return nil, "", internal("list connections", err)
 		}
 		c.Created, c.Modified = unixTime(created), unixTime(modified)
@@ -248,7 +248,7 @@ func (db *DB) UpdateConnection(ctx context.Context, id string, u store.Connectio
 			name = coalesce(?1, name), description = coalesce(?2, description),
 			version = max(version + 1, ?3), modified = ?3
 		WHERE id = ?4 AND `+fmt.Sprintf(ifMatch, 5)+`
-		RETURNING name, description, state, version, created, modified`,
+		RETURNING name, description, state, owner, version, created, modified`,
 		u.Name, u.Description, time.Now().UTC().UnixNano(), id, match)
 	err = scanConnection(row, &c)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -296,7 +296,7 @@ func (db *DB) CreateOperation(ctx context.Context, op *store.Operation) error {
 		op.Version, op.Created, op.Modified = now.UnixNano(), now, now
 		return nil
 	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-		return connectionNotFound(op.ConnectionID)
+		return store.ConnectionNotFound(op.ConnectionID)
 	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 		return store.E(store.Exist, "The connection '%s' already has an operation with id '%s'.", op.ConnectionID, op.ID)
 	default:
@@ -495,7 +495,7 @@ func (db *DB) RegisterSchema(ctx context.Context, connID string, s *store.Schema
 			VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5, ?6, ?7)`,
 			connID, op.ID, op.Status, now.UnixNano(), schemaJSON, failureJSON, due.UnixNano())
 		if code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
-			return connectionNotFound(connID)
+			return store.ConnectionNotFound(connID)
 		}
 		if err != nil {
 			return internal("register schema", err)
@@ -589,10 +589,6 @@ func versions(v []int64) (any, error) {
 		return nil, nil
 	}
 	return marshal(v)
-}
-
-func connectionNotFound(id string) error {
-	return store.E(store.NotFound, "The connection '%s' was not found.", id)
 }
 
 func preconditionFailed(what, id string) error {

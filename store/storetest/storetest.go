@@ -87,7 +87,7 @@ func wantKind(t *testing.T, call string, err error, want store.Kind) {
 func ptr[T any](v T) *T { return &v }
 
 func testCreateConnection(t *testing.T, s store.Store) {
-	c := &store.Connection{ID: "contosohr", Name: "Contoso HR", Description: "HR data"}
+	c := &store.Connection{ID: "contosohr", Name: "Contoso HR", Description: "HR data", Owner: "app1"}
 	if err := s.CreateConnection(ctx, c); err != nil {
 		t.Fatalf("CreateConnection() = %v", err)
 	}
@@ -162,32 +162,56 @@ func testDeleteConnection(t *testing.T, s store.Store) {
 }
 
 func testListConnections(t *testing.T, s store.Store) {
-	var want []string
+	var all, ofA []string
 	for i := range 7 {
 		id := fmt.Sprintf("conn%02d", i)
-		mustCreateConnection(t, s, id)
-		want = append(want, id)
+		owner := "appB"
+		if i%3 == 0 {
+			owner = "appA"
+			ofA = append(ofA, id)
+		}
+		if err := s.CreateConnection(ctx, &store.Connection{ID: id, Name: id, Owner: owner}); err != nil {
+			t.Fatalf("CreateConnection(%s) = %v", id, err)
+		}
+		all = append(all, id)
 	}
-	var got []string
-	after := ""
-	for pages := 0; ; pages++ {
-		if pages > 10 {
-			t.Fatal("Connections() does not stop paging")
-		}
-		list, next, err := s.Connections(ctx, store.Page{Limit: 3, After: after})
-		if err != nil {
-			t.Fatalf("Connections() = %v", err)
-		}
-		for _, c := range list {
-			got = append(got, c.ID)
-		}
-		if next == "" {
-			break
-		}
-		after = next
+	tests := []struct {
+		name, owner string
+		limit       int
+		want        []string
+	}{
+		{"all in pages of 3", "", 3, all},
+		{"all in one page", "", 100, all},
+		{"appA's in pages of 1", "appA", 1, ofA},
+		{"nobody's", "appC", 2, nil},
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("paging through Connections() mismatch (-want +got):\n%s", diff)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			after := ""
+			for pages := 0; ; pages++ {
+				if pages > 10 {
+					t.Fatal("Connections() does not stop paging")
+				}
+				list, next, err := s.Connections(ctx, tt.owner, store.Page{Limit: tt.limit, After: after})
+				if err != nil {
+					t.Fatalf("Connections() = %v", err)
+				}
+				for _, c := range list {
+					if tt.owner != "" && c.Owner != tt.owner {
+						t.Errorf("Connections(%q) returned %s of %q", tt.owner, c.ID, c.Owner)
+					}
+					got = append(got, c.ID)
+				}
+				if next == "" {
+					break
+				}
+				after = next
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("paging through Connections(%q) mismatch (-want +got):\n%s", tt.owner, diff)
+			}
+		})
 	}
 }
 
