@@ -36,6 +36,9 @@ type validator struct {
 	reqOpts     *openapi3filter.Options
 	respOpts    *openapi3filter.Options
 	maxBody     int64
+	// invalid, if not nil, is told of each request ("request") and each
+	// response ("response") that breaks the contract.
+	invalid func(c echo.Context, side string)
 }
 
 type route struct {
@@ -91,6 +94,14 @@ func newValidator(spec *openapi3.T, maxBody int64, authn openapi3filter.Authenti
 	return v, nil
 }
 
+// operationID names the spec operation of the request, or "" outside them.
+func (v *validator) operationID(c echo.Context) string {
+	if rt := v.route(c); rt != nil {
+		return rt.spec.Operation.OperationID
+	}
+	return ""
+}
+
 func (v *validator) route(c echo.Context) *route {
 	return v.routes[c.Request().Method+" "+c.Path()]
 }
@@ -138,6 +149,9 @@ func (v *validator) requests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		in.Route = rt.noAuth
 		if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
+			if v.invalid != nil {
+				v.invalid(c, "request")
+			}
 			return requestError(err)
 		}
 		return next(c)
@@ -336,6 +350,9 @@ func (v *validator) responses(next echo.HandlerFunc) echo.HandlerFunc {
 			status = http.StatusOK
 		}
 		if err := v.checkResponse(c, status, rec.header, body); err != nil {
+			if v.invalid != nil {
+				v.invalid(c, "response")
+			}
 			loggerOf(c).Error("response violates openapi.yaml; answering 500 instead",
 				slog.Int("status", status), slog.String("violation", err.Error()))
 			status, body = v.contractFailure(c)
