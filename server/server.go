@@ -37,6 +37,9 @@ type Config struct {
 	// OperationDelay is how long a schema registration stays in progress
 	// before the background worker finishes it. Zero finishes it at once.
 	OperationDelay time.Duration
+	// NoValidation turns off the contract checks of parameters and bodies of
+	// requests and responses: only for measuring what they cost.
+	NoValidation bool
 	// Notify, if not nil, is called when work for the background worker was
 	// queued, so that it need not wait for its next poll.
 	Notify func()
@@ -87,6 +90,7 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo,
 	if err != nil {
 		return nil, err
 	}
+	v.skipSchemas = cfg.NoValidation
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -86,6 +86,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	jwks := fs.String("jwks", env("GRAPHCONN_JWKS", ""), "file or http(s) URL of a JSON Web Key Set whose keys sign accepted tokens, besides the development key (env GRAPHCONN_JWKS)")
 	audiences := fs.String("audience", env("GRAPHCONN_AUDIENCE", auth.DefaultAudience), "accepted token audiences, comma-separated (env GRAPHCONN_AUDIENCE)")
 	issuers := fs.String("issuers", env("GRAPHCONN_ISSUERS", auth.DevIssuer), "accepted token issuers, comma-separated (env GRAPHCONN_ISSUERS)")
+	noValidation := fs.Bool("no-validation", false, "turn off the contract checks of request and response bodies and parameters (for benchmarks only)")
 	readHeaderTimeout := fs.Duration("read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
 	readTimeout := fs.Duration("read-timeout", 60*time.Second, "how long a client may take to send a whole request")
 	writeTimeout := fs.Duration("write-timeout", 60*time.Second, "how long writing a response may take")
@@ -119,6 +120,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	work := worker.New(db, log, worker.DefaultPoll)
 	handler, err := server.New(server.Config{
 		Store: db, Verifier: verifier, Logger: log, MaxBodyBytes: *maxBody, OperationDelay: delay, Notify: work.Notify,
+		NoValidation: *noValidation,
 	})
 	if err != nil {
 		return err
