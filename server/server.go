@@ -4,6 +4,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/graphconn/graphconn"
 	"github.com/graphconn/graphconn/auth"
 	"github.com/graphconn/graphconn/gen"
 	"github.com/graphconn/graphconn/store"
@@ -37,6 +39,11 @@ type Config struct {
 	// OperationDelay is how long a schema registration stays in progress
 	// before the background worker finishes it. Zero finishes it at once.
 	OperationDelay time.Duration
+	// RateLimit, when positive, limits each app to that many requests per
+	// second, with bursts of RateBurst (at least one second's worth): past it,
+	// 429 with Retry-After, as Graph throttles.
+	RateLimit float64
+	RateBurst int
 	// NoValidation turns off the contract checks of parameters and bodies of
 	// requests and responses: only for measuring what they cost.
 	NoValidation bool
@@ -58,9 +65,9 @@ var _ gen.ServerInterface = (*Server)(nil)
 
 // New returns the graphconn API as an http.Handler.
 func New(cfg Config) (http.Handler, error) {
-	spec, err := gen.GetSpec()
+	spec, err := LoadSpec()
 	if err != nil {
-		return nil, fmt.Errorf("load embedded openapi.yaml: %w", err)
+		return nil, err
 	}
 	s := &Server{store: cfg.Store, operationDelay: cfg.OperationDelay, notify: cfg.Notify}
 	if s.notify == nil {
@@ -73,6 +80,19 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	return build(cfg, spec, func(e *echo.Echo) { gen.RegisterHandlers(e, s) })
+}
+
+// LoadSpec parses the embedded openapi.yaml, as written: its operationIds,
+// descriptions and all (oapi-codegen's embedded copy renames operationIds).
+func LoadSpec() (*openapi3.T, error) {
+	spec, err := openapi3.NewLoader().LoadFromData(graphconn.OpenAPIYAML)
+	if err != nil {
+		return nil, fmt.Errorf("load embedded openapi.yaml: %w", err)
+	}
+	if err := spec.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("embedded openapi.yaml is invalid: %w", err)
+	}
+	return spec, nil
 }
 
 // build assembles the middleware around the routes that register adds.
@@ -91,6 +111,8 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo,
 		return nil, err
 	}
 	v.skipSchemas = cfg.NoValidation
+	m := newMetrics(cfg.Store)
+	v.invalid = func(_ echo.Context, side string) { m.invalid.WithLabelValues(side).Inc() }
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -98,6 +120,7 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo,
 	log := cfg.Logger
 	e.Use(
 		withRequestIDs(log),
+		m.observe(v),
 		middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 			LogMethod: true, LogURI: true, LogStatus: true, LogLatency: true,
 			LogValuesFunc: func(c echo.Context, rv middleware.RequestLoggerValues) error {
@@ -116,12 +139,15 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo,
 		}),
 		v.requests,
 	)
+	if cfg.RateLimit > 0 {
+		e.Use(newThrottle(cfg.RateLimit, cfg.RateBurst).middleware)
+	}
 	register(e)
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		return nil, fmt.Errorf("encode openapi.yaml as JSON: %w", err)
 	}
-	for _, p := range registerDocs(e, specJSON) {
+	for _, p := range append(registerDocs(e, specJSON), registerHealth(e, cfg.Store, m)...) {
 		v.outside[p] = true
 	}
 	return e, nil

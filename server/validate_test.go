@@ -15,7 +15,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/graphconn/graphconn/auth"
-	"github.com/graphconn/graphconn/gen"
 )
 
 // The response half of the validator can only be reached by a handler that
@@ -73,7 +72,7 @@ func TestResponsesBreakingTheContractAreNeverSent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			spec, err := gen.GetSpec()
+			spec, err := LoadSpec()
 			if err != nil {
 				t.Fatal(err)
 			}

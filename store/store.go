@@ -171,6 +171,9 @@ type Store interface {
 	// registration is already in progress on it.
 	RegisterSchema(ctx context.Context, connID string, s *Schema, failure *ErrorDetail, due time.Time) (*Operation, error)
 
+	// PendingOperations counts the registrations that wait for FinishDue.
+	PendingOperations(ctx context.Context) (int, error)
+
 	// NextDue returns when the earliest pending registration falls due, and
 	// false when none is pending.
 	NextDue(ctx context.Context) (time.Time, bool, error)

@@ -201,6 +201,11 @@ func (e *env) openStore() (store.Store, error) {
 	return sqlite.Open(ctx, e.dir)
 }
 
+// authOpts are the options of a token of app with ReadWrite.All.
+func authOpts(app string) auth.TokenOptions {
+	return auth.TokenOptions{AppID: app, Roles: []string{"ExternalConnection.ReadWrite.All"}}
+}
+
 // mint returns a token signed by the env's development key; its lifetime is
 // an hour unless o says otherwise.
 func (e *env) mint(o auth.TokenOptions) string {

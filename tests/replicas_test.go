@@ -142,6 +142,13 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 	}
 
+	if status, body := get(t, e.srv.URL+"/readyz"); status != http.StatusServiceUnavailable {
+		t.Errorf("GET /readyz with the database down = %d %s, want 503", status, body)
+	}
+	if status, _ := get(t, e.srv.URL+"/healthz"); status != http.StatusOK {
+		t.Errorf("GET /healthz with the database down = %d, want 200: the process lives", status)
+	}
+
 	proxy.Set(pgtest.Up)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -156,5 +163,8 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	if got := e.do(call{method: "GET", path: path}).entity(t)["status"]; got != "completed" {
 		t.Errorf("status after recovery = %v, want completed", got)
+	}
+	if status, body := get(t, e.srv.URL+"/readyz"); status != http.StatusOK {
+		t.Errorf("GET /readyz after recovery = %d %s, want 200", status, body)
 	}
 }

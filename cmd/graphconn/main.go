@@ -86,6 +86,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	jwks := fs.String("jwks", env("GRAPHCONN_JWKS", ""), "file or http(s) URL of a JSON Web Key Set whose keys sign accepted tokens, besides the development key (env GRAPHCONN_JWKS)")
 	audiences := fs.String("audience", env("GRAPHCONN_AUDIENCE", auth.DefaultAudience), "accepted token audiences, comma-separated (env GRAPHCONN_AUDIENCE)")
 	issuers := fs.String("issuers", env("GRAPHCONN_ISSUERS", auth.DevIssuer), "accepted token issuers, comma-separated (env GRAPHCONN_ISSUERS)")
+	rateLimit := fs.Float64("rate-limit", 0, "requests per second each app may send, 429 past it, as Graph throttles; 0 turns throttling off")
+	rateBurst := fs.Int("rate-burst", 0, "requests an app may send at once above --rate-limit (default: one second's worth)")
 	noValidation := fs.Bool("no-validation", false, "turn off the contract checks of request and response bodies and parameters (for benchmarks only)")
 	readHeaderTimeout := fs.Duration("read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
 	readTimeout := fs.Duration("read-timeout", 60*time.Second, "how long a client may take to send a whole request")
@@ -120,7 +122,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	work := worker.New(db, log, worker.DefaultPoll)
 	handler, err := server.New(server.Config{
 		Store: db, Verifier: verifier, Logger: log, MaxBodyBytes: *maxBody, OperationDelay: delay, Notify: work.Notify,
-		NoValidation: *noValidation,
+		NoValidation: *noValidation, RateLimit: *rateLimit, RateBurst: *rateBurst,
 	})
 	if err != nil {
 		return err

@@ -566,6 +566,16 @@ func (db *DB) RegisterSchema(ctx context.Context, connID string, s *store.Schema
 	return op, nil
 }
 
+// PendingOperations implements store.Store.
+func (db *DB) PendingOperations(ctx context.Context) (int, error) {
+	var n int
+	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM operations WHERE due IS NOT NULL AND status NOT IN `+terminal).Scan(&n)
+	if err != nil {
+		return 0, dbError("count pending operations", err)
+	}
+	return n, nil
+}
+
 // NextDue implements store.Store.
 func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var due *int64

@@ -488,6 +488,9 @@ func testRegisterSchema(t *testing.T, s store.Store) {
 	}
 	_, err = s.RegisterSchema(ctx, "contosohr", validSchema(), nil, due)
 	wantKind(t, "RegisterSchema(while one is in progress)", err, store.Conflict)
+	if n, err := s.PendingOperations(ctx); n != 1 || err != nil {
+		t.Errorf("PendingOperations() = %d, %v; want 1", n, err)
+	}
 	_, err = s.RegisterSchema(ctx, "nope", validSchema(), nil, due)
 	wantKind(t, "RegisterSchema(missing connection)", err, store.NotFound)
 
@@ -513,6 +516,9 @@ func testRegisterSchema(t *testing.T, s store.Store) {
 	}
 	if _, ok, err := s.NextDue(ctx); ok || err != nil {
 		t.Errorf("NextDue() after the last registration = %v, %v; want none", ok, err)
+	}
+	if n, err := s.PendingOperations(ctx); n != 0 || err != nil {
+		t.Errorf("PendingOperations() after the last registration = %d, %v; want 0", n, err)
 	}
 	// A second registration is allowed once the first is done.
 	if _, err := s.RegisterSchema(ctx, "contosohr", validSchema(), nil, due); err != nil {
