@@ -1,0 +1,118 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/graphconn/graphconn/server"
+	"github.com/graphconn/graphconn/store"
+)
+
+// FuzzRequest sends fuzzed methods, paths, headers and bodies through the
+// whole server. Whatever comes in: no panic, no 5xx, every answer valid
+// against openapi.yaml, and a 4xx changes nothing that is stored.
+//
+// The seeds are the operations of openapi.yaml with their examples; in the
+// path, {c} and {o} stand for an existing connection and operation.
+func FuzzRequest(f *testing.F) {
+	// Registrations never fall due during a run: the store changes only by
+	// the requests themselves.
+	e := newEnv(f, func(c *server.Config) { c.OperationDelay = time.Hour })
+	fx := e.fixture()
+	handler := e.srv.Config.Handler
+
+	for _, op := range operations() {
+		o := spec.Paths.Value(op.path).GetOperation(op.method)
+		path := strings.NewReplacer("{externalConnectionId}", "{c}", "{connectionsId}", "{c}", "{connectionOperationId}", "{o}").Replace(op.path)
+		var body []byte
+		if o.RequestBody != nil {
+			for _, mt := range o.RequestBody.Value.Content {
+				body, _ = json.Marshal(mt.Example)
+			}
+		}
+		f.Add(op.method, path, "Content-Type", "application/json", body, true)
+		f.Add(op.method, path, "If-Match", `"1"`, body, true)
+		f.Add(op.method, path+"?$select=id&$top=1", "Content-Encoding", "gzip", body, false)
+	}
+	methods := []string{"GET", "POST", "PATCH", "DELETE", "PUT", "HEAD", "OPTIONS"}
+
+	f.Fuzz(func(t *testing.T, method, path, headerName, headerValue string, body []byte, withToken bool) {
+		if !slices.Contains(methods, method) {
+			method = methods[len(method)%len(methods)]
+		}
+		path = strings.NewReplacer("{c}", fx.conn, "{o}", fx.op).Replace(path)
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+		req, err := http.NewRequest(method, "http://graphconn.test"+path, bytes.NewReader(body))
+		if err != nil {
+			t.Skip("not a request a client could send")
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if withToken {
+			req.Header.Set("Authorization", "Bearer "+e.token)
+		}
+		if headerName != "" {
+			func() {
+				defer func() { _ = recover() }() // an invalid header name is the client's problem
+				req.Header.Set(headerName, headerValue)
+			}()
+		}
+
+		before := fingerprint(t, e.db, fx.conn)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		res := rec.Result()
+		data, _ := io.ReadAll(res.Body)
+		r := result{status: res.StatusCode, header: res.Header, body: data}
+
+		if r.status >= 500 {
+			t.Fatalf("%s %q = %d %s", method, path, r.status, data)
+		}
+		if method != http.MethodHead {
+			checkResponse(t, req, r)
+		}
+		if r.status >= 400 {
+			if after := fingerprint(t, e.db, fx.conn); after != before {
+				t.Fatalf("%s %q = %d changed the store:\nbefore %s\nafter  %s", method, path, r.status, before, after)
+			}
+		}
+	})
+}
+
+// fingerprint sums up what is stored: every connection, and the operations
+// and schema of conn, with their versions.
+func fingerprint(t *testing.T, s store.Store, conn string) string {
+	t.Helper()
+	ctx := context.Background()
+	var b strings.Builder
+	conns, _, err := s.Connections(ctx, "", store.Page{Limit: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range conns {
+		fmt.Fprintf(&b, "%s@%d;", c.ID, c.Version)
+	}
+	ops, _, err := s.Operations(ctx, conn, nil, store.Page{Limit: 100000})
+	if err != nil && store.KindOf(err) != store.NotFound {
+		t.Fatal(err)
+	}
+	for _, op := range ops {
+		fmt.Fprintf(&b, "%s@%d;", op.ID, op.Version)
+	}
+	n, err := s.PendingOperations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&b, "pending=%d", n)
+	return b.String()
+}
