@@ -4,8 +4,18 @@ GO        ?= go
 ADDR      ?= 127.0.0.1:8080
 DATA_DIR  ?= ./data
 STATICCHECK_VERSION := v0.8.2
+# The breaking-change gate, run as a Go tool at this version.
+OASDIFF_VERSION := v1.37.0
+# The contract as last released: `make breaking` compares openapi.yaml with it.
+BASELINE := api/released/openapi.yaml
+# Spectral, Redocly CLI and Prism, pinned in package-lock.json: `npm ci`
+# installs them, and the targets that need them run it when the lock changes.
+NPM_BIN   := node_modules/.bin
+NPM_STAMP := node_modules/.package-lock.json
+# Redocly CLI sends usage data unless told not to.
+export REDOCLY_TELEMETRY := off
 
-.PHONY: all build run test test-race generate lint clean
+.PHONY: all build run test test-race generate lint lint-spec docs breaking release-baseline test-prism test-e2e clean
 
 all: build
 
@@ -37,11 +47,51 @@ test-race:
 generate:
 	$(GO) generate ./gen
 
-lint:
+lint: lint-spec
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+# openapi.yaml must pass Spectral (.spectral.yaml) and Redocly
+# (redocly.yaml) with no error and no warning.
+lint-spec: $(NPM_STAMP)
+	$(NPM_BIN)/spectral lint --fail-severity=warn openapi.yaml
+	@out=$$($(NPM_BIN)/redocly lint --lint-config=error openapi.yaml 2>&1); status=$$?; \
+	  printf '%s\n' "$$out"; \
+	  if [ $$status -ne 0 ]; then exit $$status; fi; \
+	  if printf '%s\n' "$$out" | grep -Eq 'You have [0-9]+ warnings?'; then \
+	    echo "lint-spec: Redocly reported warnings" >&2; exit 1; fi
+
+# A self-contained HTML reference of openapi.yaml: no script from elsewhere.
+docs: build/docs/index.html
+
+build/docs/index.html: openapi.yaml redocly.yaml $(NPM_STAMP)
+	$(NPM_BIN)/redocly build-docs openapi.yaml --inlineBundle --title "graphconn API reference" --output $@
+
+# Fails if openapi.yaml breaks a client of the released contract.
+# --flatten-allof compares what allOf's branches describe together, not one
+# branch at a time; no $ref may fetch anything.
+breaking:
+	$(GO) run github.com/oasdiff/oasdiff@$(OASDIFF_VERSION) breaking $(BASELINE) openapi.yaml \
+	  --fail-on ERR --flatten-allof --allow-external-refs=false
+
+# On release only: the current contract becomes the baseline of `make breaking`.
+release-baseline:
+	cp openapi.yaml $(BASELINE)
+
+# Live traffic through Prism, an independent validator, to the real binary.
+# Skipped when Prism is missing, except under CI (CI set), where it fails.
+test-prism: $(NPM_STAMP)
+	$(GO) test -count=1 ./contract/...
+
+# /docs in headless Chromium (/usr/bin/chromium, or $$CHROMIUM). Skipped when
+# Chromium is missing, except under CI. Screenshots go to build/screenshots.
+test-e2e:
+	$(GO) test -count=1 ./e2e/...
+
 clean:
-	rm -rf bin
+	rm -rf bin build

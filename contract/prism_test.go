@@ -1,0 +1,657 @@
+// Package contract checks graphconn's live traffic with a validator that
+// shares no code with it: Stoplight Prism, in proxy mode, in front of the
+// real binary. graphconn validates itself with kin-openapi; Prism reads
+// openapi.yaml with its own parser and JSON Schema validator (ajv), so the
+// two must agree on what the contract allows.
+package contract
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/graphconn/graphconn/contract/graphconntest"
+)
+
+const (
+	specPath  = "../openapi.yaml"
+	prismPath = "../node_modules/.bin/prism"
+	// canaryHeader marks a request whose response the test corrupts on its
+	// way to Prism, to prove that Prism checks responses at all.
+	canaryHeader = "X-Graphconn-Canary"
+	// maxBody is graphconn's body limit in this test, small enough for a
+	// 413 to be cheap.
+	maxBody = 64 << 10
+)
+
+// violation is one entry of the sl-violations header that Prism adds to a
+// response when the request or the response breaks the contract.
+type violation struct {
+	Location []string `json:"location"`
+	Severity string   `json:"severity"`
+	Code     any      `json:"code"`
+	Message  string   `json:"message"`
+}
+
+func (v violation) side() string {
+	if len(v.Location) == 0 {
+		return ""
+	}
+	return v.Location[0]
+}
+
+func (v violation) String() string {
+	return fmt.Sprintf("%s %s: %s", v.Severity, strings.Join(v.Location, "."), v.Message)
+}
+
+// TestTrafficThroughPrism drives every operation of openapi.yaml, with its
+// success and its error answers, through Prism to a real graphconn. It fails
+// if Prism finds a violation in any response, or in a request that graphconn
+// accepted (2xx), or if some documented response was never seen.
+func TestTrafficThroughPrism(t *testing.T) {
+	prism := graphconntest.Tool(t, prismPath, "install it with `npm ci` at the repository root")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	srv := graphconntest.Start(t, "--operation-delay", "200ms", "--max-body-bytes", strconv.Itoa(maxBody))
+	shim := canaryProxy(t, srv.URL)
+	spec, router := loadSpec(t)
+	c := &client{
+		base:   startPrism(ctx, t, prism, shim.URL),
+		http:   &http.Client{Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		spec:   spec,
+		router: router,
+		seen:   map[string]bool{},
+	}
+	// Tokens signed by the development key in graphconn's data dir.
+	c.token = srv.Token(t, "ExternalConnection.ReadWrite.All")
+	readOnly := srv.Token(t, "ExternalConnection.Read.All")
+	unrelated := srv.Token(t, "User.Read.All")
+
+	const conn = "contosohr"
+	big := strings.Repeat("x", maxBody+1) // a body over graphconn's limit, in a valid JSON string
+
+	t.Run("Prism checks responses", func(t *testing.T) {
+		// The shim adds a property that no schema allows: Prism must say so.
+		c.do(t, call{method: "POST", path: "/external/connections", body: obj{"id": "canary", "name": "Canary"},
+			header: hdr{canaryHeader: "1"}, want: 201, canary: true})
+	})
+
+	t.Run("connections", func(t *testing.T) {
+		r := c.do(t, call{method: "POST", path: "/external/connections",
+			body: obj{"id": conn, "name": "Contoso HR", "description": "Connection to index Contoso HR system"}, want: 201})
+		etag := r.header.Get("ETag")
+		c.do(t, call{method: "POST", path: "/external/connections", body: obj{"id": "fabrikam", "name": "Fabrikam"}, want: 201})
+		c.do(t, call{method: "POST", path: "/external/connections", body: obj{"id": conn, "name": "Again"}, want: 409})
+		c.do(t, call{method: "POST", path: "/external/connections", body: obj{"id": "x!", "name": "X"}, want: 400, requestViolation: true})
+		c.do(t, call{method: "POST", path: "/external/connections", body: "id=x", header: hdr{"Content-Type": "text/plain"}, want: 415})
+		c.do(t, call{method: "POST", path: "/external/connections", body: obj{"id": "big", "name": "Big", "description": big}, want: 413})
+		c.do(t, call{method: "POST", path: "/external/connections", body: obj{"id": "readonly", "name": "R"}, token: readOnly, want: 403})
+
+		// $top pages through every connection, @odata.nextLink to the end.
+		ids := c.pages(t, "/external/connections?%24top=1", 2)
+		if want := []string{"canary", conn, "fabrikam"}; !slices.Equal(ids, want) {
+			t.Errorf("connections listed one per page = %v, want %v", ids, want)
+		}
+		c.do(t, call{method: "GET", path: "/external/connections?%24top=0", want: 400, requestViolation: true})
+		c.do(t, call{method: "GET", path: "/external/connections", token: readOnly, want: 200})
+
+		r = c.do(t, call{method: "GET", path: "/external/connections/" + conn + "?%24select=id,state", want: 200})
+		if got := properties(t, r.body); !slices.Equal(got, []string{"id", "state"}) {
+			t.Errorf("GET with $select=id,state: properties %v, want id, state", got)
+		}
+		c.do(t, call{method: "GET", path: "/external/connections/" + conn + "?%24select=nosuch", want: 400})
+		c.do(t, call{method: "GET", path: "/external/connections/nosuch", want: 404})
+
+		upd := obj{"description": "Connection to index the Contoso HR system and its archive"}
+		c.do(t, call{method: "PATCH", path: "/external/connections/" + conn, body: upd, header: hdr{"If-Match": `"1"`}, want: 412})
+		r = c.do(t, call{method: "PATCH", path: "/external/connections/" + conn, body: upd, header: hdr{"If-Match": etag}, want: 204})
+		if r.header.Get("ETag") == etag {
+			t.Errorf("PATCH connection: ETag %s unchanged", etag)
+		}
+		c.do(t, call{method: "PATCH", path: "/external/connections/" + conn, body: obj{"id": "other"}, want: 400})
+		c.do(t, call{method: "PATCH", path: "/external/connections/" + conn, body: obj{"name": ""}, want: 400, requestViolation: true})
+		c.do(t, call{method: "PATCH", path: "/external/connections/nosuch", body: upd, want: 404})
+		c.do(t, call{method: "PATCH", path: "/external/connections/" + conn, body: "x", header: hdr{"Content-Type": "text/plain"}, want: 415})
+		c.do(t, call{method: "PATCH", path: "/external/connections/" + conn, body: obj{"description": big}, want: 413})
+	})
+
+	t.Run("schema", func(t *testing.T) {
+		schemaPath := "/external/connections/" + conn + "/schema"
+		schema := obj{"baseType": "microsoft.graph.externalItem", "properties": []obj{
+			{"name": "ticketTitle", "type": "string", "isSearchable": true, "isRetrievable": true, "labels": []string{"title"}},
+			{"name": "priority", "type": "int64", "isQueryable": true, "isRefinable": true},
+		}}
+		c.do(t, call{method: "GET", path: schemaPath, want: 404})
+		c.do(t, call{method: "PATCH", path: schemaPath, body: obj{"baseType": "microsoft.graph.other", "properties": []obj{}}, want: 400, requestViolation: true})
+		c.do(t, call{method: "PATCH", path: "/external/connections/nosuch/schema", body: schema, want: 404})
+		c.do(t, call{method: "PATCH", path: schemaPath, body: "x", header: hdr{"Content-Type": "text/plain"}, want: 415})
+		c.do(t, call{method: "PATCH", path: schemaPath, body: obj{"baseType": "microsoft.graph.externalItem", "properties": []obj{{"name": "a", "type": "string", "description": big}}}, want: 413})
+
+		// A registration answers 202 with the operation to poll; another one
+		// meanwhile gets 409. The first stays in progress for only 200ms, so
+		// try a few times rather than depend on the machine's speed.
+		var location string
+		for attempt := 0; attempt < 5; attempt++ {
+			r := c.do(t, call{method: "PATCH", path: schemaPath, body: schema, want: 202})
+			location = r.header.Get("Location")
+			if r2 := c.do(t, call{method: "PATCH", path: schemaPath, body: schema, want: -1}); r2.status == http.StatusConflict {
+				break
+			} else if r2.status == http.StatusAccepted {
+				location = r2.header.Get("Location")
+			} else {
+				t.Fatalf("second schema registration = %d %s, want 409 (or 202 once the first completed)", r2.status, r2.body)
+			}
+		}
+		if !c.seen["PATCH /external/connections/{externalConnectionId}/schema 409"] {
+			t.Errorf("no second registration got 409 while the first was in progress")
+		}
+		u, err := url.Parse(location)
+		if err != nil || !u.IsAbs() || !strings.HasPrefix(u.Path, "/external/connections/"+conn+"/operations/") {
+			t.Fatalf("Location = %q, want the absolute URL of an operation of %s", location, conn)
+		}
+		// Poll the operation, through Prism, until it is completed.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			r := c.do(t, call{method: "GET", path: u.RequestURI(), want: 200})
+			var op struct{ Status string }
+			_ = json.Unmarshal(r.body, &op)
+			if op.Status == "completed" {
+				break
+			}
+			if op.Status != "inprogress" || time.Now().After(deadline) {
+				t.Fatalf("operation %s: status %q, want inprogress then completed", location, op.Status)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		c.do(t, call{method: "GET", path: schemaPath, want: 200})
+		r := c.do(t, call{method: "GET", path: "/external/connections/" + conn + "?%24select=state", want: 200})
+		if !bytes.Contains(r.body, []byte(`"state":"ready"`)) {
+			t.Errorf("connection after registration = %s, want state ready", r.body)
+		}
+	})
+
+	// The same operations on both path families.
+	for _, prefix := range []string{"/external/connections/" + conn, "/connections/" + conn} {
+		t.Run("operations "+prefix, func(t *testing.T) {
+			ops := prefix + "/operations"
+			nosuchConn := strings.Replace(prefix, conn, "nosuch", 1) + "/operations"
+			r := c.do(t, call{method: "POST", path: ops, body: obj{}, want: 201})
+			id, etag := entityID(t, r.body), r.header.Get("ETag")
+			c.do(t, call{method: "POST", path: ops, body: obj{"foo": 1}, want: 400, requestViolation: true})
+			c.do(t, call{method: "POST", path: nosuchConn, body: obj{}, want: 404})
+			c.do(t, call{method: "POST", path: ops, body: "{}", header: hdr{"Content-Type": "text/plain"}, want: 415})
+			c.do(t, call{method: "POST", path: ops, body: obj{"error": obj{"message": big}}, want: 413})
+
+			op := ops + "/" + id
+			r = c.do(t, call{method: "GET", path: op + "?%24select=id,status", want: 200})
+			if got := properties(t, r.body); !slices.Equal(got, []string{"id", "status"}) {
+				t.Errorf("GET with $select=id,status: properties %v, want id, status", got)
+			}
+			c.do(t, call{method: "GET", path: op + "?%24select=nosuch", want: 400})
+			c.do(t, call{method: "GET", path: ops + "/00000000-0000-0000-0000-000000000000", want: 404})
+
+			seed := obj{"@odata.type": "#microsoft.graph.connectionOperation", "status": "inprogress",
+				"error": obj{"@odata.type": "microsoft.graph.errorDetail", "errorCode": "SlowSource", "message": "Retrying.",
+					"details": []obj{{"@odata.type": "microsoft.graph.innerErrorDetail", "source": "properties/0"}}}}
+			c.do(t, call{method: "PATCH", path: op, body: seed, header: hdr{"If-Match": `"1"`}, want: 412})
+			r = c.do(t, call{method: "PATCH", path: op, body: seed, header: hdr{"If-Match": etag, "client-request-id": "prism-1"}, want: 200})
+			if got := r.header.Get("client-request-id"); got != "prism-1" {
+				t.Errorf("client-request-id = %q, want the one sent, prism-1", got)
+			}
+			c.do(t, call{method: "PATCH", path: op, body: obj{"status": "String"}, want: 400, requestViolation: true})
+			c.do(t, call{method: "PATCH", path: ops + "/00000000-0000-0000-0000-000000000000", body: obj{"status": "failed"}, want: 404})
+			c.do(t, call{method: "PATCH", path: op, body: "x", header: hdr{"Content-Type": "text/plain"}, want: 415})
+			c.do(t, call{method: "PATCH", path: op, body: obj{"error": obj{"message": big}}, want: 413})
+			c.do(t, call{method: "PATCH", path: op, body: obj{"status": "completed", "error": nil}, want: 200})
+			c.do(t, call{method: "PATCH", path: op, body: obj{"status": "failed"}, want: 409})
+
+			// A second operation, so that paging and $filter have work.
+			r = c.do(t, call{method: "POST", path: ops, body: obj{"status": "inprogress"}, want: 201})
+			second := entityID(t, r.body)
+			all := c.pages(t, ops+"?%24top=1", -1)
+			if len(all) < 3 || !slices.Contains(all, id) || !slices.Contains(all, second) {
+				t.Errorf("operations listed one per page = %v, want at least the registration, %s and %s", all, id, second)
+			}
+			q := url.Values{"$filter": {"status eq 'completed'"}}
+			r = c.do(t, call{method: "GET", path: ops + "?" + q.Encode(), want: 200})
+			var page struct{ Value []struct{ ID, Status string } }
+			_ = json.Unmarshal(r.body, &page)
+			if len(page.Value) == 0 {
+				t.Errorf("$filter=status eq 'completed' listed nothing")
+			}
+			for _, o := range page.Value {
+				if o.Status != "completed" {
+					t.Errorf("$filter=status eq 'completed' listed %s, status %q", o.ID, o.Status)
+				}
+			}
+			c.do(t, call{method: "GET", path: ops + "?" + url.Values{"$filter": {"name eq 'x'"}}.Encode(), want: 400})
+			c.do(t, call{method: "GET", path: ops + "?%24top=1000", want: 400, requestViolation: true})
+			c.do(t, call{method: "GET", path: nosuchConn, want: 404})
+
+			c.do(t, call{method: "DELETE", path: ops + "/" + second, header: hdr{"If-Match": `"1"`}, want: 412})
+			c.do(t, call{method: "DELETE", path: ops + "/" + second, want: 204})
+			c.do(t, call{method: "DELETE", path: ops + "/" + second, want: 404})
+		})
+	}
+
+	t.Run("delete connections", func(t *testing.T) {
+		c.do(t, call{method: "DELETE", path: "/external/connections/fabrikam", header: hdr{"If-Match": `"1"`}, want: 412})
+		c.do(t, call{method: "DELETE", path: "/external/connections/fabrikam", want: 202})
+		c.do(t, call{method: "DELETE", path: "/external/connections/fabrikam", want: 404})
+	})
+
+	// Every operation without a token (401), and with a token that grants
+	// no permission of this API (403). Requests are otherwise valid.
+	t.Run("authentication and permissions", func(t *testing.T) {
+		r := c.do(t, call{method: "POST", path: "/external/connections/" + conn + "/operations", body: obj{}, want: 201})
+		op := "/operations/" + entityID(t, r.body)
+		paths := c.spec.Paths.InMatchingOrder()
+		sort.Strings(paths)
+		for _, path := range paths {
+			for _, method := range []string{"GET", "POST", "PATCH", "DELETE"} {
+				if !c.documents(method, path) {
+					continue
+				}
+				concrete := strings.NewReplacer("{externalConnectionId}", conn, "{connectionsId}", conn,
+					"/operations/{connectionOperationId}", op).Replace(path)
+				var body any
+				if method == "POST" || method == "PATCH" {
+					body = obj{}
+				}
+				c.do(t, call{method: method, path: concrete, body: body, token: "-", want: 401})
+				c.do(t, call{method: method, path: concrete, body: body, token: unrelated, want: 403})
+			}
+		}
+	})
+
+	t.Run("every documented response was seen", func(t *testing.T) {
+		var missing []string
+		for _, k := range c.documented() {
+			if !c.seen[k] {
+				missing = append(missing, k)
+			}
+		}
+		if len(missing) > 0 {
+			t.Errorf("no request through Prism got these documented responses:\n  %s", strings.Join(missing, "\n  "))
+		}
+	})
+}
+
+type (
+	obj map[string]any
+	hdr map[string]string
+)
+
+// call is one request through Prism.
+type call struct {
+	method, path string
+	body         any // nil, a string sent as is, or a value sent as JSON
+	header       hdr
+	token        string // "" for the client's token, "-" for none
+	want         int    // the status graphconn must answer; -1 for any
+	// requestViolation: Prism must flag the request (the test's proof that
+	// Prism validates requests).
+	requestViolation bool
+	// canary: the shim corrupted the response, so Prism must flag it.
+	canary bool
+}
+
+type result struct {
+	status     int
+	header     http.Header
+	body       []byte
+	violations []violation
+}
+
+type client struct {
+	base   string // Prism's URL
+	token  string
+	http   *http.Client
+	spec   *openapi3.T
+	router routers.Router
+
+	mu   sync.Mutex
+	seen map[string]bool // "METHOD /spec/path STATUS" answered through Prism
+}
+
+func (c *client) do(t *testing.T, cl call) result {
+	t.Helper()
+	var body io.Reader
+	switch b := cl.body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatalf("json.Marshal(%v) = %v", b, err)
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(cl.method, c.base+cl.path, body)
+	if err != nil {
+		t.Fatalf("http.NewRequest(%s %s) = %v", cl.method, cl.path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	switch cl.token {
+	case "":
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	case "-":
+	default:
+		req.Header.Set("Authorization", "Bearer "+cl.token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range cl.header {
+		req.Header.Set(k, v)
+	}
+	what := cl.method + " " + cl.path
+	if len(what) > 160 {
+		what = what[:160] + "..."
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s: reading the body: %v", what, err)
+	}
+	r := result{status: res.StatusCode, header: res.Header, body: data}
+	if h := res.Header.Get("sl-violations"); h != "" {
+		if err := json.Unmarshal([]byte(h), &r.violations); err != nil {
+			t.Fatalf("%s: sl-violations header %q is not JSON: %v", what, h, err)
+		}
+	}
+	if cl.want >= 0 && r.status != cl.want {
+		t.Errorf("%s = %d %s, want %d", what, r.status, truncate(data), cl.want)
+	}
+
+	var sawRequest, sawResponse bool
+	for _, v := range r.violations {
+		switch v.side() {
+		case "request":
+			sawRequest = true
+			if r.status < 300 {
+				t.Errorf("%s: graphconn answered %d to a request that breaks the contract: %s", what, r.status, v)
+			}
+		default:
+			sawResponse = true
+			if !cl.canary {
+				t.Errorf("%s: response %d breaks the contract: %s\nbody: %s", what, r.status, v, truncate(data))
+			}
+		}
+	}
+	if cl.requestViolation && !sawRequest {
+		t.Errorf("%s: Prism flagged no request violation, want one (violations: %v)", what, r.violations)
+	}
+	if cl.canary {
+		if !sawResponse {
+			t.Errorf("%s: Prism flagged no violation in a response that the test corrupted: it does not check responses", what)
+		}
+		return r
+	}
+
+	route, _, err := c.router.FindRoute(req)
+	if err != nil {
+		if r.status < 400 {
+			t.Errorf("%s: status %d for a request that matches no operation", what, r.status)
+		}
+		return r
+	}
+	c.mu.Lock()
+	c.seen[fmt.Sprintf("%s %s %d", route.Method, route.Path, r.status)] = true
+	c.mu.Unlock()
+	return r
+}
+
+// pages follows @odata.nextLink from path and returns the ids listed. With
+// wantPages >= 0, that many nextLinks must come.
+func (c *client) pages(t *testing.T, path string, wantPages int) []string {
+	t.Helper()
+	var ids []string
+	links := 0
+	for i := 0; path != ""; i++ {
+		if i > 100 {
+			t.Fatalf("more than 100 pages from %s", path)
+		}
+		r := c.do(t, call{method: "GET", path: path, want: 200})
+		var page struct {
+			Value    []struct{ ID string }
+			NextLink string `json:"@odata.nextLink"`
+		}
+		if err := json.Unmarshal(r.body, &page); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		for _, v := range page.Value {
+			ids = append(ids, v.ID)
+		}
+		path = ""
+		if page.NextLink != "" {
+			links++
+			u, err := url.Parse(page.NextLink)
+			if err != nil || !u.IsAbs() {
+				t.Fatalf("@odata.nextLink %q is not an absolute URL", page.NextLink)
+			}
+			path = u.RequestURI() // through Prism, not to the host graphconn named
+		}
+	}
+	if wantPages >= 0 && links != wantPages {
+		t.Errorf("%d nextLinks, want %d", links, wantPages)
+	}
+	return ids
+}
+
+func (c *client) documents(method, path string) bool {
+	for _, k := range c.documented() {
+		if strings.HasPrefix(k, method+" "+path+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// documented lists every "METHOD /path STATUS" of openapi.yaml, but default.
+func (c *client) documented() []string {
+	var all []string
+	for path, item := range c.spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			for status := range op.Responses.Map() {
+				if status != "default" {
+					all = append(all, method+" "+path+" "+status)
+				}
+			}
+		}
+	}
+	sort.Strings(all)
+	return all
+}
+
+func loadSpec(t *testing.T) (*openapi3.T, routers.Router) {
+	t.Helper()
+	spec, err := openapi3.NewLoader().LoadFromFile(specPath)
+	if err != nil {
+		t.Fatalf("load %s: %v", specPath, err)
+	}
+	if err := spec.Validate(context.Background()); err != nil {
+		t.Fatalf("%s: %v", specPath, err)
+	}
+	router, err := gorillamux.NewRouter(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec, router
+}
+
+// canaryProxy forwards every request to graphconn unchanged, except that it
+// adds a property to the JSON object answered to a request that carries
+// canaryHeader.
+func canaryProxy(t *testing.T, target string) *httptest.Server {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ModifyResponse = func(res *http.Response) error {
+		if res.Request.Header.Get(canaryHeader) == "" {
+			return nil
+		}
+		data, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			return err
+		}
+		var doc map[string]any
+		if json.Unmarshal(data, &doc) == nil {
+			doc["canary"] = true
+			data, _ = json.Marshal(doc)
+		}
+		res.Body = io.NopCloser(bytes.NewReader(data))
+		res.ContentLength = int64(len(data))
+		res.Header.Set("Content-Length", strconv.Itoa(len(data)))
+		return nil
+	}
+	s := httptest.NewServer(rp)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// startPrism runs `prism proxy openapi.yaml upstream` on a free loopback
+// port, waits until it listens, and stops it when the test ends. Without
+// --errors, Prism forwards every request and reports what breaks the
+// contract in the sl-violations header.
+func startPrism(ctx context.Context, t *testing.T, prism, upstream string) string {
+	t.Helper()
+	spec, err := filepath.Abs(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	cmd := exec.CommandContext(ctx, prism, "proxy", spec, upstream,
+		"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--errors=false", "--validate-request=true")
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "FORCE_COLOR=0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := new(bytes.Buffer)
+	var mu sync.Mutex
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", prism, err)
+	}
+	listening := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		once := sync.Once{}
+		for sc.Scan() {
+			mu.Lock()
+			logs.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if strings.Contains(sc.Text(), "Prism is listening on") {
+				once.Do(func() { close(listening) })
+			}
+		}
+		_, _ = io.Copy(io.Discard, out)
+		done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("prism logs:\n%s", logs)
+			mu.Unlock()
+		}
+	})
+	select {
+	case <-listening:
+	case err := <-done:
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("prism exited before listening: %v\n%s", err, logs)
+	case <-time.After(90 * time.Second):
+		t.Fatalf("prism did not listen within 90s")
+	}
+	return "http://127.0.0.1:" + strconv.Itoa(port)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func entityID(t *testing.T, body []byte) string {
+	t.Helper()
+	var e struct{ ID string }
+	if err := json.Unmarshal(body, &e); err != nil || e.ID == "" {
+		t.Fatalf("no id in %s", body)
+	}
+	return e.ID
+}
+
+// properties lists the properties of a JSON object, but its annotations
+// (@odata.*), which $select does not limit.
+func properties(t *testing.T, body []byte) []string {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("body %s: %v", body, err)
+	}
+	var ks []string
+	for k := range m {
+		if !strings.HasPrefix(k, "@") {
+			ks = append(ks, k)
+		}
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func truncate(b []byte) string {
+	if len(b) > 300 {
+		return string(b[:300]) + "..."
+	}
+	return string(b)
+}
