@@ -15,7 +15,7 @@ NPM_STAMP := node_modules/.package-lock.json
 # Redocly CLI sends usage data unless told not to.
 export REDOCLY_TELEMETRY := off
 
-.PHONY: all build run test test-race generate lint lint-spec docs breaking release-baseline test-prism test-e2e clean
+.PHONY: all build run test test-race generate lint lint-spec docs breaking release-baseline test-prism test-e2e fuzz soak clean
 
 all: build
 
@@ -92,6 +92,17 @@ test-prism: $(NPM_STAMP)
 # Chromium is missing, except under CI. Screenshots go to build/screenshots.
 test-e2e:
 	$(GO) test -count=1 ./e2e/...
+
+# Fuzz the request path through the whole server for FUZZTIME; the seed
+# corpus is tests/testdata/fuzz. CI runs it briefly.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./tests
+
+# Mixed traffic at the real binary for SOAK: no 5xx, memory flat.
+SOAK ?= 2m
+soak:
+	GRAPHCONN_SOAK=$(SOAK) $(GO) test -count=1 -run '^TestSoak$$' -v ./tests
 
 clean:
 	rm -rf bin build
