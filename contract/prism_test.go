@@ -33,7 +33,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
-	"github.com/graphconn/graphconn/contract/graphconntest"
+	"github.com/graphconn/graphconn/internal/graphconntest"
 )
 
 const (

@@ -13,13 +13,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/graphconn/graphconn/contract/graphconntest"
+	"github.com/graphconn/graphconn/internal/graphconntest"
 )
 
 // screenshots is where the test leaves what the browser showed; it is
@@ -229,12 +228,12 @@ func jsString(s string) string {
 
 // openBrowser starts headless Chromium with a new profile, for two minutes
 // at most, and returns its first tab and what it logs.
-func openBrowser(t *testing.T) (context.Context, *syncBuffer) {
+func openBrowser(t *testing.T) (context.Context, *graphconntest.LogBuffer) {
 	t.Helper()
 	browser := graphconntest.Tool(t, chromium(), "install it with `apt-get install chromium` (or set CHROMIUM)")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	logs := new(syncBuffer)
+	logs := new(graphconntest.LogBuffer)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(browser),
 		chromedp.Headless,
@@ -256,21 +255,4 @@ func openBrowser(t *testing.T) (context.Context, *syncBuffer) {
 	tab, cancelTab := chromedp.NewContext(alloc)
 	t.Cleanup(cancelTab)
 	return tab, logs
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

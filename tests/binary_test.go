@@ -7,56 +7,25 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
+	"github.com/graphconn/graphconn/internal/graphconntest"
 )
 
 // binary builds cmd/graphconn once per test run.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "graphconn-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "graphconn")
-		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/graphconn").CombinedOutput()
-		if err != nil {
-			buildErr = &buildError{err, string(out)}
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("go build ./cmd/graphconn: %v", buildErr)
-	}
-	return binPath
-}
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
+func binary(t testing.TB) string { return graphconntest.Binary(t) }
 
 // process is a running graphconn binary.
 type process struct {
 	cmd   *exec.Cmd
 	url   string
 	token string // minted by `graphconn token` with the server's development key
-	logs  *syncBuffer
+	logs  *graphconntest.LogBuffer
 	done  chan error
 }
 
@@ -84,7 +53,7 @@ func startBinary(t *testing.T, dataDir string, env []string, args ...string) *pr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start graphconn: %v", err)
 	}
-	p := &process{cmd: cmd, logs: new(syncBuffer), done: make(chan error, 1)}
+	p := &process{cmd: cmd, logs: new(graphconntest.LogBuffer), done: make(chan error, 1)}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)

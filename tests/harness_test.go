@@ -27,6 +27,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/graphconn/graphconn/auth"
+	"github.com/graphconn/graphconn/internal/graphconntest"
 	"github.com/graphconn/graphconn/server"
 	"github.com/graphconn/graphconn/store"
 	"github.com/graphconn/graphconn/store/postgres"
@@ -120,7 +121,7 @@ type env struct {
 	db         store.Store
 	dsn        string // the env's PostgreSQL schema, when the backend is postgres
 	srv        *httptest.Server
-	logs       *syncBuffer
+	logs       *graphconntest.LogBuffer
 	stopWorker func()
 	devKey     *auth.DevKey
 	token      string // ExternalConnection.ReadWrite.All, for app testApp
@@ -133,23 +134,6 @@ const testApp = "contract-tests"
 // see, and short enough to wait for.
 const testOperationDelay = 300 * time.Millisecond
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newEnv(t testing.TB, configure ...func(*server.Config)) *env {
 	t.Helper()
 	return newEnvOn(t, "", configure...)
@@ -159,7 +143,7 @@ func newEnv(t testing.TB, configure ...func(*server.Config)) *env {
 // backend of the run; on the run's backend when dsn is empty.
 func newEnvOn(t testing.TB, dsn string, configure ...func(*server.Config)) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), logs: new(syncBuffer), dsn: dsn}
+	e := &env{t: t, dir: t.TempDir(), logs: new(graphconntest.LogBuffer), dsn: dsn}
 	e.cfg.Logger = slog.New(slog.NewJSONHandler(e.logs, nil))
 	e.cfg.OperationDelay = testOperationDelay
 	var err error

@@ -59,7 +59,7 @@ type Server struct {
 	URL     string // http://127.0.0.1:port
 	Addr    string // 127.0.0.1:port
 	DataDir string
-	logs    *syncBuffer
+	logs    *LogBuffer
 }
 
 // Start runs `graphconn serve --addr 127.0.0.1:0 --data-dir <new temp dir>`
@@ -67,7 +67,7 @@ type Server struct {
 // when the test ends.
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
-	s := &Server{DataDir: t.TempDir(), logs: new(syncBuffer)}
+	s := &Server{DataDir: t.TempDir(), logs: new(LogBuffer)}
 	cmd := exec.Command(Binary(t), append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", s.DataDir}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -161,18 +161,19 @@ func Tool(t testing.TB, path, install string) string {
 	return abs
 }
 
-type syncBuffer struct {
+// LogBuffer collects what a process logs, safe for concurrent use.
+type LogBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *LogBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *LogBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
