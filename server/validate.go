@@ -16,6 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -26,9 +29,9 @@ import (
 // validator checks every request against openapi.yaml before its handler
 // runs, and every response before it is sent.
 type validator struct {
-	// routes maps "METHOD echo-path" (the path as Echo registered it, from
-	// c.Path()) to the spec's operation, so nothing is routed twice.
-	routes map[string]*route
+	// routes maps a method and an Echo path (the path as Echo registered
+	// it, from c.Path()) to the spec's operation, so nothing is routed twice.
+	routes map[string]map[string]*route
 	// outside holds the Echo paths served outside the Graph API (the docs):
 	// neither validated nor buffered.
 	outside     map[string]bool
@@ -43,6 +46,11 @@ type validator struct {
 	// invalid, if not nil, is told of each request ("request") and each
 	// response ("response") that breaks the contract.
 	invalid func(c echo.Context, side string)
+	// schema2020 is set for an OpenAPI 3.1 contract, whose schemas are JSON
+	// Schema 2020-12.
+	schema2020 bool
+	// intern holds the strings that bodies share, for decodeJSON.
+	intern map[string]any
 }
 
 type route struct {
@@ -61,10 +69,13 @@ var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
 func newValidator(spec *openapi3.T, maxBody int64, authn openapi3filter.AuthenticationFunc) (*validator, error) {
 	v := &validator{
-		routes:   map[string]*route{},
-		outside:  map[string]bool{},
-		reqOpts:  &openapi3filter.Options{AuthenticationFunc: authn},
-		respOpts: &openapi3filter.Options{IncludeResponseStatus: true},
+		routes:  map[string]map[string]*route{},
+		outside: map[string]bool{},
+		// The bodies are checked here, in checkRequestBody and
+		// checkResponseBody, on the bytes already read; kin-openapi checks
+		// the rest.
+		reqOpts:  &openapi3filter.Options{AuthenticationFunc: authn, ExcludeRequestBody: true},
+		respOpts: &openapi3filter.Options{IncludeResponseStatus: true, ExcludeResponseBody: true},
 		maxBody:  maxBody,
 	}
 	ref := spec.Components.Schemas["odata.error"]
@@ -72,6 +83,8 @@ func newValidator(spec *openapi3.T, maxBody int64, authn openapi3filter.Authenti
 		return nil, errors.New("openapi.yaml has no odata.error schema")
 	}
 	v.errorSchema = ref.Value
+	v.schema2020 = spec.IsOpenAPI31OrLater()
+	v.intern = internStrings(spec)
 	for path, item := range spec.Paths.Map() {
 		echoPath := pathParam.ReplaceAllString(path, ":$1")
 		for method, op := range item.Operations() {
@@ -87,7 +100,10 @@ func newValidator(spec *openapi3.T, maxBody int64, authn openapi3filter.Authenti
 					query[p.Value.Name] = true
 				}
 			}
-			v.routes[method+" "+echoPath] = &route{
+			if v.routes[method] == nil {
+				v.routes[method] = map[string]*route{}
+			}
+			v.routes[method][echoPath] = &route{
 				spec:     &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
 				noAuth:   &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: &noAuth},
 				security: security,
@@ -107,12 +123,16 @@ func (v *validator) operationID(c echo.Context) string {
 }
 
 func (v *validator) route(c echo.Context) *route {
-	return v.routes[c.Request().Method+" "+c.Path()]
+	return v.routes[c.Request().Method][c.Path()]
 }
 
-func pathParams(c echo.Context) map[string]string {
+// pathParams fills m with the request's path parameters.
+func pathParams(c echo.Context, m map[string]string) map[string]string {
 	names, values := c.ParamNames(), c.ParamValues()
-	m := make(map[string]string, len(names))
+	if m == nil {
+		m = make(map[string]string, len(names))
+	}
+	clear(m)
 	for i, n := range names {
 		if i < len(values) {
 			m[n] = values[i]
@@ -120,6 +140,36 @@ func pathParams(c echo.Context) map[string]string {
 	}
 	return m
 }
+
+// exchange is what the validator keeps of one request, pooled: the
+// buffered response, and what the request half found that the response
+// half needs.
+type exchange struct {
+	recorder
+	params map[string]string
+	reqIn  openapi3filter.RequestValidationInput
+	respIn openapi3filter.ResponseValidationInput
+	body   validatedBody
+}
+
+const exchangeKey = "graphconn.exchange"
+
+var exchanges = sync.Pool{New: func() any { return new(exchange) }}
+
+// validatedBody is the request body as the handler gets it: the bytes the
+// validator read, and the value it decoded from them and checked against
+// the contract, so that the handler need not decode them again. Its
+// ValidatedValue is that of kin-openapi's Options.KeepValidatedValue.
+type validatedBody struct {
+	bytes.Reader
+	value any // nil when the body was not checked
+}
+
+func (b *validatedBody) Close() error { return nil }
+
+// ValidatedValue returns the body's value, checked against the contract;
+// nil when it was not checked.
+func (b *validatedBody) ValidatedValue() any { return b.value }
 
 // requests validates the request against its operation: security first,
 // then the body's media type, encoding and size, then parameters and body.
@@ -130,32 +180,48 @@ func (v *validator) requests(next echo.HandlerFunc) echo.HandlerFunc {
 		if rt == nil {
 			return next(c) // the router answers 404 or 405
 		}
+		x, _ := c.Get(exchangeKey).(*exchange)
+		if x == nil {
+			x = new(exchange) // not behind v.responses
+		}
 		req := withAuthState(c.Request())
 		c.SetRequest(req)
-		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams(c), Route: rt.spec, Options: v.reqOpts}
+		x.params = pathParams(c, x.params)
+		in := &x.reqIn
+		*in = openapi3filter.RequestValidationInput{Request: req, PathParams: x.params, Route: rt.spec, Options: v.reqOpts}
 		if err := openapi3filter.ValidateSecurityRequirements(req.Context(), in, rt.security); err != nil {
 			return authError(err)
 		}
-		if body := rt.spec.Operation.RequestBody; body != nil {
-			data, err := v.readBody(req, body.Value)
-			if err != nil {
+		var data []byte
+		body := rt.spec.Operation.RequestBody
+		if body != nil {
+			var err error
+			if data, err = v.readBody(req, body.Value); err != nil {
 				return err
 			}
+			x.body.Reset(data)
+			x.body.value = nil
+			req.Body = &x.body
 			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
-			req.Body, _ = req.GetBody()
 			req.ContentLength = int64(len(data))
 			req.Header.Del("Content-Encoding")
 		}
-		for name := range req.URL.Query() {
-			if strings.HasPrefix(name, "$") && !rt.query[name] {
-				return badRequest("The query option '%s' is not supported on this resource.", truncate(name, 50))
+		if req.URL.RawQuery != "" {
+			for name := range c.QueryParams() {
+				if strings.HasPrefix(name, "$") && !rt.query[name] {
+					return badRequest("The query option '%s' is not supported on this resource.", truncate(name, 50))
+				}
 			}
 		}
 		in.Route = rt.noAuth
 		if v.skipSchemas {
 			return next(c)
 		}
-		if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
+		err := openapi3filter.ValidateRequest(req.Context(), in)
+		if err == nil && body != nil {
+			err = v.checkRequestBody(in, body.Value, data, &x.body)
+		}
+		if err != nil {
 			if v.invalid != nil {
 				v.invalid(c, "request")
 			}
@@ -163,6 +229,435 @@ func (v *validator) requests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// checkRequestBody checks the body against the operation's schema, as
+// openapi3filter.ValidateRequestBody does (with the same errors), but on
+// the bytes that readBody already read, and keeps the value it decoded in
+// vb for the handler.
+func (v *validator) checkRequestBody(in *openapi3filter.RequestValidationInput, body *openapi3.RequestBody, data []byte, vb *validatedBody) error {
+	if len(data) == 0 {
+		if body.Required {
+			return &openapi3filter.RequestError{Input: in, RequestBody: body, Err: openapi3filter.ErrInvalidRequired}
+		}
+		return nil
+	}
+	req := in.Request
+	mt := body.Content.Get(req.Header.Get("Content-Type"))
+	if mt == nil || mt.Schema == nil || !isJSON(req.Header.Get("Content-Type")) {
+		// Not a JSON body: kin-openapi knows the other media types.
+		req.Body = io.NopCloser(bytes.NewReader(data))
+		err := openapi3filter.ValidateRequestBody(req.Context(), in, body)
+		vb.Reset(data)
+		req.Body = vb
+		return err
+	}
+	value, err := decodeJSON(data, v.intern)
+	if err != nil {
+		return &openapi3filter.RequestError{Input: in, RequestBody: body, Reason: "failed to decode request body",
+			Err: &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Cause: err}}
+	}
+	defaultsSet := false
+	opts := []openapi3.SchemaValidationOption{openapi3.VisitAsRequest(), openapi3.DefaultsSet(func() { defaultsSet = true })}
+	if v.schema2020 {
+		opts = append(opts, openapi3.EnableJSONSchema2020())
+	}
+	if err := mt.Schema.Value.VisitJSON(value, opts...); err != nil {
+		return &openapi3filter.RequestError{Input: in, RequestBody: body, Reason: "doesn't match schema" + schemaID(mt.Schema), Err: err}
+	}
+	if defaultsSet {
+		// The schema's defaults were written into value: the handler gets
+		// the body with them, as kin-openapi gives it.
+		if data, err = json.Marshal(value); err != nil {
+			return &openapi3filter.RequestError{Input: in, RequestBody: body, Reason: "rewriting failed", Err: err}
+		}
+		req.ContentLength = int64(len(data))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+		vb.Reset(data)
+	}
+	vb.value = value
+	return nil
+}
+
+// isJSON reports whether a Content-Type is JSON, as kin-openapi decides
+// which body decoder to use.
+func isJSON(contentType string) bool {
+	mt, _, _ := strings.Cut(contentType, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// decodeJSON decodes a body as kin-openapi's JSON body decoder does
+// (encoding/json's Decoder with UseNumber): into map[string]any, []any,
+// string, json.Number, bool and nil. It parses the usual document itself,
+// several times faster than encoding/json and with a third of its
+// allocations; anything unusual (invalid UTF-8, an escaped lone surrogate,
+// deep nesting, data after the value, a syntax error) goes to
+// encoding/json, so that the value or the error is always encoding/json's.
+//
+// Strings found in intern (openapi.yaml's property names and enum values,
+// see internStrings) are shared rather than allocated.
+func decodeJSON(data []byte, intern map[string]any) (any, error) {
+	p := jsonParser{data: data, intern: intern}
+	if v, ok := p.value(0); ok {
+		p.space()
+		if p.pos == len(p.data) {
+			return v, nil
+		}
+	}
+	var value any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&value); err != nil {
+		return nil, err
+	}
+	return value, nil
+}
+
+// internStrings collects the property names and the string enum values of
+// the contract's schemas, each boxed once: nearly every string of a body is
+// one of them, and decodeJSON shares them instead of allocating each.
+func internStrings(spec *openapi3.T) map[string]any {
+	m := map[string]any{}
+	seen := map[*openapi3.Schema]bool{}
+	var walk func(*openapi3.SchemaRef)
+	walk = func(ref *openapi3.SchemaRef) {
+		if ref == nil || ref.Value == nil || seen[ref.Value] {
+			return
+		}
+		s := ref.Value
+		seen[s] = true
+		for name, p := range s.Properties {
+			m[name] = name
+			walk(p)
+		}
+		for _, e := range s.Enum {
+			if str, ok := e.(string); ok {
+				m[str] = str
+			}
+		}
+		walk(s.Items)
+		walk(s.Not)
+		walk(s.AdditionalProperties.Schema)
+		for _, list := range [][]*openapi3.SchemaRef{s.AllOf, s.AnyOf, s.OneOf} {
+			for _, x := range list {
+				walk(x)
+			}
+		}
+	}
+	for _, ref := range spec.Components.Schemas {
+		walk(ref)
+	}
+	return m
+}
+
+// jsonParser is decodeJSON's parser: each method returns false, and the
+// document goes to encoding/json, at the first thing it does not handle.
+type jsonParser struct {
+	data   []byte
+	pos    int
+	intern map[string]any // string → the same string, boxed
+}
+
+// maxParseDepth bounds the recursion; deeper documents go to encoding/json.
+const maxParseDepth = 64
+
+func (p *jsonParser) space() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonParser) value(depth int) (any, bool) {
+	p.space()
+	if p.pos >= len(p.data) || depth > maxParseDepth {
+		return nil, false
+	}
+	switch c := p.data[p.pos]; {
+	case c == '{':
+		return p.object(depth)
+	case c == '[':
+		return p.array(depth)
+	case c == '"':
+		s, boxed, ok := p.quoted()
+		if boxed == nil {
+			boxed = s
+		}
+		return boxed, ok
+	case c == 't':
+		return p.literal("true", true)
+	case c == 'f':
+		return p.literal("false", false)
+	case c == 'n':
+		return p.literal("null", nil)
+	case c == '-' || c >= '0' && c <= '9':
+		return p.number()
+	}
+	return nil, false
+}
+
+func (p *jsonParser) literal(word string, v any) (any, bool) {
+	if len(p.data)-p.pos < len(word) || string(p.data[p.pos:p.pos+len(word)]) != word {
+		return nil, false
+	}
+	p.pos += len(word)
+	return v, true
+}
+
+func (p *jsonParser) object(depth int) (any, bool) {
+	p.pos++ // {
+	m := map[string]any{}
+	p.space()
+	if p.pos < len(p.data) && p.data[p.pos] == '}' {
+		p.pos++
+		return m, true
+	}
+	for {
+		p.space()
+		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
+			return nil, false
+		}
+		k, _, ok := p.quoted()
+		if !ok {
+			return nil, false
+		}
+		p.space()
+		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
+			return nil, false
+		}
+		p.pos++
+		v, ok := p.value(depth + 1)
+		if !ok {
+			return nil, false
+		}
+		m[k] = v // as encoding/json, the last of duplicate keys wins
+		p.space()
+		if p.pos >= len(p.data) {
+			return nil, false
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			return m, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+func (p *jsonParser) array(depth int) (any, bool) {
+	p.pos++
+	// As encoding/json, [] is an empty slice, not nil.
+	a := make([]any, 0)
+	p.space()
+	if p.pos < len(p.data) && p.data[p.pos] == ']' {
+		p.pos++
+		return a, true
+	}
+	for {
+		v, ok := p.value(depth + 1)
+		if !ok {
+			return nil, false
+		}
+		a = append(a, v)
+		p.space()
+		if p.pos >= len(p.data) {
+			return nil, false
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+		case ']':
+			p.pos++
+			return a, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// quoted parses a string at the opening quote; boxed is the string as an
+// interface when it was interned, nil otherwise.
+func (p *jsonParser) quoted() (s string, boxed any, ok bool) {
+	p.pos++ // "
+	start := p.pos
+	for p.pos < len(p.data) {
+		switch c := p.data[p.pos]; {
+		case c == '"':
+			raw := p.data[start:p.pos]
+			p.pos++
+			if v, ok := p.intern[string(raw)]; ok {
+				return v.(string), v, true
+			}
+			return string(raw), nil, true
+		case c == '\\':
+			s, ok := p.escaped(start)
+			return s, nil, ok
+		case c < 0x20:
+			return "", nil, false
+		case c >= utf8.RuneSelf:
+			if !p.validRune() {
+				return "", nil, false
+			}
+		default:
+			p.pos++
+		}
+	}
+	return "", nil, false
+}
+
+// escaped parses the rest of a string that holds escapes.
+func (p *jsonParser) escaped(start int) (string, bool) {
+	buf := make([]byte, 0, p.pos-start+32)
+	buf = append(buf, p.data[start:p.pos]...)
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		switch {
+		case c == '"':
+			p.pos++
+			return string(buf), true
+		case c < 0x20:
+			return "", false
+		case c >= utf8.RuneSelf:
+			from := p.pos
+			if !p.validRune() {
+				return "", false
+			}
+			buf = append(buf, p.data[from:p.pos]...)
+		case c != '\\':
+			buf = append(buf, c)
+			p.pos++
+		case p.pos+1 >= len(p.data):
+			return "", false
+		default:
+			e := p.data[p.pos+1]
+			p.pos += 2
+			switch e {
+			case '"', '\\', '/':
+				buf = append(buf, e)
+			case 'b':
+				buf = append(buf, '\b')
+			case 'f':
+				buf = append(buf, '\f')
+			case 'n':
+				buf = append(buf, '\n')
+			case 'r':
+				buf = append(buf, '\r')
+			case 't':
+				buf = append(buf, '\t')
+			case 'u':
+				r, ok := p.hex4()
+				if !ok {
+					return "", false
+				}
+				if utf16.IsSurrogate(r) {
+					// Only a pair: encoding/json knows what to make of the rest.
+					if len(p.data)-p.pos < 2 || p.data[p.pos] != '\\' || p.data[p.pos+1] != 'u' {
+						return "", false
+					}
+					p.pos += 2
+					low, ok := p.hex4()
+					if r = utf16.DecodeRune(r, low); !ok || r == unicode.ReplacementChar {
+						return "", false
+					}
+				}
+				buf = utf8.AppendRune(buf, r)
+			default:
+				return "", false
+			}
+		}
+	}
+	return "", false
+}
+
+func (p *jsonParser) hex4() (rune, bool) {
+	if len(p.data)-p.pos < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range p.data[p.pos : p.pos+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	p.pos += 4
+	return r, true
+}
+
+// validRune steps over one multi-byte UTF-8 character; false when it is
+// invalid (encoding/json would replace it with U+FFFD).
+func (p *jsonParser) validRune() bool {
+	r, size := utf8.DecodeRune(p.data[p.pos:])
+	if r == utf8.RuneError && size <= 1 {
+		return false
+	}
+	p.pos += size
+	return true
+}
+
+func (p *jsonParser) number() (any, bool) {
+	start := p.pos
+	if p.data[p.pos] == '-' {
+		p.pos++
+	}
+	switch {
+	case p.pos < len(p.data) && p.data[p.pos] == '0':
+		p.pos++
+	case p.digits() == 0:
+		return nil, false
+	}
+	if p.pos < len(p.data) && p.data[p.pos] == '.' {
+		p.pos++
+		if p.digits() == 0 {
+			return nil, false
+		}
+	}
+	if p.pos < len(p.data) && (p.data[p.pos] == 'e' || p.data[p.pos] == 'E') {
+		p.pos++
+		if p.pos < len(p.data) && (p.data[p.pos] == '+' || p.data[p.pos] == '-') {
+			p.pos++
+		}
+		if p.digits() == 0 {
+			return nil, false
+		}
+	}
+	return json.Number(p.data[start:p.pos]), true
+}
+
+func (p *jsonParser) digits() int {
+	n := 0
+	for p.pos < len(p.data) && p.data[p.pos] >= '0' && p.data[p.pos] <= '9' {
+		p.pos++
+		n++
+	}
+	return n
+}
+
+// schemaID names a schema in an error, as kin-openapi does.
+func schemaID(s *openapi3.SchemaRef) string {
+	id := strings.TrimSpace(s.Ref)
+	if id == "" && s.Value != nil {
+		id = strings.TrimSpace(s.Value.Title)
+	}
+	if id != "" {
+		id = " " + id
+	}
+	return id
 }
 
 // readBody reads the request body, gunzipped when Content-Encoding says so
@@ -326,8 +821,6 @@ func (r *recorder) Write(p []byte) (int, error) {
 	return r.body.Write(p)
 }
 
-var recorders = sync.Pool{New: func() any { return new(recorder) }}
-
 // responses buffers the response of everything after it, errors included
 // (it renders them itself), validates it against openapi.yaml, and sends it
 // only if it is valid. An invalid response is logged and replaced by a 500.
@@ -338,10 +831,13 @@ func (v *validator) responses(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		res := c.Response()
 		w := res.Writer
-		rec := recorders.Get().(*recorder)
+		x := exchanges.Get().(*exchange)
+		defer exchanges.Put(x)
+		rec := &x.recorder
 		rec.header, rec.status = w.Header(), 0
 		rec.body.Reset()
-		defer recorders.Put(rec)
+		x.params = nil
+		c.Set(exchangeKey, x)
 		res.Writer = rec
 
 		if err := next(c); err != nil {
@@ -356,7 +852,7 @@ func (v *validator) responses(next echo.HandlerFunc) echo.HandlerFunc {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		if err := v.checkResponse(c, status, rec.header, body); err != nil {
+		if err := v.checkResponse(c, x, status, rec.header, body); err != nil {
 			if v.invalid != nil {
 				v.invalid(c, "response")
 			}
@@ -368,6 +864,10 @@ func (v *validator) responses(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Content-Length", strconv.Itoa(len(body)))
 		w.WriteHeader(status)
 		res.Status, res.Size = status, int64(len(body))
+		// Nothing may keep the pooled exchange's body or readers.
+		x.body.Reset(nil)
+		x.body.value = nil
+		x.reqIn, x.respIn = openapi3filter.RequestValidationInput{}, openapi3filter.ResponseValidationInput{}
 		if c.Request().Method == http.MethodHead {
 			return nil
 		}
@@ -393,7 +893,7 @@ func (v *validator) contractFailure(c echo.Context) (int, []byte) {
 	return ge.status, body
 }
 
-func (v *validator) checkResponse(c echo.Context, status int, header http.Header, body []byte) error {
+func (v *validator) checkResponse(c echo.Context, x *exchange, status int, header http.Header, body []byte) error {
 	if v.skipSchemas {
 		return nil
 	}
@@ -417,13 +917,69 @@ func (v *validator) checkResponse(c echo.Context, status int, header http.Header
 		}
 		return v.errorSchema.VisitJSON(doc)
 	}
-	return openapi3filter.ValidateResponse(req.Context(), &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{
-			Request: req, PathParams: pathParams(c), Route: rt.spec,
-		},
-		Status:  status,
-		Header:  header,
-		Body:    io.NopCloser(bytes.NewReader(body)),
-		Options: v.respOpts,
-	})
+	if x.params == nil {
+		x.params = pathParams(c, nil) // the request half did not run
+	}
+	x.reqIn = openapi3filter.RequestValidationInput{Request: req, PathParams: x.params, Route: rt.spec}
+	x.respIn = openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &x.reqIn,
+		Status:                 status,
+		Header:                 header,
+		Options:                v.respOpts,
+	}
+	if err := openapi3filter.ValidateResponse(req.Context(), &x.respIn); err != nil {
+		return err
+	}
+	return v.checkResponseBody(&x.respIn, rt, body)
+}
+
+// checkResponseBody checks the body of a response against its schema, as
+// openapi3filter.ValidateResponse does after the status and the headers.
+func (v *validator) checkResponseBody(in *openapi3filter.ResponseValidationInput, rt *route, body []byte) error {
+	if in.RequestValidationInput.Request.Method == http.MethodHead {
+		return nil
+	}
+	switch in.Status {
+	case http.StatusNotModified, http.StatusPermanentRedirect, http.StatusTemporaryRedirect, http.StatusMovedPermanently:
+		return nil // never validated
+	}
+	responses := rt.spec.Operation.Responses
+	if responses.Len() == 0 {
+		return nil
+	}
+	ref := responses.Status(in.Status)
+	if ref == nil {
+		ref = responses.Default()
+	}
+	if ref == nil || ref.Value == nil || len(ref.Value.Content) == 0 {
+		return nil // ValidateResponse has judged these
+	}
+	ct := in.Header.Get("Content-Type")
+	mt := ref.Value.Content.Get(ct)
+	if mt == nil {
+		return &openapi3filter.ResponseError{Input: in, Reason: fmt.Sprintf("response header Content-Type has unexpected value: %q", ct)}
+	}
+	if mt.Schema == nil {
+		return nil
+	}
+	if !isJSON(ct) {
+		// Not JSON: kin-openapi knows the other media types.
+		full := *in
+		full.Options = &openapi3filter.Options{IncludeResponseStatus: true}
+		full.Body = io.NopCloser(bytes.NewReader(body))
+		return openapi3filter.ValidateResponse(in.RequestValidationInput.Request.Context(), &full)
+	}
+	value, err := decodeJSON(body, v.intern)
+	if err != nil {
+		return &openapi3filter.ResponseError{Input: in, Reason: "failed to decode response body",
+			Err: &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Cause: err}}
+	}
+	opts := []openapi3.SchemaValidationOption{openapi3.VisitAsResponse()}
+	if v.schema2020 {
+		opts = append(opts, openapi3.EnableJSONSchema2020())
+	}
+	if err := mt.Schema.Value.VisitJSON(value, opts...); err != nil {
+		return &openapi3filter.ResponseError{Input: in, Reason: "response body doesn't match schema" + schemaID(mt.Schema), Err: err}
+	}
+	return nil
 }

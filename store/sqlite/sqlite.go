@@ -12,10 +12,12 @@ import (
 	"io/fs"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -32,6 +34,11 @@ const FileName = "graphconn.db"
 
 // DB is a store.Store on one SQLite file. Writes go through one connection,
 // so that they never wait on each other's locks; reads use a pool.
+//
+// UpdateOperation, the hot write, is group-committed: one goroutine takes
+// the updates that concurrent callers are waiting on and applies them in one
+// transaction, so that many share one sync to disk. Each caller still waits
+// for the commit of its own update and gets its own result.
 type DB struct {
 	write *sql.DB
 	read  *sql.DB
@@ -39,18 +46,50 @@ type DB struct {
 	connection      *sql.Stmt
 	operation       *sql.Stmt
 	updateOperation *sql.Stmt
+
+	updates    chan *pendingUpdate // to the writer; unbuffered
+	quit       chan struct{}       // closed by Close: the writer stops
+	writerDone chan struct{}
+	closeOnce  sync.Once
 }
 
 var _ store.Store = (*DB)(nil)
 
+// Options tune a DB. The zero value is what Open uses.
+type Options struct {
+	// Synchronous is SQLite's synchronous setting: "FULL" (the default) or
+	// "NORMAL". With FULL, a transaction is on disk when its commit returns,
+	// so an acknowledged write survives a crash of the process or of the
+	// machine. With NORMAL (in WAL mode) a commit is written to the
+	// operating system but synced only at checkpoints: it survives a crash
+	// of the process, not a power loss.
+	Synchronous string
+}
+
+// maxBatch bounds the updates committed together: enough to share a sync
+// among every request a loaded server has in flight, few enough that a
+// batch holds the write lock for a short while only.
+const maxBatch = 256
+
 // Open opens (creating if needed) the database in dir and applies its
 // migrations.
 func Open(ctx context.Context, dir string) (*DB, error) {
+	return OpenWith(ctx, dir, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, dir string, o Options) (*DB, error) {
 	path := filepath.Join(dir, FileName)
-	// synchronous(FULL): a transaction is on disk when its commit returns, so
-	// an acknowledged write survives a crash of the process or the machine.
+	synchronous := strings.ToUpper(o.Synchronous)
+	switch synchronous {
+	case "":
+		synchronous = "FULL"
+	case "FULL", "NORMAL":
+	default:
+		return nil, fmt.Errorf("open %s: synchronous must be FULL or NORMAL, not %q", path, o.Synchronous)
+	}
 	q := url.Values{"_pragma": {
-		"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(FULL)",
+		"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(" + synchronous + ")",
 	}}
 	dsn := "file:" + path + "?" + q.Encode()
 	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
@@ -68,15 +107,27 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// A bounded pool that keeps its connections: database/sql keeps only
+	// two idle by default, and a connection closed after a burst costs its
+	// prepared statements and its page cache when the next burst opens it
+	// again. Reads are CPU-bound, so a few per CPU is enough.
+	readers := 2 * runtime.GOMAXPROCS(0)
+	db.read.SetMaxOpenConns(readers)
+	db.read.SetMaxIdleConns(readers)
+	db.read.SetConnMaxIdleTime(0)
 	if err := db.prepare(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
+	db.updates, db.quit, db.writerDone = make(chan *pendingUpdate), make(chan struct{}), make(chan struct{})
+	go db.writer()
 	return db, nil
 }
 
 // migrate applies, in order, each migration newer than the database's
-// user_version, each in its own transaction.
+// user_version, all in one transaction: one sync to disk on a fresh
+// database instead of one per migration, and a failed migration leaves the
+// database as it was.
 func (db *DB) migrate(ctx context.Context) error {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
@@ -87,23 +138,22 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err := db.write.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	for i := version; i < len(names); i++ {
-		script, err := migrations.ReadFile(names[i])
-		if err != nil {
-			return err
-		}
-		err = db.inTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, string(script)); err != nil {
+	if version >= len(names) {
+		return nil
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		for i := version; i < len(names); i++ {
+			script, err := migrations.ReadFile(names[i])
+			if err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1))
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migrate %s: %w", names[i], err)
+			if _, err := tx.ExecContext(ctx, string(script)); err != nil {
+				return fmt.Errorf("migrate %s: %w", names[i], err)
+			}
 		}
-	}
-	return nil
+		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(names)))
+		return err
+	})
 }
 
 const (
@@ -148,8 +198,15 @@ func (db *DB) prepare(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database.
+// Close closes the database. It waits for the updates already handed to the
+// writer; an UpdateOperation after Close returns an error.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		if db.quit != nil {
+			close(db.quit)
+			<-db.writerDone
+		}
+	})
 	var errs []error
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
@@ -199,7 +256,7 @@ func scanConnection(row scanner, c *store.Connection) error {
 // Connection implements store.Store.
 func (db *DB) Connection(ctx context.Context, id string) (*store.Connection, error) {
 	c := store.Connection{ID: id}
-	err := scanConnection(db.connection.QueryRowContext(ctx, id), &c)
+	err := scanConnection(db.connection.QueryRowContext(pointRead(ctx), id), &c)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ConnectionNotFound(id)
 	}
@@ -324,7 +381,7 @@ func scanOperation(row scanner, op *store.Operation) error {
 // Operation implements store.Store.
 func (db *DB) Operation(ctx context.Context, connID, id string) (*store.Operation, error) {
 	op := store.Operation{ConnectionID: connID, ID: id}
-	err := scanOperation(db.operation.QueryRowContext(ctx, connID, id), &op)
+	err := scanOperation(db.operation.QueryRowContext(pointRead(ctx), connID, id), &op)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, db.operationNotFound(ctx, connID, id)
 	}
@@ -394,7 +451,9 @@ type idScanner struct {
 
 func (s idScanner) Scan(dest ...any) error { return s.rows.Scan(append([]any{s.id}, dest...)...) }
 
-// UpdateOperation implements store.Store.
+// UpdateOperation implements store.Store. The writer applies the update,
+// in a transaction it may share with the updates of concurrent callers; the
+// call returns once that transaction is committed.
 func (db *DB) UpdateOperation(ctx context.Context, connID, id string, u store.OperationUpdate) (*store.Operation, error) {
 	errJSON, err := marshal(u.Error)
 	if err != nil {
@@ -408,10 +467,21 @@ func (db *DB) UpdateOperation(ctx context.Context, connID, id string, u store.Op
 	if u.Status != nil {
 		status = string(*u.Status)
 	}
-	op := store.Operation{ConnectionID: connID, ID: id}
-	row := db.updateOperation.QueryRowContext(ctx, status, u.SetError, errJSON, time.Now().UTC().UnixNano(), connID, id, match)
-	err = scanOperation(row, &op)
-	if errors.Is(err, sql.ErrNoRows) {
+	p := &pendingUpdate{
+		ctx:  ctx,
+		args: [7]any{status, u.SetError, errJSON, time.Now().UTC().UnixNano(), connID, id, match},
+		op:   store.Operation{ConnectionID: connID, ID: id},
+		done: make(chan struct{}),
+	}
+	select {
+	case db.updates <- p:
+	case <-db.quit:
+		return nil, internal("update operation", errors.New("the database is closed"))
+	case <-ctx.Done():
+		return nil, internal("update operation", ctx.Err())
+	}
+	<-p.done
+	if errors.Is(p.err, sql.ErrNoRows) {
 		// Nothing changed; say why.
 		cur, err := db.Operation(ctx, connID, id)
 		switch {
@@ -423,10 +493,122 @@ func (db *DB) UpdateOperation(ctx context.Context, connID, id string, u store.Op
 			return nil, terminalConflict(cur)
 		}
 	}
-	if err != nil {
-		return nil, internal("update operation", err)
+	if p.err != nil {
+		return nil, internal("update operation", p.err)
 	}
-	return &op, nil
+	return &p.op, nil
+}
+
+// pendingUpdate is an UpdateOperation waiting for the writer.
+type pendingUpdate struct {
+	ctx  context.Context // when done before the writer starts the update, it is skipped
+	args [7]any          // of db.updateOperation
+	op   store.Operation // the operation as stored after the update
+	err  error           // sql.ErrNoRows when the update matched no row
+	done chan struct{}   // closed when op and err are final
+}
+
+// writer applies the updates handed to it until Close: it takes every
+// update that callers are waiting to hand over, applies them in one
+// transaction and commits it, then starts again. Under load the batch grows
+// by itself while the previous commit syncs.
+func (db *DB) writer() {
+	defer close(db.writerDone)
+	batch := make([]*pendingUpdate, 0, maxBatch)
+	for {
+		select {
+		case p := <-db.updates:
+			batch = append(batch[:0], p)
+		case <-db.quit:
+			return
+		}
+	collect:
+		for len(batch) < maxBatch {
+			select {
+			case p := <-db.updates:
+				batch = append(batch, p)
+			default:
+				break collect
+			}
+		}
+		db.applyBatch(batch)
+		for i, p := range batch {
+			close(p.done)
+			batch[i] = nil
+		}
+	}
+}
+
+// applyBatch applies the updates in one transaction, in order, as if one
+// after the other: each sees the ones before it. An update that matches no
+// row changes nothing and does not affect the others.
+//
+// The contexts of the callers do not reach SQLite: an update that has
+// started is committed, whatever its caller does meanwhile. (A cancellable
+// context would also cost the driver a goroutine per statement.)
+func (db *DB) applyBatch(batch []*pendingUpdate) {
+	ctx := context.Background()
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		for _, p := range batch {
+			p.err = err
+		}
+		return
+	}
+	stmt := tx.StmtContext(ctx, db.updateOperation)
+	applied := 0
+	for _, p := range batch {
+		if p.err = p.ctx.Err(); p.err != nil {
+			continue
+		}
+		p.err = scanOperation(stmt.QueryRowContext(ctx, p.args[:]...), &p.op)
+		if p.err == nil {
+			applied++
+			continue
+		}
+		if !errors.Is(p.err, sql.ErrNoRows) {
+			// SQLite may have rolled back the whole transaction (it does
+			// on a full disk or an I/O error, say), and the updates after
+			// this one would then commit one by one: start over, each
+			// update in its own transaction, so that it fails alone.
+			tx.Rollback()
+			for _, p := range batch {
+				db.applyOne(p)
+			}
+			return
+		}
+	}
+	if applied == 0 {
+		tx.Rollback() // nothing changed, nothing to lose
+		return
+	}
+	err = tx.Commit()
+	if err != nil {
+		for _, p := range batch {
+			if p.err == nil {
+				p.err = err
+			}
+		}
+	}
+}
+
+// applyOne applies one update in a transaction of its own.
+func (db *DB) applyOne(p *pendingUpdate) {
+	if p.err = p.ctx.Err(); p.err != nil {
+		return
+	}
+	ctx := context.Background()
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		p.err = err
+		return
+	}
+	p.err = scanOperation(tx.StmtContext(ctx, db.updateOperation).QueryRowContext(ctx, p.args[:]...), &p.op)
+	if p.err != nil {
+		tx.Rollback()
+		return
+	}
+	p.err = tx.Commit()
 }
 
 // DeleteOperation implements store.Store.
@@ -619,5 +801,11 @@ func code(err error) int {
 	}
 	return 0
 }
+
+// pointRead is the context of a read of one row by its key, which takes
+// microseconds and never waits on a lock in WAL mode: not worth cancelling,
+// since with a cancellable context database/sql and the driver each start a
+// goroutine per statement to watch it.
+func pointRead(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
