@@ -10,7 +10,6 @@ package auth
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,10 +97,12 @@ type Verifier struct {
 // same token on every request (as Graph's SDKs do) pays for its signature
 // once: the signature check was a third of a request's CPU. An entry lives
 // until the token expires, and at most cacheTTL, so that a key removed from
-// the JWKS stops working within that time.
+// the JWKS stops working within that time. Entries are keyed by the token
+// itself: hashing it with SHA-256 first cost more than the rest of the
+// lookup, and the tokens are in this process's memory anyway.
 type verified struct {
-	mu      sync.Mutex
-	entries map[[sha256.Size]byte]verifiedEntry
+	mu      sync.RWMutex
+	entries map[string]verifiedEntry
 }
 
 type verifiedEntry struct {
@@ -115,28 +116,30 @@ const (
 )
 
 func (v *verified) get(token string, now time.Time) *Principal {
-	key := sha256.Sum256([]byte(token))
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	e, ok := v.entries[key]
+	v.mu.RLock()
+	e, ok := v.entries[token]
+	v.mu.RUnlock()
 	if !ok {
 		return nil
 	}
 	if !now.Before(e.until) {
-		delete(v.entries, key)
+		v.mu.Lock()
+		if cur, ok := v.entries[token]; ok && !now.Before(cur.until) {
+			delete(v.entries, token)
+		}
+		v.mu.Unlock()
 		return nil
 	}
 	return e.principal
 }
 
 func (v *verified) put(token string, p *Principal, until time.Time) {
-	key := sha256.Sum256([]byte(token))
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.entries == nil || len(v.entries) >= cacheEntries {
-		v.entries = map[[sha256.Size]byte]verifiedEntry{}
+		v.entries = map[string]verifiedEntry{}
 	}
-	v.entries[key] = verifiedEntry{principal: p, until: until}
+	v.entries[token] = verifiedEntry{principal: p, until: until}
 }
 
 // NewVerifier returns a Verifier for cfg. ctx bounds the background refresh

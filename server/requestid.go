@@ -7,14 +7,19 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-const (
-	idsKey    = "graphconn.ids"
-	loggerKey = "graphconn.logger"
-)
+const idsKey = "graphconn.ids"
+
+func init() {
+	// Request ids from a pool of randomness read 16 at a time, rather than
+	// one read per request. They are identifiers, not secrets.
+	uuid.EnableRandPool()
+}
 
 type requestIDs struct {
-	request uuid.UUID
-	client  string
+	request   uuid.UUID
+	requestID string // request, formatted
+	client    string
+	log       *slog.Logger // the server's, without the ids
 }
 
 // withRequestIDs gives every request a new request-id and answers it, with
@@ -24,28 +29,36 @@ func withRequestIDs(log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			id := uuid.New()
-			ids := requestIDs{request: id, client: c.Request().Header.Get("client-request-id")}
+			ids := &requestIDs{request: id, requestID: id.String(), client: c.Request().Header.Get("client-request-id"), log: log}
 			if ids.client == "" {
-				ids.client = id.String()
+				ids.client = ids.requestID
 			}
 			h := c.Response().Header()
-			h.Set("request-id", id.String())
-			h.Set("client-request-id", ids.client)
+			h["Request-Id"] = []string{ids.requestID}
+			h["Client-Request-Id"] = []string{ids.client}
 			c.Set(idsKey, ids)
-			c.Set(loggerKey, log.With(slog.String("request-id", id.String()), slog.String("client-request-id", ids.client)))
 			return next(c)
 		}
 	}
 }
 
-func requestIDsOf(c echo.Context) requestIDs {
-	ids, _ := c.Get(idsKey).(requestIDs)
-	return ids
+func requestIDsOf(c echo.Context) *requestIDs {
+	if ids, ok := c.Get(idsKey).(*requestIDs); ok {
+		return ids
+	}
+	return &requestIDs{log: slog.Default()}
 }
 
+// idAttrs are the attributes that every log line of a request starts with.
+func (ids *requestIDs) idAttrs() [2]slog.Attr {
+	return [2]slog.Attr{slog.String("request-id", ids.requestID), slog.String("client-request-id", ids.client)}
+}
+
+// loggerOf returns the logger for the lines of the request in c, which
+// carry its ids. (The access log line, written for every request, is
+// written without it: see build.)
 func loggerOf(c echo.Context) *slog.Logger {
-	if l, ok := c.Get(loggerKey).(*slog.Logger); ok {
-		return l
-	}
-	return slog.Default()
+	ids := requestIDsOf(c)
+	a := ids.idAttrs()
+	return ids.log.With(a[0], a[1])
 }

@@ -123,8 +123,13 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo,
 		m.observe(v),
 		middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 			LogMethod: true, LogURI: true, LogStatus: true, LogLatency: true,
+			// The access log: one line per request, the hottest log call,
+			// so its attributes are given at once (loggerOf would build a
+			// logger per request).
 			LogValuesFunc: func(c echo.Context, rv middleware.RequestLoggerValues) error {
-				loggerOf(c).Info("request", slog.String("method", rv.Method), slog.String("uri", rv.URI),
+				ids := requestIDsOf(c).idAttrs()
+				log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", ids[0], ids[1],
+					slog.String("method", rv.Method), slog.String("uri", rv.URI),
 					slog.Int("status", rv.Status), slog.Duration("latency", rv.Latency))
 				return nil
 			},

@@ -158,8 +158,9 @@ var exchanges = sync.Pool{New: func() any { return new(exchange) }}
 
 // validatedBody is the request body as the handler gets it: the bytes the
 // validator read, and the value it decoded from them and checked against
-// the contract, so that the handler need not decode them again. Its
-// ValidatedValue is that of kin-openapi's Options.KeepValidatedValue.
+// the contract (unless validation is off), so that the handler need not
+// decode them again. Its ValidatedValue is that of kin-openapi's
+// Options.KeepValidatedValue.
 type validatedBody struct {
 	bytes.Reader
 	value any // nil when the body was not checked
@@ -167,8 +168,8 @@ type validatedBody struct {
 
 func (b *validatedBody) Close() error { return nil }
 
-// ValidatedValue returns the body's value, checked against the contract;
-// nil when it was not checked.
+// ValidatedValue returns the body's value, checked against the contract
+// unless validation is off; nil when the body is not JSON.
 func (b *validatedBody) ValidatedValue() any { return b.value }
 
 // requests validates the request against its operation: security first,
@@ -201,6 +202,11 @@ func (v *validator) requests(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			x.body.Reset(data)
 			x.body.value = nil
+			if len(data) > 0 && isJSON(req.Header.Get("Content-Type")) {
+				if x.body.value, err = decodeStrict(data, v.intern); err != nil {
+					return err
+				}
+			}
 			req.Body = &x.body
 			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 			req.ContentLength = int64(len(data))
@@ -252,11 +258,7 @@ func (v *validator) checkRequestBody(in *openapi3filter.RequestValidationInput, 
 		req.Body = vb
 		return err
 	}
-	value, err := decodeJSON(data, v.intern)
-	if err != nil {
-		return &openapi3filter.RequestError{Input: in, RequestBody: body, Reason: "failed to decode request body",
-			Err: &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Cause: err}}
-	}
+	value := vb.value // decoded by decodeStrict
 	defaultsSet := false
 	opts := []openapi3.SchemaValidationOption{openapi3.VisitAsRequest(), openapi3.DefaultsSet(func() { defaultsSet = true })}
 	if v.schema2020 {
@@ -268,6 +270,7 @@ func (v *validator) checkRequestBody(in *openapi3filter.RequestValidationInput, 
 	if defaultsSet {
 		// The schema's defaults were written into value: the handler gets
 		// the body with them, as kin-openapi gives it.
+		var err error
 		if data, err = json.Marshal(value); err != nil {
 			return &openapi3filter.RequestError{Input: in, RequestBody: body, Reason: "rewriting failed", Err: err}
 		}
@@ -299,17 +302,34 @@ func isJSON(contentType string) bool {
 // see internStrings) are shared rather than allocated.
 func decodeJSON(data []byte, intern map[string]any) (any, error) {
 	p := jsonParser{data: data, intern: intern}
-	if v, ok := p.value(0); ok {
-		p.space()
-		if p.pos == len(p.data) {
-			return v, nil
-		}
+	if v, ok := p.document(); ok {
+		return v, nil
 	}
 	var value any
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&value); err != nil {
 		return nil, err
+	}
+	return value, nil
+}
+
+// decodeStrict decodes a request body as decodeJSON does, and refuses with
+// a 400 what checkJSON refuses. One pass does both for the usual body: the
+// parser gives up on anything checkJSON might refuse (a property given twice,
+// a NUL, nesting deeper than maxJSONDepth, invalid UTF-8), and only then do
+// checkJSON and encoding/json read the body.
+func decodeStrict(data []byte, intern map[string]any) (any, error) {
+	p := jsonParser{data: data, intern: intern, strict: true}
+	if v, ok := p.document(); ok {
+		return v, nil
+	}
+	if err := checkJSON(data); err != nil {
+		return nil, err
+	}
+	value, err := decodeJSON(data, intern)
+	if err != nil {
+		return nil, badRequest("The request body is not valid JSON.")
 	}
 	return value, nil
 }
@@ -357,6 +377,20 @@ type jsonParser struct {
 	data   []byte
 	pos    int
 	intern map[string]any // string → the same string, boxed
+	// strict gives up, in addition, on what checkJSON refuses: a property
+	// given twice, an escaped NUL and nesting deeper than maxJSONDepth.
+	// (A raw NUL and invalid UTF-8 make every parse give up.)
+	strict bool
+}
+
+// document parses the whole of the data as one value.
+func (p *jsonParser) document() (any, bool) {
+	v, ok := p.value(0)
+	if !ok {
+		return nil, false
+	}
+	p.space()
+	return v, p.pos == len(p.data)
 }
 
 // maxParseDepth bounds the recursion; deeper documents go to encoding/json.
@@ -379,9 +413,13 @@ func (p *jsonParser) value(depth int) (any, bool) {
 		return nil, false
 	}
 	switch c := p.data[p.pos]; {
-	case c == '{':
-		return p.object(depth)
-	case c == '[':
+	case c == '{' || c == '[':
+		if p.strict && depth >= maxJSONDepth {
+			return nil, false
+		}
+		if c == '{' {
+			return p.object(depth)
+		}
 		return p.array(depth)
 	case c == '"':
 		s, boxed, ok := p.quoted()
@@ -434,6 +472,11 @@ func (p *jsonParser) object(depth int) (any, bool) {
 		v, ok := p.value(depth + 1)
 		if !ok {
 			return nil, false
+		}
+		if p.strict {
+			if _, dup := m[k]; dup {
+				return nil, false
+			}
 		}
 		m[k] = v // as encoding/json, the last of duplicate keys wins
 		p.space()
@@ -554,7 +597,7 @@ func (p *jsonParser) escaped(start int) (string, bool) {
 				buf = append(buf, '\t')
 			case 'u':
 				r, ok := p.hex4()
-				if !ok {
+				if !ok || r == 0 && p.strict {
 					return "", false
 				}
 				if utf16.IsSurrogate(r) {
@@ -701,11 +744,6 @@ func (v *validator) readBody(req *http.Request, body *openapi3.RequestBody) ([]b
 		return nil, badRequest("The request body could not be read.")
 	case int64(len(data)) > v.maxBody:
 		return nil, v.tooLarge()
-	}
-	if len(data) > 0 {
-		if err := checkJSON(data); err != nil {
-			return nil, err
-		}
 	}
 	return data, nil
 }

@@ -144,6 +144,8 @@ func FuzzDecodeJSON(f *testing.F) {
 		`"\"\\\/\b\f\n\r\t\u0041\u00e9\u20ac\ud83d\ude00"`, `"\ud83d"`, `"\ude00"`, `"\ud83dx"`, `"\ud83d\u0041"`,
 		`"\u12"`, `"\x"`, "\"a\tb\"", "\"\xff\"", "\"\xed\xa0\x80\"", `"é€😀"`, `{"a":"\u0000"}`, `[1,]`, `{"a":1,}`,
 		`{"a"}`, `{"a":}`, `{1:2}`, `tru`, `nul`, `[`, `{`, `"abc`, strings.Repeat("[", 70) + strings.Repeat("]", 70),
+		strings.Repeat("[", 32) + strings.Repeat("]", 32), strings.Repeat("[", 33) + strings.Repeat("]", 33),
+		`{"a":{"b":1,"b":2}}`, `[{"a":1},{"a":2}]`, `{"a\u0000":1}`, `"\u0000"`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -166,6 +168,21 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 		if wantErr == nil && !reflect.DeepEqual(got, want) {
 			t.Fatalf("decodeJSON(%q) = %#v, want %#v", data, got, want)
+		}
+		// decodeStrict refuses what checkJSON or encoding/json refuses,
+		// and otherwise gives the same value.
+		strict, strictErr := decodeStrict(data, intern)
+		if checkErr := checkJSON(data); checkErr != nil || wantErr != nil {
+			if strictErr == nil {
+				t.Fatalf("decodeStrict(%q) = %#v, want an error (checkJSON: %v, encoding/json: %v)", data, strict, checkErr, wantErr)
+			}
+			if checkErr != nil && strictErr.Error() != checkErr.Error() {
+				t.Fatalf("decodeStrict(%q) error = %v, want checkJSON's %v", data, strictErr, checkErr)
+			}
+			return
+		}
+		if strictErr != nil || !reflect.DeepEqual(strict, want) {
+			t.Fatalf("decodeStrict(%q) = %#v, %v; want %#v", data, strict, strictErr, want)
 		}
 	})
 }

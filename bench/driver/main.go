@@ -41,7 +41,7 @@ type config struct {
 	rounds, conns, threads int
 	startups               int
 	strict                 bool
-	startupOnly            bool
+	startupOnly, patchOnly bool
 	serverEnv              []string
 	variants               []build
 }
@@ -69,6 +69,7 @@ func main() {
 	flag.IntVar(&cfg.startups, "startups", 5, "start-ups timed per server kind")
 	flag.BoolVar(&cfg.strict, "strict", false, "have wrk's script check every status itself (slower load generator)")
 	flag.BoolVar(&cfg.startupOnly, "startup-only", false, "only time the start-ups")
+	flag.BoolVar(&cfg.patchOnly, "patch-only", false, "measure only the ceiling and each server's validated PATCH at saturation (for comparing variants)")
 	flag.Func("variant", "another graphconn binary to measure in the same rounds, on SQLite: LABEL=PATH [NAME=VALUE...] (environment after the path); repeatable", func(v string) error {
 		label, rest, ok := strings.Cut(v, "=")
 		f := strings.Fields(rest)
@@ -239,6 +240,9 @@ func run(cfg config) (err error) {
 	for i, t := range targets {
 		st := t.store
 		for _, valid := range []bool{true, false} {
+			if !valid && cfg.patchOnly {
+				continue
+			}
 			s, err := start(cfg, t.build, tmp, st, valid, fmt.Sprintf("%d-%s-%t", i, st, valid))
 			if err != nil {
 				return err
@@ -249,7 +253,7 @@ func run(cfg config) (err error) {
 			}
 			w := &workload{srv: s, method: "PATCH", conns: cfg.conns}
 			workloads = append(workloads, w)
-			if valid {
+			if valid && !cfg.patchOnly {
 				patches = append(patches, w)
 				workloads = append(workloads, &workload{srv: s, method: "GET", conns: cfg.conns})
 			}
@@ -272,6 +276,7 @@ func run(cfg config) (err error) {
 			}
 			progress("round %d: %-32s %-28s %8.0f req/s  p50 %5.2f ms  p99 %6.2f ms  others' CPU %.2f cores",
 				round+1, w.srv.name, w.label(), r.rps(), ms(r.P50), ms(r.P99), r.others)
+		progress("round %d: %-32s server CPU %.1f µs per request", round+1, w.srv.name, r.serverCPU/r.rps()*1e6)
 			w.runs = append(w.runs, r)
 		}
 	}
@@ -328,8 +333,8 @@ func run(cfg config) (err error) {
 	}
 
 	// The report.
-	fmt.Fprintln(report, "| server | workload | req/s (median) | spread (min–max) | × ceiling | p50 | p99 (median, worst) | others' CPU | peak RSS |")
-	fmt.Fprintln(report, "|---|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(report, "| server | workload | req/s (median) | spread (min–max) | × ceiling | p50 | p99 (median, worst) | server CPU per request | others' CPU | peak RSS |")
+	fmt.Fprintln(report, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	ceilingRuns := workloads[0].runs
 	ratio := func(w *workload) float64 {
 		if w.half || len(w.runs) != len(ceilingRuns) {
@@ -345,18 +350,25 @@ func run(cfg config) (err error) {
 	for _, w := range append(workloads, halves...) {
 		rs := rates(w.runs)
 		p50s, p99s, others := lat(w.runs, func(r result) int64 { return r.P50 }), lat(w.runs, func(r result) int64 { return r.P99 }), []float64{}
+		var cpus []float64 // µs of the server's CPU per request
 		for _, r := range w.runs {
 			others = append(others, r.others)
+			cpus = append(cpus, r.serverCPU/r.rps()*1e6)
 		}
-		fmt.Fprintf(report, "| %s | %s | %.0f | %.0f–%.0f | %.2f | %.2f ms | %.2f ms, %.2f ms | %.2f cores | %.1f MiB |\n",
+		fmt.Fprintf(report, "| %s | %s | %.0f | %.0f–%.0f | %.2f | %.2f ms | %.2f ms, %.2f ms | %.1f µs | %.2f cores | %.1f MiB |\n",
 			w.srv.name, w.label(), median(rs), slices.Min(rs), slices.Max(rs), ratio(w),
-			median(p50s), median(p99s), slices.Max(p99s), median(others), rss[w.srv])
+			median(p50s), median(p99s), slices.Max(p99s), median(cpus), median(others), rss[w.srv])
 	}
 	fmt.Fprintln(report)
-	fmt.Fprintln(report, "| server | start-up to ready (median, worst of", cfg.startups, ") |")
-	fmt.Fprintln(report, "|---|---:|")
+	if cfg.startups > 0 {
+		fmt.Fprintln(report, "| server | start-up to ready (median, worst of", cfg.startups, ") |")
+		fmt.Fprintln(report, "|---|---:|")
+	}
 	for _, k := range kinds {
 		d := startups[k.name]
+		if len(d) == 0 {
+			continue
+		}
 		fs := make([]float64, len(d))
 		for i := range d {
 			fs[i] = float64(d[i].Microseconds()) / 1000
@@ -395,6 +407,9 @@ func run(cfg config) (err error) {
 			fmt.Fprintf(report, "| %s: validated, durable PATCH ≥ 0.40× ceiling | %.2f× | %s |\n", on.srv.name, r, verdict(r >= 0.40))
 		} else {
 			fmt.Fprintf(report, "| %s: validated PATCH / ceiling (no target) | %.2f× | – |\n", on.srv.name, r)
+		}
+		if off == nil {
+			continue // -patch-only
 		}
 		var cost []float64
 		for i := range on.runs {
