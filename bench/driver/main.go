@@ -276,7 +276,7 @@ func run(cfg config) (err error) {
 			}
 			progress("round %d: %-32s %-28s %8.0f req/s  p50 %5.2f ms  p99 %6.2f ms  others' CPU %.2f cores",
 				round+1, w.srv.name, w.label(), r.rps(), ms(r.P50), ms(r.P99), r.others)
-		progress("round %d: %-32s server CPU %.1f µs per request", round+1, w.srv.name, r.serverCPU/r.rps()*1e6)
+			progress("round %d: %-32s server CPU %.1f µs per request", round+1, w.srv.name, r.serverCPU/r.rps()*1e6)
 			w.runs = append(w.runs, r)
 		}
 	}
