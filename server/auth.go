@@ -23,27 +23,19 @@ type authenticator struct {
 
 // authState caches the verified token of one request: kin-openapi calls
 // authenticate once per alternative requirement, and a signature is worth
-// checking once.
+// checking once. It lives in the request's exchange (validate.go).
 type authState struct {
 	done      bool
 	principal *auth.Principal
 	err       error
 }
 
-type authStateKey struct{}
-
-// withAuthState gives the request a place for its verified principal.
-func withAuthState(r *http.Request) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), authStateKey{}, &authState{}))
-}
-
 // principalOf returns the caller of a request that passed authentication.
 func principalOf(c echo.Context) *auth.Principal {
-	st, _ := c.Request().Context().Value(authStateKey{}).(*authState)
-	if st == nil {
-		return nil
+	if x, _ := c.Get(exchangeKey).(*exchange); x != nil {
+		return x.auth.principal
 	}
-	return st.principal
+	return nil
 }
 
 var (
@@ -52,11 +44,8 @@ var (
 		"Personal Microsoft accounts are not supported by this API; use a work or school account.")
 )
 
-func (a *authenticator) authenticate(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
-	st, _ := ctx.Value(authStateKey{}).(*authState)
-	if st == nil {
-		return errors.New("authenticate: the request has no auth state")
-	}
+// authenticate is the AuthenticationFunc of a request whose state is st.
+func (a *authenticator) authenticate(ctx context.Context, st *authState, in *openapi3filter.AuthenticationInput) error {
 	if !st.done {
 		st.principal, st.err = a.verifier.FromHeader(ctx, in.RequestValidationInput.Request.Header)
 		st.done = true

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,8 +37,11 @@ type validator struct {
 	// neither validated nor buffered.
 	outside     map[string]bool
 	errorSchema *openapi3.Schema // Graph's error body, for answers outside any operation
-	reqOpts     *openapi3filter.Options
+	reqOpts     *openapi3filter.Options // without its AuthenticationFunc: see newExchange
 	respOpts    *openapi3filter.Options
+	authn       func(context.Context, *authState, *openapi3filter.AuthenticationInput) error
+	respVisit   []openapi3.SchemaValidationOption // the options of VisitJSON for a response body
+	exchanges   sync.Pool
 	maxBody     int64
 	// skipSchemas turns off the checks of parameters and bodies against the
 	// contract, both ways, for measuring what they cost; security, media
@@ -67,14 +71,15 @@ type route struct {
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
-func newValidator(spec *openapi3.T, maxBody int64, authn openapi3filter.AuthenticationFunc) (*validator, error) {
+func newValidator(spec *openapi3.T, maxBody int64, authn func(context.Context, *authState, *openapi3filter.AuthenticationInput) error) (*validator, error) {
 	v := &validator{
 		routes:  map[string]map[string]*route{},
 		outside: map[string]bool{},
 		// The bodies are checked here, in checkRequestBody and
 		// checkResponseBody, on the bytes already read; kin-openapi checks
 		// the rest.
-		reqOpts:  &openapi3filter.Options{AuthenticationFunc: authn, ExcludeRequestBody: true},
+		reqOpts:  &openapi3filter.Options{ExcludeRequestBody: true},
+		authn:    authn,
 		respOpts: &openapi3filter.Options{IncludeResponseStatus: true, ExcludeResponseBody: true},
 		maxBody:  maxBody,
 	}
@@ -83,7 +88,9 @@ func newValidator(spec *openapi3.T, maxBody int64, authn openapi3filter.Authenti
 		return nil, errors.New("openapi.yaml has no odata.error schema")
 	}
 	v.errorSchema = ref.Value
+	v.exchanges.New = func() any { return v.newExchange() }
 	v.schema2020 = spec.IsOpenAPI31OrLater()
+	v.respVisit = v.visitOptions(openapi3.VisitAsResponse())
 	v.intern = internStrings(spec)
 	for path, item := range spec.Paths.Map() {
 		echoPath := pathParam.ReplaceAllString(path, ":$1")
@@ -142,19 +149,54 @@ func pathParams(c echo.Context, m map[string]string) map[string]string {
 }
 
 // exchange is what the validator keeps of one request, pooled: the
-// buffered response, and what the request half found that the response
-// half needs.
+// buffered response, the caller, and what the request half found that the
+// response half needs.
 type exchange struct {
 	recorder
 	params map[string]string
 	reqIn  openapi3filter.RequestValidationInput
 	respIn openapi3filter.ResponseValidationInput
 	body   validatedBody
+	auth   authState
+	// authReq is the request as the security check sees it: without its
+	// body, which kin-openapi would otherwise read and copy, in case the
+	// AuthenticationFunc wanted it (ours reads the headers only).
+	authReq http.Request
+	// authOpts are the validator's reqOpts with an AuthenticationFunc that
+	// keeps its result in auth.
+	authOpts openapi3filter.Options
+	// reqVisit are the options of VisitJSON for a request body; they set
+	// defaultsSet when the schema's defaults were written into the value.
+	reqVisit    []openapi3.SchemaValidationOption
+	defaultsSet bool
 }
 
 const exchangeKey = "graphconn.exchange"
 
-var exchanges = sync.Pool{New: func() any { return new(exchange) }}
+func (v *validator) newExchange() *exchange {
+	x := &exchange{authOpts: *v.reqOpts}
+	x.authOpts.AuthenticationFunc = func(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
+		return v.authn(ctx, &x.auth, in)
+	}
+	x.reqVisit = v.visitOptions(openapi3.VisitAsRequest(), openapi3.DefaultsSet(func() { x.defaultsSet = true }))
+	return x
+}
+
+// visitOptions are the options of VisitJSON for the contract's schemas.
+func (v *validator) visitOptions(opts ...openapi3.SchemaValidationOption) []openapi3.SchemaValidationOption {
+	if v.schema2020 {
+		opts = append(opts, openapi3.EnableJSONSchema2020())
+	}
+	return opts
+}
+
+// reset drops what the exchange holds of its request, for the pool.
+func (x *exchange) reset() {
+	x.body.Reset(nil)
+	x.body.value = nil
+	x.reqIn, x.respIn = openapi3filter.RequestValidationInput{}, openapi3filter.ResponseValidationInput{}
+	x.auth, x.authReq = authState{}, http.Request{}
+}
 
 // validatedBody is the request body as the handler gets it: the bytes the
 // validator read, and the value it decoded from them and checked against
@@ -183,16 +225,20 @@ func (v *validator) requests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		x, _ := c.Get(exchangeKey).(*exchange)
 		if x == nil {
-			x = new(exchange) // not behind v.responses
+			x = v.newExchange() // not behind v.responses
+			c.Set(exchangeKey, x)
 		}
-		req := withAuthState(c.Request())
-		c.SetRequest(req)
+		req := c.Request()
 		x.params = pathParams(c, x.params)
+		x.auth = authState{}
+		x.authReq = *req
+		x.authReq.Body, x.authReq.GetBody = http.NoBody, nil
 		in := &x.reqIn
-		*in = openapi3filter.RequestValidationInput{Request: req, PathParams: x.params, Route: rt.spec, Options: v.reqOpts}
+		*in = openapi3filter.RequestValidationInput{Request: &x.authReq, PathParams: x.params, Route: rt.spec, Options: &x.authOpts}
 		if err := openapi3filter.ValidateSecurityRequirements(req.Context(), in, rt.security); err != nil {
 			return authError(err)
 		}
+		in.Request = req
 		var data []byte
 		body := rt.spec.Operation.RequestBody
 		if body != nil {
@@ -225,7 +271,7 @@ func (v *validator) requests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		err := openapi3filter.ValidateRequest(req.Context(), in)
 		if err == nil && body != nil {
-			err = v.checkRequestBody(in, body.Value, data, &x.body)
+			err = v.checkRequestBody(in, body.Value, data, x)
 		}
 		if err != nil {
 			if v.invalid != nil {
@@ -241,7 +287,8 @@ func (v *validator) requests(next echo.HandlerFunc) echo.HandlerFunc {
 // openapi3filter.ValidateRequestBody does (with the same errors), but on
 // the bytes that readBody already read, and keeps the value it decoded in
 // vb for the handler.
-func (v *validator) checkRequestBody(in *openapi3filter.RequestValidationInput, body *openapi3.RequestBody, data []byte, vb *validatedBody) error {
+func (v *validator) checkRequestBody(in *openapi3filter.RequestValidationInput, body *openapi3.RequestBody, data []byte, x *exchange) error {
+	vb := &x.body
 	if len(data) == 0 {
 		if body.Required {
 			return &openapi3filter.RequestError{Input: in, RequestBody: body, Err: openapi3filter.ErrInvalidRequired}
@@ -258,16 +305,12 @@ func (v *validator) checkRequestBody(in *openapi3filter.RequestValidationInput, 
 		req.Body = vb
 		return err
 	}
-	value := vb.value // decoded by decodeStrict
-	defaultsSet := false
-	opts := []openapi3.SchemaValidationOption{openapi3.VisitAsRequest(), openapi3.DefaultsSet(func() { defaultsSet = true })}
-	if v.schema2020 {
-		opts = append(opts, openapi3.EnableJSONSchema2020())
-	}
-	if err := mt.Schema.Value.VisitJSON(value, opts...); err != nil {
+	value := x.body.value // decoded by decodeStrict
+	x.defaultsSet = false
+	if err := mt.Schema.Value.VisitJSON(value, x.reqVisit...); err != nil {
 		return &openapi3filter.RequestError{Input: in, RequestBody: body, Reason: "doesn't match schema" + schemaID(mt.Schema), Err: err}
 	}
-	if defaultsSet {
+	if x.defaultsSet {
 		// The schema's defaults were written into value: the handler gets
 		// the body with them, as kin-openapi gives it.
 		var err error
@@ -869,8 +912,8 @@ func (v *validator) responses(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		res := c.Response()
 		w := res.Writer
-		x := exchanges.Get().(*exchange)
-		defer exchanges.Put(x)
+		x := v.exchanges.Get().(*exchange)
+		defer v.exchanges.Put(x)
 		rec := &x.recorder
 		rec.header, rec.status = w.Header(), 0
 		rec.body.Reset()
@@ -902,10 +945,8 @@ func (v *validator) responses(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Content-Length", strconv.Itoa(len(body)))
 		w.WriteHeader(status)
 		res.Status, res.Size = status, int64(len(body))
-		// Nothing may keep the pooled exchange's body or readers.
-		x.body.Reset(nil)
-		x.body.value = nil
-		x.reqIn, x.respIn = openapi3filter.RequestValidationInput{}, openapi3filter.ResponseValidationInput{}
+		// Nothing may keep the pooled exchange's request or body.
+		x.reset()
 		if c.Request().Method == http.MethodHead {
 			return nil
 		}
@@ -1012,11 +1053,7 @@ func (v *validator) checkResponseBody(in *openapi3filter.ResponseValidationInput
 		return &openapi3filter.ResponseError{Input: in, Reason: "failed to decode response body",
 			Err: &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Cause: err}}
 	}
-	opts := []openapi3.SchemaValidationOption{openapi3.VisitAsResponse()}
-	if v.schema2020 {
-		opts = append(opts, openapi3.EnableJSONSchema2020())
-	}
-	if err := mt.Schema.Value.VisitJSON(value, opts...); err != nil {
+	if err := mt.Schema.Value.VisitJSON(value, v.respVisit...); err != nil {
 		return &openapi3filter.ResponseError{Input: in, Reason: "response body doesn't match schema" + schemaID(mt.Schema), Err: err}
 	}
 	return nil

@@ -430,6 +430,9 @@ func run(cfg config) (err error) {
 		}
 	}
 	for _, k := range kinds[1:] {
+		if len(startups[k.name]) == 0 {
+			continue // -startups 0
+		}
 		d := slices.Max(startups[k.name])
 		fmt.Fprintf(report, "| %s: start-up to ready < 200 ms (worst of %d) | %.1f ms | %s |\n",
 			k.name, cfg.startups, float64(d.Microseconds())/1000, verdict(d < 200*time.Millisecond))
