@@ -51,6 +51,7 @@ type DB struct {
 	quit       chan struct{}       // closed by Close: the writer stops
 	writerDone chan struct{}
 	closeOnce  sync.Once
+	raw        rawBatch // the writer's
 }
 
 var _ store.Store = (*DB)(nil)
@@ -168,6 +169,20 @@ const (
 	ifMatch = `(?%[1]d IS NULL OR version IN (SELECT value FROM json_each(?%[1]d)))`
 )
 
+// updateOperationSQL is UpdateOperation's one statement: the precondition,
+// the terminal-state rule and the merge hold atomically, with no read before
+// the write. Its arguments are pendingUpdate.args.
+var updateOperationSQL = `UPDATE operations SET
+		status = coalesce(?1, status),
+		error = CASE WHEN ?2 THEN ?3 ELSE error END,
+		version = max(version + 1, ?4),
+		modified = ?4,
+		due = CASE WHEN coalesce(?1, status) IN ` + terminal + ` THEN NULL ELSE due END
+	WHERE connection_id = ?5 AND id = ?6 AND ` + fmt.Sprintf(ifMatch, 7) + `
+	  AND (status NOT IN ` + terminal + `
+	       OR (coalesce(?1, status) = status AND (NOT ?2 OR error IS ?3)))
+	RETURNING ` + operationColumns
+
 // The statements of the hot path, prepared once.
 func (db *DB) prepare(ctx context.Context) error {
 	stmts := []struct {
@@ -179,18 +194,7 @@ func (db *DB) prepare(ctx context.Context) error {
 			FROM connections WHERE id = ?`},
 		{&db.operation, db.read, `SELECT ` + operationColumns + `
 			FROM operations WHERE connection_id = ? AND id = ?`},
-		// One statement: the precondition, the terminal-state rule and the
-		// merge hold atomically, with no read before the write.
-		{&db.updateOperation, db.write, `UPDATE operations SET
-				status = coalesce(?1, status),
-				error = CASE WHEN ?2 THEN ?3 ELSE error END,
-				version = max(version + 1, ?4),
-				modified = ?4,
-				due = CASE WHEN coalesce(?1, status) IN ` + terminal + ` THEN NULL ELSE due END
-			WHERE connection_id = ?5 AND id = ?6 AND ` + fmt.Sprintf(ifMatch, 7) + `
-			  AND (status NOT IN ` + terminal + `
-			       OR (coalesce(?1, status) = status AND (NOT ?2 OR error IS ?3)))
-			RETURNING ` + operationColumns},
+		{&db.updateOperation, db.write, updateOperationSQL},
 	}
 	for _, st := range stmts {
 		s, err := st.on.PrepareContext(ctx, st.sql)
@@ -210,6 +214,7 @@ func (db *DB) Close() error {
 			close(db.quit)
 			<-db.writerDone
 		}
+		db.raw.close(db.write)
 	})
 	var errs []error
 	if db.read != nil {
@@ -564,48 +569,33 @@ func (db *DB) writer() {
 // The contexts of the callers do not reach SQLite: an update that has
 // started is committed, whatever its caller does meanwhile. (A cancellable
 // context would also cost the driver a goroutine per statement.)
+//
+// It runs on the driver's connection itself (rawBatch), not through
+// database/sql, whose bookkeeping around each statement and each scanned
+// column cost as much CPU as SQLite's own execution of the update.
 func (db *DB) applyBatch(batch []*pendingUpdate) {
 	ctx := context.Background()
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		for _, p := range batch {
-			p.err = err
-		}
-		return
-	}
-	stmt := tx.StmtContext(ctx, db.updateOperation)
-	applied := 0
-	for _, p := range batch {
-		if p.err = p.ctx.Err(); p.err != nil {
-			continue
-		}
-		p.err = scanOperation(stmt.QueryRowContext(ctx, p.args[:]...), &p.op)
-		if p.err == nil {
-			applied++
-			continue
-		}
-		if !errors.Is(p.err, sql.ErrNoRows) {
+	conn, err := db.write.Conn(ctx)
+	if err == nil {
+		var redo bool
+		err = conn.Raw(func(dc any) error {
+			redo = db.raw.apply(ctx, dc, batch)
+			return nil
+		})
+		conn.Close()
+		if err == nil && redo {
 			// SQLite may have rolled back the whole transaction (it does
 			// on a full disk or an I/O error, say), and the updates after
-			// this one would then commit one by one: start over, each
-			// update in its own transaction, so that it fails alone.
-			tx.Rollback()
+			// the failed one would then commit one by one: start over,
+			// each update in its own transaction, so that it fails alone.
 			for _, p := range batch {
 				db.applyOne(p)
 			}
-			return
 		}
 	}
-	if applied == 0 {
-		tx.Rollback() // nothing changed, nothing to lose
-		return
-	}
-	err = tx.Commit()
 	if err != nil {
 		for _, p := range batch {
-			if p.err == nil {
-				p.err = err
-			}
+			p.err = err
 		}
 	}
 }
