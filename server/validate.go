@@ -36,7 +36,7 @@ type validator struct {
 	// outside holds the Echo paths served outside the Graph API (the docs):
 	// neither validated nor buffered.
 	outside     map[string]bool
-	errorSchema *openapi3.Schema // Graph's error body, for answers outside any operation
+	errorSchema *openapi3.Schema        // Graph's error body, for answers outside any operation
 	reqOpts     *openapi3filter.Options // without its AuthenticationFunc: see newExchange
 	respOpts    *openapi3filter.Options
 	authn       func(context.Context, *authState, *openapi3filter.AuthenticationInput) error

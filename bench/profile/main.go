@@ -19,10 +19,12 @@ import (
 	_ "net/http/pprof" // on the default mux, served on --pprof only
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
 	"github.com/graphconn/graphconn/auth"
+	"github.com/graphconn/graphconn/internal/logbuf"
 	"github.com/graphconn/graphconn/server"
 	"github.com/graphconn/graphconn/store/sqlite"
 	"github.com/graphconn/graphconn/worker"
@@ -44,7 +46,13 @@ func main() {
 func run(addr, pprofAddr, dataDir, sync string, noValidation bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	// As graphconn serve: buffered log lines, the same GC target.
+	logOut := logbuf.New(os.Stdout, logbuf.Interval, logbuf.Size)
+	defer logOut.Close()
+	log := slog.New(slog.NewJSONHandler(logOut, nil))
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(800)
+	}
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return err
 	}

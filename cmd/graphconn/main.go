@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/graphconn/graphconn/auth"
+	"github.com/graphconn/graphconn/internal/logbuf"
 	"github.com/graphconn/graphconn/server"
 	"github.com/graphconn/graphconn/store"
 	"github.com/graphconn/graphconn/store/postgres"
@@ -100,8 +101,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
 	}
-	// Log lines go out together, every 50 ms at most (logwriter.go).
-	logOut := newLogWriter(stdout, 50*time.Millisecond, 64<<10)
+	// Log lines go out together, every 50 ms at most.
+	logOut := logbuf.New(stdout, logbuf.Interval, logbuf.Size)
 	defer logOut.Close()
 	log := slog.New(slog.NewJSONHandler(logOut, nil))
 	// A request allocates little and briefly: a larger GC target trades

@@ -1,4 +1,4 @@
-package main
+package logbuf
 
 import (
 	"bytes"
@@ -26,7 +26,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func TestLogWriter(t *testing.T) {
+func TestWriter(t *testing.T) {
 	tests := []struct {
 		name        string
 		interval    time.Duration
@@ -42,7 +42,7 @@ func TestLogWriter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out syncBuffer
-			w := newLogWriter(&out, tt.interval, tt.maxBuffered)
+			w := New(&out, tt.interval, tt.maxBuffered)
 			for _, l := range tt.lines {
 				if n, err := w.Write([]byte(l)); n != len(l) || err != nil {
 					t.Fatalf("Write(%q) = %d, %v; want %d, nil", l, n, err, len(l))
@@ -68,9 +68,9 @@ func TestLogWriter(t *testing.T) {
 }
 
 // Buffered lines go out by themselves once the interval has passed.
-func TestLogWriterFlushesAfterTheInterval(t *testing.T) {
+func TestWriterFlushesAfterTheInterval(t *testing.T) {
 	var out syncBuffer
-	w := newLogWriter(&out, time.Millisecond, 1<<10)
+	w := New(&out, time.Millisecond, 1<<10)
 	defer w.Close()
 	w.Write([]byte("a\n"))
 	deadline := time.Now().Add(10 * time.Second)

@@ -1,4 +1,5 @@
-package main
+// Package logbuf buffers log output: see Writer.
+package logbuf
 
 import (
 	"io"
@@ -6,14 +7,14 @@ import (
 	"time"
 )
 
-// logWriter buffers log lines and writes them out together, at most
+// Writer buffers log lines and writes them out together, at most
 // interval after the first of them (or at once when maxBuffered bytes are
 // waiting). A loaded server logs a line per request, and a write call per
 // line costs a system call each: about 5% of a request's CPU here
 // (BENCHMARKS.md). The price: a crash of the process (not a panic in a
 // request, which is recovered and logged) loses the lines of its last
 // interval. Close writes what is left.
-type logWriter struct {
+type Writer struct {
 	out         io.Writer
 	interval    time.Duration
 	maxBuffered int
@@ -25,12 +26,19 @@ type logWriter struct {
 	err     error // of the last write to out
 }
 
-func newLogWriter(out io.Writer, interval time.Duration, maxBuffered int) *logWriter {
-	return &logWriter{out: out, interval: interval, maxBuffered: maxBuffered}
+// Interval and Size are graphconn serve's settings.
+const (
+	Interval = 50 * time.Millisecond
+	Size     = 64 << 10
+)
+
+// New returns a Writer to out.
+func New(out io.Writer, interval time.Duration, maxBuffered int) *Writer {
+	return &Writer{out: out, interval: interval, maxBuffered: maxBuffered}
 }
 
 // Write buffers p; slog's handlers call it once per line.
-func (w *logWriter) Write(p []byte) (int, error) {
+func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -48,14 +56,14 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (w *logWriter) flush() {
+func (w *Writer) flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.pending = false
 	w.flushLocked()
 }
 
-func (w *logWriter) flushLocked() {
+func (w *Writer) flushLocked() {
 	if len(w.buf) == 0 {
 		return
 	}
@@ -70,7 +78,7 @@ func (w *logWriter) flushLocked() {
 
 // Close writes out what is buffered; later writes go straight through.
 // It returns the error of the last write to the output, if any.
-func (w *logWriter) Close() error {
+func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.flushLocked()
