@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -21,6 +22,31 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	invalid  *prometheus.CounterVec
+	// series caches the request counter and the latency histogram of each
+	// (operation, status): WithLabelValues hashes its labels on every call.
+	series sync.Map // seriesKey → *series
+}
+
+type seriesKey struct {
+	operation string
+	status    int
+}
+
+type series struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+func (m *metrics) seriesOf(op string, status int) *series {
+	k := seriesKey{op, status}
+	if s, ok := m.series.Load(k); ok {
+		return s.(*series)
+	}
+	s, _ := m.series.LoadOrStore(k, &series{
+		requests: m.requests.WithLabelValues(op, strconv.Itoa(status)),
+		latency:  m.latency.WithLabelValues(op),
+	})
+	return s.(*series)
 }
 
 func newMetrics(s store.Store) *metrics {
@@ -73,8 +99,9 @@ func (m *metrics) observe(v *validator) echo.MiddlewareFunc {
 			if op == "" {
 				op = "unmatched"
 			}
-			m.requests.WithLabelValues(op, strconv.Itoa(c.Response().Status)).Inc()
-			m.latency.WithLabelValues(op).Observe(time.Since(start).Seconds())
+			s := m.seriesOf(op, c.Response().Status)
+			s.requests.Inc()
+			s.latency.Observe(time.Since(start).Seconds())
 			return err
 		}
 	}

@@ -238,8 +238,12 @@ func errorDetailValue(m map[string]any) gen.MicrosoftGraphErrorDetail {
 }
 
 func (s *Server) writeOperation(c echo.Context, status int, op *store.Operation, sel selection) error {
-	out := operationToAPI(op)
 	ctx := contextURL(c, connectionSet(c, op.ConnectionID)+"/operations"+sel.suffix()+"/$entity")
+	if sel == nil {
+		c.Response().Header().Set("ETag", etag(op.Version))
+		return c.Blob(status, echo.MIMEApplicationJSON, appendOperationJSON(make([]byte, 0, 512), ctx, op))
+	}
+	out := operationToAPI(op)
 	out.OdataContext = &ctx
 	body, err := sel.apply(out)
 	if err != nil {
