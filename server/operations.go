@@ -240,8 +240,11 @@ func errorDetailValue(m map[string]any) gen.MicrosoftGraphErrorDetail {
 func (s *Server) writeOperation(c echo.Context, status int, op *store.Operation, sel selection) error {
 	ctx := contextURL(c, connectionSet(c, op.ConnectionID)+"/operations"+sel.suffix()+"/$entity")
 	if sel == nil {
-		c.Response().Header().Set("ETag", etag(op.Version))
-		return c.Blob(status, echo.MIMEApplicationJSON, appendOperationJSON(make([]byte, 0, 512), ctx, op))
+		tag := etag(op.Version)
+		h := c.Response().Header()
+		h["Etag"] = []string{tag} // "ETag", canonical, without canonicalizing it per request
+		h["Content-Type"] = []string{echo.MIMEApplicationJSON}
+		return c.Blob(status, echo.MIMEApplicationJSON, appendOperationJSON(make([]byte, 0, 512), ctx, tag, op))
 	}
 	out := operationToAPI(op)
 	out.OdataContext = &ctx

@@ -41,7 +41,7 @@ func TestAppendOperationJSON(t *testing.T) {
 			if err := json.NewEncoder(&want).Encode(out); err != nil {
 				t.Fatal(err)
 			}
-			if got := appendOperationJSON(nil, tt.ctx, &tt.op); string(got) != want.String() {
+			if got := appendOperationJSON(nil, tt.ctx, etag(tt.op.Version), &tt.op); string(got) != want.String() {
 				t.Errorf("appendOperationJSON() =\n%s\nwant (encoding/json)\n%s", got, want.String())
 			}
 		})

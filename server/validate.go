@@ -942,7 +942,7 @@ func (v *validator) responses(next echo.HandlerFunc) echo.HandlerFunc {
 			status, body = v.contractFailure(c)
 		}
 		h := w.Header()
-		h.Set("Content-Length", strconv.Itoa(len(body)))
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
 		w.WriteHeader(status)
 		res.Status, res.Size = status, int64(len(body))
 		// Nothing may keep the pooled exchange's request or body.
