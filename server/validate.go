@@ -169,12 +169,14 @@ type exchange struct {
 	// defaultsSet when the schema's defaults were written into the value.
 	reqVisit    []openapi3.SchemaValidationOption
 	defaultsSet bool
+	// bodyBuf holds the request body when it is small enough.
+	bodyBuf []byte
 }
 
 const exchangeKey = "graphconn.exchange"
 
 func (v *validator) newExchange() *exchange {
-	x := &exchange{authOpts: *v.reqOpts}
+	x := &exchange{authOpts: *v.reqOpts, bodyBuf: make([]byte, 0, 4<<10)}
 	x.authOpts.AuthenticationFunc = func(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
 		return v.authn(ctx, &x.auth, in)
 	}
@@ -243,7 +245,7 @@ func (v *validator) requests(next echo.HandlerFunc) echo.HandlerFunc {
 		body := rt.spec.Operation.RequestBody
 		if body != nil {
 			var err error
-			if data, err = v.readBody(req, body.Value); err != nil {
+			if data, err = v.readBody(req, body.Value, x.bodyBuf[:0]); err != nil {
 				return err
 			}
 			x.body.Reset(data)
@@ -748,7 +750,7 @@ func schemaID(s *openapi3.SchemaRef) string {
 
 // readBody reads the request body, gunzipped when Content-Encoding says so
 // (Graph's SDKs compress their bodies), up to the size limit.
-func (v *validator) readBody(req *http.Request, body *openapi3.RequestBody) ([]byte, error) {
+func (v *validator) readBody(req *http.Request, body *openapi3.RequestBody, buf []byte) ([]byte, error) {
 	ct := req.Header.Get("Content-Type")
 	if ct == "" && req.ContentLength == 0 {
 		return nil, nil // no body at all: the validator says whether one is required
@@ -775,9 +777,18 @@ func (v *validator) readBody(req *http.Request, body *openapi3.RequestBody) ([]b
 		return nil, newError(http.StatusUnsupportedMediaType, "unsupportedMediaType",
 			"Content-Encoding '%s' is not supported; send gzip or an uncompressed body.", truncate(enc, 100))
 	}
-	data, err := io.ReadAll(io.LimitReader(r, v.maxBody+1))
+	// Into buf, the exchange's, when it is large enough: the body lives
+	// only as long as the request. (net/http ends the body where
+	// Content-Length says.)
+	var data []byte
+	if n := req.ContentLength; n >= 0 && n <= int64(cap(buf)) && r == req.Body {
+		data = buf[:n]
+		_, err = io.ReadFull(req.Body, data)
+	} else {
+		data, err = io.ReadAll(io.LimitReader(r, v.maxBody+1))
+	}
 	switch {
-	case errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, io.ErrUnexpectedEOF):
+	case r != req.Body && (errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, io.ErrUnexpectedEOF)):
 		return nil, badRequest("The request body is not valid gzip data.")
 	case err != nil:
 		var mbe *http.MaxBytesError
