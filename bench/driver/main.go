@@ -63,7 +63,7 @@ func main() {
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "length of one measured run")
 	flag.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "length of the warm-up run of each workload")
 	flag.DurationVar(&cfg.probe, "probe", 2*time.Second, "length of each run that looks for half the saturating load")
-	flag.IntVar(&cfg.rounds, "rounds", 3, "measured runs of each workload")
+	flag.IntVar(&cfg.rounds, "rounds", 5, "measured runs of each workload")
 	flag.IntVar(&cfg.conns, "conns", 64, "wrk connections for the saturating runs")
 	flag.IntVar(&cfg.threads, "threads", 2, "wrk threads")
 	flag.IntVar(&cfg.startups, "startups", 5, "start-ups timed per server kind")
