@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"RegisterSchema", testRegisterSchema},
 		{"FailedRegistration", testFailedRegistration},
 		{"ClientFinishesFirst", testClientFinishesFirst},
+		{"ClientUpdatesWithoutFinishing", testClientUpdatesWithoutFinishing},
 		{"FinishDueExactlyOnce", testFinishDueExactlyOnce},
 	}
 	for _, tt := range tests {
@@ -563,6 +564,35 @@ func testClientFinishesFirst(t *testing.T, s store.Store) {
 	}
 	if c, _ := s.Connection(ctx, "contosohr"); c == nil || c.State != store.ConnectionDraft {
 		t.Errorf("Connection() = %+v, want still draft", c)
+	}
+}
+
+// A client's update that does not finish a registration (a status that is
+// not terminal, or none) leaves it to the worker.
+func testClientUpdatesWithoutFinishing(t *testing.T, s store.Store) {
+	mustCreateConnection(t, s, "contosohr")
+	op, err := s.RegisterSchema(ctx, "contosohr", validSchema(), nil, time.Now())
+	if err != nil {
+		t.Fatalf("RegisterSchema() = %v", err)
+	}
+	for _, u := range []store.OperationUpdate{
+		{Status: ptr(store.StatusInProgress)},
+		{Status: ptr(store.StatusUnspecified), SetError: true},
+		{SetError: true, Error: &store.ErrorDetail{Message: "still working"}},
+	} {
+		if _, err := s.UpdateOperation(ctx, "contosohr", op.ID, u); err != nil {
+			t.Fatalf("UpdateOperation(%+v) = %v", u, err)
+		}
+	}
+	if n, err := s.PendingOperations(ctx); err != nil || n != 1 {
+		t.Errorf("PendingOperations() = %d, %v; want 1", n, err)
+	}
+	done, err := s.FinishDue(ctx, time.Now().Add(time.Second))
+	if err != nil || done == nil || done.ID != op.ID || done.Status != store.StatusCompleted {
+		t.Fatalf("FinishDue() = %+v, %v; want operation %s completed", done, err, op.ID)
+	}
+	if c, _ := s.Connection(ctx, "contosohr"); c == nil || c.State != store.ConnectionReady {
+		t.Errorf("Connection() = %+v, want ready", c)
 	}
 }
 
