@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -53,8 +54,18 @@ const (
 const unavailableMessage = "The database is unavailable; retry the request."
 
 // DB is a store.Store on a PostgreSQL database, through a pool of connections.
+//
+// UpdateOperation, the hot write, is group-committed as in store/sqlite (see
+// batch.go): one goroutine applies the updates that concurrent callers are
+// waiting on in one transaction, and each caller gets its own result once
+// that transaction is committed.
 type DB struct {
 	pool *pgxpool.Pool
+
+	updates    chan *pendingUpdate // to the writer; unbuffered
+	quit       chan struct{}       // closed by Close: the writer stops
+	writerDone chan struct{}
+	closeOnce  sync.Once
 }
 
 var _ store.Store = (*DB)(nil)
@@ -77,6 +88,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	db.updates, db.quit, db.writerDone = make(chan *pendingUpdate), make(chan struct{}), make(chan struct{})
+	go db.writer()
 	return db, nil
 }
 
@@ -168,9 +181,17 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pool, waiting for the connections in use to come back.
+// Close stops the writer, once the updates handed to it are applied, and
+// closes the pool, waiting for the connections in use to come back. An
+// UpdateOperation after Close returns an error.
 func (db *DB) Close() error {
-	db.pool.Close()
+	db.closeOnce.Do(func() {
+		if db.quit != nil {
+			close(db.quit)
+			<-db.writerDone
+		}
+		db.pool.Close()
+	})
 	return nil
 }
 
@@ -443,19 +464,21 @@ func (db *DB) UpdateOperation(ctx context.Context, connID, id string, u store.Op
 	if u.Status != nil {
 		status = new(string(*u.Status))
 	}
-	op := store.Operation{ConnectionID: connID, ID: id}
-	row := db.pool.QueryRow(ctx, `UPDATE operations SET
-			status = coalesce($1::text, status),
-			error = CASE WHEN $2::boolean THEN $3::jsonb ELSE error END,
-			version = GREATEST(version + 1, $4::bigint),
-			modified = $4::bigint,
-			due = CASE WHEN coalesce($1::text, status) IN `+terminal+` THEN NULL ELSE due END
-		WHERE connection_id = $5 AND id = $6 AND `+ifMatch(7)+`
-		  AND (status NOT IN `+terminal+`
-		       OR (coalesce($1::text, status) = status AND (NOT $2::boolean OR error IS NOT DISTINCT FROM $3::jsonb)))
-		RETURNING `+operationColumns,
-		status, u.SetError, errJSON, time.Now().UTC().UnixNano(), connID, id, u.IfMatch)
-	err = scanOperation(row, &op)
+	p := &pendingUpdate{
+		ctx:  ctx,
+		args: [7]any{status, u.SetError, errJSON, time.Now().UTC().UnixNano(), connID, id, u.IfMatch},
+		op:   store.Operation{ConnectionID: connID, ID: id},
+		done: make(chan struct{}),
+	}
+	select {
+	case db.updates <- p:
+	case <-db.quit:
+		return nil, &store.Error{Kind: store.Internal, Message: "The database failed to update operation.", Err: errors.New("the store is closed")}
+	case <-ctx.Done():
+		return nil, dbError("update operation", ctx.Err())
+	}
+	<-p.done
+	err = p.err
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Nothing changed; say why.
 		cur, err := db.Operation(ctx, connID, id)
@@ -471,8 +494,22 @@ func (db *DB) UpdateOperation(ctx context.Context, connID, id string, u store.Op
 	if err != nil {
 		return nil, dbError("update operation", err)
 	}
-	return &op, nil
+	return &p.op, nil
 }
+
+// updateOperationSQL is UpdateOperation's one statement: the precondition,
+// the terminal-state rule and the merge hold atomically, with no read before
+// the write. Its arguments are pendingUpdate.args.
+var updateOperationSQL = `UPDATE operations SET
+		status = coalesce($1::text, status),
+		error = CASE WHEN $2::boolean THEN $3::jsonb ELSE error END,
+		version = GREATEST(version + 1, $4::bigint),
+		modified = $4::bigint,
+		due = CASE WHEN coalesce($1::text, status) IN ` + terminal + ` THEN NULL ELSE due END
+	WHERE connection_id = $5 AND id = $6 AND ` + ifMatch(7) + `
+	  AND (status NOT IN ` + terminal + `
+	       OR (coalesce($1::text, status) = status AND (NOT $2::boolean OR error IS NOT DISTINCT FROM $3::jsonb)))
+	RETURNING ` + operationColumns
 
 // DeleteOperation implements store.Store.
 func (db *DB) DeleteOperation(ctx context.Context, connID, id string, ifMatchVersions []int64) error {

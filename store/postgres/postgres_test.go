@@ -176,6 +176,9 @@ func TestOutageAndRecovery(t *testing.T) {
 	if err := db.CreateConnection(ctx, &store.Connection{ID: "contosohr", Name: "HR"}); err != nil {
 		t.Fatalf("CreateConnection() through the proxy = %v", err)
 	}
+	if err := db.CreateOperation(ctx, &store.Operation{ConnectionID: "contosohr", ID: "op", Status: store.StatusUnspecified}); err != nil {
+		t.Fatalf("CreateOperation() through the proxy = %v", err)
+	}
 
 	calls := []struct {
 		name string
@@ -191,6 +194,10 @@ func TestOutageAndRecovery(t *testing.T) {
 		}},
 		{"FinishDue", func(ctx context.Context) error {
 			_, err := db.FinishDue(ctx, time.Now())
+			return err
+		}},
+		{"UpdateOperation", func(ctx context.Context) error {
+			_, err := db.UpdateOperation(ctx, "contosohr", "op", store.OperationUpdate{Status: new(store.StatusInProgress)})
 			return err
 		}},
 	}
