@@ -58,7 +58,10 @@ func (ids *requestIDs) idAttrs() [2]slog.Attr {
 // carry its ids. (The access log line, written for every request, is
 // written without it: see build.)
 func loggerOf(c echo.Context) *slog.Logger {
-	ids := requestIDsOf(c)
+	ids, ok := c.Get(idsKey).(*requestIDs)
+	if !ok {
+		return slog.Default()
+	}
 	a := ids.idAttrs()
 	return ids.log.With(a[0], a[1])
 }

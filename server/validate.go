@@ -524,20 +524,29 @@ func (p *jsonParser) object(depth int) (any, bool) {
 			}
 		}
 		m[k] = v // as encoding/json, the last of duplicate keys wins
-		p.space()
-		if p.pos >= len(p.data) {
-			return nil, false
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
-			return m, true
-		default:
-			return nil, false
+		if more, ok := p.more('}'); !more {
+			return m, ok
 		}
 	}
+}
+
+// more steps over what follows a member of an object or an array: true
+// after a comma, false (and ok) after the closing byte, and not ok on
+// anything else.
+func (p *jsonParser) more(closing byte) (more, ok bool) {
+	p.space()
+	if p.pos >= len(p.data) {
+		return false, false
+	}
+	switch p.data[p.pos] {
+	case ',':
+		p.pos++
+		return true, true
+	case closing:
+		p.pos++
+		return false, true
+	}
+	return false, false
 }
 
 func (p *jsonParser) array(depth int) (any, bool) {
@@ -555,18 +564,8 @@ func (p *jsonParser) array(depth int) (any, bool) {
 			return nil, false
 		}
 		a = append(a, v)
-		p.space()
-		if p.pos >= len(p.data) {
-			return nil, false
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case ']':
-			p.pos++
-			return a, true
-		default:
-			return nil, false
+		if more, ok := p.more(']'); !more {
+			return a, ok
 		}
 	}
 }

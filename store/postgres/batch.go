@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"runtime"
 	"slices"
 	"time"
 
@@ -22,56 +21,23 @@ type pendingUpdate struct {
 	done chan struct{}   // closed when op and err are final
 }
 
-const (
-	// maxBatch bounds the updates committed together.
-	maxBatch = 256
-	// maxYields bounds how many times the writer lets other goroutines
-	// run to grow a batch before it applies it.
-	maxYields = 4
-	// batchTimeout bounds a batch: past it, its updates fail with
-	// Unavailable (the database is not answering).
-	batchTimeout = 10 * time.Second
-)
+// batchTimeout bounds a batch: past it, its updates fail with Unavailable
+// (the database is not answering).
+const batchTimeout = 10 * time.Second
 
-// writer applies the updates handed to it until Close, as store/sqlite's
-// does: it takes every update that callers are waiting to hand over (and,
-// while that keeps growing the batch, lets the handlers about to hand over
-// theirs run first), applies them in one transaction and commits it. On
-// the benchmark's hot row this turns one commit, and one WAL flush, per
-// request into one per batch; rows that different requests update no
-// longer wait for each other's flushes either.
+// writer applies the updates handed to it until Close, in batches
+// (store.Batches), each in one transaction, as store/sqlite's does. On the
+// benchmark's hot row this turns one commit, and one WAL flush, per request
+// into one per batch; rows that different requests update no longer wait
+// for each other's flushes either.
 func (db *DB) writer() {
 	defer close(db.writerDone)
-	batch := make([]*pendingUpdate, 0, maxBatch)
-	for {
-		select {
-		case p := <-db.updates:
-			batch = append(batch[:0], p)
-		case <-db.quit:
-			return
-		}
-		for yield := 0; ; yield++ {
-			n := len(batch)
-		collect:
-			for len(batch) < maxBatch {
-				select {
-				case p := <-db.updates:
-					batch = append(batch, p)
-				default:
-					break collect
-				}
-			}
-			if yield == maxYields || len(batch) == maxBatch || yield > 0 && len(batch) == n {
-				break
-			}
-			runtime.Gosched()
-		}
+	store.Batches(db.updates, db.quit, func(batch []*pendingUpdate) {
 		db.applyBatch(batch)
-		for i, p := range batch {
+		for _, p := range batch {
 			close(p.done)
-			batch[i] = nil
 		}
-	}
+	})
 }
 
 // applyBatch applies the updates in one transaction, as if one after the

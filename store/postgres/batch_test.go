@@ -11,7 +11,23 @@ import (
 
 	"github.com/graphconn/graphconn/store"
 	"github.com/graphconn/graphconn/store/postgres/pgtest"
+	"github.com/graphconn/graphconn/store/storetest"
 )
+
+// openWithOperations opens the store on a schema of its own, closed at the
+// end of the test, holding connection "c" with an unspecified operation per
+// id.
+func openWithOperations(t *testing.T, ids ...string) *DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := Open(ctx, pgtest.DSN(t))
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.Seed(t, db, ids...)
+	return db
+}
 
 func pending(ctx context.Context, conn, id string, status *string, setError bool, errJSON []byte, ifMatch []int64) *pendingUpdate {
 	return &pendingUpdate{
@@ -29,19 +45,7 @@ func pending(ctx context.Context, conn, id string, status *string, setError bool
 // order of the rows' keys.
 func TestBatchFailsOnlyTheFailingUpdate(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, pgtest.DSN(t))
-	if err != nil {
-		t.Fatalf("Open() = %v", err)
-	}
-	defer db.Close()
-	if err := db.CreateConnection(ctx, &store.Connection{ID: "c", Name: "C"}); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"a", "b", "c", "d"} {
-		if err := db.CreateOperation(ctx, &store.Operation{ConnectionID: "c", ID: id, Status: store.StatusUnspecified}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := openWithOperations(t, "a", "b", "c", "d")
 	inProgress, failed := "inprogress", "failed"
 	batch := []*pendingUpdate{
 		pending(ctx, "c", "d", &inProgress, false, nil, nil),
@@ -75,17 +79,7 @@ func TestBatchFailsOnlyTheFailingUpdate(t *testing.T) {
 // update: its own operation, at a version no other caller saw.
 func TestConcurrentUpdatesGetTheirOwnResults(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, pgtest.DSN(t))
-	if err != nil {
-		t.Fatalf("Open() = %v", err)
-	}
-	defer db.Close()
-	if err := db.CreateConnection(ctx, &store.Connection{ID: "c", Name: "C"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateOperation(ctx, &store.Operation{ConnectionID: "c", ID: "o", Status: store.StatusUnspecified}); err != nil {
-		t.Fatal(err)
-	}
+	db := openWithOperations(t, "o")
 	const callers, updates = 16, 10
 	var wg sync.WaitGroup
 	var mu sync.Mutex

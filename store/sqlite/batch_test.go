@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/graphconn/graphconn/store"
+	"github.com/graphconn/graphconn/store/storetest"
 )
 
 // One batch holds updates that succeed, one whose statement fails and one
@@ -17,20 +18,7 @@ import (
 // nothing but its own update.
 func TestBatchFailsOnlyTheFailingUpdate(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatalf("Open() = %v", err)
-	}
-	defer db.Close()
-	if err := db.CreateConnection(ctx, &store.Connection{ID: "c", Name: "C"}); err != nil {
-		t.Fatal(err)
-	}
-	ids := []string{"a", "broken", "b", "c"}
-	for _, id := range ids {
-		if err := db.CreateOperation(ctx, &store.Operation{ConnectionID: "c", ID: id, Status: store.StatusUnspecified}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := openWithOperations(t, "a", "broken", "b", "c")
 	// An error column that is not JSON: the update of "broken" runs, and
 	// fails when its result is read.
 	if _, err := db.write.ExecContext(ctx, `UPDATE operations SET error = 'not json' WHERE id = 'broken'`); err != nil {
@@ -81,6 +69,20 @@ func TestBatchFailsOnlyTheFailingUpdate(t *testing.T) {
 	}
 }
 
+// openWithOperations opens a store in a new directory, closed at the end of
+// the test, holding connection "c" with an unspecified operation per id.
+func openWithOperations(t *testing.T, ids ...string) *DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.Seed(t, db, ids...)
+	return db
+}
+
 func pending(ctx context.Context, id, status string, ifMatch []int64) *pendingUpdate {
 	var match any
 	if ifMatch != nil {
@@ -99,20 +101,12 @@ func pending(ctx context.Context, id, status string, ifMatch []int64) *pendingUp
 // update: its own operation, at a version no other caller saw.
 func TestConcurrentUpdatesGetTheirOwnResults(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatalf("Open() = %v", err)
-	}
-	defer db.Close()
-	if err := db.CreateConnection(ctx, &store.Connection{ID: "c", Name: "C"}); err != nil {
-		t.Fatal(err)
-	}
 	const callers, updates = 16, 20
-	for i := range callers {
-		if err := db.CreateOperation(ctx, &store.Operation{ConnectionID: "c", ID: fmt.Sprint(i), Status: store.StatusUnspecified}); err != nil {
-			t.Fatal(err)
-		}
+	ids := make([]string, callers)
+	for i := range ids {
+		ids[i] = fmt.Sprint(i)
 	}
+	db := openWithOperations(t, ids...)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	seen := map[int64]bool{}

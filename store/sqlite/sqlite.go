@@ -67,15 +67,6 @@ type Options struct {
 	Synchronous string
 }
 
-// maxBatch bounds the updates committed together: enough to share a sync
-// among every request a loaded server has in flight, few enough that a
-// batch holds the write lock for a short while only.
-const maxBatch = 256
-
-// maxYields bounds how many times the writer lets other goroutines run to
-// grow a batch before it applies it.
-const maxYields = 4
-
 // Open opens (creating if needed) the database in dir and applies its
 // migrations.
 func Open(ctx context.Context, dir string) (*DB, error) {
@@ -517,49 +508,17 @@ type pendingUpdate struct {
 	done chan struct{}   // closed when op and err are final
 }
 
-// writer applies the updates handed to it until Close: it takes every
-// update that callers are waiting to hand over, applies them in one
-// transaction and commits it, then starts again. Under load the batch grows
-// by itself while the previous commit syncs.
+// writer applies the updates handed to it until Close, in batches
+// (store.Batches), each in one transaction; every caller waits for the
+// commit of its own batch.
 func (db *DB) writer() {
 	defer close(db.writerDone)
-	batch := make([]*pendingUpdate, 0, maxBatch)
-	for {
-		select {
-		case p := <-db.updates:
-			batch = append(batch[:0], p)
-		case <-db.quit:
-			return
-		}
-		// Take what is waiting; then, while that keeps growing the batch,
-		// let the other goroutines run first (the handlers of requests
-		// that have arrived and will hand over updates within
-		// microseconds), and take what they handed over. On a loaded
-		// server this triples the batch, and so divides the cost of a
-		// commit among three times as many updates; on an idle one it
-		// costs a few scheduler calls.
-		for yield := 0; ; yield++ {
-			n := len(batch)
-		collect:
-			for len(batch) < maxBatch {
-				select {
-				case p := <-db.updates:
-					batch = append(batch, p)
-				default:
-					break collect
-				}
-			}
-			if yield == maxYields || len(batch) == maxBatch || yield > 0 && len(batch) == n {
-				break
-			}
-			runtime.Gosched()
-		}
+	store.Batches(db.updates, db.quit, func(batch []*pendingUpdate) {
 		db.applyBatch(batch)
-		for i, p := range batch {
+		for _, p := range batch {
 			close(p.done)
-			batch[i] = nil
 		}
-	}
+	})
 }
 
 // applyBatch applies the updates in one transaction, in order, as if one
