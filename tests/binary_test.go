@@ -150,6 +150,7 @@ func TestBinaryRejectsBadUsage(t *testing.T) {
 		{"bogus"},
 		{"serve", "--no-such-flag"},
 		{"serve", "extra"},
+		{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--sqlite-synchronous", "OFF"},
 	}
 	for _, args := range tests {
 		out, err := exec.Command(binary(t), args...).CombinedOutput()

@@ -165,10 +165,29 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 // SIGKILL in the middle of concurrent PATCHes loses nothing that was
-// acknowledged, and leaves a consistent database.
+// acknowledged, and leaves a consistent database, with either SQLite
+// synchronous setting: NORMAL gives up durability across a power loss, not
+// across a crash of the process.
 func TestCrashSafety(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // the setting the listening line names
+	}{
+		{"default", nil, "FULL"},
+		{"NORMAL", []string{"--sqlite-synchronous", "normal"}, "NORMAL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { crashSafety(t, tt.args, tt.want) })
+	}
+}
+
+func crashSafety(t *testing.T, args []string, want string) {
 	dir := t.TempDir()
-	p := startBinary(t, dir, nil, "--addr", "127.0.0.1:0", "--data-dir", dir)
+	p := startBinary(t, dir, nil, append([]string{"--addr", "127.0.0.1:0", "--data-dir", dir}, args...)...)
+	if !strings.Contains(p.logs.String(), `"sqlite-synchronous":"`+want+`"`) {
+		t.Errorf("the listening line does not name sqlite-synchronous %s:\n%s", want, p.logs)
+	}
 	if r := do(t, p.url, p.token, call{method: "POST", path: "/external/connections", body: map[string]any{"id": "crash", "name": "n"}}); r.status != http.StatusCreated {
 		t.Fatalf("POST = %d %s", r.status, r.body)
 	}

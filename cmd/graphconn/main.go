@@ -78,6 +78,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	addr := fs.String("addr", env("GRAPHCONN_ADDR", "127.0.0.1:8080"), "listen address (env GRAPHCONN_ADDR)")
 	dataDir := fs.String("data-dir", env("GRAPHCONN_DATA_DIR", "./data"), "directory of the SQLite database (env GRAPHCONN_DATA_DIR)")
 	dbURL := fs.String("db", env("GRAPHCONN_DB", ""), "PostgreSQL URL (postgres://...) to keep the data in; SQLite under --data-dir when empty (env GRAPHCONN_DB)")
+	synchronous := fs.String("sqlite-synchronous", env("GRAPHCONN_SQLITE_SYNCHRONOUS", "FULL"),
+		"FULL: an acknowledged write is on disk and survives a power loss; NORMAL: it survives a crash of graphconn, not of the machine, and writes are faster (env GRAPHCONN_SQLITE_SYNCHRONOUS)")
 	maxBody := fs.Int64("max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted, after decompression")
 	delay, err := time.ParseDuration(env("GRAPHCONN_OPERATION_DELAY", server.DefaultOperationDelay.String()))
 	if err != nil {
@@ -119,7 +121,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := os.MkdirAll(*dataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	db, engine, err := openStore(ctx, *dbURL, *dataDir)
+	db, engine, err := openStore(ctx, *dbURL, *dataDir, sqlite.Options{Synchronous: *synchronous})
 	if err != nil {
 		return err
 	}
@@ -155,8 +157,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("data-dir", *dataDir), slog.String("store", engine),
-		slog.String("max-body-bytes", strconv.FormatInt(*maxBody, 10)))
+	attrs := []slog.Attr{slog.String("addr", ln.Addr().String()), slog.String("data-dir", *dataDir), slog.String("store", engine),
+		slog.String("max-body-bytes", strconv.FormatInt(*maxBody, 10))}
+	if engine == "sqlite" {
+		attrs = append(attrs, slog.String("sqlite-synchronous", strings.ToUpper(*synchronous)))
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "listening", attrs...)
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	workDone := make(chan struct{})
@@ -191,12 +197,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // openStore opens PostgreSQL when dbURL is set, and SQLite in dataDir
 // otherwise.
-func openStore(ctx context.Context, dbURL, dataDir string) (store.Store, string, error) {
+func openStore(ctx context.Context, dbURL, dataDir string, o sqlite.Options) (store.Store, string, error) {
 	if dbURL != "" {
 		db, err := postgres.Open(ctx, dbURL)
 		return db, "postgres", err
 	}
-	db, err := sqlite.Open(ctx, dataDir)
+	db, err := sqlite.OpenWith(ctx, dataDir, o)
 	return db, "sqlite", err
 }
 
