@@ -19,4 +19,7 @@ fi
 $GO build -o bin/graphconn ./cmd/graphconn
 $GO build -o bin/bench-ceiling ./bench/ceiling
 $GO build -o bin/bench-driver ./bench/driver
-exec bin/bench-driver -bin bin/graphconn -ceiling bin/bench-ceiling -lua bench/load.lua "$@"
+# The validated PATCH is also measured with --sqlite-synchronous FULL (a
+# sync to disk at every commit), to show what surviving a power loss costs.
+exec bin/bench-driver -bin bin/graphconn -ceiling bin/bench-ceiling -lua bench/load.lua \
+	-variant "synchronous FULL=bin/graphconn GRAPHCONN_SQLITE_SYNCHRONOUS=FULL" "$@"

@@ -166,16 +166,16 @@ func TestGracefulShutdown(t *testing.T) {
 
 // SIGKILL in the middle of concurrent PATCHes loses nothing that was
 // acknowledged, and leaves a consistent database, with either SQLite
-// synchronous setting: NORMAL gives up durability across a power loss, not
-// across a crash of the process.
+// synchronous setting: NORMAL (the default) gives up durability across a
+// power loss, not across a crash of the process.
 func TestCrashSafety(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
 		want string // the setting the listening line names
 	}{
-		{"default", nil, "FULL"},
-		{"NORMAL", []string{"--sqlite-synchronous", "normal"}, "NORMAL"},
+		{"default", nil, "NORMAL"},
+		{"FULL", []string{"--sqlite-synchronous", "full"}, "FULL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { crashSafety(t, tt.args, tt.want) })

@@ -34,7 +34,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address of the API")
 	pprofAddr := flag.String("pprof", "127.0.0.1:6060", "listen address of net/http/pprof")
 	dataDir := flag.String("data-dir", "./data", "directory of the SQLite database")
-	sync := flag.String("sync", "FULL", "SQLite synchronous setting: FULL or NORMAL")
+	sync := flag.String("sync", "NORMAL", "SQLite synchronous setting: NORMAL (graphconn serve's default) or FULL")
 	noValidation := flag.Bool("no-validation", false, "as graphconn serve --no-validation")
 	flag.Parse()
 	if err := run(*addr, *pprofAddr, *dataDir, *sync, *noValidation); err != nil {

@@ -78,8 +78,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	addr := fs.String("addr", env("GRAPHCONN_ADDR", "127.0.0.1:8080"), "listen address (env GRAPHCONN_ADDR)")
 	dataDir := fs.String("data-dir", env("GRAPHCONN_DATA_DIR", "./data"), "directory of the SQLite database (env GRAPHCONN_DATA_DIR)")
 	dbURL := fs.String("db", env("GRAPHCONN_DB", ""), "PostgreSQL URL (postgres://...) to keep the data in; SQLite under --data-dir when empty (env GRAPHCONN_DB)")
-	synchronous := fs.String("sqlite-synchronous", env("GRAPHCONN_SQLITE_SYNCHRONOUS", "FULL"),
-		"FULL: an acknowledged write is on disk and survives a power loss; NORMAL: it survives a crash of graphconn, not of the machine, and writes are faster (env GRAPHCONN_SQLITE_SYNCHRONOUS)")
+	// NORMAL, as SQLite advises for WAL mode: a commit is in the WAL file
+	// before it is acknowledged, so no crash or kill of graphconn loses
+	// it, and syncs come at checkpoints only. FULL also syncs every commit
+	// (BENCHMARKS.md measures what that costs).
+	synchronous := fs.String("sqlite-synchronous", env("GRAPHCONN_SQLITE_SYNCHRONOUS", "NORMAL"),
+		"NORMAL: an acknowledged write survives any crash of graphconn, not a crash of the machine or a power loss; FULL: it survives those too, and writes are slower (env GRAPHCONN_SQLITE_SYNCHRONOUS)")
 	maxBody := fs.Int64("max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted, after decompression")
 	delay, err := time.ParseDuration(env("GRAPHCONN_OPERATION_DELAY", server.DefaultOperationDelay.String()))
 	if err != nil {

@@ -63,7 +63,8 @@ type Options struct {
 	// so an acknowledged write survives a crash of the process or of the
 	// machine. With NORMAL (in WAL mode) a commit is written to the
 	// operating system but synced only at checkpoints: it survives a crash
-	// of the process, not a power loss.
+	// of the process, not a power loss. (graphconn serve uses NORMAL unless
+	// told otherwise.)
 	Synchronous string
 }
 
