@@ -41,6 +41,7 @@ type validator struct {
 	respOpts    *openapi3filter.Options
 	authn       func(context.Context, *authState, *openapi3filter.AuthenticationInput) error
 	respVisit   []openapi3.SchemaValidationOption // the options of VisitJSON for a response body
+	headerVisit []openapi3.SchemaValidationOption // and for a response header, as ValidateResponse passes them
 	exchanges   sync.Pool
 	maxBody     int64
 	// skipSchemas turns off the checks of parameters and bodies against the
@@ -67,6 +68,9 @@ type route struct {
 	// OData system query option ($orderby, $expand...) gets a 400, where a
 	// plain unknown parameter is ignored.
 	query map[string]bool
+	// headers holds the header checks of each of the operation's
+	// responses; a response missing here is left to ValidateResponse.
+	headers map[*openapi3.Response]*responseHeaders
 }
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
@@ -91,6 +95,7 @@ func newValidator(spec *openapi3.T, maxBody int64, authn func(context.Context, *
 	v.exchanges.New = func() any { return v.newExchange() }
 	v.schema2020 = spec.IsOpenAPI31OrLater()
 	v.respVisit = v.visitOptions(openapi3.VisitAsResponse())
+	v.headerVisit = v.visitOptions()
 	v.intern = internStrings(spec)
 	for path, item := range spec.Paths.Map() {
 		echoPath := pathParam.ReplaceAllString(path, ":$1")
@@ -110,11 +115,22 @@ func newValidator(spec *openapi3.T, maxBody int64, authn func(context.Context, *
 			if v.routes[method] == nil {
 				v.routes[method] = map[string]*route{}
 			}
+			headers := map[*openapi3.Response]*responseHeaders{}
+			if op.Responses != nil {
+				for _, ref := range op.Responses.Map() {
+					if ref.Value != nil {
+						if rh := compileResponseHeaders(ref.Value); rh != nil {
+							headers[ref.Value] = rh
+						}
+					}
+				}
+			}
 			v.routes[method][echoPath] = &route{
 				spec:     &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
 				noAuth:   &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: &noAuth},
 				security: security,
 				query:    query,
+				headers:  headers,
 			}
 		}
 	}
@@ -1016,10 +1032,35 @@ func (v *validator) checkResponse(c echo.Context, x *exchange, status int, heade
 		Header:                 header,
 		Options:                v.respOpts,
 	}
-	if err := openapi3filter.ValidateResponse(req.Context(), &x.respIn); err != nil {
+	if err := v.checkStatusAndHeaders(rt, &x.respIn); err != nil {
 		return err
 	}
 	return v.checkResponseBody(&x.respIn, rt, body)
+}
+
+// checkStatusAndHeaders is openapi3filter.ValidateResponse without the body
+// (the status, then the headers), with the same errors; it checks the
+// headers with the route's compiled checks when it has them.
+func (v *validator) checkStatusAndHeaders(rt *route, in *openapi3filter.ResponseValidationInput) error {
+	req := in.RequestValidationInput.Request
+	switch in.Status {
+	case http.StatusNotModified, http.StatusPermanentRedirect, http.StatusTemporaryRedirect, http.StatusMovedPermanently:
+		return nil // never validated
+	}
+	responses := rt.spec.Operation.Responses
+	if req.Method == http.MethodHead || responses.Len() == 0 {
+		return nil
+	}
+	ref := responses.Status(in.Status)
+	if ref == nil {
+		ref = responses.Default()
+	}
+	if ref != nil && ref.Value != nil {
+		if rh := rt.headers[ref.Value]; rh != nil {
+			return rh.check(in, v.headerVisit)
+		}
+	}
+	return openapi3filter.ValidateResponse(req.Context(), in)
 }
 
 // checkResponseBody checks the body of a response against its schema, as
