@@ -41,7 +41,7 @@ type validator struct {
 	respOpts    *openapi3filter.Options
 	authn       func(context.Context, *authState, *openapi3filter.AuthenticationInput) error
 	respVisit   []openapi3.SchemaValidationOption // the options of VisitJSON for a response body
-	headerVisit []openapi3.SchemaValidationOption // and for a response header, as ValidateResponse passes them
+	plainVisit  []openapi3.SchemaValidationOption // and for a parameter or a response header, as kin-openapi passes them
 	exchanges   sync.Pool
 	maxBody     int64
 	// skipSchemas turns off the checks of parameters and bodies against the
@@ -71,6 +71,9 @@ type route struct {
 	// headers holds the header checks of each of the operation's
 	// responses; a response missing here is left to ValidateResponse.
 	headers map[*openapi3.Response]*responseHeaders
+	// params checks the operation's parameters; nil leaves them to
+	// ValidateRequest.
+	params *requestParams
 }
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
@@ -95,7 +98,7 @@ func newValidator(spec *openapi3.T, maxBody int64, authn func(context.Context, *
 	v.exchanges.New = func() any { return v.newExchange() }
 	v.schema2020 = spec.IsOpenAPI31OrLater()
 	v.respVisit = v.visitOptions(openapi3.VisitAsResponse())
-	v.headerVisit = v.visitOptions()
+	v.plainVisit = v.visitOptions()
 	v.intern = internStrings(spec)
 	for path, item := range spec.Paths.Map() {
 		echoPath := pathParam.ReplaceAllString(path, ":$1")
@@ -131,6 +134,7 @@ func newValidator(spec *openapi3.T, maxBody int64, authn func(context.Context, *
 				security: security,
 				query:    query,
 				headers:  headers,
+				params:   compileRequestParams(item, op),
 			}
 		}
 	}
@@ -287,7 +291,12 @@ func (v *validator) requests(next echo.HandlerFunc) echo.HandlerFunc {
 		if v.skipSchemas {
 			return next(c)
 		}
-		err := openapi3filter.ValidateRequest(req.Context(), in)
+		var err error
+		if rt.params != nil {
+			err = rt.params.check(in, v.plainVisit)
+		} else {
+			err = openapi3filter.ValidateRequest(req.Context(), in)
+		}
 		if err == nil && body != nil {
 			err = v.checkRequestBody(in, body.Value, data, x)
 		}
@@ -1057,7 +1066,7 @@ func (v *validator) checkStatusAndHeaders(rt *route, in *openapi3filter.Response
 	}
 	if ref != nil && ref.Value != nil {
 		if rh := rt.headers[ref.Value]; rh != nil {
-			return rh.check(in, v.headerVisit)
+			return rh.check(in, v.plainVisit)
 		}
 	}
 	return openapi3filter.ValidateResponse(req.Context(), in)
