@@ -110,7 +110,7 @@ clean:
 # The load benchmark (bench/run.sh, results in BENCHMARKS.md): graphconn on
 # SQLite, and on PostgreSQL when GRAPHCONN_TEST_POSTGRES names a database,
 # with and without validation, beside a bare Echo ceiling, driven by wrk over
-# loopback; about four minutes (two and a half without PostgreSQL). BENCH_FLAGS go to bench/driver, e.g.
+# loopback; about five minutes (three without PostgreSQL). BENCH_FLAGS go to bench/driver, e.g.
 # BENCH_FLAGS='-rounds 5 -duration 10s'.
 BENCH_FLAGS ?=
 .PHONY: bench
