@@ -150,6 +150,28 @@ type result struct {
 
 func (r result) rps() float64 { return float64(r.Requests) / (float64(r.DurationUS) / 1e6) }
 
+// roundOrder is the order of the workloads in a round: as given in even
+// rounds; in odd ones, each server's PATCH with validation swaps places
+// with the PATCH without, which runs right after it. The validation cost
+// is taken from these pairs, round by round: measured next to each other,
+// and first one then the other first (ABBA), the machine's drift falls on
+// both sides alike instead of on one.
+func roundOrder(ws []*workload, round int) []*workload {
+	out := slices.Clone(ws)
+	if round%2 == 0 {
+		return out
+	}
+	for i := 0; i+1 < len(out); i++ {
+		a, b := out[i], out[i+1]
+		if a.method == "PATCH" && b.method == "PATCH" && !a.half && !b.half &&
+			a.srv.valid && !b.srv.valid && a.srv.store == b.srv.store && a.srv.build.label == b.srv.build.label {
+			out[i], out[i+1] = b, a
+			i++
+		}
+	}
+	return out
+}
+
 func run(cfg config) (err error) {
 	for _, p := range []string{cfg.bin, cfg.ceiling, cfg.lua} {
 		if _, err := os.Stat(p); err != nil {
@@ -241,6 +263,7 @@ func run(cfg config) (err error) {
 	for i, t := range targets {
 		st := t.store
 		only := cfg.patchOnly || t.variant
+		var gets []*workload // after both PATCHes, which stay next to each other
 		for _, valid := range []bool{true, false} {
 			if !valid && only {
 				continue
@@ -257,9 +280,10 @@ func run(cfg config) (err error) {
 			workloads = append(workloads, w)
 			if valid && !only {
 				patches = append(patches, w)
-				workloads = append(workloads, &workload{srv: s, method: "GET", conns: cfg.conns})
+				gets = append(gets, &workload{srv: s, method: "GET", conns: cfg.conns})
 			}
 		}
+		workloads = append(workloads, gets...)
 	}
 
 	// The ceiling gets the very same requests as graphconn.
@@ -271,7 +295,7 @@ func run(cfg config) (err error) {
 		}
 	}
 	for round := range cfg.rounds {
-		for _, w := range workloads {
+		for _, w := range roundOrder(workloads, round) {
 			r, err := drive(cfg, w.srv, w.method, w.conns, cfg.duration)
 			if err != nil {
 				return err
