@@ -151,6 +151,9 @@ func TestBinaryRejectsBadUsage(t *testing.T) {
 		{"serve", "--no-such-flag"},
 		{"serve", "extra"},
 		{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--sqlite-synchronous", "OFF"},
+		{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--sqlite-synchronous", ""},
+		// Checked with PostgreSQL too, before any connection is tried.
+		{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--db", "postgres://127.0.0.1:1/none", "--sqlite-synchronous", "OFF"},
 	}
 	for _, args := range tests {
 		out, err := exec.Command(binary(t), args...).CombinedOutput()

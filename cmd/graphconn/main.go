@@ -107,6 +107,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
 	}
+	// Checked whichever the store, so that a mistyped setting never passes
+	// unnoticed.
+	if _, err := sqlite.ParseSynchronous(*synchronous); err != nil || *synchronous == "" {
+		return fmt.Errorf("serve: --sqlite-synchronous must be FULL or NORMAL, not %q", *synchronous)
+	}
 	// Log lines go out together, every 50 ms at most.
 	logOut := logbuf.New(stdout, logbuf.Interval, logbuf.Size)
 	defer logOut.Close()
@@ -164,7 +169,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	attrs := []slog.Attr{slog.String("addr", ln.Addr().String()), slog.String("data-dir", *dataDir), slog.String("store", engine),
 		slog.String("max-body-bytes", strconv.FormatInt(*maxBody, 10))}
 	if engine == "sqlite" {
-		attrs = append(attrs, slog.String("sqlite-synchronous", strings.ToUpper(*synchronous)))
+		sync, _ := sqlite.ParseSynchronous(*synchronous)
+		attrs = append(attrs, slog.String("sqlite-synchronous", sync))
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "listening", attrs...)
 

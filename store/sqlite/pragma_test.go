@@ -42,3 +42,22 @@ func TestPragmas(t *testing.T) {
 		})
 	}
 }
+
+func TestParseSynchronous(t *testing.T) {
+	tests := []struct {
+		in, want string
+		err      bool
+	}{
+		{"", "FULL", false},
+		{"full", "FULL", false},
+		{"Normal", "NORMAL", false},
+		{"OFF", "", true},
+		{"EXTRA", "", true},
+	}
+	for _, tt := range tests {
+		got, err := ParseSynchronous(tt.in)
+		if got != tt.want || (err != nil) != tt.err {
+			t.Errorf("ParseSynchronous(%q) = %q, %v; want %q, error %t", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}

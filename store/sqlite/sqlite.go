@@ -77,6 +77,18 @@ type Options struct {
 // in throughput; BENCHMARKS.md).
 const walAutocheckpoint = 200
 
+// ParseSynchronous returns SQLite's synchronous setting named by s, in
+// either case: "FULL" for "" (the default of Options), or "NORMAL".
+func ParseSynchronous(s string) (string, error) {
+	switch u := strings.ToUpper(s); u {
+	case "":
+		return "FULL", nil
+	case "FULL", "NORMAL":
+		return u, nil
+	}
+	return "", fmt.Errorf("synchronous must be FULL or NORMAL, not %q", s)
+}
+
 // Open opens (creating if needed) the database in dir and applies its
 // migrations.
 func Open(ctx context.Context, dir string) (*DB, error) {
@@ -86,13 +98,9 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 // OpenWith is Open with options.
 func OpenWith(ctx context.Context, dir string, o Options) (*DB, error) {
 	path := filepath.Join(dir, FileName)
-	synchronous := strings.ToUpper(o.Synchronous)
-	switch synchronous {
-	case "":
-		synchronous = "FULL"
-	case "FULL", "NORMAL":
-	default:
-		return nil, fmt.Errorf("open %s: synchronous must be FULL or NORMAL, not %q", path, o.Synchronous)
+	synchronous, err := ParseSynchronous(o.Synchronous)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	q := url.Values{"_pragma": {
 		"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(" + synchronous + ")",
