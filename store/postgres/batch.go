@@ -18,29 +18,19 @@ type pendingUpdate struct {
 	args [7]any          // of updateOperationSQL
 	op   store.Operation // the operation as stored after the update
 	err  error           // pgx.ErrNoRows when the update matched no row
-	done chan struct{}   // closed when op and err are final
 }
 
 // batchTimeout bounds a batch: past it, its updates fail with Unavailable
 // (the database is not answering).
 const batchTimeout = 10 * time.Second
 
-// writer applies the updates handed to it until Close, in batches
-// (store.Batches), each in one transaction, as store/sqlite's does. On the
-// benchmark's hot row this turns one commit, and one WAL flush, per request
-// into one per batch; rows that different requests update no longer wait
-// for each other's flushes either.
-func (db *DB) writer() {
-	defer close(db.writerDone)
-	store.Batches(db.updates, db.quit, func(batch []*pendingUpdate) {
-		db.applyBatch(batch)
-		for _, p := range batch {
-			close(p.done)
-		}
-	})
-}
-
-// applyBatch applies the updates in one transaction, as if one after the
+// applyBatch, the writer's (store.Writer), applies the updates of a batch
+// in one transaction, as store/sqlite's does. On the benchmark's hot row
+// this turns one commit, and one WAL flush, per request into one per batch;
+// rows that different requests update no longer wait for each other's
+// flushes either.
+//
+// It applies the updates in one transaction, as if one after the
 // other in the order they arrived for each row: each sees the ones before
 // it. An update that matches no row changes nothing and does not affect the
 // others. The contexts of the callers do not reach the database: an update

@@ -34,7 +34,6 @@ func pending(ctx context.Context, conn, id string, status *string, setError bool
 		ctx:  ctx,
 		args: [7]any{status, setError, errJSON, time.Now().UnixNano(), conn, id, ifMatch},
 		op:   store.Operation{ConnectionID: conn, ID: id},
-		done: make(chan struct{}),
 	}
 }
 

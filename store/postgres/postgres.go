@@ -62,10 +62,8 @@ const unavailableMessage = "The database is unavailable; retry the request."
 type DB struct {
 	pool *pgxpool.Pool
 
-	updates    chan *pendingUpdate // to the writer; unbuffered
-	quit       chan struct{}       // closed by Close: the writer stops
-	writerDone chan struct{}
-	closeOnce  sync.Once
+	writer    *store.Writer[*pendingUpdate] // applies UpdateOperation's batches
+	closeOnce sync.Once
 }
 
 var _ store.Store = (*DB)(nil)
@@ -88,8 +86,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	db.updates, db.quit, db.writerDone = make(chan *pendingUpdate), make(chan struct{}), make(chan struct{})
-	go db.writer()
+	db.writer = store.NewWriter(db.applyBatch)
 	return db, nil
 }
 
@@ -186,9 +183,8 @@ func (db *DB) migrate(ctx context.Context) error {
 // UpdateOperation after Close returns an error.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		if db.quit != nil {
-			close(db.quit)
-			<-db.writerDone
+		if db.writer != nil {
+			db.writer.Close()
 		}
 		db.pool.Close()
 	})
@@ -468,16 +464,13 @@ func (db *DB) UpdateOperation(ctx context.Context, connID, id string, u store.Op
 		ctx:  ctx,
 		args: [7]any{status, u.SetError, errJSON, time.Now().UTC().UnixNano(), connID, id, u.IfMatch},
 		op:   store.Operation{ConnectionID: connID, ID: id},
-		done: make(chan struct{}),
 	}
-	select {
-	case db.updates <- p:
-	case <-db.quit:
-		return nil, &store.Error{Kind: store.Internal, Message: "The database failed to update operation.", Err: errors.New("the store is closed")}
-	case <-ctx.Done():
-		return nil, dbError("update operation", ctx.Err())
+	switch err := db.writer.Do(ctx, p); {
+	case errors.Is(err, store.ErrClosed):
+		return nil, &store.Error{Kind: store.Internal, Message: "The database failed to update operation.", Err: err}
+	case err != nil:
+		return nil, dbError("update operation", err)
 	}
-	<-p.done
 	err = p.err
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Nothing changed; say why.

@@ -93,7 +93,6 @@ func pending(ctx context.Context, id, status string, ifMatch []int64) *pendingUp
 		ctx:  ctx,
 		args: [7]any{status, false, nil, time.Now().UnixNano(), "c", id, match},
 		op:   store.Operation{ConnectionID: "c", ID: id},
-		done: make(chan struct{}),
 	}
 }
 

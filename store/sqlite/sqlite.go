@@ -47,11 +47,9 @@ type DB struct {
 	operation       *sql.Stmt
 	updateOperation *sql.Stmt
 
-	updates    chan *pendingUpdate // to the writer; unbuffered
-	quit       chan struct{}       // closed by Close: the writer stops
-	writerDone chan struct{}
-	closeOnce  sync.Once
-	raw        rawBatch // the writer's
+	writer    *store.Writer[*pendingUpdate] // applies UpdateOperation's batches
+	closeOnce sync.Once
+	raw       rawBatch // the writer's
 }
 
 var _ store.Store = (*DB)(nil)
@@ -134,8 +132,7 @@ func OpenWith(ctx context.Context, dir string, o Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	db.updates, db.quit, db.writerDone = make(chan *pendingUpdate), make(chan struct{}), make(chan struct{})
-	go db.writer()
+	db.writer = store.NewWriter(db.applyBatch)
 	return db, nil
 }
 
@@ -220,9 +217,8 @@ func (db *DB) prepare(ctx context.Context) error {
 // writer; an UpdateOperation after Close returns an error.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		if db.quit != nil {
-			close(db.quit)
-			<-db.writerDone
+		if db.writer != nil {
+			db.writer.Close()
 		}
 		db.raw.close(db.write)
 	})
@@ -490,16 +486,10 @@ func (db *DB) UpdateOperation(ctx context.Context, connID, id string, u store.Op
 		ctx:  ctx,
 		args: [7]any{status, u.SetError, errJSON, time.Now().UTC().UnixNano(), connID, id, match},
 		op:   store.Operation{ConnectionID: connID, ID: id},
-		done: make(chan struct{}),
 	}
-	select {
-	case db.updates <- p:
-	case <-db.quit:
-		return nil, internal("update operation", errors.New("the database is closed"))
-	case <-ctx.Done():
-		return nil, internal("update operation", ctx.Err())
+	if err := db.writer.Do(ctx, p); err != nil {
+		return nil, internal("update operation", err)
 	}
-	<-p.done
 	if errors.Is(p.err, sql.ErrNoRows) {
 		// Nothing changed; say why.
 		cur, err := db.Operation(ctx, connID, id)
@@ -524,23 +514,9 @@ type pendingUpdate struct {
 	args [7]any          // of db.updateOperation
 	op   store.Operation // the operation as stored after the update
 	err  error           // sql.ErrNoRows when the update matched no row
-	done chan struct{}   // closed when op and err are final
 }
 
-// writer applies the updates handed to it until Close, in batches
-// (store.Batches), each in one transaction; every caller waits for the
-// commit of its own batch.
-func (db *DB) writer() {
-	defer close(db.writerDone)
-	store.Batches(db.updates, db.quit, func(batch []*pendingUpdate) {
-		db.applyBatch(batch)
-		for _, p := range batch {
-			close(p.done)
-		}
-	})
-}
-
-// applyBatch applies the updates in one transaction, in order, as if one
+// applyBatch, the writer's, applies the updates in one transaction, in order, as if one
 // after the other: each sees the ones before it. An update that matches no
 // row changes nothing and does not affect the others.
 //
