@@ -16,14 +16,7 @@ import (
 // to: each parameter valid, missing, empty, given with no value (a header),
 // and invalid.
 func TestRequestParamsAsKinOpenAPI(t *testing.T) {
-	spec, err := LoadSpec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := newValidator(spec, DefaultMaxBodyBytes, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := contractValidator(t)
 	candidates := []string{"contosohr", "c33461d1-3ef1-4480-b387-6c4f13377991", `"17"`, `W/"17"`, "*", "x y", "ünï"}
 	compiled, checked := 0, 0
 	for method, byPath := range v.routes {

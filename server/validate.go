@@ -1041,24 +1041,28 @@ func (v *validator) checkResponse(c echo.Context, x *exchange, status int, heade
 		Header:                 header,
 		Options:                v.respOpts,
 	}
-	if err := v.checkStatusAndHeaders(rt, &x.respIn); err != nil {
+	resp, err := v.checkStatusAndHeaders(rt, &x.respIn)
+	if err != nil || resp == nil {
 		return err
 	}
-	return v.checkResponseBody(&x.respIn, rt, body)
+	return v.checkResponseBody(&x.respIn, resp, body)
 }
 
 // checkStatusAndHeaders is openapi3filter.ValidateResponse without the body
 // (the status, then the headers), with the same errors; it checks the
-// headers with the route's compiled checks when it has them.
-func (v *validator) checkStatusAndHeaders(rt *route, in *openapi3filter.ResponseValidationInput) error {
+// headers with the route's compiled checks when it has them. It returns the
+// contract's response whose body the answer's must match, nil when
+// ValidateResponse would not look at the body (HEAD, redirects and 304, an
+// operation without responses).
+func (v *validator) checkStatusAndHeaders(rt *route, in *openapi3filter.ResponseValidationInput) (*openapi3.Response, error) {
 	req := in.RequestValidationInput.Request
 	switch in.Status {
 	case http.StatusNotModified, http.StatusPermanentRedirect, http.StatusTemporaryRedirect, http.StatusMovedPermanently:
-		return nil // never validated
+		return nil, nil // never validated
 	}
 	responses := rt.spec.Operation.Responses
 	if req.Method == http.MethodHead || responses.Len() == 0 {
-		return nil
+		return nil, nil
 	}
 	ref := responses.Status(in.Status)
 	if ref == nil {
@@ -1066,35 +1070,24 @@ func (v *validator) checkStatusAndHeaders(rt *route, in *openapi3filter.Response
 	}
 	if ref != nil && ref.Value != nil {
 		if rh := rt.headers[ref.Value]; rh != nil {
-			return rh.check(in, v.plainVisit)
+			return ref.Value, rh.check(in, v.plainVisit)
 		}
 	}
-	return openapi3filter.ValidateResponse(req.Context(), in)
+	if err := openapi3filter.ValidateResponse(req.Context(), in); err != nil || ref == nil {
+		return nil, err
+	}
+	return ref.Value, nil
 }
 
-// checkResponseBody checks the body of a response against its schema, as
-// openapi3filter.ValidateResponse does after the status and the headers.
-func (v *validator) checkResponseBody(in *openapi3filter.ResponseValidationInput, rt *route, body []byte) error {
-	if in.RequestValidationInput.Request.Method == http.MethodHead {
-		return nil
-	}
-	switch in.Status {
-	case http.StatusNotModified, http.StatusPermanentRedirect, http.StatusTemporaryRedirect, http.StatusMovedPermanently:
-		return nil // never validated
-	}
-	responses := rt.spec.Operation.Responses
-	if responses.Len() == 0 {
-		return nil
-	}
-	ref := responses.Status(in.Status)
-	if ref == nil {
-		ref = responses.Default()
-	}
-	if ref == nil || ref.Value == nil || len(ref.Value.Content) == 0 {
+// checkResponseBody checks the body of a response against resp, the
+// contract's, as openapi3filter.ValidateResponse does after the status and
+// the headers.
+func (v *validator) checkResponseBody(in *openapi3filter.ResponseValidationInput, resp *openapi3.Response, body []byte) error {
+	if len(resp.Content) == 0 {
 		return nil // ValidateResponse has judged these
 	}
 	ct := in.Header.Get("Content-Type")
-	mt := ref.Value.Content.Get(ct)
+	mt := resp.Content.Get(ct)
 	if mt == nil {
 		return &openapi3filter.ResponseError{Input: in, Reason: fmt.Sprintf("response header Content-Type has unexpected value: %q", ct)}
 	}

@@ -109,7 +109,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	// Checked whichever the store, so that a mistyped setting never passes
 	// unnoticed.
-	if _, err := sqlite.ParseSynchronous(*synchronous); err != nil || *synchronous == "" {
+	sync, err := sqlite.ParseSynchronous(*synchronous)
+	if err != nil || *synchronous == "" {
 		return fmt.Errorf("serve: --sqlite-synchronous must be FULL or NORMAL, not %q", *synchronous)
 	}
 	// Log lines go out together, every 50 ms at most.
@@ -130,7 +131,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := os.MkdirAll(*dataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	db, engine, err := openStore(ctx, *dbURL, *dataDir, sqlite.Options{Synchronous: *synchronous})
+	db, engine, err := openStore(ctx, *dbURL, *dataDir, sqlite.Options{Synchronous: sync})
 	if err != nil {
 		return err
 	}
@@ -169,7 +170,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	attrs := []slog.Attr{slog.String("addr", ln.Addr().String()), slog.String("data-dir", *dataDir), slog.String("store", engine),
 		slog.String("max-body-bytes", strconv.FormatInt(*maxBody, 10))}
 	if engine == "sqlite" {
-		sync, _ := sqlite.ParseSynchronous(*synchronous)
 		attrs = append(attrs, slog.String("sqlite-synchronous", sync))
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "listening", attrs...)

@@ -1,30 +1,12 @@
 package logbuf
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/graphconn/graphconn/internal/graphconntest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the flusher's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestWriter(t *testing.T) {
 	tests := []struct {
@@ -41,7 +23,7 @@ func TestWriter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out syncBuffer
+			var out graphconntest.LogBuffer
 			w := New(&out, tt.interval, tt.maxBuffered)
 			for _, l := range tt.lines {
 				if n, err := w.Write([]byte(l)); n != len(l) || err != nil {
@@ -69,7 +51,7 @@ func TestWriter(t *testing.T) {
 
 // Buffered lines go out by themselves once the interval has passed.
 func TestWriterFlushesAfterTheInterval(t *testing.T) {
-	var out syncBuffer
+	var out graphconntest.LogBuffer
 	w := New(&out, time.Millisecond, 1<<10)
 	defer w.Close()
 	w.Write([]byte("a\n"))
