@@ -56,6 +56,19 @@ type Principal struct {
 // Has reports whether p was granted the permission.
 func (p *Principal) Has(permission string) bool { return slices.Contains(p.Permissions, permission) }
 
+type principalKey struct{}
+
+// NewContext returns ctx carrying the caller p.
+func NewContext(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the caller that ctx carries, or nil.
+func FromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}
+
 // Personal reports whether p is a user of a personal Microsoft account.
 func (p *Principal) Personal() bool { return p.Delegated && p.TenantID == ConsumerTenantID }
 

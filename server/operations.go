@@ -183,58 +183,10 @@ func (s *Server) deleteOperation(c echo.Context, connID, opID string, ifMatch *s
 	return c.NoContent(http.StatusNoContent)
 }
 
-// operationBody returns the body of a POST or PATCH of an operation: the
-// value that the validator decoded and checked against the contract when
-// there is one, and the body decoded afresh otherwise (--no-validation).
-// Only the properties that the handlers read are taken from the value.
+// operationBody returns the body of a POST or PATCH of an operation.
 func operationBody(c echo.Context) (gen.MicrosoftGraphConnectionOperation, error) {
 	var body gen.MicrosoftGraphConnectionOperation
-	vb, _ := c.Request().Body.(interface{ ValidatedValue() any })
-	if vb == nil {
-		return body, decodeBody(c, &body)
-	}
-	m, ok := vb.ValidatedValue().(map[string]any)
-	if !ok {
-		return body, decodeBody(c, &body)
-	}
-	if id, ok := m["id"].(string); ok {
-		body.Id = &id
-	}
-	if st, ok := m["status"].(string); ok {
-		status := gen.MicrosoftGraphConnectionOperationStatus(st)
-		body.Status = &status
-	}
-	if e, ok := m["error"]; ok {
-		if e, ok := e.(map[string]any); ok {
-			body.Error = nullable.NewNullableWithValue(errorDetailValue(e))
-		} else {
-			body.Error = nullable.NewNullNullable[gen.MicrosoftGraphErrorDetail]()
-		}
-	}
-	return body, nil
-}
-
-// errorDetailValue is operationBody's errorDetail.
-func errorDetailValue(m map[string]any) gen.MicrosoftGraphErrorDetail {
-	var e gen.MicrosoftGraphErrorDetail
-	if code, ok := m["errorCode"].(string); ok {
-		e.ErrorCode = &code
-	}
-	if msg, ok := m["message"].(string); ok {
-		e.Message = &msg
-	}
-	if list, ok := m["details"].([]any); ok {
-		details := make([]gen.MicrosoftGraphInnerErrorDetail, len(list))
-		for i, d := range list {
-			if d, ok := d.(map[string]any); ok {
-				if src, ok := d["source"].(string); ok {
-					details[i].Source = &src
-				}
-			}
-		}
-		e.Details = &details
-	}
-	return e
+	return body, decodeBody(c, &body)
 }
 
 func (s *Server) writeOperation(c echo.Context, status int, op *store.Operation, sel selection) error {

@@ -1,6 +1,7 @@
 // Package server is graphconn's HTTP layer: the handlers of the generated
-// Echo interface, and the middleware that validates every request and every
-// response against openapi.yaml and answers every error in Graph's shape.
+// Echo interface, and the middleware around them: authentication, the
+// throttle, the checks of every request and every response against
+// openapi.yaml (internal/contract), and every error in Graph's shape.
 package server
 
 import (
@@ -8,17 +9,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/getkin/kin-openapi/openapi3"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/graphconn/graphconn"
 	"github.com/graphconn/graphconn/auth"
 	"github.com/graphconn/graphconn/gen"
+	"github.com/graphconn/graphconn/internal/contract"
 	"github.com/graphconn/graphconn/store"
 )
 
@@ -106,11 +108,11 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo,
 	if cfg.Verifier == nil {
 		return nil, errors.New("server: Config.Verifier is required")
 	}
-	v, err := newValidator(spec, cfg.MaxBodyBytes, (&authenticator{verifier: cfg.Verifier}).authenticate)
+	checks, err := contract.New(spec, contract.Options{SkipSchemas: cfg.NoValidation, ErrorSchema: "odata.error"})
 	if err != nil {
 		return nil, err
 	}
-	v.skipSchemas = cfg.NoValidation
+	v := newValidator(checks, cfg.MaxBodyBytes, (&authenticator{verifier: cfg.Verifier}).authenticate)
 	m := newMetrics(cfg.Store)
 	v.invalid = func(_ echo.Context, side string) { m.invalid.WithLabelValues(side).Inc() }
 
@@ -142,11 +144,12 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo,
 				return err
 			},
 		}),
-		v.requests,
+		v.authenticate,
 	)
 	if cfg.RateLimit > 0 {
 		e.Use(newThrottle(cfg.RateLimit, cfg.RateBurst).middleware)
 	}
+	e.Use(v.requests)
 	register(e)
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
@@ -175,11 +178,3 @@ func (s *Server) visible(c echo.Context, connID string) error {
 	return nil
 }
 
-// decodeBody decodes the request body, which the validator has already
-// read, checked against the spec and decompressed.
-func decodeBody(c echo.Context, v any) error {
-	if err := json.NewDecoder(c.Request().Body).Decode(v); err != nil {
-		return badRequest("The request body is not valid JSON.")
-	}
-	return nil
-}

@@ -3,19 +3,15 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/graphconn/graphconn/auth"
-	"github.com/graphconn/graphconn/gen"
 	"github.com/graphconn/graphconn/store"
 )
 
@@ -131,73 +127,4 @@ func (m *memStore) UpdateOperation(_ context.Context, connID, id string, u store
 	m.op.Version++
 	op := m.op
 	return &op, nil
-}
-
-// decodeJSON parses bodies itself for speed: it must give what
-// encoding/json gives (kin-openapi's decoder), value and error alike.
-func FuzzDecodeJSON(f *testing.F) {
-	for _, s := range []string{
-		`{"status":"inprogress"}`, `{"status":"unspecified","error":null}`,
-		`{"@odata.type":"#microsoft.graph.connectionOperation","status":"inprogress","error":{"errorCode":"E","message":"m","details":[{"source":"s"}]}}`,
-		`{}`, `[]`, `[1,-0,0.5,1e10,-2.5E-3,1E+2]`, `"x"`, `true`, `false`, `null`, `0`, `-`, `01`, `1.`, `1e`, `.5`,
-		`{"a":1,"a":2}`, `{"a":[{"b":{"c":[[],{}]}}]}`, ` {"a" : [ 1 , 2 ] } `, `{"a":1} x`, `{"a":1}{}`, ``, ` `,
-		`"\"\\\/\b\f\n\r\t\u0041\u00e9\u20ac\ud83d\ude00"`, `"\ud83d"`, `"\ude00"`, `"\ud83dx"`, `"\ud83d\u0041"`,
-		`"\u12"`, `"\x"`, "\"a\tb\"", "\"\xff\"", "\"\xed\xa0\x80\"", `"é€😀"`, `{"a":"\u0000"}`, `[1,]`, `{"a":1,}`,
-		`{"a"}`, `{"a":}`, `{1:2}`, `tru`, `nul`, `[`, `{`, `"abc`, strings.Repeat("[", 70) + strings.Repeat("]", 70),
-		strings.Repeat("[", 32) + strings.Repeat("]", 32), strings.Repeat("[", 33) + strings.Repeat("]", 33),
-		`{"a":{"b":1,"b":2}}`, `[{"a":1},{"a":2}]`, `{"a\u0000":1}`, `"\u0000"`,
-	} {
-		f.Add([]byte(s))
-	}
-	spec, err := gen.GetSpec()
-	if err != nil {
-		f.Fatal(err)
-	}
-	intern := internStrings(spec)
-	if intern["status"] != "status" || intern["inprogress"] != "inprogress" {
-		f.Fatalf("internStrings() misses the strings of connectionOperation: %v", intern)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		got, gotErr := decodeJSON(data, intern)
-		var want any
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		wantErr := dec.Decode(&want)
-		if (gotErr == nil) != (wantErr == nil) {
-			t.Fatalf("decodeJSON(%q) error = %v, want %v", data, gotErr, wantErr)
-		}
-		if wantErr == nil && !reflect.DeepEqual(got, want) {
-			t.Fatalf("decodeJSON(%q) = %#v, want %#v", data, got, want)
-		}
-		// decodeStrict refuses what checkJSON or encoding/json refuses,
-		// and otherwise gives the same value.
-		strict, strictErr := decodeStrict(data, intern)
-		if checkErr := checkJSON(data); checkErr != nil || wantErr != nil {
-			if strictErr == nil {
-				t.Fatalf("decodeStrict(%q) = %#v, want an error (checkJSON: %v, encoding/json: %v)", data, strict, checkErr, wantErr)
-			}
-			if checkErr != nil && strictErr.Error() != checkErr.Error() {
-				t.Fatalf("decodeStrict(%q) error = %v, want checkJSON's %v", data, strictErr, checkErr)
-			}
-			return
-		}
-		if strictErr != nil || !reflect.DeepEqual(strict, want) {
-			t.Fatalf("decodeStrict(%q) = %#v, %v; want %#v", data, strict, strictErr, want)
-		}
-	})
-}
-
-func BenchmarkDecodeJSON(b *testing.B) {
-	body := []byte(`{"@odata.context":"http://127.0.0.1:8080/$metadata#external/connections('bench')/operations/$entity","@odata.etag":"\"1764504000000000000\"","@odata.type":"#microsoft.graph.connectionOperation","error":null,"id":"2d1f1f4e-6f7c-4b8e-9d7a-0c6b7f0e1a2b","status":"inprogress"}` + "\n")
-	spec, err := gen.GetSpec()
-	if err != nil {
-		b.Fatal(err)
-	}
-	intern := internStrings(spec)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := decodeJSON(body, intern); err != nil {
-			b.Fatal(err)
-		}
-	}
 }

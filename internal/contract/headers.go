@@ -1,4 +1,4 @@
-package server
+package contract
 
 import (
 	"fmt"
@@ -55,10 +55,10 @@ func compileResponseHeaders(resp *openapi3.Response) *responseHeaders {
 }
 
 // check is ValidateResponse's loop over the headers.
-func (rh *responseHeaders) check(in *openapi3filter.ResponseValidationInput, opts []openapi3.SchemaValidationOption) error {
+func (rh *responseHeaders) check(in *responseInput, opts []openapi3.SchemaValidationOption) error {
 	for i := range rh.headers {
 		h := &rh.headers[i]
-		values, found := in.Header[h.canonical]
+		values, found := in.header[h.canonical]
 		var value any // nil for a header given with no value, as kin-openapi decodes it
 		if len(values) > 0 {
 			value = values[0]
@@ -66,10 +66,10 @@ func (rh *responseHeaders) check(in *openapi3filter.ResponseValidationInput, opt
 		switch {
 		case found:
 			if err := h.schema.VisitJSON(value, opts...); err != nil {
-				return &openapi3filter.ResponseError{Input: in, Reason: fmt.Sprintf("response header %q doesn't match schema", h.name), Err: err}
+				return &openapi3filter.ResponseError{Input: in.input(), Reason: fmt.Sprintf("response header %q doesn't match schema", h.name), Err: err}
 			}
 		case h.required:
-			return &openapi3filter.ResponseError{Input: in, Reason: fmt.Sprintf("response header %q missing", h.name)}
+			return &openapi3filter.ResponseError{Input: in.input(), Reason: fmt.Sprintf("response header %q missing", h.name)}
 		}
 	}
 	return nil

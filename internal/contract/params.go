@@ -1,4 +1,4 @@
-package server
+package contract
 
 import (
 	"net/http"
@@ -58,29 +58,29 @@ func compileRequestParams(item *openapi3.PathItem, op *openapi3.Operation) *requ
 }
 
 // check is ValidateParameter for each parameter, in order.
-func (rp *requestParams) check(in *openapi3filter.RequestValidationInput, opts []openapi3.SchemaValidationOption) error {
+func (rp *requestParams) check(in *requestInput, opts []openapi3.SchemaValidationOption) error {
 	for i := range rp.params {
 		p := rp.params[i].p
 		var value any
 		var found bool
 		switch p.In {
 		case openapi3.ParameterInPath:
-			if raw := in.PathParams[p.Name]; raw != "" {
+			if raw := in.params[p.Name]; raw != "" {
 				value, found = raw, true
 			}
 		case openapi3.ParameterInHeader:
 			var raw []string
-			raw, found = in.Request.Header[rp.params[i].canonical]
+			raw, found = in.req.Header[rp.params[i].canonical]
 			if len(raw) > 0 {
 				value = raw[0]
 			}
 		}
 		if p.Required && !found {
-			return &openapi3filter.RequestError{Input: in, Parameter: p, Reason: openapi3filter.ErrInvalidRequired.Error(), Err: openapi3filter.ErrInvalidRequired}
+			return &openapi3filter.RequestError{Input: in.input(), Parameter: p, Reason: openapi3filter.ErrInvalidRequired.Error(), Err: openapi3filter.ErrInvalidRequired}
 		}
 		if value == nil {
 			if !p.AllowEmptyValue && found {
-				return &openapi3filter.RequestError{Input: in, Parameter: p, Reason: openapi3filter.ErrInvalidEmptyValue.Error(), Err: openapi3filter.ErrInvalidEmptyValue}
+				return &openapi3filter.RequestError{Input: in.input(), Parameter: p, Reason: openapi3filter.ErrInvalidEmptyValue.Error(), Err: openapi3filter.ErrInvalidEmptyValue}
 			}
 			continue
 		}
@@ -88,7 +88,7 @@ func (rp *requestParams) check(in *openapi3filter.RequestValidationInput, opts [
 			continue
 		}
 		if err := p.Schema.Value.VisitJSON(value, opts...); err != nil {
-			return &openapi3filter.RequestError{Input: in, Parameter: p, Err: err}
+			return &openapi3filter.RequestError{Input: in.input(), Parameter: p, Err: err}
 		}
 	}
 	return nil

@@ -1,24 +1,37 @@
-package server
+package jsonvalue
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
 )
 
-// maxJSONDepth bounds the nesting of a request body: no document of the
+// MaxDepth bounds the nesting of a strict document: no document of the
 // contract nests deeper than a handful of levels.
-const maxJSONDepth = 32
+const MaxDepth = 32
 
-// checkJSON refuses what encoding/json would silently accept: invalid UTF-8
+// Error is a document that DecodeStrict refuses; its Message says why, in
+// words fit for the client that sent it.
+type Error struct {
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func refuse(format string, args ...any) error {
+	return &Error{Message: fmt.Sprintf(format, args...)}
+}
+
+// Check refuses what encoding/json would silently accept: invalid UTF-8
 // (replaced by U+FFFD), a property given twice (the last one wins, so two
 // readers of one body could disagree), NUL characters, and absurd nesting.
-func checkJSON(data []byte) error {
+func Check(data []byte) error {
 	if !utf8.Valid(data) {
-		return badRequest("The request body is not valid UTF-8.")
+		return refuse("The request body is not valid UTF-8.")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -35,17 +48,17 @@ func checkJSON(data []byte) error {
 			return nil
 		}
 		if err != nil || values > 0 {
-			return badRequest("The request body is not valid JSON.")
+			return refuse("The request body is not valid JSON.")
 		}
 		top := len(stack) - 1
 		if str, ok := tok.(string); ok && strings.ContainsRune(str, 0) {
 			// Valid JSON, but no store keeps it faithfully (PostgreSQL
 			// refuses it in text): refuse it alike everywhere.
-			return badRequest("The request body holds a NUL character (\\u0000), which is not accepted.")
+			return refuse("The request body holds a NUL character (\\u0000), which is not accepted.")
 		}
 		if name, ok := tok.(string); ok && top >= 0 && stack[top].object && stack[top].key {
 			if stack[top].keys[name] {
-				return badRequest("The property '%s' appears more than once in an object of the request body.", truncate(name, 100))
+				return refuse("The property '%s' appears more than once in an object of the request body.", truncate(name, 100))
 			}
 			stack[top].keys[name] = true
 			stack[top].key = false
@@ -53,8 +66,8 @@ func checkJSON(data []byte) error {
 		}
 		switch tok {
 		case json.Delim('{'), json.Delim('['):
-			if len(stack) == maxJSONDepth {
-				return badRequest("The request body nests deeper than %d levels.", maxJSONDepth)
+			if len(stack) == MaxDepth {
+				return refuse("The request body nests deeper than %d levels.", MaxDepth)
 			}
 			stack = append(stack, frame{object: tok == json.Delim('{'), keys: map[string]bool{}, key: tok == json.Delim('{')})
 			continue
@@ -69,4 +82,11 @@ func checkJSON(data []byte) error {
 			stack[n].key = true
 		}
 	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

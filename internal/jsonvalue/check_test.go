@@ -1,13 +1,13 @@
-package server
+package jsonvalue
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestCheckJSON(t *testing.T) {
-	deep := strings.Repeat("[", maxJSONDepth+1) + strings.Repeat("]", maxJSONDepth+1)
-	okDeep := strings.Repeat("[", maxJSONDepth) + strings.Repeat("]", maxJSONDepth)
+func TestCheck(t *testing.T) {
+	deep := strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1)
+	okDeep := strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth)
 	tests := []struct {
 		name, body, wantInErr string
 	}{
@@ -29,15 +29,15 @@ func TestCheckJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := checkJSON([]byte(tt.body))
+			err := Check([]byte(tt.body))
 			if tt.wantInErr == "" {
 				if err != nil {
-					t.Errorf("checkJSON(%s) = %v, want nil", tt.body, err)
+					t.Errorf("Check(%s) = %v, want nil", tt.body, err)
 				}
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantInErr) {
-				t.Errorf("checkJSON(%s) = %v, want an error containing %q", tt.body, err, tt.wantInErr)
+				t.Errorf("Check(%s) = %v, want an error containing %q", tt.body, err, tt.wantInErr)
 			}
 		})
 	}
