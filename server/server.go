@@ -177,4 +177,3 @@ func (s *Server) visible(c echo.Context, connID string) error {
 	}
 	return nil
 }
-
