@@ -93,11 +93,13 @@ test-prism: $(NPM_STAMP)
 test-e2e:
 	$(GO) test -count=1 ./e2e/...
 
-# Fuzz the request path through the whole server for FUZZTIME; the seed
-# corpus is tests/testdata/fuzz. CI runs it briefly.
+# Fuzz the request path through the whole server for FUZZTIME (the seed
+# corpus is tests/testdata/fuzz), then the strict JSON decoder against
+# encoding/json for FUZZTIME. CI runs them briefly.
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./tests
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/jsonvalue
 
 # Mixed traffic at the real binary for SOAK: no 5xx, memory flat.
 SOAK ?= 2m

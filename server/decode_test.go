@@ -1,0 +1,100 @@
+package server
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/graphconn/graphconn/gen"
+)
+
+// Handlers decode request bodies into the generated types (decodeBody),
+// which drop what they have no field for. A property that openapi.yaml adds
+// to a schema that a request body uses must have its field, or this fails.
+func TestGeneratedTypesKnowEveryRequestProperty(t *testing.T) {
+	types := map[string]reflect.Type{
+		"microsoft.graph.connectionOperation": reflect.TypeFor[gen.MicrosoftGraphConnectionOperation](),
+		"microsoft.graph.errorDetail":         reflect.TypeFor[gen.MicrosoftGraphErrorDetail](),
+		"microsoft.graph.innerErrorDetail":    reflect.TypeFor[gen.MicrosoftGraphInnerErrorDetail](),
+		"microsoft.graph.externalConnection":  reflect.TypeFor[gen.MicrosoftGraphExternalConnection](),
+		"microsoft.graph.schema":              reflect.TypeFor[gen.MicrosoftGraphSchema](),
+		"microsoft.graph.property":            reflect.TypeFor[gen.MicrosoftGraphProperty](),
+	}
+	spec, err := LoadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := map[string]bool{}
+	var check func(where string, ref *openapi3.SchemaRef)
+	check = func(where string, ref *openapi3.SchemaRef) {
+		if ref == nil || ref.Value == nil {
+			return
+		}
+		if ref.Ref != "" {
+			name := strings.TrimPrefix(ref.Ref, "#/components/schemas/")
+			if checked[name] {
+				return
+			}
+			checked[name] = true
+			if ref.Value.Type.Is(openapi3.TypeObject) || len(ref.Value.Properties) > 0 || len(ref.Value.AllOf) > 0 {
+				typ, ok := types[name]
+				if !ok {
+					t.Errorf("%s: schema %s has no generated type in this test's table", where, name)
+					return
+				}
+				fields := jsonFields(typ)
+				for prop := range properties(ref.Value) {
+					if !fields[prop] {
+						t.Errorf("%s: property %q of %s has no field in %v", where, prop, name, typ)
+					}
+				}
+			}
+		}
+		s := ref.Value
+		for prop, p := range properties(s) {
+			check(where+"."+prop, p)
+		}
+		check(where+"[]", s.Items)
+	}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.RequestBody == nil {
+				continue
+			}
+			for _, mt := range op.RequestBody.Value.Content {
+				check(method+" "+path, mt.Schema)
+			}
+		}
+	}
+	if len(checked) < 3 {
+		t.Fatalf("checked %v, want the schemas of every request body", checked)
+	}
+}
+
+// properties returns the properties of s and of its allOf.
+func properties(s *openapi3.Schema) map[string]*openapi3.SchemaRef {
+	out := map[string]*openapi3.SchemaRef{}
+	for name, p := range s.Properties {
+		out[name] = p
+	}
+	for _, ref := range s.AllOf {
+		for name, p := range properties(ref.Value) {
+			out[name] = p
+		}
+	}
+	return out
+}
+
+// jsonFields returns the JSON names of a struct's fields.
+func jsonFields(typ reflect.Type) map[string]bool {
+	out := map[string]bool{}
+	for f := range typ.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out[name] = true
+		}
+	}
+	return out
+}
