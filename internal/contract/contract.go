@@ -80,6 +80,9 @@ type Operation struct {
 	// bodyDefaults is set when the request body's schema has defaults,
 	// which VisitJSON writes into the value.
 	bodyDefaults bool
+	// shape bounds the JSON body as its schema does, so that what the
+	// schema refuses is refused before it is decoded.
+	shape *jsonvalue.Shape
 }
 
 // New compiles spec, which must be valid.
@@ -159,6 +162,9 @@ func (c *Contract) compile(path string, item *openapi3.PathItem, method string, 
 				op.bodyDefaults = true
 			}
 		}
+		if mt := op.body.Content.Get("application/json"); mt != nil && mt.Schema != nil {
+			op.shape = shapeOf(mt.Schema.Value, map[*openapi3.Schema]*jsonvalue.Shape{})
+		}
 	}
 	return op
 }
@@ -236,12 +242,8 @@ func (op *Operation) CheckRequest(req *http.Request, pathParams map[string]strin
 	r := Request{Data: body}
 	if op.body != nil && len(body) > 0 && isJSON(req.Header.Get("Content-Type")) {
 		var err error
-		if r.Value, err = jsonvalue.DecodeStrict(body, op.c.intern); err != nil {
-			var je *jsonvalue.Error
-			if errors.As(err, &je) {
-				return Request{}, &Error{Message: je.Message, Err: err}
-			}
-			return Request{}, &Error{Message: "The request body is not valid JSON.", Err: err}
+		if r.Value, err = jsonvalue.DecodeStrict(body, op.c.intern, op.shape); err != nil {
+			return Request{}, &Error{Message: strictMessage(err), Err: err}
 		}
 	}
 	if op.c.skipSchemas {

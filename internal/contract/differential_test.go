@@ -88,9 +88,9 @@ func TestResponsesAsKinOpenAPI(t *testing.T) {
 // broken on purpose, and the suite must see it.
 func TestDifferentialSeesDrift(t *testing.T) {
 	drifts := []struct {
-		name  string
+		name   string
 		break_ func(c *Contract)
-		resp  bool
+		resp   bool
 	}{
 		{"a parameter's schema is not visited", func(c *Contract) {
 			for _, op := range c.Operations() {
@@ -456,6 +456,9 @@ func walk(root any, path []any, v any, s *openapi3.Schema, add func(string, func
 	case []any:
 		set("wrong type", map[string]any{})
 		set("empty", []any{})
+		if s.MaxItems != nil && len(v.([]any)) > 0 {
+			set("too many items", slices.Repeat(v.([]any)[:1], int(*s.MaxItems)+1))
+		}
 		if items := schemaOf(s.Items); items != nil && len(v.([]any)) > 0 {
 			walk(root, append(slices.Clone(path), 0), v.([]any)[0], items, add)
 		}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+
+	"github.com/graphconn/graphconn/internal/jsonvalue"
 )
 
 // Error is a request that breaks the contract.
@@ -50,6 +52,79 @@ func Message(err error) string {
 	return "The request is invalid: " + re.Error()
 }
 
+// strictMessage is what a client is told of a body that DecodeStrict
+// refused; a value outside the body's shape is worded as kin-openapi's
+// error for it is (Message).
+func strictMessage(err error) string {
+	var je *jsonvalue.Error
+	if errors.As(err, &je) {
+		return je.Message
+	}
+	var be *jsonvalue.BoundError
+	if !errors.As(err, &be) {
+		return "The request body is not valid JSON."
+	}
+	switch be.Kind {
+	case jsonvalue.UnknownProperty:
+		name := be.Shape.Name
+		if name == "" {
+			name = "object"
+		}
+		return fmt.Sprintf("The property '%s' does not exist on type '%s'.", truncate(joinPath(be.Path), 200), name)
+	case jsonvalue.TooManyItems:
+		return propertyMessage(be.Path, fmt.Sprintf("maximum number of items is %d", be.Shape.MaxItems))
+	}
+	return propertyMessage(be.Path, fmt.Sprintf("maximum string length is %d", be.Shape.MaxLength))
+}
+
+// propertyMessage says what is wrong with the value at path.
+func propertyMessage(path []string, reason string) string {
+	if len(path) == 0 {
+		return "The request body is invalid: " + reason
+	}
+	return fmt.Sprintf("Invalid value for property '%s': %s", joinPath(path), reason)
+}
+
+// shapeOf bounds the values of schema s (see jsonvalue.Shape): closed
+// objects, and the maxItems and maxLength of arrays and strings. Schemas
+// that combine others bound nothing (but an allOf of one, the idiom that
+// gives a $ref a description).
+func shapeOf(s *openapi3.Schema, seen map[*openapi3.Schema]*jsonvalue.Shape) *jsonvalue.Shape {
+	if s == nil {
+		return nil
+	}
+	if len(s.AllOf) == 1 && s.Type == nil && len(s.Properties) == 0 && len(s.AnyOf)+len(s.OneOf) == 0 && s.Not == nil {
+		return shapeOf(s.AllOf[0].Value, seen)
+	}
+	if len(s.AllOf)+len(s.AnyOf)+len(s.OneOf) > 0 || s.Not != nil {
+		return nil
+	}
+	if sh, ok := seen[s]; ok {
+		return sh
+	}
+	sh := &jsonvalue.Shape{Name: s.Title, MaxItems: -1, MaxLength: -1}
+	seen[s] = sh
+	if s.Type.Is(openapi3.TypeString) && s.MaxLength != nil {
+		sh.MaxLength = int(*s.MaxLength)
+	}
+	if s.Type.Is(openapi3.TypeArray) {
+		if s.MaxItems != nil {
+			sh.MaxItems = int(*s.MaxItems)
+		}
+		if s.Items != nil {
+			sh.Items = shapeOf(s.Items.Value, seen)
+		}
+	}
+	if len(s.Properties) > 0 || s.Type.Is(openapi3.TypeObject) {
+		sh.Properties = map[string]*jsonvalue.Shape{}
+		for name, p := range s.Properties {
+			sh.Properties[name] = shapeOf(p.Value, seen)
+		}
+		sh.Closed = s.AdditionalProperties.Has != nil && !*s.AdditionalProperties.Has
+	}
+	return sh
+}
+
 func schemaMessage(se *openapi3.SchemaError) string {
 	// allOf, anyOf and oneOf wrap the error of the subschema, which says
 	// best what was wrong; kin-openapi gives it the whole path too.
@@ -70,10 +145,7 @@ func schemaMessage(se *openapi3.SchemaError) string {
 			return fmt.Sprintf("The property '%s' does not exist on type '%s'.", joinPath(append(path, name)), typ)
 		}
 	}
-	if len(path) == 0 {
-		return "The request body is invalid: " + se.Reason
-	}
-	return fmt.Sprintf("Invalid value for property '%s': %s", joinPath(path), se.Reason)
+	return propertyMessage(path, se.Reason)
 }
 
 func unknownProperty(obj map[string]any, schema *openapi3.Schema) string {

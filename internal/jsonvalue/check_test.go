@@ -29,7 +29,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Check([]byte(tt.body))
+			err := Check([]byte(tt.body), nil)
 			if tt.wantInErr == "" {
 				if err != nil {
 					t.Errorf("Check(%s) = %v, want nil", tt.body, err)

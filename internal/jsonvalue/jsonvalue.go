@@ -28,7 +28,7 @@ import (
 // enum values, each boxed once) are shared rather than allocated.
 func Decode(data []byte, intern map[string]any) (any, error) {
 	p := jsonParser{data: data, intern: intern}
-	if v, ok := p.document(); ok {
+	if v, ok := p.document(nil); ok {
 		return v, nil
 	}
 	var value any
@@ -41,16 +41,21 @@ func Decode(data []byte, intern map[string]any) (any, error) {
 }
 
 // DecodeStrict decodes a request body as Decode does, and refuses with an
-// *Error what Check refuses, and a document that is not JSON. One pass does both for the usual body: the
-// parser gives up on anything Check might refuse (a property given twice,
-// a NUL, nesting deeper than MaxDepth, invalid UTF-8), and only then do
+// *Error what Check refuses, and a document that is not JSON. Past shape it
+// refuses with a *BoundError, before it decodes what lies outside: an
+// unknown property, an array's item past its maximum, a string past its
+// maximum length.
+//
+// One pass does all that for the usual body: the parser gives up on
+// anything Check might refuse (a property given twice, a NUL, nesting deeper
+// than MaxDepth, invalid UTF-8, a value outside shape), and only then do
 // Check and encoding/json read the body.
-func DecodeStrict(data []byte, intern map[string]any) (any, error) {
+func DecodeStrict(data []byte, intern map[string]any, shape *Shape) (any, error) {
 	p := jsonParser{data: data, intern: intern, strict: true}
-	if v, ok := p.document(); ok {
+	if v, ok := p.document(shape); ok {
 		return v, nil
 	}
-	if err := Check(data); err != nil {
+	if err := Check(data, shape); err != nil {
 		return nil, err
 	}
 	value, err := Decode(data, intern)
@@ -73,8 +78,8 @@ type jsonParser struct {
 }
 
 // document parses the whole of the data as one value.
-func (p *jsonParser) document() (any, bool) {
-	v, ok := p.value(0)
+func (p *jsonParser) document(shape *Shape) (any, bool) {
+	v, ok := p.value(0, shape)
 	if !ok {
 		return nil, false
 	}
@@ -96,7 +101,7 @@ func (p *jsonParser) space() {
 	}
 }
 
-func (p *jsonParser) value(depth int) (any, bool) {
+func (p *jsonParser) value(depth int, shape *Shape) (any, bool) {
 	p.space()
 	if p.pos >= len(p.data) || depth > maxParseDepth {
 		return nil, false
@@ -107,11 +112,14 @@ func (p *jsonParser) value(depth int) (any, bool) {
 			return nil, false
 		}
 		if c == '{' {
-			return p.object(depth)
+			return p.object(depth, shape)
 		}
-		return p.array(depth)
+		return p.array(depth, shape)
 	case c == '"':
 		s, boxed, ok := p.quoted()
+		if shape != nil && shape.tooLong(s) {
+			return nil, false
+		}
 		if boxed == nil {
 			boxed = s
 		}
@@ -136,7 +144,7 @@ func (p *jsonParser) literal(word string, v any) (any, bool) {
 	return v, true
 }
 
-func (p *jsonParser) object(depth int) (any, bool) {
+func (p *jsonParser) object(depth int, shape *Shape) (any, bool) {
 	p.pos++ // {
 	m := map[string]any{}
 	p.space()
@@ -153,12 +161,18 @@ func (p *jsonParser) object(depth int) (any, bool) {
 		if !ok {
 			return nil, false
 		}
+		var inner *Shape
+		if shape != nil {
+			if inner, ok = shape.Properties[k]; !ok && shape.Closed {
+				return nil, false
+			}
+		}
 		p.space()
 		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
 			return nil, false
 		}
 		p.pos++
-		v, ok := p.value(depth + 1)
+		v, ok := p.value(depth+1, inner)
 		if !ok {
 			return nil, false
 		}
@@ -193,7 +207,7 @@ func (p *jsonParser) more(closing byte) (more, ok bool) {
 	return false, false
 }
 
-func (p *jsonParser) array(depth int) (any, bool) {
+func (p *jsonParser) array(depth int, shape *Shape) (any, bool) {
 	p.pos++
 	// As encoding/json, [] is an empty slice, not nil.
 	a := make([]any, 0)
@@ -202,8 +216,16 @@ func (p *jsonParser) array(depth int) (any, bool) {
 		p.pos++
 		return a, true
 	}
+	var items *Shape
+	maxItems := -1
+	if shape != nil {
+		items, maxItems = shape.Items, shape.MaxItems
+	}
 	for {
-		v, ok := p.value(depth + 1)
+		if len(a) == maxItems {
+			return nil, false
+		}
+		v, ok := p.value(depth+1, items)
 		if !ok {
 			return nil, false
 		}

@@ -3,6 +3,7 @@ package jsonvalue
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -44,8 +45,8 @@ func FuzzDecode(f *testing.F) {
 		if wantErr == nil && !reflect.DeepEqual(got, want) {
 			t.Fatalf("Decode(%q) = %#v, want %#v", data, got, want)
 		}
-		strict, strictErr := DecodeStrict(data, intern)
-		if checkErr := Check(data); checkErr != nil || wantErr != nil {
+		strict, strictErr := DecodeStrict(data, intern, nil)
+		if checkErr := Check(data, nil); checkErr != nil || wantErr != nil {
 			if strictErr == nil {
 				t.Fatalf("DecodeStrict(%q) = %#v, want an error (Check: %v, encoding/json: %v)", data, strict, checkErr, wantErr)
 			}
@@ -57,7 +58,65 @@ func FuzzDecode(f *testing.F) {
 		if strictErr != nil || !reflect.DeepEqual(strict, want) {
 			t.Fatalf("DecodeStrict(%q) = %#v, %v; want %#v", data, strict, strictErr, want)
 		}
+		// Within a shape: the parser gives up on what lies outside it, and
+		// Check says what.
+		shaped, shapedErr := DecodeStrict(data, intern, testShape)
+		if boundErr := Check(data, testShape); boundErr != nil {
+			if fmt.Sprint(shapedErr) != fmt.Sprint(boundErr) {
+				t.Fatalf("DecodeStrict(%q, shape) error = %v, want Check's %v", data, shapedErr, boundErr)
+			}
+			return
+		}
+		if shapedErr != nil || !reflect.DeepEqual(shaped, want) {
+			t.Fatalf("DecodeStrict(%q, shape) = %#v, %v; want %#v", data, shaped, shapedErr, want)
+		}
 	})
+}
+
+// testShape is a closed object {a: string ≤ 3, b: [≤ 2 × {c: string ≤ 1}],
+// d: open object}.
+var testShape = &Shape{Name: "T", Closed: true, MaxItems: -1, MaxLength: -1, Properties: map[string]*Shape{
+	"a": {MaxItems: -1, MaxLength: 3},
+	"b": {MaxItems: 2, MaxLength: -1, Items: &Shape{Closed: true, MaxItems: -1, MaxLength: -1,
+		Properties: map[string]*Shape{"c": {MaxItems: -1, MaxLength: 1}}}},
+	"d": {MaxItems: -1, MaxLength: -1},
+}}
+
+func TestBounds(t *testing.T) {
+	tests := []struct {
+		body     string
+		wantKind BoundKind
+		wantPath string
+	}{
+		{`{"a":"abc","b":[{"c":"x"},{}],"d":{"any":[1,2,3]}}`, 0, ""},
+		{`{"a":"😀x"}`, 0, ""}, // 3 UTF-16 code units
+		{`{"a":"😀xy"}`, TooLong, "a"},
+		{`{"a":"abcd"}`, TooLong, "a"},
+		{`{"a":"ab\u0063d"}`, TooLong, "a"},
+		{`{"x":[0,0,0]}`, UnknownProperty, "x"},
+		{`{"a":"a","b":[{"c":"x"},{"e":1}]}`, UnknownProperty, "b/1/e"},
+		{`{"b":[{},{},{}]}`, TooManyItems, "b"},
+		{`{"b":[{"c":"xy"}]}`, TooLong, "b/0/c"},
+		{`"abcd"`, 0, ""}, // the root is an object's shape: no MaxLength
+		{`{"d":{"a":"abcdef"}}`, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			for name, decode := range map[string]func() error{
+				"DecodeStrict": func() error { _, err := DecodeStrict([]byte(tt.body), intern, testShape); return err },
+				"Check":        func() error { return Check([]byte(tt.body), testShape) },
+			} {
+				err := decode()
+				var be *BoundError
+				switch {
+				case tt.wantKind == 0 && err != nil:
+					t.Errorf("%s(%s) = %v, want nil", name, tt.body, err)
+				case tt.wantKind != 0 && (!errors.As(err, &be) || be.Kind != tt.wantKind || strings.Join(be.Path, "/") != tt.wantPath):
+					t.Errorf("%s(%s) = %v, want a BoundError of kind %d at %s", name, tt.body, err, tt.wantKind, tt.wantPath)
+				}
+			}
+		})
+	}
 }
 
 var benchBodies = []struct{ name, body string }{
@@ -78,7 +137,7 @@ func BenchmarkDecodeStrict(b *testing.B) {
 		b.Run(bb.name+"/jsonvalue", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := DecodeStrict(data, intern); err != nil {
+				if _, err := DecodeStrict(data, intern, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -100,7 +159,7 @@ func BenchmarkDecodeStrict(b *testing.B) {
 func TestDecodeJSONText(t *testing.T) {
 	dec := jsontext.NewDecoder(bytes.NewReader(nil))
 	for _, bb := range benchBodies {
-		want, err := DecodeStrict([]byte(bb.body), intern)
+		want, err := DecodeStrict([]byte(bb.body), intern, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
