@@ -82,7 +82,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// before it is acknowledged, so no crash or kill of graphconn loses
 	// it, and syncs come at checkpoints only. FULL also syncs every commit
 	// (BENCHMARKS.md measures what that costs).
-	synchronous := fs.String("sqlite-synchronous", env("GRAPHCONN_SQLITE_SYNCHRONOUS", "NORMAL"),
+	synchronous := fs.String("sqlite-synchronous", env("GRAPHCONN_SQLITE_SYNCHRONOUS", sqlite.DefaultSynchronous),
 		"NORMAL: an acknowledged write survives any crash of graphconn, not a crash of the machine or a power loss; FULL: it survives those too, and writes are slower (env GRAPHCONN_SQLITE_SYNCHRONOUS)")
 	maxBody := fs.Int64("max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted, after decompression")
 	delay, err := time.ParseDuration(env("GRAPHCONN_OPERATION_DELAY", server.DefaultOperationDelay.String()))

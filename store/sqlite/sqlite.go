@@ -56,13 +56,12 @@ var _ store.Store = (*DB)(nil)
 
 // Options tune a DB. The zero value is what Open uses.
 type Options struct {
-	// Synchronous is SQLite's synchronous setting: "FULL" (the default) or
-	// "NORMAL". With FULL, a transaction is on disk when its commit returns,
-	// so an acknowledged write survives a crash of the process or of the
-	// machine. With NORMAL (in WAL mode) a commit is written to the
+	// Synchronous is SQLite's synchronous setting: "NORMAL" (the default)
+	// or "FULL". With NORMAL (in WAL mode) a commit is written to the
 	// operating system but synced only at checkpoints: it survives a crash
-	// of the process, not a power loss. (graphconn serve uses NORMAL unless
-	// told otherwise.)
+	// of the process, not a power loss. With FULL, a transaction is on disk
+	// when its commit returns, so an acknowledged write survives a crash of
+	// the process or of the machine.
 	Synchronous string
 }
 
@@ -75,12 +74,16 @@ type Options struct {
 // in throughput; BENCHMARKS.md).
 const walAutocheckpoint = 200
 
+// DefaultSynchronous is the synchronous setting of Options' zero value and
+// of graphconn serve: NORMAL, as SQLite advises for WAL mode.
+const DefaultSynchronous = "NORMAL"
+
 // ParseSynchronous returns SQLite's synchronous setting named by s, in
-// either case: "FULL" for "" (the default of Options), or "NORMAL".
+// either case: "NORMAL" or "FULL", and DefaultSynchronous for "".
 func ParseSynchronous(s string) (string, error) {
 	switch u := strings.ToUpper(s); u {
 	case "":
-		return "FULL", nil
+		return DefaultSynchronous, nil
 	case "FULL", "NORMAL":
 		return u, nil
 	}
