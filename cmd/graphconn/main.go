@@ -173,6 +173,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		attrs = append(attrs, slog.String("sqlite-synchronous", sync))
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "listening", attrs...)
+	logFirstSteps(log, os.Args[0], ln.Addr().String(), *dataDir, splitList(*issuers), splitList(*audiences))
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	workDone := make(chan struct{})
@@ -180,27 +181,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer close(workDone)
 		work.Run(workCtx)
 	}()
-	// The worker stops after the last request, before the database closes.
-	defer func() {
-		stopWork()
-		<-workDone
-	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
-	case err := <-errc:
-		return err
+	case err = <-errc:
 	case <-ctx.Done():
+		log.Info("shutting down", slog.Duration("timeout", *shutdownTimeout))
+		sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+		if err = srv.Shutdown(sctx); err != nil {
+			err = fmt.Errorf("shutdown: %w", err)
+		}
+		cancel()
 	}
-	log.Info("shutting down", slog.Duration("timeout", *shutdownTimeout))
-	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
+	// The worker stops after the last request, before the database closes.
 	stopWork()
 	<-workDone
+	if err != nil {
+		return err
+	}
 	log.Info("stopped")
 	return nil
 }
