@@ -113,13 +113,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil || *synchronous == "" {
 		return fmt.Errorf("serve: --sqlite-synchronous must be FULL or NORMAL, not %q", *synchronous)
 	}
-	// Log lines go out together, every 50 ms at most.
+	// Log lines go out together, every logbuf.Interval at most.
 	logOut := logbuf.New(stdout, logbuf.Interval, logbuf.Size)
 	defer logOut.Close()
 	log := slog.New(slog.NewJSONHandler(logOut, nil))
 	// A request allocates little and briefly: a larger GC target trades
-	// heap (~45 MiB more at saturation) for GC work (9% of a request's CPU
-	// there; BENCHMARKS.md). GOGC, when set, still decides.
+	// heap for GC work (BENCHMARKS.md, "What the rounds changed"). GOGC,
+	// when set, still decides.
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(800)
 	}

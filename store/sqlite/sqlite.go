@@ -68,10 +68,10 @@ type Options struct {
 // walAutocheckpoint is how many pages the WAL holds before a commit copies
 // them into the database file (SQLite's default is 1000). The commit that
 // does it syncs the WAL first, and with synchronous=NORMAL the WAL has not
-// been synced since the last checkpoint: at 1000 pages that took 3 ms here,
-// ten times a second at half load, and every request in flight waited for
-// it (p99 2.6 ms with 3 connections; 0.9–1.3 ms at 100–250 pages, at no cost
-// in throughput; BENCHMARKS.md).
+// been synced since the last checkpoint: the larger the WAL, the longer that
+// commit, and every request in flight waits for it. Fewer pages cut the p99
+// under load at no cost in throughput (BENCHMARKS.md, "What the rounds
+// changed").
 const walAutocheckpoint = 200
 
 // DefaultSynchronous is the synchronous setting of Options' zero value and
