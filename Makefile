@@ -111,7 +111,8 @@ soak:
 clean:
 	rm -rf bin build
 
-# The load benchmark (bench/run.sh, results in BENCHMARKS.md): graphconn on
+# The load benchmark (bench/run.sh; how to run and read it, and the results,
+# in BENCHMARKS.md): graphconn on
 # SQLite, and on PostgreSQL when GRAPHCONN_TEST_POSTGRES names a database,
 # with and without validation, beside a bare Echo ceiling, driven by wrk over
 # loopback; about five minutes (three without PostgreSQL). BENCH_FLAGS go to bench/driver, e.g.
