@@ -28,16 +28,20 @@ run: build
 # -count=1: the contract tests read openapi.yaml and gen/, which the test
 # cache does not always notice changing. The contract suite runs on SQLite,
 # and again on PostgreSQL when GRAPHCONN_TEST_POSTGRES names a database (the
-# store and replica tests use it too).
+# store and replica tests use it too). internal/testsummary runs go test
+# -json, prints what go test prints without it, and ends with the tests that
+# were skipped and why (Prism, Chromium or PostgreSQL missing...) and the
+# packages that failed; it exits 1 if a test failed.
 TEST_FLAGS ?=
 
 test:
-	$(GO) test -count=1 $(TEST_FLAGS) ./...
 	@if [ -n "$$GRAPHCONN_TEST_POSTGRES" ]; then \
-	  echo "== contract tests on PostgreSQL"; \
-	  GRAPHCONN_TEST_STORE=postgres $(GO) test -count=1 $(TEST_FLAGS) ./tests; \
+	  $(GO) run ./internal/testsummary "$(GO) test -count=1 -json $(TEST_FLAGS) ./..." \
+	    "GRAPHCONN_TEST_STORE=postgres $(GO) test -count=1 -json $(TEST_FLAGS) ./tests"; \
 	else \
-	  echo "GRAPHCONN_TEST_POSTGRES is not set: the PostgreSQL tests were skipped"; \
+	  $(GO) run ./internal/testsummary \
+	    -skipped "tests: the contract suite again, on PostgreSQL: GRAPHCONN_TEST_POSTGRES is not set" \
+	    "$(GO) test -count=1 -json $(TEST_FLAGS) ./..."; \
 	fi
 
 test-race:
@@ -109,7 +113,8 @@ soak:
 clean:
 	rm -rf bin build
 
-# The load benchmark (bench/run.sh, results in BENCHMARKS.md): graphconn on
+# The load benchmark (bench/run.sh; how to run and read it, and the results,
+# in BENCHMARKS.md): graphconn on
 # SQLite, and on PostgreSQL when GRAPHCONN_TEST_POSTGRES names a database,
 # with and without validation, beside a bare Echo ceiling, driven by wrk over
 # loopback; about five minutes (three without PostgreSQL). BENCH_FLAGS go to bench/driver, e.g.

@@ -33,7 +33,7 @@ func chromium() string {
 	return "/usr/bin/chromium"
 }
 
-// A user opens /docs, finds "Update connectionOperation", tries it out
+// A user opens the server's address, lands on /docs, finds "Update connectionOperation", tries it out
 // without a token (401), pastes a token minted by `graphconn token` into the
 // token field, and tries again: graphconn answers 200 and the operation
 // changed.
@@ -82,7 +82,8 @@ func TestDocsTryItOut(t *testing.T) {
 		return v
 	}
 
-	step("open /docs", chromedp.Do(tab, chromedp.Navigate(srv.URL+"/docs")))
+	// The root redirects to /docs/, as /docs does.
+	step("open / (redirected to /docs/)", chromedp.Do(tab, chromedp.Navigate(srv.URL+"/")))
 	step("token field", chromedp.Do(tab, chromedp.WaitVisible(chromedp.CSS("#graphconn-token-input"))))
 
 	// The operation whose summary reads "Update connectionOperation", on the

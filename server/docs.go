@@ -116,10 +116,16 @@ const swaggerInitializer = `(function() {
 })();
 `
 
-// registerDocs serves the contract and its interactive docs. They are outside
-// the Graph API: they need no token and no contract describes them. It
-// returns the paths it registered.
+// registerDocs serves the contract and its interactive docs, and sends a
+// browser that opens the server's root to them. They are outside the Graph
+// API: they need no token and no contract describes them. It returns the
+// paths it registered.
 func registerDocs(e *echo.Echo, specJSON []byte) []string {
+	// 302, not 301: a browser would keep a permanent redirect of the root
+	// for good, whatever the server serves there later.
+	e.GET("/", func(c echo.Context) error {
+		return c.Redirect(http.StatusFound, "/docs/")
+	})
 	e.GET("/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", graphconn.OpenAPIYAML)
 	})
@@ -143,5 +149,5 @@ func registerDocs(e *echo.Echo, specJSON []byte) []string {
 		files.ServeHTTP(c.Response(), c.Request())
 		return nil
 	})
-	return []string{"/openapi.yaml", "/openapi.json", "/docs", "/docs/*"}
+	return []string{"/", "/openapi.yaml", "/openapi.json", "/docs", "/docs/*"}
 }

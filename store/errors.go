@@ -23,7 +23,9 @@ const (
 	// PreconditionFailed means the resource's revision is not one the
 	// caller expected (an If-Match that does not match).
 	PreconditionFailed
-	// Unavailable means the store cannot be reached for now; retrying may help.
+	// Unavailable means the store cannot be reached for now, or gave up
+	// because the call's context ended (its client went away, or a deadline
+	// passed); retrying may help.
 	Unavailable
 )
 

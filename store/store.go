@@ -107,8 +107,8 @@ type Page struct {
 // Store keeps connections, their schemas and their operations. Every method
 // is atomic: when it returns an error, nothing has changed. Errors are
 // *Error values whose Kind tells what went wrong; any method may return
-// Unavailable when the database cannot be reached, and Invalid for a
-// Page.After it did not make.
+// Unavailable when the database cannot be reached or when ctx ends before
+// the call completes, and Invalid for a Page.After it did not make.
 type Store interface {
 	// CreateConnection stores c in the draft state; it sets c.State,
 	// c.Version, c.Created and c.Modified.

@@ -164,7 +164,7 @@ func TestRouterErrors(t *testing.T) {
 		wantStatus   int
 		wantCode     string
 	}{
-		{"GET", "/", 404, "itemNotFound"},
+		{"GET", "/index.html", 404, "itemNotFound"}, // GET / leads to the docs
 		{"GET", "/external/nothing", 404, "itemNotFound"},
 		{"GET", "/external/connections/" + f.conn + "/operations/" + f.op + "/more", 404, "itemNotFound"},
 		{"PUT", "/external/connections/" + f.conn + "/operations/" + f.op, 405, "notSupported"},

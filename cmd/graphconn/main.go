@@ -82,7 +82,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// before it is acknowledged, so no crash or kill of graphconn loses
 	// it, and syncs come at checkpoints only. FULL also syncs every commit
 	// (BENCHMARKS.md measures what that costs).
-	synchronous := fs.String("sqlite-synchronous", env("GRAPHCONN_SQLITE_SYNCHRONOUS", "NORMAL"),
+	synchronous := fs.String("sqlite-synchronous", env("GRAPHCONN_SQLITE_SYNCHRONOUS", sqlite.DefaultSynchronous),
 		"NORMAL: an acknowledged write survives any crash of graphconn, not a crash of the machine or a power loss; FULL: it survives those too, and writes are slower (env GRAPHCONN_SQLITE_SYNCHRONOUS)")
 	maxBody := fs.Int64("max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted, after decompression")
 	delay, err := time.ParseDuration(env("GRAPHCONN_OPERATION_DELAY", server.DefaultOperationDelay.String()))
@@ -113,13 +113,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil || *synchronous == "" {
 		return fmt.Errorf("serve: --sqlite-synchronous must be FULL or NORMAL, not %q", *synchronous)
 	}
-	// Log lines go out together, every 50 ms at most.
+	// Log lines go out together, every logbuf.Interval at most.
 	logOut := logbuf.New(stdout, logbuf.Interval, logbuf.Size)
 	defer logOut.Close()
 	log := slog.New(slog.NewJSONHandler(logOut, nil))
 	// A request allocates little and briefly: a larger GC target trades
-	// heap (~45 MiB more at saturation) for GC work (9% of a request's CPU
-	// there; BENCHMARKS.md). GOGC, when set, still decides.
+	// heap for GC work (BENCHMARKS.md, "What the rounds changed"). GOGC,
+	// when set, still decides.
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(800)
 	}
@@ -173,6 +173,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		attrs = append(attrs, slog.String("sqlite-synchronous", sync))
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "listening", attrs...)
+	logFirstSteps(log, os.Args[0], ln.Addr().String(), *dataDir, splitList(*issuers), splitList(*audiences))
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	workDone := make(chan struct{})
@@ -180,27 +181,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer close(workDone)
 		work.Run(workCtx)
 	}()
-	// The worker stops after the last request, before the database closes.
-	defer func() {
-		stopWork()
-		<-workDone
-	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
-	case err := <-errc:
-		return err
+	case err = <-errc:
 	case <-ctx.Done():
+		log.Info("shutting down", slog.Duration("timeout", *shutdownTimeout))
+		sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+		if err = srv.Shutdown(sctx); err != nil {
+			err = fmt.Errorf("shutdown: %w", err)
+		}
+		cancel()
 	}
-	log.Info("shutting down", slog.Duration("timeout", *shutdownTimeout))
-	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
+	// The worker stops after the last request, before the database closes.
 	stopWork()
 	<-workDone
+	if err != nil {
+		return err
+	}
 	log.Info("stopped")
 	return nil
 }

@@ -6,7 +6,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,6 +157,9 @@ func Tool(t testing.TB, path, install string) string {
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s is required under CI, and missing (%v); %s", path, err, install)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			t.Skipf("skipped: %s is not installed; %s", path, install)
 		}
 		t.Skipf("skipped: %s is not installed (%v); %s", path, err, install)
 	}

@@ -10,7 +10,7 @@ import (
 // Writer buffers log lines and writes them out together, at most
 // interval after the first of them (or at once when maxBuffered bytes are
 // waiting). A loaded server logs a line per request, and a write call per
-// line costs a system call each: about 5% of a request's CPU here
+// line costs a system call each, a share of a request's CPU worth saving
 // (BENCHMARKS.md). The price: a crash of the process (not a panic in a
 // request, which is recovered and logged) loses the lines of its last
 // interval. Close writes what is left.

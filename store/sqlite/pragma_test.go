@@ -12,7 +12,7 @@ func TestPragmas(t *testing.T) {
 		synchronous string
 		want        int64 // PRAGMA synchronous: 1 NORMAL, 2 FULL
 	}{
-		{"", 2},
+		{"", 1},
 		{"full", 2},
 		{"NORMAL", 1},
 	}
@@ -48,16 +48,18 @@ func TestParseSynchronous(t *testing.T) {
 		in, want string
 		err      bool
 	}{
-		{"", "FULL", false},
+		{"", "NORMAL", false}, // what graphconn serve uses unless told otherwise
 		{"full", "FULL", false},
 		{"Normal", "NORMAL", false},
 		{"OFF", "", true},
 		{"EXTRA", "", true},
 	}
 	for _, tt := range tests {
-		got, err := ParseSynchronous(tt.in)
-		if got != tt.want || (err != nil) != tt.err {
-			t.Errorf("ParseSynchronous(%q) = %q, %v; want %q, error %t", tt.in, got, err, tt.want, tt.err)
-		}
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseSynchronous(tt.in)
+			if got != tt.want || (err != nil) != tt.err {
+				t.Errorf("ParseSynchronous(%q) = %q, %v; want %q, error %t", tt.in, got, err, tt.want, tt.err)
+			}
+		})
 	}
 }

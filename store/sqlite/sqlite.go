@@ -56,31 +56,34 @@ var _ store.Store = (*DB)(nil)
 
 // Options tune a DB. The zero value is what Open uses.
 type Options struct {
-	// Synchronous is SQLite's synchronous setting: "FULL" (the default) or
-	// "NORMAL". With FULL, a transaction is on disk when its commit returns,
-	// so an acknowledged write survives a crash of the process or of the
-	// machine. With NORMAL (in WAL mode) a commit is written to the
+	// Synchronous is SQLite's synchronous setting: "NORMAL" (the default)
+	// or "FULL". With NORMAL (in WAL mode) a commit is written to the
 	// operating system but synced only at checkpoints: it survives a crash
-	// of the process, not a power loss. (graphconn serve uses NORMAL unless
-	// told otherwise.)
+	// of the process, not a power loss. With FULL, a transaction is on disk
+	// when its commit returns, so an acknowledged write survives a crash of
+	// the process or of the machine.
 	Synchronous string
 }
 
 // walAutocheckpoint is how many pages the WAL holds before a commit copies
 // them into the database file (SQLite's default is 1000). The commit that
 // does it syncs the WAL first, and with synchronous=NORMAL the WAL has not
-// been synced since the last checkpoint: at 1000 pages that took 3 ms here,
-// ten times a second at half load, and every request in flight waited for
-// it (p99 2.6 ms with 3 connections; 0.9–1.3 ms at 100–250 pages, at no cost
-// in throughput; BENCHMARKS.md).
+// been synced since the last checkpoint: the larger the WAL, the longer that
+// commit, and every request in flight waits for it. Fewer pages cut the p99
+// under load at no cost in throughput (BENCHMARKS.md, "What the rounds
+// changed").
 const walAutocheckpoint = 200
 
+// DefaultSynchronous is the synchronous setting of Options' zero value and
+// of graphconn serve: NORMAL, as SQLite advises for WAL mode.
+const DefaultSynchronous = "NORMAL"
+
 // ParseSynchronous returns SQLite's synchronous setting named by s, in
-// either case: "FULL" for "" (the default of Options), or "NORMAL".
+// either case: "NORMAL" or "FULL", and DefaultSynchronous for "".
 func ParseSynchronous(s string) (string, error) {
 	switch u := strings.ToUpper(s); u {
 	case "":
-		return "FULL", nil
+		return DefaultSynchronous, nil
 	case "FULL", "NORMAL":
 		return u, nil
 	}
@@ -153,7 +156,7 @@ func (db *DB) migrate(ctx context.Context) error {
 	if version >= len(names) {
 		return nil
 	}
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, "migrate", func(tx *sql.Tx) error {
 		for i := version; i < len(names); i++ {
 			script, err := migrations.ReadFile(names[i])
 			if err != nil {
@@ -230,16 +233,21 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-func (db *DB) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+// inTx runs f in a write transaction. f's error is returned as it is; a
+// failure to begin or commit is wrapped as internal(what, ...).
+func (db *DB) inTx(ctx context.Context, what string, f func(*sql.Tx) error) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return internal(what, err)
 	}
 	if err := f(tx); err != nil {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return internal(what, err)
+	}
+	return nil
 }
 
 // CreateConnection implements store.Store.
@@ -624,7 +632,7 @@ func (db *DB) RegisterSchema(ctx context.Context, connID string, s *store.Schema
 	}
 	now := time.Now().UTC()
 	op := &store.Operation{ConnectionID: connID, ID: store.NewOperationID(), Status: store.StatusInProgress, Version: now.UnixNano(), Created: now, Modified: now}
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, "register schema", func(tx *sql.Tx) error {
 		var pending string
 		err := tx.QueryRowContext(ctx, `SELECT id FROM operations
 			WHERE connection_id = ? AND due IS NOT NULL AND status NOT IN `+terminal+` LIMIT 1`, connID).Scan(&pending)
@@ -666,7 +674,7 @@ func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 // it with every other write, so a registration cannot finish twice.
 func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, error) {
 	var op *store.Operation
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, "finish operation", func(tx *sql.Tx) error {
 		var connID, id string
 		var schemaJSON string
 		var failureJSON sql.NullString
@@ -744,8 +752,13 @@ func terminalConflict(op *store.Operation) error {
 }
 
 // internal wraps a database failure. SQLITE_BUSY and friends mean another
-// process holds the database: the caller may retry.
+// process holds the database: the caller may retry. A call whose context
+// ended (its client went away, or a deadline passed) is Unavailable too, as
+// on PostgreSQL.
 func internal(what string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &store.Error{Kind: store.Unavailable, Message: "The request ended before the database completed it; retry the request.", Err: fmt.Errorf("%s: %w", what, err)}
+	}
 	switch code(err) & 0xff {
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 		return &store.Error{Kind: store.Unavailable, Message: "The database is busy; retry the request.", Err: fmt.Errorf("%s: %w", what, err)}

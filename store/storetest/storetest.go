@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"ClientFinishesFirst", testClientFinishesFirst},
 		{"ClientUpdatesWithoutFinishing", testClientUpdatesWithoutFinishing},
 		{"FinishDueExactlyOnce", testFinishDueExactlyOnce},
+		{"EndedContext", testEndedContext},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
