@@ -326,8 +326,10 @@ type MicrosoftGraphConnectionOperationCollection struct {
 	OdataContext *OdataContext `json:"@odata.context,omitempty"`
 
 	// OdataNextLink The absolute URL of the next page; absent on the last page.
-	OdataNextLink *OdataNextLink                      `json:"@odata.nextLink,omitempty"`
-	Value         []MicrosoftGraphConnectionOperation `json:"value"`
+	OdataNextLink *OdataNextLink `json:"@odata.nextLink,omitempty"`
+
+	// Value A page of at most 999 items (`$top`'s maximum).
+	Value []MicrosoftGraphConnectionOperation `json:"value"`
 }
 
 // MicrosoftGraphConnectionOperationStatus The state of a connectionOperation. Values are case-sensitive.
@@ -340,13 +342,13 @@ type MicrosoftGraphConnectionState string
 type MicrosoftGraphErrorDetail struct {
 	OdataType *MicrosoftGraphErrorDetailOdataType `json:"@odata.type,omitempty"`
 
-	// Details Where the error came from.
+	// Details Where the error came from; at most 100 entries (Graph documents no limit).
 	Details *[]MicrosoftGraphInnerErrorDetail `json:"details,omitempty"`
 
-	// ErrorCode A machine-readable error code.
+	// ErrorCode A machine-readable error code. Graph documents no limit; codes are short words.
 	ErrorCode *string `json:"errorCode,omitempty"`
 
-	// Message A human-readable message.
+	// Message A human-readable message. Graph documents no limit; 4,096 characters hold any it sends.
 	Message *string `json:"message,omitempty"`
 }
 
@@ -363,6 +365,8 @@ type MicrosoftGraphExternalConnection struct {
 	OdataType *MicrosoftGraphExternalConnectionOdataType `json:"@odata.type,omitempty"`
 
 	// Description A description of the connection, shown in the Microsoft 365 admin center.
+	// Graph documents no limit; 2,048 characters is far more than the admin
+	// center shows, and keeps a page of 999 connections within a few megabytes.
 	Description *string `json:"description,omitempty"`
 
 	// Id 3 to 32 alphanumeric characters. Must not begin with `Microsoft` or be one of
@@ -387,15 +391,17 @@ type MicrosoftGraphExternalConnectionCollection struct {
 	OdataContext *OdataContext `json:"@odata.context,omitempty"`
 
 	// OdataNextLink The absolute URL of the next page; absent on the last page.
-	OdataNextLink *OdataNextLink                     `json:"@odata.nextLink,omitempty"`
-	Value         []MicrosoftGraphExternalConnection `json:"value"`
+	OdataNextLink *OdataNextLink `json:"@odata.nextLink,omitempty"`
+
+	// Value A page of at most 999 items (`$top`'s maximum).
+	Value []MicrosoftGraphExternalConnection `json:"value"`
 }
 
 // MicrosoftGraphInnerErrorDetail defines model for microsoft.graph.innerErrorDetail.
 type MicrosoftGraphInnerErrorDetail struct {
 	OdataType *MicrosoftGraphInnerErrorDetailOdataType `json:"@odata.type,omitempty"`
 
-	// Source The attribute or part of the request that caused the error.
+	// Source The attribute or part of the request that caused the error. Graph documents no limit.
 	Source *string `json:"source,omitempty"`
 }
 
@@ -409,7 +415,7 @@ type MicrosoftGraphLabel string
 type MicrosoftGraphProperty struct {
 	OdataType *MicrosoftGraphPropertyOdataType `json:"@odata.type,omitempty"`
 
-	// Aliases Other names for the property, 1 to 32 alphanumeric characters each.
+	// Aliases Other names for the property, 1 to 32 alphanumeric characters each; at most 32 (Graph documents no limit).
 	Aliases *[]string `json:"aliases,omitempty"`
 
 	// Description What the property holds, to help Copilot map queries to it.
@@ -602,13 +608,17 @@ type ConnectionsListOperationsParams struct {
 	// Select A comma-separated list of the properties to return, for example `id,status`.
 	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
 
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
 // ConnectionsCreateOperationsParams defines parameters for ConnectionsCreateOperations.
 type ConnectionsCreateOperationsParams struct {
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
@@ -618,7 +628,9 @@ type ConnectionsDeleteOperationsParams struct {
 	// (comma-separated), or exists at all for `*`; otherwise 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
@@ -627,7 +639,9 @@ type ConnectionsGetOperationsParams struct {
 	// Select A comma-separated list of the properties to return, for example `id,status`.
 	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
 
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
@@ -637,7 +651,9 @@ type ConnectionsUpdateOperationsParams struct {
 	// (comma-separated), or exists at all for `*`; otherwise 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
@@ -652,7 +668,9 @@ type ExternalListConnectionsParams struct {
 	// Select A comma-separated list of the properties to return, for example `id,status`.
 	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
 
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
@@ -666,6 +684,8 @@ type ExternalCreateConnectionsJSONBody struct {
 	OdataType *ExternalCreateConnectionsJSONBodyOdataType `json:"@odata.type,omitempty"`
 
 	// Description A description of the connection, shown in the Microsoft 365 admin center.
+	// Graph documents no limit; 2,048 characters is far more than the admin
+	// center shows, and keeps a page of 999 connections within a few megabytes.
 	Description *string `json:"description,omitempty"`
 
 	// Id 3 to 32 alphanumeric characters. Must not begin with `Microsoft` or be one of
@@ -683,7 +703,9 @@ type ExternalCreateConnectionsJSONBody struct {
 
 // ExternalCreateConnectionsParams defines parameters for ExternalCreateConnections.
 type ExternalCreateConnectionsParams struct {
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
@@ -696,7 +718,9 @@ type ExternalDeleteConnectionsParams struct {
 	// (comma-separated), or exists at all for `*`; otherwise 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
@@ -705,7 +729,9 @@ type ExternalGetConnectionsParams struct {
 	// Select A comma-separated list of the properties to return, for example `id,status`.
 	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
 
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
@@ -715,7 +741,9 @@ type ExternalUpdateConnectionsParams struct {
 	// (comma-separated), or exists at all for `*`; otherwise 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
@@ -733,13 +761,17 @@ type ExternalConnectionsListOperationsParams struct {
 	// Select A comma-separated list of the properties to return, for example `id,status`.
 	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
 
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
 // ExternalConnectionsCreateOperationsParams defines parameters for ExternalConnectionsCreateOperations.
 type ExternalConnectionsCreateOperationsParams struct {
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
@@ -749,7 +781,9 @@ type ExternalConnectionsDeleteOperationsParams struct {
 	// (comma-separated), or exists at all for `*`; otherwise 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
@@ -758,7 +792,9 @@ type ExternalConnectionsGetOperationsParams struct {
 	// Select A comma-separated list of the properties to return, for example `id,status`.
 	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
 
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
@@ -768,19 +804,25 @@ type ExternalConnectionsUpdateOperationsParams struct {
 	// (comma-separated), or exists at all for `*`; otherwise 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
 // ExternalConnectionsGetSchemaParams defines parameters for ExternalConnectionsGetSchema.
 type ExternalConnectionsGetSchemaParams struct {
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
 // ExternalConnectionsUpdateSchemaParams defines parameters for ExternalConnectionsUpdateSchema.
 type ExternalConnectionsUpdateSchemaParams struct {
-	// ClientRequestId A client-chosen id for the request, echoed in the response.
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
@@ -1765,127 +1807,132 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H2Pc9s2sv+/gmF7Y/u+lCw7TlIrc/N9buL2fC9pconzOneV3xEiVxJqCmAB0LIu4//9DRYgCUqkJP9I",
-	"bV99M9dYJAgsgMXis4vdxZcgFtNMcOBaBf0vwQRoAhL/jFMGXH+E33JQ+iQxjxJQsWSZZoIH/eB0AiSy",
-	"pTrSFuuwJCJ6AsQ+Jgq4DomQ+CzyC7ERYfY94YJDNwgD85pJSIK+ljmEgYonMKWmXT3PIOgHSkvGx8HV",
-	"VRiApuNmiiQokcsYthS5AKmY4K9MM4lpbkjjc8I4iU5GnXdUx5OIaEHyLKEaiODpnOgJ1cV3q2nKqNYg",
-	"Tav/Owh+6XUOz/7fIPg2CBuITUVMLYVNBNOhEmmugXz++JaIkR0+wTnEptD7DCR+bEnTksbnCstIGDOl",
-	"7cvVpI6EnFId9INcskYCZfskHxEOM/Lj55M3ZCQkARpPiCsemsEzBIEZW8aRKgXyAuSWIqkYq03JylnS",
-	"QNdVGGRU0inoTTnyyPFdJ54IBZywBIm2o+VohngiICnIlaAywRXyHzNV2AUQhAGnU0PNEn8HqxmzYeba",
-	"1g5LVkx3SVBG9cQjp7H6662dqg61njS4NFxO09flR2Qb55lOsRhVJFouc5JEO2t7oK5NeVND1+9AC2GN",
-	"lV+PvhFLNchlit4b0RIpTXWuCPxGtr7Yv6+2IsIUUXmWCakhCe0au6TTLIXaB4xnUowlKLUVlfT/loOc",
-	"Vx341jW/mkY2QsnXsHiyDAVguVasRGSjYqEUYjXOpTRy+/iUjg35goMbbAUDvh2L6ZR2FJi1qyHZQfkP",
-	"l0xpRagmNE2xl9Gfo1dE6AnIGVNADvb2uwPetgoLeb2mbwpSiHWjXKgTRVJm+me7lkmRgdQMlBFoEnQu",
-	"+cJMsCS0k9E++K7tNQSes0yLc2jYCn6egARLDx0DUZpKrV4RTc+Bk5EUU0crXDCRKyy0pUj0XyKhmnY5",
-	"XOq3jJ+voK9sejWJWmTNS2oqlCZMw1QRammciDRRrQ2aivymEhjRPNVBf6/XC4MpvWTTfBr0Dw8Pw2DK",
-	"uP21V24DjGsYg7T7gOPI70XCwG4Fy3LwtQSqwb3UwJEPaJalzO6+u78quwW7WTV/utFzTX4zZbEUSox0",
-	"dyxpNuk2tGK6hJyAJBaLMrjye/qthJGpbrfCVrv2rdrdpAns8vIEmI1YFIW2lMe3r7ytl1Cl2JgrwrQi",
-	"LFnegps3qc8Ign6H0QMphVz+evFjLPYGNGVpYAbD/KGC/i/rvmOcgzyufWwFl5H35YDt9oKrM0fLa5Gg",
-	"iOEXNGXJJzuLYTAFpegY3Njb6SuGfE62NNMpbBnxx4XBsVTGEzpMoYusUHDIiLIUkt+FO+pSLJ5QPgbL",
-	"FyhkFTkHyMxvJskFTXNoQGd2qVlEhMuMxjFkGlo22Yq6ELnNDRJFsK0qXlVkZmRbAiloQI5cUjN8gNUy",
-	"Ru6b3UUUWImHDT6ukC4O45AmrqLrcX7JxLFlHmaZp6jLSMSCDVv6GLyMD+HFi5eHnZcH+887B70EOocH",
-	"B8MO9F6O4r3RYY/CS8P5uCqD/d7+i87eXudZ73Rvv9/r9Xu9fwb1jge90XcjmjwfdpLDeNg5eHE46tC9",
-	"F887L3vfvXj5cv+7w+c9MKNV5+yKpUdCbJFEgGVp3LGJ0TvmGZCtDThzq2v3uI043S5iO44tHF3AEKbI",
-	"lKZGW4DEYImhBHpuNiGZp+BBaKOK6IfEXbHgo5TFt+Qts58epRJoMj9GFPVo2OvIkxBkxvTEwPItMxJC",
-	"iYncItR2y6HDO2SfoxKv2nZ9jcU2VlolPGBrxDZUK4CmqZhZ5kJp+sBYa2ljuMnejR9cGiV8onXW393d",
-	"23/Z7XV73b3+d73vervfTkFTU/KbQj3a9RS4bW8yd3Yreb/7LXDNtEGDrh1rrwkGwd7LFwfPewc973+D",
-	"oCp3J1jim5uCiW9uiCb2dpn6VEKAa0CLD6XwzSQTkuk5QooKToRkmDtFzGJ03F3tn69FmrrF5W3+MeVk",
-	"aGEILtt4/3DveXww7OB/zK/OwfB53Dnci/fNH+bf4H4gS4vZw1tjRsVctzKQtcySeGDrsZqeB7Qyq5VW",
-	"aIytDTRVu1vW6tX5//+0f6BF9pe9Qd7r7b/40/5BqWv+5d1pvP/Tm8+zn94czd7V/p/9+u7X88uffn7X",
-	"+8c4CAOEpP6S/KoSg+dpesP1YXgBcWxwdXaXi8Rjl4bl8p47u8CSxXDLB9oPfIuyKnryx92pbsF3v7Ox",
-	"oRwiMqOKxHbiHr90tmaOtfosdtqeCyVWiS6MnUax5TDzz4ge44h4SsZN9ZIxcJA0Pb6MIXNc/ni0Xmcr",
-	"i0WeJgj2C7HuG8DvUiHhc2uHIVgkJCqPJ4QaLdaRgs/J9vNeb8eoJpSTnNMLylIDA4nSQoJ5+yy0Gs1H",
-	"0HLeORppkDsPSeovn6Lcg7S/e6ne0K3FKfZOyLQgjCdwSV7bTYf89SNRc6VhGhTSv9iNKoN5VdaJffMw",
-	"kXSkby7wG8hukffNx2SPUrQt9eRekfjXwLb3xY1orbkN7l05N2tgrzemD1vg3R/KfZJ715Z7C5jPAd2w",
-	"8A+JkJDImgYfq0QcCTlkSQL8doDvKNcTIdm/8YN/OdLeAGeQPBrsd8JVPhqxGL3TMskuWApjd2TmI0BR",
-	"GaTu9EwDrSIkLZ24MpBTppT17/K1Lg6QWCN1LKagrAcANeWV4DQd8HcFyxMaxyLnOiSzCYsnRE+YIkcf",
-	"TipDtvMvsf4VD0VucvG64sT6QL1xDoEPh1T9g8h5csszQg3Tn4qaHpOu1OSMuLWJ+WILRarhwJHpNBHc",
-	"F7eeReaOF1nLubQ78KnWWP2s8yFxXEbnqaDJqRBvqRzD7RjP1X2M0KCs8jFxYHESPBTJnDBFUtMDM5vU",
-	"is2UTRm6cx3sHR486x2Q4VyD+krH0YaIkFCjeZMETF0SUIKHTaQVTjnoSPGggGsmIRY8YaaLP9hDn1uy",
-	"mT0aeycSNnpMmOCWMm5iYCMeECdEMR6DZy/kpPBcRFFo9Kc75sqldkqhNsWf/hH3Q+K+agDu9STAkrGs",
-	"N7XpQ6o4wx1SBactrmuu1ROr91Rns2gCoCmj6F31y1kYMHV8SWONM/exdMUa0VSBefn3HOQcj5SrZx9h",
-	"xPjSMy0ZXNin1k25diDtnqV0CHjuHaD3WnBW6mCaxeegT/HpkiP+zdV991WrQB0zpUGadYMFHx5/Hq30",
-	"f/MjMKzDLiSvSCbSdAFoYOhG9NaFgUTEjPriXvDWCxJZRWcZTHLfWmXOqVMIb7tzOP8Io1+adWg/PHW+",
-	"yo/E1SmOQSmn3jFFYJrp+R2LerrQBiqOfGxwrfM/fEgLKOdlWMM7SBi1wvI2bNJY42NhEKfsdk7Rm9Ls",
-	"X7tZShmvXIiLvrlwtcXBuWNmKqC0afpvn97/hKYGpkiBZyGx50yUE+CxSJDR8AALoe343yx7ONxWDgwS",
-	"ssmpt+G+xGJfmn7wdmi3p/qb9jLw2GT0i8JXC7bYjWbOWQ1rYORLADyfmt17Q5+DTUqdLe323tkwTdP3",
-	"IwQt17K9eu5yV2fhUpjLfGFztA5nrwjP05TMJka2aQTVXOjSjW0pogeDHCAhw7mvZm1TDFXc6ZKPQJOO",
-	"4Om8T2hdf5zSOZGQAdWE6XDAh7kmlCRsNAIMa8LTGrMUJPwKsS4WwkGvZw1oS+NVuGjc2hfjk60Io3AQ",
-	"ivWDzWbakSSGhmCUO9fyN7qPxVC5n23yfVn6qjxN+4IGNXUnLjDlCFIp6bwMibVo/BfX4tnNxvlTyR3L",
-	"Qtg6HIsRoY2+kOR/ME6DUAkkpgo6Crhiml2gJldIg5yrDOJK5S7dhELPVy0s/DqbFnx7Lz5pFxRUp704",
-	"Fcm5ZimhhYGthoeLtlVoFignER4eRt7KtMup6IY98QndGWMYiKES5vsgDNC8c3wZAyS2B6bMe57OC8Vm",
-	"bY98mbSO2xflFdVkZuTCTAqOqnbjZL0ikRFgkZVgXOiJ2TETi8nMG18Ra1xQa6V83Yt51dumSS69ntsD",
-	"D60LSkyngMcNGNl3kzW25DW9tMBq/tHL0ZpTGk8Yh46ZZ3R/cZSJBDl/eboLmLVc1SSfUl5V5Ep2G8Pg",
-	"24RufeDXCoFmF5j/ILjReCi8QaFmtvTma3n6vN/Lrq8hURMx48VZbXUi9uzFc0KTKeMkBq5BNjJNE6x4",
-	"RrQgz/YJTbMJ5fkUJItJPKGSxhqk6pJ3udKImYcwZi6oJSobjjA8CVxE9IBHPwkOIXnDJMRayHlIji+t",
-	"qbD660jGE3YBITH7GyQnPCTvKEuH4jIk7zm8kewCvs8V46BUOOCfJlTCB8G4Dskp0KkKyT/odAoyJG6k",
-	"hVQhOaXq/Ac6lCwOyQcxA/n9SUgMaFKacoN6TkXG4mM+ZobAd59+OP3XUZr+q6oi6pJPgPFfeCSO41/K",
-	"bC/3xS9HnX/Szr97ncOzL8/CZ/tX3zaNtTUzNW2BCVNZSudoElmeYTNxU3r5FvhYT4L+3v53GCtc/m5B",
-	"Y3BzVGB3vJXSoIn7byAU/qAArMk1487w19LOc6ORXSsAG8KC1hZpEn5FLFFjWhitJRvmBh9KklFZpiso",
-	"lBk0KsY0N6p6uXtfb2Nr6MfaIUYjcpOoVjClXLOYYAnMn0AX46Z93KqdtTmXpl3nePO9gX4pVbo4RcIH",
-	"1tCoqmJvqIZTNoWFwt7jEUvhJ1r+eXypDXa2Xsqx4J9to4JryjhIV7L8bV5vgpSLfn0lPiurX9FyE5nl",
-	"GcNSIhK04KD5ucyMU9QUkr3Vux8m/6mBwpZ9YK91H6gt8zDIOfsthxNbnctNsBIQIBr3ibY5KDAT0QTS",
-	"jLwWGUvx8Csjv+UgXTg80ws7yX6v1wQJGo9jGgAzDmNRf3XQZk0HYOpI512CaV+44J0qno9EtrVowClP",
-	"il/VVhAthvI5OWh64FsfhkKkQLkl2jsmaqP1v//+tqTXVJsrqI1jt6Vq77SprWrbOSJB5aku4g+JzUUD",
-	"CcYrSlNLZaxZ36h3nLVhszZty0bV+wdjbbVXszkWoAjjWuCzUZ6mHbOTWkdHN8fFpJrODvj6SR1CLcTT",
-	"DBH1ngx4yd4x5RZt2jHEDBMtfFCc7i126VNNLqtXNoeXFdLYOYR23pKiGnO9WLow9FRwQj2i0GAxYlob",
-	"FRfTA2zXsuWgZI/wq3JowgGPFoR3USIpfu+4DEA3gRV2W9pMxLSj0aKLWwqFZH+dSAyJrb/MfobUDfg2",
-	"G3OB4boxVbBD6FTwsZO7ONtWQK9E0+uk6PXGp+gZHposAixutz+s96wdLnjb0VqYUGuvGflTTS33ID+t",
-	"QAqu52HAuH5xEIRBIvIhYoek2vCLlRAGi8uv+LD2xFZRf+Qq8x5uggGqI5nfHcOvBRClu0LLi6b+VZ4N",
-	"i7OGyu8QSLTK4yHyZ26la0RT4/VRWpnlpikSFkWHAzJ7+9/d2IJVcvoVogYnPgr1s/i5Rm0pB7LWrRXr",
-	"q5ytpdW1xC3LI/P+jVlProifS9L5EnbJiZFJNvWh0yFUo2HEPz28HleX36xn5ill/NgdUNaHzVbiDZNP",
-	"T+vYbJQQ9PiUjkNCVendbx5ExJ4pXneA6ufO1xilxoPSzVKruim1tvwqTLHJrtZouP95Atwz9U5olgF3",
-	"4Q6fT1+bmsqsnKaGjmZTaKp+LfEbUb0uA2idMbBLtaabPGDOWlmkYrlrztf1rdRVfGdUTw2F0nGNBavO",
-	"WOuXklf+prbwlRQtTAMOR9VOjd72wffNTZvlwDVfYPDXK/MauE1GNQFiNH58UWehlty2CuJcMj3H7Ct2",
-	"QlHaHuW6KQmmZ0VmifUKJFlKtWlnwQPHyZBaWEwhTAzc/R6oBEm+YPGrqE8o+dvPp2Q2EcosEJGCisi2",
-	"5+fhRYMoDAKOVJxFA76dQApjzFvplQiJymgMXqZNMpYUh6m0pKpYZEYDdmrzgFfH7immXMLTOINTMd6E",
-	"RMfLYaCmRPcoTRHCt7z/WTIN3fczDsn3c7SCry5pqns14GgBr1r3CMc51jPRJUckpmkKEjV99ELh6Xxj",
-	"ShSgguMSm3puoDZD3YwTmmUDXuQ3IEcNXlVuvsegFTno7ZGo3V/NdIq68jOmJyLXi2E+rppnC4xTj6eK",
-	"rGYwSsXM5uHzixanZrWHn2XqHGJVf3c3FWPGuyW+EDxlHLqxmBopMhV8V5iP93cv9ru93dKND9N1GobB",
-	"6LZ2Tgj6gfkTU7kWiG4xPHPd9Jd18ITMzMOb1+Yme7lGP/1vbe7NC5plVVoLzHt6DrcZRZtbtXTKfC0B",
-	"xQe1KvnTuN5yXCvN3r60fm2Mj0ThVEhtoj3n0Ywy3tBGzLZvrbrKWZsrSsZMT/IhNl1+UP0VNOSVw+Ol",
-	"UZ4WHkeFFbXaNn40n5fj0/HH5+jDSUiGOUs1oVLkPBlwI4ZSwccdmXPO+LhTSegCuIYkanA4MCJiwD9Q",
-	"PVGh8+Bz+aLNBm3NDBXSUxOaARkJTGm3QGuXHF+AnA/4weUlfvb88rJMjE5iKq0VdQJF17DGoUiMGP4y",
-	"sIB9EPS/DBAbDIJwUKAD/LvCB7aQwXH4okJt+HMJyw3MJJttxxAFhsZlsmgdatrdF3uBid5VE4zGkfvo",
-	"vM8xp1pdi3SmCKYIVXMeT6TgIleoOAhuB6FPog9Hp6//OuDNebK+sOTKwbSIUK5mIBWJ9nv7pHApj5x/",
-	"pecXPuCOfE6nliwOsyZnkyrUs7xpIRNpqpxDDtNqwB0zMDMChRuQ3ZktDrejcFokRvSStVJplCbqDNY5",
-	"NxRF9d7VkrhfefmUzGxZpVNPygzsVKZzMgRNSSLifApcO5eZodATLKoITRKJ2KogCFGjIfGbb8ipnJvx",
-	"YJqIXJdk2wWI/ygb9VpUT6gmkaGK04x153SaomnWe/arEjxyllc+4IxrkDTW7AINrSCBx2BrSUSsIrdE",
-	"FuNzCSVDC/JQSvXJlFn8NeD2+CsVMS1FhZnvAY8qyWRxQqdjutpJmCRvTj6STodmWYcl5OjDB9LpIEwk",
-	"a8HUgFdZ+aOqxghVkKpFpCTawX5nVGl3c4Mzblt6RgzSZMDpUFwU2XDcgFhQkrIYuAJP1r47OV2SrGag",
-	"XdSRkONd95HaNWW9E8lK1oaBS6kU9INed7/bQ93BTlfQD551e91n1lg6wX10Q4ZEvA8NNpO3TOm6J6pa",
-	"9MQLiUgTUJqMmFQalWSjdmC56FstHDbHtOZkr9fb6S7nY7cHVNhQs25jJkCZ4V5Ucbokchn9I8wCb/Gx",
-	"0UP6LXcJlCu6tlojuxiNNOPW8Iz0N8qtqG/XJC7/ai16CeaQBYR/tYWXAEKZQX3vJxv0L/Bo8SOuiuxq",
-	"kQVX4dpiVSr7DQq7SxE2qdZm8L86W0iCvd/rtSniZbndNRn9wuBgk1q8fNT4yd76T2phOPjRs/UfVRkh",
-	"8IuD9V+UMfCIiVwm/3UfQWngK7Rw5AJP//5lJR4+M7O2Sek6YL3mZ7alszBQ+XRK5bwQDg1Tqsi2j+fM",
-	"wtoJwkDTsbKmkeUvDDXXXAb1K1I24NylSIqzMMiEapB6NjdNswurPY7znK/IadutAiGhA/7j55M3r2yA",
-	"fYU1PG/kiOQ8LfZ0dL0fswsrxu5fUtmBqMmq6pKJeTtre/dQ7LZfQnG1JEL2biZCXCqh/yz5cbC3QROL",
-	"KRDwu+eb9KchSux3Elp3LYbcam1aqzeRQ1fhpqjJf+VdNHVlBQq65S9nbcHnbaEMR41BAkzbuHir+zog",
-	"RHkiOCRd8jN615Z3tYW1C4kw8B1db0AtXyR0z9LFjsUtkFBxS1MDGNlosRW5dR60FNjfQAosJ6l4pGvZ",
-	"LY+7Wsths1ZjLXXNNgPfR0cLG6de7d5G3bAIOBpwjLhRi7djWR8rSO5/ff0It1Ez7hroP8H7RwbvfwR9",
-	"hwvxa4P7xisfb6oVNN/9Z9NiL6739sDE98WJmlc6k6CA6wF3B6OI+It7qKLKTExsnFycApXK81wnEd4L",
-	"a7PkFKG7A47VuDNTU8AG6irvSjyqJ1uqLWB3wI+IBjllnKaenjIyv/tEoJmPe3a9dntpOOAz5x1KC6ur",
-	"M/6Xl54OaXw+Rss+mQl5juZJDDMmlKC9GI9iB3yGeaft4PgalCjyQLtTwkOybUOV0dOyEJP2+i6LltJU",
-	"zCDZ6ZJPoiKrsP07GjgYDU5cgLTnNyh0ETFtKSJyHYsp9K3dFi1dZncwdNOlkZsxrvBI1raD58pmeJRL",
-	"VGgjPge8OSR0CCPhQg0dZZisyCE+o1v2PS9K7B/ew5NlKXO7zhIkNOXdBb62nKqhRP++PB8xDvh29Oeo",
-	"+EUon+88OBBpF+WdgcjbK7fujsCrp22zEc/2DjcaBnsl2O0A8JMGveFO7za2u9SgG5N8rz1lqLme4M3U",
-	"QiYgmw4VSP1MYcBveKjQ4DbVJHGKITWkvq7lLb9/4/2tkPrqZOMPWfb8QQzsyxOkvCXY9PYGcPv6pnEO",
-	"s6brEMiJdrcyNyYHR9A1BMzWPOAu24XNBrEmQYa1s7OETJ1/vYtCN+iuJepkujoM3R5se4UG3POts2Eo",
-	"lROIwe3yAtQq4WAHpz5RC5Bi88ReXy1/fC1B1g2zFzWFJ3+pOcCi4zE2fnZ1dlV3j3URRtc3/rdfI/DA",
-	"UdK1Qc8TcrmO7b8528BKEdkGUna/LJe/vk3fXeS66rrnV+hzaKXN1Hk/DfhB76BU2jkxAvUW9v1WQWUp",
-	"vg2OWWF63wCvlzdmP1neH5jl/QYraVMju2c7J2tM562M+yPcCn3fMVJ+Mmk/QpP2jTj8emzWtIN8HVv0",
-	"gk+uzQ8k/YRQrxYXmdN3i03G2Y7PATLzk0lnOG22NJNVhubKqbXN0kyuYZm0tdW65+92ZAPTZKsYsaN3",
-	"d/vfV4P4ZgiWYH4JJqjNinX3N0Ctg+oH1zFlFreJ/qe55zzZJX8nu+TXR/d/XFfodlvGk7/yk7/yH8Rf",
-	"+e79F+4UAT5wH+VNRMiTI/GTI/EjdiS++ZnnesDx6L2IN1n/T66+TwbHjV19H7xf7yYc/+R8+4RV7975",
-	"9gEh1SeH2yeH2yeH23twuN1k93nyin3yin2yPn8tr9i7Vwer45t2YLt0HLZ0NewrctA7KO+bavGj2xC8",
-	"firSrF5/vRYX2j7hx/vFj1WmXMesRT7jh3igXWSaIttCEglZSmPYWeZ5dwcy+VgzbdRzUDnQYF2qEDqt",
-	"SSlVJMQqkidqL9nmgLtjmNY8Uw4GeqbT6nq5qEs+WE3TLssBt07nPpjbroELf1UXgMnzK3MusztEyAEv",
-	"MCDZNmAtQmaNiKJz5VJfyTwFH7sMJdBzZeCMoVhCaiGczcXEIE0MxqIcEUeVPgsvPOVa0lgXqfbhEu8/",
-	"rTK4tmTmRyjmLlClxCYcxUtUqcutby9mmbEYdhx+F7x+Z/SAy5wrQhH4sSksGrf7BcH45RQon01YCiVW",
-	"vRZi8qTeDc/0b3zl+de+oDz8Ur8Eo2jAu7yierREiGshk0xI5ie396qvLm0PxIwDJrpdVZk9iYCvdpn6",
-	"Oi+G/U23sqOau+IfGXU+QceNdt9yM2vfgu+TTrQLWKmznGV6IQ+etDK8KYFgt8xnt4s7u+tju1+TM4+U",
-	"WVHxcgub/87dHlPFW1i5160iGJocPcwANFwYaze7BTtRdfGBv8N6sCGde62VGHbJDcRLQ1pzBeELriDF",
-	"zthgcvDaadQfrs6u/i8AAP//",
+	"7H2Nc9s2tu+/gmF7x/Z9lCzLyoftufOem6S92Zc02cR9nd3Ir4TIIwk1BbAAaFmb8f9+BwcgCUqkJX+k",
+	"trfemW0sCQQPgIOD3/nE1yAWs0xw4FoFh1+DKdAEJP4Zpwy4/gR/5KD028R8lYCKJcs0Ezw4DE6mQCLb",
+	"qiNtsw5LIqKnQOzXRAHXIRESv4v8RmxMmP2dcMGBbAtJzL96SjWZU0W40IQSRTkQlux0gzAwjzMJSXCo",
+	"ZQ5hoOIpzKiha0Yv3gGf6GlwuNd/GQZ6kUFwGCgtGZ8El5dhAJpOmkcgQYlcxrClyDlIxQQ/MmQlhrwR",
+	"jc8I4yR6O+68pzqeRkQLkmcJ1UAETxeWXPfcxjTu98Mgo1qDNET8/2Hwpdc5OP1fw+D7oIn2VMTUEtxE",
+	"Px0pkeYayC+f3hExtrMvOIfYNPqQgcSHLaVa0vhMYRsJE6a0/fFqysdCzqgODoNcsiD0B9LvDRpnW7Yz",
+	"zTHhMCc//fL2NRkLSYDGU+Kah2ZyDYVg5p5xJFOBPAe5pUgqJmpTOnOW1Andf75K5qVZBElnoDdl+GPH",
+	"1p14KhRwwhIcg51NNwSIpwKSgnoJKhNcQZf8JGk23VKuBzXkyGMUZ+KIUHJO0xxIKvgETI+Uk73+SxJP",
+	"qaSxIRB30ZzpqfcdEXoKcsixeQratkvYhGlFKE9I1P3tsBOFhCkiIUtpDAkZLXyCOyzpDnkQBswM0O7+",
+	"IAw4nZm5WtncgT/fq+vewHdtgoMlVzBrtyAoo3rqkdPY/e0EQ9WnWk8qXJg9S9NX5UNkG5mUzrAZVSRa",
+	"bfM2iXbWjkjdeiRNL77+gFoIbez8dvSOWapBrlL4wcjVSGmqc0XgD7L11f59uRUZRlZ5lgmpIQmtALmg",
+	"syyF2gOMZ1JMJCi1FZXj+SMHuagG9L17fRvNvf6giWg2xnOgQTZkWVrbWfZ8YONCDhSHTJxLaU69Nyd0",
+	"YsZjDj27GgqGfDsWsxntKDCiSUOyg/seLpgyW1oTmqY47Og/oyO7/edMARns9a/YxsXpdd3BKkgh1o1y",
+	"sE4lSZkZsB1rJkUGUjNQRp5L0LnkS2vFktAuV/vyuHdfl+IzlmlxBg1n5a9TkGAJpBMgSlOp1RHR9Aw4",
+	"GUsxc8TDORO5wkZbikT/RyRU0y6HC/2O8bMrCC5f3ULzs71+E8laZM27dCaUJkzDTBFqaZ6KNFGtBJiO",
+	"/FcnMKZ5qs1k9fAwZLN8FhweHByEwYxx+2mvJIlxDROQ9mB0PPyDSBjYs3FV9L6SQDW4HzVwZBSaZSmz",
+	"cGX3d2Uxi1t286ebTffK72YslkKJse5OzPHYbXiLGRKyCpJY7Ovg0h/p9xLGprvdCsvu2l/V7iavwCGv",
+	"LoABKqJotKU8xj7yoAmhSrEJV8QcuixZhSjN5+IvCCL/hNkDKYVcfXr5YWz2GjRlaWAmw/yhgsMv655j",
+	"nIN8U3vYijpzhJQTttsLLk8dLa9EgkKJn9OUJZ/tKobBDJSiE3Bzb5evmPIF2dJMp7BlBKZRDBRQGU/p",
+	"KIUuskLBIWPKUkj+FO6oi7l4SvkELF+gWFbkDCAzn5m04K4BvdqtZiEibjMax5BpaDm3K+pC5DY3SRSV",
+	"FVXxqiJzI+sSSEEDcuSKWudjupY5cs/sLsPiSjxs8HClCeA0jmjiOroe55dMHFvmYZZ5ir6MRCzYsGWM",
+	"wYv4AJ4/f3HQeTHoP+sMegl0DgaDUQd6L8bx3vigR+GF4XzclUG/13/e2dvr7PdO9vqHvd5hr/fPoD7w",
+	"oDd+OabJs1EnOYhHncHzg3GH7j1/1nnRe/n8xYv+y4NnPTCzVefsiqXHQmyRRIBlaTzjiVHUFhmQrQ04",
+	"c6trz7yNON1uYjuPLRxdABemyIymRpuCxKCPkQR6Zg4hmafgoXajqumHxF2x4OOUxbfkLXOeHqcSaLJ4",
+	"g7jr0bDXsSchrK7IErJlZkIoMZVbhNphOTx5h+xzXCJc+15fKbIvK61AHhQ2YhuqHUDTVMwtc6E0fWCs",
+	"tXIw3OTsxgcutAHpWmeHu7t7/RfdXrfX3Tt82XvZ2/1+Bpqalt8VGteupyNue4u5s1vJ+93vgWumDRp0",
+	"77H2rmAY7L14PnjWG/S8/w2Dqt2dYInvbgomvrshmtjbZepzCQGuAS0+lsI3k0xIphcIKSo4EZJR7lQ3",
+	"i9HxdLV/vhJp6jaXd/jHlJORhSG4beP+wd6zeDDq4H/Mp85g9CzuHOzFffOH+Te4H8jSYmnx9phRStft",
+	"DGQtsyUe2H6slucB7cxqpxUaZOsLmrrdLXv1+vzf/9EfaJH9194w7/X6z/+jPyh1z/96fxL3f379y/zn",
+	"18fz97X/Z7+///3s4udf3/f+MQnCACGpvyW/qcTgeZrecH8YXkAcG1ye3uUm8dilYbt84M5OsGKk3PKB",
+	"9gM/oqyKnvx1T6pb8N2fbGwopwidX7FduMcvna2ZY60+i4O2frXEKtGFedQothzmvo/tMc6Ip2TcVC+Z",
+	"AAdJ0zcXMWSOyx+P1utsZbHI0wTBfiHWfZP5XSokfGHtMASbhETl8ZRQo8U6UvB7sv2s19sxqgnlJOf0",
+	"nLLUwECitJBgft0PrUbzCbRcdI7HGuTOQ5L6q46Ze5D2dy/VG4a1vMSeE04LwngCF+SVPXTIf38iaqE0",
+	"zIJC+henUWUwr9o6sW++TCQd65sL/AayW+R9s+ftUYq2lZHcKxL/Ftj2vrgRrTW3wb1Xrs0a2OvN6cMW",
+	"ePeHcp/k3rXl3hLmc0A3LAJmIiQksqbBxyoRx0KOWJIAvx3gO871VEj2L3zgN0faa+AMkkeD/d5ylY/H",
+	"LMZowEyyc5bCxLnMfAQoKoPUnfo00CpC0jLqLQM5Y0rZgDhf6+IAiTVSx2IGykYEUNNeCU7TIX9fsDyh",
+	"cSxyrkMyn7J4SvSUKXL88W1lyHYhKjYi46HITS5eVZxYn6jXgj8oYzsX+keR8+SWPkINs5+Lnh6TrtQU",
+	"vbm1ifliqwycHZtBE8F9cetZZO54k7X4pZ3Dp9pjdV/nQ+K4jC5SQZMTId5ROYHbMZ7r+w1Cg7LLx8SB",
+	"hSd4JJIFYYqkZgQuLNUsacpmDOO9BnsHg/3egIwWGtQ3ckcbIkJCjeZNEjB9SUAJHjaRVgTlYCDFgwKu",
+	"mYRY8ISZIf5onT63ZDPrGnsvEjZ+TJjgljJuamAjOogTohiPwbMXclLEOqIoNPrTHXPlyntKoTbDj76L",
+	"+yFxXzUB9+oJsGSs6k1t+pAqfLgjquCkJXTNvfWt1Xsq3yyaAGjKKEZXfTkNA6beXNBY48p9KkOxxjRV",
+	"YH78ew5ygS7l6rtPMGZ85TstGZzbb23kc80h7b5L6QjQ7x1g9FpwWupgmsVnoE/w25Wg0Jur++6pVoE6",
+	"YUqDNPsGGz48/jy+Mv7NT1mxAbyQHJFMpOkS0MBcl+idy5uJiJn15bPgnZdVcxWdZfbNfWuVOadOIbzt",
+	"yeHiI4x+afahffDExS4/klCnOAalnHrHFIFZphd3LOrp0jtQceQTg2td/OFD2kA5LzMj3kPCqBWWt2GT",
+	"xh4fC4M4ZbdzgtGU5vzazVLKeBVCXIzNpfstT84dM1MBpc2r//b5w89oamCKFHgWEutnopwAj0WCjIYO",
+	"LIS2k3+x7OFwWzkxSMgmXm/DfYnFvjT96J3Q7kz1D+1V4LHJ7BeNL5dssRutnLMa1sDI1wB4PjOn94Yx",
+	"B5u0Ol057T3fME3TD2MELdeyvXrhcpen4Uray2LpcLQBZ0eE52lK5lMj2zSCai50Gca2kvKDSQ5V+qBT",
+	"s7ZtAuNOl3wCmnQETxeHhNb1xxldEAkZUE2YDod8lGtCScLGY8BEKJv5iCmKv0Osi40w6PWsAW1NJlkV",
+	"snHr2IzPtiPMykFodhhstvKOJDEyA0A5dK34o/vYHFU42ibPl60vS+/aalJY4Tii2uYuHRwcuPyl7eh7",
+	"LbJoSxGXhmTzIc1vdxJSg0zy1naH+U1uQaiUdFFmJFuw/8UN4PRmy/a5ZLZVGW/jmc0MNIZakv+HaSCE",
+	"SiAxVdBRwBXT7BwVxULY5FxlEFcafRmFFHqhcGERNtokT9pH8Vm7nKM67YXTJeeapYQW9rsa3C7erUKz",
+	"/zmJ0DcZeRvf7tZiGNahFDoXZhiIkRLm+SAM0Hr05iIGSOwITJsPPF0UetPaEfkib93mWRaHVJO5ETtz",
+	"KThq8o2LdUQiIx8jKyC50FNzICcW8plffD2vcX+uPUTqQdJX/dq0yGVQdXueo41wiekM0JtxVG7MvV6P",
+	"ADcqrCLbmJhOEhHnM7PxCBfWvHfzLboSxF3bn5iNWN+ftejtVbkyo/GUcegYNsHgHDcwkRR59Q3kH+Hv",
+	"drOpqZCazIW02ZNrD5QSRa7SMs1nlFeUuJZXkTEIewfP/aT9qUgTQvnC1b9YoWnQO3jemCjaciTV+Wit",
+	"TGsOGPo3AmeNLvQNGjXvMm/5V7nB+7waKBwavpvzwrNd+Q/3nz8jNJkxTmLgGmR3yNvZpx/2Bn4dCAOU",
+	"xlSSmcBd7qze2N2Q2/7wvSrEzIUzgKzMHxZjPJM94xxCLZSBY5iTGUyoteQvA6/GQh/NSHGfaEH2+4Sm",
+	"2ZTyfAaSxR79XfI+VxrVoBFMmMtTisrZiTDjDFxa/JBHPwsOIXnNJMRayEVI3lxY62/117GMp+wcQmIg",
+	"CiRveUjeU5aOxEVIPnB4Ldk5/JArxkGpcMg/T6mEj4JxHZIToDMVkn/Q2QxkSBw7CKlCckLV2Y90JFkc",
+	"ko9iDvKHtyExOFhpyg2QPREZi9/wCTMEvv/848lvx2n6W9VF1CWfAVP6MMoBmaQ8J9vLwXw57vyTdv7V",
+	"6xycft0P9/uXDVVhCkNiEwpJmMpSukCj1ypXNgnAGePl5xZ8DTfHaRZ0XCnBmnbsDQTZE6S+0XndFLzz",
+	"rRD1Cja40UKtPQMa8sjWNmmS/0XyWWPhJa0lG+UG8UuSUVkWwCi0X7RCxzRXkFR4rB0qLO/MlhIXbZuo",
+	"YchrVwMdFE18p2BGuWYxwRZYvIMu5+T7Sot2noxcmve6oK4fDO5PqdKFhxK/sEZsVTV7TTWcsBksNfa+",
+	"HrMUfqbln28utFGcbAR8LPgv9qWCa8o4SNey/Gx+3kRNKsb1jViy7P6KNzeRWfqvVurkoHUQXRtlGaqi",
+	"p5DsXX0MY+GtSiPY72+qCGx2bu21nluVWNnvL0mVMMg5+yMH97urnXElBEN1zh+4rZGClcSmkGbklchY",
+	"is7ZjPyRg3TlGlZ2W9/TSjx80+gubNC4cCmK/itHsDVtgekjXXQJVjbigneqfFMS2bdFQ44Fu5YzTaPl",
+	"VFMnds0Iht4xORIiBcot0Z4bs43W//v3dyW9pttcQW0euy1de97Qtq7t4IgElae6yI8lttwSJIhKpeml",
+	"Miauf6nnbt3wtbbu0Ebd+47btt6r1ZwIUIRxLfC7cZ6mHYMDbCCuW+NiUc1gh3z9oo6gloJMsTJc9c2Q",
+	"l+wdU26hs51DrIDSwgeF93l5SJ9rsl0d2Rp8VtDj4BCnelvKCQlLF6ZGC06oRxRavMZMa8YntnzFdq3c",
+	"E54OET5VTk045NHSAVC0SIrPO66m1U1AjT3a6paHzQROO7IuBrylUOwerhOyIbH9l7UMkdYh32YTLjC5",
+	"PKYKdgidCT5xkhzX3or86ygK7QK3OJiuM3nFQNHjtwz2uD1fsd/TdjzinXdrcUjtfc1KDdXUshYy2xVQ",
+	"xI08DBjXzwdBGCQiHyE4SSpEUWyTMFjem8WDtW9sF/WvXGfel5uAjMqf+KerJ2sRShlr0/JD0/iqsJzl",
+	"VUM1fwQkuipcJ/JX7sq4nqaX12fpyhJNTWncKFccUtrrv7yx/lRy+pK0sZp18XGNClVOZG1YV+yvcrVW",
+	"dtcKt6zOzIfXZj+5Jn7lWBcI2yVvjYiyhUydPqO6G9mEfF/49di8fGY9d88o42+cu70+j7YTb958elon",
+	"a6PywG9O6CQkVJW5KuaLiFgP+SYztt9vna96UMU1Jq0xCmCzOs1uya0nqcrB3cBAnjS6kX6dAvccD1Oa",
+	"ZcBdbs8vJ69Mz2WJXtNDR1th7L3u+aDhbWvHttGgrlkduM5VOOAaJU3BYKet/FXx6zVX9/oukSrVOapX",
+	"SYtuYPqrs+X6fem1v5EfpckTciWJS+uE81W9uDaA9tXxDXebFdg2T6Bx7sj8DNwWbpsCSamyP9RZbtPC",
+	"2QriXDK9wNJFlgVQ2h/nuqnmrOdUYIkNqSVZSrV58VL4mhNZtZyyQnYZLP4DUAmSfMXml9EhoeRvv56Q",
+	"+VQos8NECioi216QlJdKpTCDPlJxFg35dgIpTLAqrNciJCqjMXiFbclEUpy30kitYpEZ9dzp9ENexayk",
+	"WK8Mfc0GNmOyFonerOZQmxbd4zRF/aLl918l09D9MOeQ/LBAf8PVLU13R0OOvobq7R7huOh6LrrkmMQ0",
+	"TUGiGQJDuHi62JgSBah9uTrCvpsGyzvOOaFZNuRFcRBy3BCS6NZ7AlqRQW+PRO3BnmZQ1LWfMz0VuV7O",
+	"kXPd7C8xTj0ZMbKKyjgVc1vE0m9aOHVrX/4iUxdNrg53d1MxYbxb4hvBU8ahG4uZkTMzwXeFebi/e97v",
+	"9nbLGFisdWsYBlND2zkhOAzMn1g5uUCUy7nN65a/7IMnZG6+vHlvbrFXe/TLcdfWHv17WVbVhMGiwWdw",
+	"m1m0hYrLiOZXElB8UGsveJrXW87rZXXU4I82KJTxsSgicqmtUunSAVDGG9qIAQrWbK2cOb2iZML0NB/h",
+	"q8sHqr+ChqKM6Lkb52kRrleYiatjwxp9i/np+PNz/PFtSEY5SzWhUuQ8GXIjhlLBJx2Zc874pFNJ6AIn",
+	"hyRqCKcxImLIP1I9VaELf3X12l2UBvdcJERNaQZkLLAe5BKtXfLmHORiyAcXF/jYs4uL8poFElNpTbxT",
+	"KIaGPY5EYsTw16HVD4bB4dchgoVhEA4LuIB/V4DBNjLID3+ocB5+XEF/Q7PI5tgxRIGhcZUsWseq9vTF",
+	"UeC1EaoJpuPMfXKpG1iQsK7FOlMIU4SqBY+nUnCRK9RTBLeTcEiij8cnr/57yJuLzH1lyaUDchGhXM1B",
+	"KhL1e31S5GNELjjZS6oYckc+pzNLFod5UyhVlSddXguTiTRVLtyM4WUYlhmYmYEiyM2ezBbI21k4KaqK",
+	"epWOqTQ6GnXW9JwbiqL66GqXLFx6xcjMalmlV0/LGxGoTBdkBJqWrhAXEDYSeopNFaFJIhFbFQQhjDQk",
+	"fvcdOZELMx9ME5Hrkmy7AfEfZVPGi+4J1SQyVHGase6CztLIXt5Rfve7EjxyZmE+5IxrkDTW7BytwCCB",
+	"x2B7SUSsIrdFlpPbCSUjC/JQSh2SGbP4a8itfy8VMS1FhVnvIY8qyWRxQqdjhtpJmCSv334inQ7Nsg5L",
+	"yPHHj6TTQZhI1oKpIa9uzYiqHiNUWqo3IiXRDo47o0q7a2Gc5d3SM2aQJkNOR+K8KCXlJsSCkpTFwBV4",
+	"svb925MVyWom2qXsCTnZdQ+pXdPWc7lWsjYMXD2y4DDodfvdHioTdrmCw2C/2+vuB2isneI5uiFDIt6H",
+	"BpvNO6Z0PYxbLceZhkSkCShNxkwqjUq30UOwnY0VQGyOdwKQvV5vp7t6uYH1nuGLmpUdswDKTPeyztMl",
+	"kbtRI8IrFSw+NnrIYctdHuWOru3WyG5GI824tYMj/Y1yKzq0exK3f7UXveqMyALCv4rGq56izKR+8Ct1",
+	"+tcBtQThV012tciCy3Bts+peiA0au0tJNunW3o9xebpUQb7f67Wp6mW73TXlMMNgsEkvXjF3fGRv/SO1",
+	"HDZ8aH/9Q1U5FXxisP6JsoAEYiJ3Dca6h6C0JxZaOHKBp39/uRIPn5pV26R1HbBe8zH7ptMwUPlsRuWi",
+	"EA4NS6rIto/nzMbaCcJA04mytpLVJww119wG9SuMNuDclTSk0zDIhGqQerawU3OAtvUVenFt5KTtSo6Q",
+	"0CG392xhdYoKa3ix9hHJeVqc6Zi3MmHnVozdv6SyE1GTVdUNLYt21vYucdltv8HlckWE7N1MhLg6XP9e",
+	"8mOwt8ErluuH4HPPNhlPQ4rlnyS07loMud3atFdvIocuw01Rk/+TdzHcpRUomHSyWvIIv29L1DluTIFh",
+	"9mJKp/s6IER5IjgkXfIrxjGXF0WGtfu/sGoExgWBWr23656li52LWyCh4lK0BjCy0WYrClM9aCnQ30AK",
+	"rFZ4eaR72W2Pu9rLYbNWYy11zTYDP4BIC1vkoTq9jbphEXA05BilqJbvnrMBYJDc//76CW6jZtw10H+C",
+	"948M3v8E+g434rcG941XtN5UK2i+atPWlF/e7+1ptx8Kj5rXOpOggOshd45RRPzFJW5RZSYmNgs0ToFK",
+	"5UfxR3iJtS0xVeS9Dzl243ympoHNclfe/ZJUT7dUW7b7kB8TDXLGOE09PWVsPh8SgWY+7tn12u2l4ZDP",
+	"XegqLayuzvhf3qg8ovHZBC37ZC7kGZonMUefUIL2YnTFDvkci7bbyfE1KFEUUXdewgOybfP8MQy0EJP2",
+	"7juLltJUzCHZ6ZLPoiKrsP07GjgYDU6cg7T+GxS6iJi2FBG5jsUMDq3dFi1d5nQwdNOVmZszrtAla9+D",
+	"fmUzPcpV+bT5zEPenPA8grFwibSOMqz05RCf0S0PvaBOHB9eYpVlKXOnzgokNO3d7eG2naqhRP+ySR8x",
+	"Dvl29J9R8YlQvth5cCDSbso7A5G3V27dBZuXT8dmI57tHWw0DfY+vdsB4CcNesOT3h1sd6lBN1bIX+tl",
+	"qIWe4D33QiYgm5wKpO5TGPIbOhUa4qiaJE4xpYbUV7Wi//dvvL8VUr+6Uv9Dlj1/EQP76gIpbws2/XoD",
+	"uH190ziHedNdIuStdlecN1bWR9A1Aix1PuSuloutdbKm/Iu1s7OEzFx8v8v3N+iuJQlmdnXCv3Vse42G",
+	"3Iuts1kxVRCIwe3yHNRVwsFOTn2hliDF5lXxvtnlC7Xqcjcs/dWUuf21FhGLocr48tPL08t6vKxLeLq+",
+	"8b/9Do4HjpKuDXqekMt1bP/NhRyuFJFtIGX362r769v03S3IV92VfoQxh1bazFz005APeoNSaefECNRb",
+	"2PdbBZWl+DY45grT+wZ4vbxu/sny/sAs7zfYSZsa2T3bOVljOm9l3J/gVuj7jpHyk0n7EZq0b8Th12Oz",
+	"phPk29iil2Jybekl6dcHO1reZE7fLQ4ZZzs+A8jMRyad4bTZ0kyuMjRXQa1tlmZyDcuk7a02PP+0IxuY",
+	"JlvFiJ29uzv/vhnEN1OwAvNLMEFt/bG7vz5tHVQfXMeUWVzF++8WnvNkl/yT7JLfHt3/dUOh220ZT/HK",
+	"T/HKf5F45buPX7hTBPjAY5Q3ESFPgcRPgcSPOJD45j7P9YDj0UcRb7L/n0J9nwyOG4f6Pvi43k04/in4",
+	"9gmr3n3w7QNCqk8Bt08Bt08Bt/cQcLvJ6fMUFfsUFftkff5WUbF3rw5W7pt2YLviDlu5V/mIDHqD8ja1",
+	"lji6DcHr56LM6/X3a3Eb9BN+vF/8WFXqdcxa1FN+iA7totIU2RaSSMhSGsPOKs+7C8TJp5ppo16DyoEG",
+	"G1KF0GlNSamiIFZRPFF71TeH3LlhWutMORjomU6ryxOjLvloNU27LYfcBp37YG67Bi78XV0AJi+uzIXM",
+	"7hAhh7zAgGTbgLUImTUiii6UK30l8xR87DKSQM+UgTOGYgmphXC2FhODNDEYi3JEHFX5LLwtmGtJY13c",
+	"AwAXeHlwVfO15doAhGLu9mFKbMFRvIGYusL/9pKaOYthx+F3wesXrg+5zLkiFIEfm8GycfuwIBifnAHl",
+	"8ylLocSq10JMntS7oU+/Kkx+dV3xesXdL1+/+e3+4df6DR3FC7ybNaqvVghxb8gkEygFm7ovb4z5Eog5",
+	"B6x8e1Vn1hMBDbSe3jiioTh7Noli6G96lB3XwhX/yqjzCTpudPqWh1n7EXyfdKJdwEqd1bLTS3XwpJXh",
+	"TQUEu2U9u1082d0Y2+OanHmkrIqKl2vY+nfuapsq38LKvW6VwdAU6GEmoOE6ZHvYLdmJqosX/BPWgw3p",
+	"wntbiWFXwkC8MqS1UBC+FApSnIwNJgfvPY36w+Xp5f8EAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

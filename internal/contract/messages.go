@@ -87,14 +87,26 @@ func propertyMessage(path []string, reason string) string {
 
 // shapeOf bounds the values of schema s (see jsonvalue.Shape): closed
 // objects, and the maxItems and maxLength of arrays and strings. Schemas
-// that combine others bound nothing (but an allOf of one, the idiom that
-// gives a $ref a description).
+// that combine others bound nothing, but for an allOf whose parts all add
+// only constraints (required, a description) to one part: the idioms that
+// give a $ref a description, or make its properties required.
 func shapeOf(s *openapi3.Schema, seen map[*openapi3.Schema]*jsonvalue.Shape) *jsonvalue.Shape {
 	if s == nil {
 		return nil
 	}
-	if len(s.AllOf) == 1 && s.Type == nil && len(s.Properties) == 0 && len(s.AnyOf)+len(s.OneOf) == 0 && s.Not == nil {
-		return shapeOf(s.AllOf[0].Value, seen)
+	own := *s
+	own.AllOf = nil
+	if len(s.AllOf) > 0 && !structural(&own) {
+		var only *openapi3.Schema
+		for _, part := range s.AllOf {
+			if structural(part.Value) {
+				if only != nil {
+					return nil
+				}
+				only = part.Value
+			}
+		}
+		return shapeOf(only, seen)
 	}
 	if len(s.AllOf)+len(s.AnyOf)+len(s.OneOf) > 0 || s.Not != nil {
 		return nil
@@ -123,6 +135,14 @@ func shapeOf(s *openapi3.Schema, seen map[*openapi3.Schema]*jsonvalue.Shape) *js
 		sh.Closed = s.AdditionalProperties.Has != nil && !*s.AdditionalProperties.Has
 	}
 	return sh
+}
+
+// structural reports whether s says what a value is made of, rather than
+// only constraining it.
+func structural(s *openapi3.Schema) bool {
+	return s.Type != nil || len(s.Properties) > 0 || s.Items != nil || s.AdditionalProperties.Has != nil ||
+		s.AdditionalProperties.Schema != nil || len(s.AllOf)+len(s.AnyOf)+len(s.OneOf) > 0 || s.Not != nil ||
+		s.MaxLength != nil || s.MaxItems != nil
 }
 
 func schemaMessage(se *openapi3.SchemaError) string {
