@@ -301,8 +301,12 @@ func TestConcurrentIfMatchPatches(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := e.do(call{method: "PATCH", path: path, header: map[string]string{"If-Match": tag},
+			r, err := tryDo(t, e.srv.URL, e.token, call{method: "PATCH", path: path, header: map[string]string{"If-Match": tag},
 				body: map[string]any{"error": map[string]any{"errorCode": fmt.Sprint("client", i)}}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			statuses[r.status]++
@@ -318,8 +322,8 @@ func TestConcurrentIfMatchPatches(t *testing.T) {
 		t.Errorf("statuses = %v, want one 200 and %d 412", statuses, n-1)
 	}
 	got := e.do(call{method: "GET", path: path}).entity(t)
-	if code := got["error"].(map[string]any)["errorCode"]; code != winner {
-		t.Errorf("stored errorCode = %v, want the winner's %s", code, winner)
+	if opErr, _ := got["error"].(map[string]any); opErr["errorCode"] != winner {
+		t.Errorf("stored error = %v, want the winner's errorCode %s", got["error"], winner)
 	}
 }
 
