@@ -127,6 +127,15 @@ type env struct {
 	token      string // ExternalConnection.ReadWrite.All, for app testApp
 }
 
+// with returns e for the subtest t: what fails, fails t, on t's goroutine
+// (FailNow may be called only from the goroutine of its own test, and a
+// subtest runs on a goroutine of its own).
+func (e *env) with(t testing.TB) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 // testApp is the app id of the env's default token.
 const testApp = "contract-tests"
 

@@ -32,6 +32,7 @@ func TestHostileBodies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.with(t)
 			r := e.do(call{method: "PATCH", path: path, body: tt.body})
 			if r.status != http.StatusBadRequest || !strings.Contains(r.errorMessage(t), tt.wantInMsg) {
 				t.Errorf("= %d %s, want 400 saying %q", r.status, r.body, tt.wantInMsg)
@@ -64,6 +65,7 @@ func TestHostileIDs(t *testing.T) {
 				name = name[:80]
 			}
 			t.Run(name, func(t *testing.T) {
+				e := e.with(t)
 				r := e.do(c) // do checks the Graph error body and the contract
 				if r.status != http.StatusNotFound && r.status != http.StatusBadRequest {
 					t.Errorf("= %d %s, want 404 or 400", r.status, r.body)

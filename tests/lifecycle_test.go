@@ -153,6 +153,7 @@ func TestSchemaRegistrationFails(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.with(t)
 			f := e.fixture()
 			seen, op := e.pollOperation(e.registerSchema(f.conn, tt.schema))
 			if diff := cmp.Diff([]string{"inprogress", "failed"}, seen); diff != "" {
@@ -211,6 +212,7 @@ func TestSchemaRejectedByTheContract(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.with(t)
 			r := e.do(call{method: "PATCH", path: "/external/connections/" + f.conn + "/schema", body: tt.body})
 			if r.status != http.StatusBadRequest || !strings.Contains(r.errorMessage(t), tt.wantInMsg) {
 				t.Errorf("PATCH schema = %d %s, want 400 naming %s", r.status, r.body, tt.wantInMsg)
@@ -362,6 +364,7 @@ func TestIfMatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.with(t)
 			r := e.do(call{method: tt.method, path: tt.path, header: map[string]string{"If-Match": tt.ifMatch}, body: tt.body})
 			if r.status != tt.want {
 				t.Errorf("%s with If-Match %s = %d %s, want %d", tt.method, tt.ifMatch, r.status, r.body, tt.want)
@@ -535,6 +538,7 @@ func TestListOperations(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(family+tt.name, func(t *testing.T) {
+				e := e.with(t)
 				got, pages := e.pageThrough(base + tt.query)
 				if diff := cmp.Diff(tt.want, got); diff != "" || pages != tt.wantPages {
 					t.Errorf("paging %s: %d pages, want %d; ids (-want +got):\n%s", tt.query, pages, tt.wantPages, diff)
@@ -656,6 +660,7 @@ func TestEveryOperationErrors(t *testing.T) {
 		}
 		if strings.Contains(op.path, "{") {
 			t.Run(op.method+" "+op.path+"/missing connection", func(t *testing.T) {
+				e := e.with(t)
 				r := e.do(call{method: op.method, path: missing.fill(op.path), body: body})
 				if r.status != http.StatusNotFound || r.errorCode(t) != "itemNotFound" || !strings.Contains(r.errorMessage(t), "'nosuchconn'") {
 					t.Errorf("= %d %s, want 404 itemNotFound naming the connection", r.status, r.body)
@@ -664,6 +669,7 @@ func TestEveryOperationErrors(t *testing.T) {
 		}
 		if params["$select"] {
 			t.Run(op.method+" "+op.path+"/bad $select", func(t *testing.T) {
+				e := e.with(t)
 				r := e.do(call{method: op.method, path: f.fill(op.path) + "?$select=bogus"})
 				if r.status != http.StatusBadRequest || !strings.Contains(r.errorMessage(t), "'bogus'") {
 					t.Errorf("= %d %s, want 400 naming 'bogus'", r.status, r.body)
@@ -672,6 +678,7 @@ func TestEveryOperationErrors(t *testing.T) {
 		}
 		if params["If-Match"] {
 			t.Run(op.method+" "+op.path+"/stale If-Match", func(t *testing.T) {
+				e := e.with(t)
 				r := e.do(call{method: op.method, path: f.fill(op.path), body: body, header: map[string]string{"If-Match": `"42"`}})
 				if r.status != http.StatusPreconditionFailed || r.errorCode(t) != "resourceModified" {
 					t.Errorf("= %d %s, want 412 resourceModified", r.status, r.body)
