@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Group commit: a store applies the updates of concurrent callers in one
@@ -73,6 +74,23 @@ type Writer[T any] struct {
 	done      chan struct{}       // closed when the writer has stopped
 	calls     sync.Pool
 	closeOnce sync.Once
+
+	// For Stats; run writes them, once per batch.
+	batches, values, largest atomic.Int64
+}
+
+// WriterStats counts what a Writer has applied.
+type WriterStats struct {
+	Batches int64 // batches applied
+	Values  int64 // values applied, in all the batches
+	Largest int64 // values in the largest batch
+}
+
+// Stats returns what w has applied so far, including the batch of every
+// Do that has returned: tests use it to see that concurrent callers share
+// batches.
+func (w *Writer[T]) Stats() WriterStats {
+	return WriterStats{Batches: w.batches.Load(), Values: w.values.Load(), Largest: w.largest.Load()}
 }
 
 type writerCall[T any] struct {
@@ -100,6 +118,12 @@ func (w *Writer[T]) run(apply func([]T)) {
 		}
 		apply(values)
 		clear(values) // nothing keeps a caller's value alive
+		n := int64(len(calls))
+		w.batches.Add(1)
+		w.values.Add(n)
+		if n > w.largest.Load() {
+			w.largest.Store(n)
+		}
 		for _, c := range calls {
 			c.applied <- struct{}{}
 		}

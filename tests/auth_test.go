@@ -53,6 +53,7 @@ func TestPermissions(t *testing.T) {
 	for _, op := range operations() {
 		for _, tok := range tokens {
 			t.Run(op.method+" "+op.path+"/"+tok.name, func(t *testing.T) {
+				e := e.with(t)
 				f := e.fixture()
 				c := call{method: op.method, path: f.fill(op.path), header: map[string]string{"Authorization": "Bearer " + e.mint(tok.opts)}}
 				if spec.Paths.Value(op.path).GetOperation(op.method).RequestBody != nil {
@@ -135,6 +136,7 @@ func TestTokenRejections(t *testing.T) {
 	f := e.fixture()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.with(t)
 			r := e.do(call{method: "GET", path: f.fill("/connections/{connectionsId}/operations/{connectionOperationId}"),
 				header: map[string]string{"Authorization": tt.header}})
 			if r.status != http.StatusUnauthorized || r.errorCode(t) != "InvalidAuthenticationToken" || !strings.Contains(r.errorMessage(t), tt.wantMsg) {

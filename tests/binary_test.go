@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -144,21 +146,84 @@ func TestBinaryServesAndKeepsData(t *testing.T) {
 	p.stop(t)
 }
 
-func TestBinaryRejectsBadUsage(t *testing.T) {
-	tests := [][]string{
-		{},
-		{"bogus"},
-		{"serve", "--no-such-flag"},
-		{"serve", "extra"},
-		{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--sqlite-synchronous", "OFF"},
-		{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--sqlite-synchronous", ""},
-		// Checked with PostgreSQL too, before any connection is tried.
-		{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--db", "postgres://127.0.0.1:1/none", "--sqlite-synchronous", "OFF"},
+// Exit statuses: 2 for a command line or setting that could never work,
+// 1 for a failure at run time, each with a message on stderr that says
+// which; 0 for a request for help.
+func TestBinaryExitStatus(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, args := range tests {
-		out, err := exec.Command(binary(t), args...).CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
-			t.Errorf("graphconn %q = %v, want exit status 2\n%s", args, err, out)
-		}
+	defer busy.Close()
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	serve := func(args ...string) []string {
+		return append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, args...)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		env      []string
+		want     int
+		wantErrs []string // each on stderr
+	}{
+		{"no command", nil, nil, 2, []string{"usage: graphconn", "graphconn: no command given"}},
+		{"unknown command", []string{"bogus"}, nil, 2, []string{"usage: graphconn", `graphconn: unknown command "bogus"`}},
+		{"unknown flag", []string{"serve", "--no-such-flag"}, nil, 2,
+			[]string{"Usage of serve", "graphconn: serve: flag provided but not defined: -no-such-flag"}},
+		{"bad flag value", serve("--read-timeout", "soon"), nil, 2, []string{`graphconn: serve: invalid value "soon" for flag -read-timeout`}},
+		{"unexpected argument", []string{"serve", "extra"}, nil, 2, []string{`graphconn: serve: unexpected arguments ["extra"]`}},
+		{"bad environment value", serve(), []string{"GRAPHCONN_OPERATION_DELAY=soon"}, 2, []string{`graphconn: GRAPHCONN_OPERATION_DELAY: time: invalid duration "soon"`}},
+		{"bad synchronous", serve("--sqlite-synchronous", "OFF"), nil, 2,
+			[]string{`graphconn: serve: --sqlite-synchronous must be FULL or NORMAL, not "OFF"`}},
+		{"empty synchronous", serve("--sqlite-synchronous", ""), nil, 2,
+			[]string{`graphconn: serve: --sqlite-synchronous must be FULL or NORMAL, not ""`}},
+		// Checked with PostgreSQL too, before any connection is tried.
+		{"bad synchronous with PostgreSQL", serve("--db", "postgres://127.0.0.1:1/none", "--sqlite-synchronous", "OFF"), nil, 2,
+			[]string{`graphconn: serve: --sqlite-synchronous must be FULL or NORMAL, not "OFF"`}},
+		{"token without app id", []string{"token", "--data-dir", t.TempDir()}, nil, 2, []string{"graphconn: token: --app-id is required"}},
+		{"token with an argument", []string{"token", "--app-id", "a", "extra"}, nil, 2, []string{`graphconn: token: unexpected arguments ["extra"]`}},
+		{"token with a bad flag value", []string{"token", "--app-id", "a", "--ttl", "long"}, nil, 2,
+			[]string{`graphconn: token: invalid value "long" for flag -ttl`}},
+
+		{"address in use", []string{"serve", "--addr", busy.Addr().String(), "--data-dir", t.TempDir()}, nil, 1,
+			[]string{"graphconn: listen tcp " + busy.Addr().String() + ": bind: address already in use"}},
+		{"data dir is a file", []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", file}, nil, 1,
+			[]string{"graphconn: create data dir: mkdir " + file + ": not a directory"}},
+		{"database unreachable", serve("--db", "postgres://postgres@127.0.0.1:1/none?sslmode=disable"), nil, 1,
+			[]string{"graphconn: postgres: ", "connect: connection refused"}},
+		{"missing key set", serve("--jwks", filepath.Join(t.TempDir(), "none.json")), nil, 1, []string{"graphconn: read JWKS: open ", "none.json: no such file or directory"}},
+		{"token without a key", []string{"token", "--app-id", "a", "--data-dir", file}, nil, 1, []string{"graphconn: read development key: open " + file}},
+
+		{"help", []string{"help"}, nil, 0, nil},
+		{"serve's flags", []string{"serve", "-h"}, nil, 0, []string{"Usage of serve", "-read-timeout"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(binary(t), tt.args...)
+			cmd.Env = append(os.Environ(), tt.env...)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			got := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				got = ee.ExitCode()
+			} else if err != nil {
+				t.Fatalf("graphconn %q: %v", tt.args, err)
+			}
+			if got != tt.want {
+				t.Errorf("graphconn %q exit status = %d, want %d\nstderr:\n%s", tt.args, got, tt.want, stderr.String())
+			}
+			for _, want := range tt.wantErrs {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("graphconn %q stderr lacks %q:\n%s", tt.args, want, stderr.String())
+				}
+			}
+			if tt.want == 0 && strings.Contains(stderr.String(), "graphconn: ") {
+				t.Errorf("graphconn %q reported an error:\n%s", tt.args, stderr.String())
+			}
+		})
 	}
 }

@@ -40,6 +40,7 @@ func TestCreateConnection(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.with(t)
 			r := e.do(call{method: "POST", path: "/external/connections", body: tt.body})
 			if r.status != tt.wantStatus {
 				t.Fatalf("POST %v = %d %s, want %d", tt.body, r.status, r.body, tt.wantStatus)

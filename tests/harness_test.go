@@ -127,6 +127,15 @@ type env struct {
 	token      string // ExternalConnection.ReadWrite.All, for app testApp
 }
 
+// with returns e for the subtest t: what fails, fails t, on t's goroutine
+// (FailNow may be called only from the goroutine of its own test, and a
+// subtest runs on a goroutine of its own).
+func (e *env) with(t testing.TB) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 // testApp is the app id of the env's default token.
 const testApp = "contract-tests"
 
@@ -264,17 +273,26 @@ type result struct {
 	body   []byte
 }
 
-// json decodes the body as a JSON object.
-func (r result) json(t testing.TB) map[string]any {
-	t.Helper()
+// object decodes the body as a JSON object.
+func (r result) object() (map[string]any, error) {
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("response body %q is not a JSON object: %v", r.body, err)
+		return nil, fmt.Errorf("response body %q is not a JSON object: %w", r.body, err)
+	}
+	return m, nil
+}
+
+// json decodes the body as a JSON object; it may be called only from the
+// test's goroutine.
+func (r result) json(t testing.TB) map[string]any {
+	t.Helper()
+	m, err := r.object()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return m
 }
 
-// errorCode returns error.code of a Graph error body.
 // entity decodes the body as an entity and checks its OData annotations:
 // @odata.etag equals the ETag header, and @odata.context points into the
 // server's $metadata. It returns the body without the two, for comparison.
@@ -292,16 +310,29 @@ func (r result) entity(t testing.TB) map[string]any {
 	return m
 }
 
+// errorCode returns error.code of a Graph error body; "" (and an error of
+// t) when the body is not JSON. Any goroutine may call it.
 func (r result) errorCode(t testing.TB) string {
 	t.Helper()
-	code, _ := r.json(t)["error"].(map[string]any)["code"].(string)
-	return code
+	return r.errorField(t, "code")
 }
 
+// errorMessage is errorCode for error.message.
 func (r result) errorMessage(t testing.TB) string {
 	t.Helper()
-	msg, _ := r.json(t)["error"].(map[string]any)["message"].(string)
-	return msg
+	return r.errorField(t, "message")
+}
+
+func (r result) errorField(t testing.TB, name string) string {
+	t.Helper()
+	m, err := r.object()
+	if err != nil {
+		t.Error(err)
+		return ""
+	}
+	e, _ := m["error"].(map[string]any)
+	v, _ := e[name].(string)
+	return v
 }
 
 func (e *env) do(c call) result {
@@ -311,8 +342,21 @@ func (e *env) do(c call) result {
 
 // do sends c to the server at base with token as its bearer token (unless
 // c.header sets Authorization), checks the response against openapi.yaml and
-// the rules every response follows, and records coverage.
+// the rules every response follows, and records coverage. It may be called
+// only from the test's goroutine: other goroutines call tryDo.
 func do(t testing.TB, base, token string, c call) result {
+	t.Helper()
+	r, err := tryDo(t, base, token, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// tryDo is do for any goroutine: it returns the error that do fails the
+// test with (a request that could not be sent or answered), and reports
+// the response's faults with t.Errorf.
+func tryDo(t testing.TB, base, token string, c call) (result, error) {
 	t.Helper()
 	var body io.Reader
 	switch b := c.body.(type) {
@@ -324,13 +368,13 @@ func do(t testing.TB, base, token string, c call) result {
 	default:
 		data, err := json.Marshal(b)
 		if err != nil {
-			t.Fatalf("json.Marshal(%v) = %v", b, err)
+			return result{}, fmt.Errorf("json.Marshal(%v) = %w", b, err)
 		}
 		body = bytes.NewReader(data)
 	}
 	req, err := http.NewRequest(c.method, base+c.path, body)
 	if err != nil {
-		t.Fatalf("http.NewRequest(%s %s) = %v", c.method, c.path, err)
+		return result{}, fmt.Errorf("http.NewRequest(%s %s) = %w", c.method, c.path, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
@@ -346,16 +390,16 @@ func do(t testing.TB, base, token string, c call) result {
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", c.method, c.path, err)
+		return result{}, fmt.Errorf("%s %s: %w", c.method, c.path, err)
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(res.Body)
 	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", c.method, c.path, err)
+		return result{}, fmt.Errorf("%s %s: reading the body: %w", c.method, c.path, err)
 	}
 	r := result{status: res.StatusCode, header: res.Header, body: data}
 	checkResponse(t, req, r)
-	return r
+	return r, nil
 }
 
 // checkResponse fails t unless r is valid against openapi.yaml and carries

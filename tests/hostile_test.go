@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -31,6 +32,7 @@ func TestHostileBodies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.with(t)
 			r := e.do(call{method: "PATCH", path: path, body: tt.body})
 			if r.status != http.StatusBadRequest || !strings.Contains(r.errorMessage(t), tt.wantInMsg) {
 				t.Errorf("= %d %s, want 400 saying %q", r.status, r.body, tt.wantInMsg)
@@ -63,6 +65,7 @@ func TestHostileIDs(t *testing.T) {
 				name = name[:80]
 			}
 			t.Run(name, func(t *testing.T) {
+				e := e.with(t)
 				r := e.do(c) // do checks the Graph error body and the contract
 				if r.status != http.StatusNotFound && r.status != http.StatusBadRequest {
 					t.Errorf("= %d %s, want 404 or 400", r.status, r.body)
@@ -81,8 +84,11 @@ func TestHostileIDs(t *testing.T) {
 // oversized clients, and it keeps serving.
 func TestHostileConnections(t *testing.T) {
 	dir := t.TempDir()
+	// A --read-timeout long enough that only --read-header-timeout can end
+	// a stalled request's headers within the test's bounds (TestSlowBody
+	// tests --read-timeout).
 	p := startBinary(t, dir, nil, "--addr", "127.0.0.1:0", "--data-dir", dir,
-		"--read-header-timeout", "300ms", "--read-timeout", "600ms")
+		"--read-header-timeout", "300ms", "--read-timeout", "20s")
 	addr := strings.TrimPrefix(p.url, "http://")
 
 	t.Run("oversized headers", func(t *testing.T) {
@@ -113,24 +119,7 @@ func TestHostileConnections(t *testing.T) {
 			t.Errorf("reading from a stalled request: %v, want the server to close it", err)
 		}
 		if d := time.Since(start); d > 3*time.Second {
-			t.Errorf("the server held a stalled request for %v", d)
-		}
-	})
-
-	t.Run("slow body", func(t *testing.T) {
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		fmt.Fprintf(conn, "POST /external/connections HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":", addr, p.token)
-		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode >= 500 {
-				t.Errorf("a stalled body got %d, want a 4xx or a closed connection", res.StatusCode)
-			}
+			t.Errorf("the server held a stalled request for %v, want it closed after --read-header-timeout 300ms", d)
 		}
 	})
 
@@ -142,5 +131,89 @@ func TestHostileConnections(t *testing.T) {
 	p.stop(t)
 	if logs := p.logs.String(); strings.Contains(logs, `"msg":"panic"`) || strings.Contains(logs, `"status":500`) {
 		t.Errorf("the server logged a panic or a 500:\n%s", logs)
+	}
+}
+
+// A body sent more slowly than --read-timeout allows is cut off when the
+// timeout expires, and nothing of it is stored; the same body within a
+// longer timeout is served.
+func TestSlowBody(t *testing.T) {
+	const pause = 1500 * time.Millisecond // between the body's two parts
+	tests := []struct {
+		readTimeout time.Duration
+		wantCut     bool
+	}{
+		{500 * time.Millisecond, true},
+		{10 * time.Second, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.readTimeout.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			p := startBinary(t, dir, nil, "--addr", "127.0.0.1:0", "--data-dir", dir, "--read-timeout", tt.readTimeout.String())
+			addr := strings.TrimPrefix(p.url, "http://")
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			start := time.Now()
+			body := `{"id":"slowbody","name":"sent in two parts"}`
+			fmt.Fprintf(conn, "POST /external/connections HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+				addr, p.token, len(body), body[:10])
+
+			// What the server does before the pause is over: answer, close
+			// the connection, or wait for the rest.
+			rd := bufio.NewReader(conn)
+			_ = conn.SetReadDeadline(start.Add(pause))
+			_, err = rd.Peek(1)
+			early := time.Since(start).Round(time.Millisecond)
+			var ne net.Error
+			waited := errors.As(err, &ne) && ne.Timeout()
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			wantStatus := http.StatusNotFound // of the connection, afterwards
+			switch {
+			case tt.wantCut && waited:
+				t.Fatalf("the server waited %v for a body that stalled, want it cut off after --read-timeout %v", pause, tt.readTimeout)
+			case tt.wantCut:
+				// The timeout runs from when the server accepted the
+				// connection, a little before start.
+				if early < tt.readTimeout*9/10 {
+					t.Errorf("the server cut the slow body off after %v, want after --read-timeout %v", early, tt.readTimeout)
+				}
+				if res, err := http.ReadResponse(rd, nil); err == nil {
+					data, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					if res.StatusCode < 400 || res.StatusCode >= 500 {
+						t.Errorf("the body cut off got %d %s, want a 4xx or a closed connection", res.StatusCode, data)
+					}
+					t.Logf("cut off after %v: %d %s", early, res.StatusCode, data)
+				} else {
+					t.Logf("cut off after %v: %v", early, err)
+				}
+			case !waited:
+				t.Fatalf("after %v, before the rest of the body, the server answered or closed the connection (%v); want it to wait within --read-timeout %v",
+					early, err, tt.readTimeout)
+			default:
+				if _, err := io.WriteString(conn, body[10:]); err != nil {
+					t.Fatalf("sending the rest of the body: %v", err)
+				}
+				res, err := http.ReadResponse(rd, nil)
+				if err != nil {
+					t.Fatalf("reading the answer to the slow body: %v", err)
+				}
+				res.Body.Close()
+				if res.StatusCode != http.StatusCreated {
+					t.Errorf("the slow body within --read-timeout %v got %d, want 201", tt.readTimeout, res.StatusCode)
+				}
+				wantStatus = http.StatusOK
+			}
+			if r := do(t, p.url, p.token, call{method: "GET", path: "/external/connections/slowbody"}); r.status != wantStatus {
+				t.Errorf("GET the connection of the slow body = %d %s, want %d", r.status, r.body, wantStatus)
+			}
+			p.stop(t)
+			if logs := p.logs.String(); strings.Contains(logs, `"msg":"panic"`) || strings.Contains(logs, `"status":500`) {
+				t.Errorf("the server logged a panic or a 500:\n%s", logs)
+			}
+		})
 	}
 }

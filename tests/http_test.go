@@ -67,6 +67,7 @@ func TestEveryOperationNeedsToken(t *testing.T) {
 	for _, op := range operations() {
 		for _, h := range headers {
 			t.Run(op.method+" "+op.path+"/"+h.name, func(t *testing.T) {
+				e := e.with(t)
 				c := call{method: op.method, path: f.fill(op.path), header: map[string]string{"Authorization": h.value}}
 				if spec.Paths.Value(op.path).GetOperation(op.method).RequestBody != nil {
 					c.body = validBody(op.method, op.path)
@@ -123,6 +124,7 @@ func TestRequestBodies(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(op.method+" "+op.path+"/"+tt.name, func(t *testing.T) {
+				e := e.with(t)
 				f := e.fixture()
 				r := e.do(call{method: op.method, path: f.fill(op.path), body: tt.body(), header: tt.header})
 				if r.status != tt.wantStatus {
@@ -175,6 +177,7 @@ func TestRouterErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			e := e.with(t)
 			r := e.do(call{method: tt.method, path: tt.path})
 			if r.status != tt.wantStatus || r.errorCode(t) != tt.wantCode {
 				t.Errorf("%s %s = %d %s, want %d %s", tt.method, tt.path, r.status, r.body, tt.wantStatus, tt.wantCode)
@@ -200,6 +203,7 @@ func TestRequestIDs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.with(t)
 			tt.c.header = map[string]string{"client-request-id": tt.client}
 			r := e.do(tt.c) // do checks the headers and the error body's ids
 			rid := r.header.Get("request-id")

@@ -63,6 +63,7 @@ func TestUpdateOperation(t *testing.T) {
 	for _, path := range paths {
 		for _, tt := range tests {
 			t.Run(strings.SplitN(path, "/", 3)[1]+"/"+tt.name, func(t *testing.T) {
+				e := e.with(t)
 				f := e.fixture()
 				url := f.fill(path)
 				if tt.before != nil {
@@ -142,6 +143,7 @@ func TestUpdateOperationRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.with(t)
 			path := tt.path
 			if path == "" {
 				path = f.fill("/external/connections/{externalConnectionId}/operations/{connectionOperationId}")
@@ -185,6 +187,7 @@ func TestCreateOperation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.with(t)
 			r := e.do(call{method: "POST", path: path, body: tt.body})
 			if r.status != tt.wantStatus {
 				t.Fatalf("POST %v = %d %s, want %d", tt.body, r.status, r.body, tt.wantStatus)

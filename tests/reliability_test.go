@@ -107,15 +107,27 @@ func TestGracefulShutdown(t *testing.T) {
 	if r := do(t, p.url, p.token, call{method: "POST", path: "/external/connections", body: map[string]any{"id": "graceful", "name": "n"}}); r.status != http.StatusCreated {
 		t.Fatalf("POST = %d %s", r.status, r.body)
 	}
-	// A request in flight: headers sent, body not yet.
+	// A request in flight: headers sent, body not yet. With Expect:
+	// 100-continue, net/http answers 100 Continue when the handler first
+	// reads the body: then the server has read the headers and is
+	// handling the request.
 	body := `{"id":"inflight","name":"sent after SIGTERM"}`
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "POST /external/connections HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", addr, p.token, len(body))
-	time.Sleep(200 * time.Millisecond) // the server has read the headers
+	fmt.Fprintf(conn, "POST /external/connections HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n",
+		addr, p.token, len(body))
+	rd := bufio.NewReader(conn)
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	res, err := http.ReadResponse(rd, nil)
+	if err != nil {
+		t.Fatalf("waiting for 100 Continue: %v", err)
+	}
+	if res.StatusCode != http.StatusContinue {
+		t.Fatalf("before its body, the request got %s, want 100 Continue", res.Status)
+	}
 
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -136,7 +148,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("finishing the request in flight: %v", err)
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	res, err = http.ReadResponse(rd, nil)
 	if err != nil {
 		t.Fatalf("reading the answer to the request in flight: %v", err)
 	}

@@ -20,7 +20,7 @@ func TestTwoReplicas(t *testing.T) {
 	dir := t.TempDir() // shared: both trust the same development key
 	args := []string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--db", dsn, "--operation-delay", "200ms"}
 	replicas := []*process{startBinary(t, dir, nil, args...), startBinary(t, dir, nil, args...)}
-	on := func(i int, c call) result {
+	on := func(t *testing.T, i int, c call) result {
 		t.Helper()
 		p := replicas[i%2]
 		return do(t, p.url, p.token, c)
@@ -32,10 +32,10 @@ func TestTwoReplicas(t *testing.T) {
 		var paths []string
 		for i := range n {
 			conn := fmt.Sprintf("replica%02d", i)
-			if r := on(i, call{method: "POST", path: "/external/connections", body: map[string]any{"id": conn, "name": conn}}); r.status != http.StatusCreated {
+			if r := on(t, i, call{method: "POST", path: "/external/connections", body: map[string]any{"id": conn, "name": conn}}); r.status != http.StatusCreated {
 				t.Fatalf("POST connection on replica %d = %d %s", i%2, r.status, r.body)
 			}
-			r := on(i+1, call{method: "PATCH", path: "/external/connections/" + conn + "/schema", body: goodSchema})
+			r := on(t, i+1, call{method: "PATCH", path: "/external/connections/" + conn + "/schema", body: goodSchema})
 			if r.status != http.StatusAccepted {
 				t.Fatalf("PATCH schema = %d %s", r.status, r.body)
 			}
@@ -48,7 +48,7 @@ func TestTwoReplicas(t *testing.T) {
 		for i, path := range paths {
 			for {
 				// Poll through the replica that did not take the registration.
-				r := on(i, call{method: "GET", path: path})
+				r := on(t, i, call{method: "GET", path: path})
 				status, _ := r.json(t)["status"].(string)
 				if status == "completed" {
 					break
@@ -81,10 +81,10 @@ func TestTwoReplicas(t *testing.T) {
 	replicas = []*process{startBinary(t, dir, nil, args...), startBinary(t, dir, nil, args...)}
 
 	t.Run("64 If-Match PATCHes over both replicas", func(t *testing.T) {
-		if r := on(0, call{method: "POST", path: "/external/connections", body: map[string]any{"id": "ifmatch", "name": "n"}}); r.status != http.StatusCreated {
+		if r := on(t, 0, call{method: "POST", path: "/external/connections", body: map[string]any{"id": "ifmatch", "name": "n"}}); r.status != http.StatusCreated {
 			t.Fatalf("POST connection = %d %s", r.status, r.body)
 		}
-		r := on(1, call{method: "POST", path: "/connections/ifmatch/operations", body: map[string]any{"status": "inprogress"}})
+		r := on(t, 1, call{method: "POST", path: "/connections/ifmatch/operations", body: map[string]any{"status": "inprogress"}})
 		if r.status != http.StatusCreated {
 			t.Fatalf("POST operation = %d %s", r.status, r.body)
 		}
@@ -98,8 +98,13 @@ func TestTwoReplicas(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				code := fmt.Sprint("client", i)
-				r := on(i, call{method: "PATCH", path: path, header: map[string]string{"If-Match": tag},
+				p := replicas[i%2]
+				r, err := tryDo(t, p.url, p.token, call{method: "PATCH", path: path, header: map[string]string{"If-Match": tag},
 					body: map[string]any{"error": map[string]any{"errorCode": code}}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
 				mu.Lock()
 				defer mu.Unlock()
 				statuses[r.status]++
@@ -113,9 +118,9 @@ func TestTwoReplicas(t *testing.T) {
 			t.Errorf("statuses = %v, want one 200 and %d 412", statuses, n-1)
 		}
 		for i := range 2 {
-			got := on(i, call{method: "GET", path: path}).json(t)
-			if code := got["error"].(map[string]any)["errorCode"]; code != winner {
-				t.Errorf("replica %d reads errorCode %v, want the winner's %s", i, code, winner)
+			got := on(t, i, call{method: "GET", path: path}).json(t)
+			if opErr, _ := got["error"].(map[string]any); opErr["errorCode"] != winner {
+				t.Errorf("replica %d reads error %v, want the winner's errorCode %s", i, got["error"], winner)
 			}
 		}
 	})

@@ -26,8 +26,15 @@ func TestSoak(t *testing.T) {
 
 	var requests, errors5xx atomic.Int64
 	statuses := sync.Map{}
+	// send runs on the workers' goroutines: it reports what fails with
+	// t.Errorf (t.Fatal may be called only from the test's goroutine), and
+	// the workers stop once the test has failed.
 	send := func(c call) result {
-		r := do(t, p.url, p.token, c)
+		r, err := tryDo(t, p.url, p.token, c)
+		if err != nil {
+			t.Error(err)
+			return r
+		}
 		requests.Add(1)
 		if r.status >= 500 {
 			errors5xx.Add(1)
@@ -52,11 +59,12 @@ func TestSoak(t *testing.T) {
 	var wg sync.WaitGroup
 	for w := range 6 {
 		wg.Go(func() {
-			for i := 0; time.Now().Before(deadline); i++ {
+			for i := 0; time.Now().Before(deadline) && !t.Failed(); i++ {
 				conn := fmt.Sprintf("soak%dx%d", w, i)
 				send(call{method: "POST", path: "/external/connections", body: map[string]any{"id": conn, "name": conn}})
 				r := send(call{method: "POST", path: "/connections/" + conn + "/operations", body: map[string]any{"status": "inprogress"}})
-				op, _ := r.json(t)["id"].(string)
+				created, _ := r.object()
+				op, _ := created["id"].(string)
 				opPath := "/external/connections/" + conn + "/operations/" + op
 				for j := range 20 {
 					send(call{method: "PATCH", path: opPath, body: map[string]any{"error": map[string]any{"errorCode": strconv.Itoa(j)}}})

@@ -33,12 +33,49 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "graphconn:", err)
-		}
-		os.Exit(2)
+	os.Exit(exitCode(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr), os.Stderr))
+}
+
+// exitCode reports err on stderr and returns the exit status for it: 0 for
+// none (or -h, which asks for the flags' usage), 2 for a usage error (a
+// command line or setting that could never work), 1 for a failure at run
+// time (a database that cannot be opened, an address in use).
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
+	fmt.Fprintln(stderr, "graphconn:", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+// usageError is a mistake in how graphconn was invoked: an unknown command
+// or flag, a malformed value, a missing argument.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// parseFlags parses args with fs, which reports a bad flag on its own
+// output; every failure is a usage error, except flag.ErrHelp.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{fmt.Errorf("%s: %w", fs.Name(), err)}
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected arguments %q", fs.Name(), fs.Args())
+	}
+	return nil
 }
 
 const usage = `usage: graphconn <command> [flags]
@@ -51,7 +88,7 @@ commands:
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return errors.New("no command given")
+		return usagef("no command given")
 	}
 	switch args[0] {
 	case "serve":
@@ -63,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", args[0])
+	return usagef("unknown command %q", args[0])
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -87,7 +124,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	maxBody := fs.Int64("max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted, after decompression")
 	delay, err := time.ParseDuration(env("GRAPHCONN_OPERATION_DELAY", server.DefaultOperationDelay.String()))
 	if err != nil {
-		return fmt.Errorf("GRAPHCONN_OPERATION_DELAY: %w", err)
+		return usageError{fmt.Errorf("GRAPHCONN_OPERATION_DELAY: %w", err)}
 	}
 	fs.DurationVar(&delay, "operation-delay", delay, "how long a schema registration stays in progress (env GRAPHCONN_OPERATION_DELAY)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish on SIGINT or SIGTERM")
@@ -101,17 +138,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	readTimeout := fs.Duration("read-timeout", 60*time.Second, "how long a client may take to send a whole request")
 	writeTimeout := fs.Duration("write-timeout", 60*time.Second, "how long writing a response may take")
 	idleTimeout := fs.Duration("idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
 	}
 	// Checked whichever the store, so that a mistyped setting never passes
 	// unnoticed.
 	sync, err := sqlite.ParseSynchronous(*synchronous)
 	if err != nil || *synchronous == "" {
-		return fmt.Errorf("serve: --sqlite-synchronous must be FULL or NORMAL, not %q", *synchronous)
+		return usagef("serve: --sqlite-synchronous must be FULL or NORMAL, not %q", *synchronous)
 	}
 	// Log lines go out together, every logbuf.Interval at most.
 	logOut := logbuf.New(stdout, logbuf.Interval, logbuf.Size)
@@ -228,14 +262,11 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
 	audience := fs.String("audience", auth.DefaultAudience, "the audience (aud)")
 	issuer := fs.String("issuer", auth.DevIssuer, "the issuer (iss)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("token: unexpected arguments %q", fs.Args())
-	}
 	if *appID == "" {
-		return errors.New("token: --app-id is required")
+		return usagef("token: --app-id is required")
 	}
 	key, err := auth.LoadOrCreateDevKey(*dataDir)
 	if err != nil {

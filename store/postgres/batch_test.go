@@ -3,7 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
-	"sync"
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,98 +14,65 @@ import (
 	"github.com/graphconn/graphconn/store/storetest"
 )
 
-// openWithOperations opens the store on a schema of its own, closed at the
-// end of the test, holding connection "c" with an unspecified operation per
-// id.
-func openWithOperations(t *testing.T, ids ...string) *DB {
+func TestGroupCommit(t *testing.T) {
+	storetest.RunGroupCommit(t, func(t *testing.T) storetest.GroupCommitter {
+		db, err := Open(context.Background(), pgtest.DSN(t))
+		if err != nil {
+			t.Fatalf("Open() = %v", err)
+		}
+		return groupCommitter{db}
+	})
+}
+
+// groupCommitter gives storetest.RunGroupCommit the DB's writer.
+type groupCommitter struct{ *DB }
+
+// ApplyBatch makes the pendingUpdate of each update as UpdateOperation
+// does, and applies them with the writer's applyBatch.
+func (g groupCommitter) ApplyBatch(t *testing.T, updates []storetest.Update) []storetest.Result {
+	t.Helper()
+	batch := make([]*pendingUpdate, len(updates))
+	for i, u := range updates {
+		errJSON, err := marshal(u.U.Error)
+		if err != nil {
+			t.Fatalf("marshal(%+v) = %v", u.U.Error, err)
+		}
+		var status *string
+		if u.U.Status != nil {
+			status = new(string(*u.U.Status))
+		}
+		batch[i] = &pendingUpdate{
+			ctx:  u.Ctx,
+			args: [7]any{status, u.U.SetError, errJSON, time.Now().UTC().UnixNano(), u.ConnID, u.ID, u.U.IfMatch},
+			op:   store.Operation{ConnectionID: u.ConnID, ID: u.ID},
+		}
+	}
+	g.applyBatch(batch)
+	res := make([]storetest.Result, len(batch))
+	for i, p := range batch {
+		res[i] = storetest.Result{Op: p.op, Err: p.err}
+		if errors.Is(p.err, pgx.ErrNoRows) {
+			res[i].Err = storetest.ErrNoRow
+		}
+	}
+	return res
+}
+
+// Refuse adds a trigger that raises an exception on the updates of the
+// operation.
+func (g groupCommitter) Refuse(t *testing.T, id string) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := Open(ctx, pgtest.DSN(t))
-	if err != nil {
-		t.Fatalf("Open() = %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	storetest.Seed(t, db, ids...)
-	return db
-}
-
-func pending(ctx context.Context, conn, id string, status *string, setError bool, errJSON []byte, ifMatch []int64) *pendingUpdate {
-	return &pendingUpdate{
-		ctx:  ctx,
-		args: [7]any{status, setError, errJSON, time.Now().UnixNano(), conn, id, ifMatch},
-		op:   store.Operation{ConnectionID: conn, ID: id},
-	}
-}
-
-// One batch holds updates that succeed, one whose statement the database
-// refuses (a NUL in jsonb) and one that matches no row: each gets its own
-// result, the refusal undoes nothing but its own update, and the updates of
-// one row apply in the order they came even though the batch runs in the
-// order of the rows' keys.
-func TestBatchFailsOnlyTheFailingUpdate(t *testing.T) {
-	ctx := context.Background()
-	db := openWithOperations(t, "a", "b", "c", "d")
-	inProgress, failed := "inprogress", "failed"
-	batch := []*pendingUpdate{
-		pending(ctx, "c", "d", &inProgress, false, nil, nil),
-		pending(ctx, "c", "b", nil, true, []byte(`{"message":"a\u0000b"}`), nil), // refused: NUL in jsonb
-		pending(ctx, "c", "a", &inProgress, false, nil, nil),
-		pending(ctx, "c", "c", &inProgress, false, nil, []int64{1}), // If-Match that does not hold
-		pending(ctx, "c", "d", &failed, false, nil, nil),            // after the first update of d
-	}
-	db.applyBatch(batch)
-
-	for i, want := range []error{nil, errors.New("refused"), nil, pgx.ErrNoRows, nil} {
-		got := batch[i].err
-		switch {
-		case want == nil && got != nil, want != nil && got == nil:
-			t.Errorf("update %d of %s: err = %v, want %v", i, batch[i].args[5], got, want)
-		case errors.Is(want, pgx.ErrNoRows) && !errors.Is(got, pgx.ErrNoRows):
-			t.Errorf("update %d of %s: err = %v, want %v", i, batch[i].args[5], got, want)
+	for _, q := range []string{
+		`CREATE OR REPLACE FUNCTION refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'refused by the test'; END $$`,
+		fmt.Sprintf(`CREATE TRIGGER "refuse %[1]s" BEFORE UPDATE ON operations FOR EACH ROW
+			WHEN (OLD.connection_id = 'c' AND OLD.id = '%[1]s') EXECUTE FUNCTION refuse_update()`, id),
+	} {
+		if _, err := g.pool.Exec(ctx, q); err != nil {
+			t.Fatalf("Refuse(%s): %v", id, err)
 		}
 	}
-	for id, want := range map[string]store.OperationStatus{"a": store.StatusInProgress, "b": store.StatusUnspecified, "c": store.StatusUnspecified, "d": store.StatusFailed} {
-		if op, err := db.Operation(ctx, "c", id); err != nil || op.Status != want {
-			t.Errorf("Operation(%s) = %+v, %v; want status %s", id, op, err, want)
-		}
-	}
-	if batch[0].op.Status != store.StatusInProgress || batch[4].op.Status != store.StatusFailed || batch[4].op.Version <= batch[0].op.Version {
-		t.Errorf("updates of d returned %+v then %+v; want inprogress, then failed at a later version", batch[0].op, batch[4].op)
-	}
 }
 
-// Concurrent callers share commits, and each gets the result of its own
-// update: its own operation, at a version no other caller saw.
-func TestConcurrentUpdatesGetTheirOwnResults(t *testing.T) {
-	ctx := context.Background()
-	db := openWithOperations(t, "o")
-	const callers, updates = 16, 10
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	seen := map[int64]bool{}
-	for i := range callers {
-		wg.Go(func() {
-			for n := range updates {
-				msg := string(rune('a'+i)) + string(rune('a'+n))
-				op, err := db.UpdateOperation(ctx, "c", "o", store.OperationUpdate{SetError: true, Error: &store.ErrorDetail{Message: msg}})
-				if err != nil {
-					t.Errorf("UpdateOperation() = %v", err)
-					return
-				}
-				if op.Error == nil || op.Error.Message != msg {
-					t.Errorf("UpdateOperation(%s) = %+v, want its own update", msg, op)
-				}
-				mu.Lock()
-				if seen[op.Version] {
-					t.Errorf("version %d returned twice", op.Version)
-				}
-				seen[op.Version] = true
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if len(seen) != callers*updates {
-		t.Errorf("%d versions for %d updates", len(seen), callers*updates)
-	}
-}
+func (g groupCommitter) WriterStats() store.WriterStats { return g.writer.Stats() }

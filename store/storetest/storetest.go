@@ -61,20 +61,6 @@ var ctx = context.Background()
 
 var approx = cmpopts.EquateApproxTime(time.Microsecond)
 
-// Seed creates connection "c" on s, with an unspecified operation per id:
-// the starting point of the stores' own tests of their write paths.
-func Seed(t *testing.T, s store.Store, ids ...string) {
-	t.Helper()
-	if err := s.CreateConnection(ctx, &store.Connection{ID: "c", Name: "C"}); err != nil {
-		t.Fatalf("CreateConnection() = %v", err)
-	}
-	for _, id := range ids {
-		if err := s.CreateOperation(ctx, &store.Operation{ConnectionID: "c", ID: id, Status: store.StatusUnspecified}); err != nil {
-			t.Fatalf("CreateOperation(%q) = %v", id, err)
-		}
-	}
-}
-
 func mustCreateConnection(t *testing.T, s store.Store, id string) *store.Connection {
 	t.Helper()
 	c := &store.Connection{ID: id, Name: "Contoso " + id}
