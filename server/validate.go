@@ -85,7 +85,7 @@ type exchange struct {
 	// from request to request.
 	params     map[string]string
 	haveParams bool
-	auth   authState
+	auth       authState
 	// authOpts carry an AuthenticationFunc that keeps its result in auth.
 	authOpts openapi3filter.Options
 	body     contract.Request
