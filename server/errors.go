@@ -23,6 +23,17 @@ type graphError struct {
 
 func (e *graphError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.message) }
 
+// with returns e answered with the header name: value too.
+func (e *graphError) with(name, value string) *graphError {
+	h := make(map[string]string, len(e.header)+1)
+	for k, v := range e.header {
+		h[k] = v
+	}
+	h[name] = value
+	e.header = h
+	return e
+}
+
 func newError(status int, code, format string, args ...any) *graphError {
 	return &graphError{status: status, code: code, message: fmt.Sprintf(format, args...)}
 }

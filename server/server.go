@@ -37,7 +37,13 @@ type Config struct {
 	// Verifier checks bearer tokens; required.
 	Verifier     *auth.Verifier
 	Logger       *slog.Logger
-	MaxBodyBytes int64 // DefaultMaxBodyBytes when zero
+	// MaxBodyBytes bounds a request body, as sent and inflated;
+	// DefaultMaxBodyBytes when zero.
+	MaxBodyBytes int64
+	// BodyBudgetBytes bounds the request body bytes held at once across
+	// the server, past which requests wait, then get 503;
+	// DefaultBodyBudgetBytes when zero.
+	BodyBudgetBytes int64
 	// OperationDelay is how long a schema registration stays in progress
 	// before the background worker finishes it. Zero finishes it at once.
 	OperationDelay time.Duration
@@ -112,7 +118,10 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo,
 	if err != nil {
 		return nil, err
 	}
-	v := newValidator(checks, cfg.MaxBodyBytes, (&authenticator{verifier: cfg.Verifier}).authenticate)
+	if cfg.BodyBudgetBytes <= 0 {
+		cfg.BodyBudgetBytes = DefaultBodyBudgetBytes
+	}
+	v := newValidator(checks, newBodyReader(cfg.MaxBodyBytes, cfg.BodyBudgetBytes), (&authenticator{verifier: cfg.Verifier}).authenticate)
 	m := newMetrics(cfg.Store)
 	v.invalid = func(_ echo.Context, side string) { m.invalid.WithLabelValues(side).Inc() }
 

@@ -2,15 +2,13 @@ package server
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -36,7 +34,7 @@ type validator struct {
 	// the probes): neither validated nor buffered.
 	outside   map[string]bool
 	exchanges sync.Pool
-	maxBody   int64
+	bodies    *bodyReader
 	authn     func(*authState, *openapi3filter.AuthenticationInput) error
 	// invalid, if not nil, is told of each request ("request") and each
 	// response ("response") that breaks the contract.
@@ -45,12 +43,12 @@ type validator struct {
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
-func newValidator(c *contract.Contract, maxBody int64, authn func(*authState, *openapi3filter.AuthenticationInput) error) *validator {
+func newValidator(c *contract.Contract, bodies *bodyReader, authn func(*authState, *openapi3filter.AuthenticationInput) error) *validator {
 	v := &validator{
 		contract: c,
 		routes:   map[string]map[string]*contract.Operation{},
 		outside:  map[string]bool{},
-		maxBody:  maxBody,
+		bodies:   bodies,
 		authn:    authn,
 	}
 	v.exchanges.New = func() any { return v.newExchange() }
@@ -162,20 +160,27 @@ func (v *validator) requests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		x := v.exchangeOf(c)
 		req := c.Request()
-		var data []byte
-		if op.Body() {
-			var err error
-			if data, err = v.readBody(req, op, x.bodyBuf[:0]); err != nil {
-				return err
-			}
-			req.Header.Del("Content-Encoding")
-		}
 		if req.URL.RawQuery != "" {
-			for name := range c.QueryParams() {
+			query, err := url.ParseQuery(req.URL.RawQuery)
+			if err != nil {
+				return badRequest("The query string is malformed: %s.", truncate(err.Error(), 200))
+			}
+			for name := range query {
 				if strings.HasPrefix(name, "$") && !op.QueryParameter(name) {
 					return badRequest("The query option '%s' is not supported on this resource.", truncate(name, 50))
 				}
 			}
+		}
+		var data []byte
+		if op.Body() {
+			var release func()
+			var err error
+			data, release, err = v.bodies.read(req, op, x.bodyBuf[:0])
+			defer release()
+			if err != nil {
+				return err
+			}
+			req.Header.Del("Content-Encoding")
 		}
 		body, err := op.CheckRequest(req, x.params, data)
 		if err != nil {
@@ -187,65 +192,6 @@ func (v *validator) requests(next echo.HandlerFunc) echo.HandlerFunc {
 		x.body = body
 		return next(c)
 	}
-}
-
-// readBody reads the request body, gunzipped when Content-Encoding says so
-// (Graph's SDKs compress their bodies), up to the size limit.
-func (v *validator) readBody(req *http.Request, op *contract.Operation, buf []byte) ([]byte, error) {
-	ct := req.Header.Get("Content-Type")
-	if ct == "" && req.ContentLength == 0 {
-		return nil, nil // no body at all: the contract says whether one is required
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || !op.Consumes(mt) {
-		return nil, newError(http.StatusUnsupportedMediaType, "unsupportedMediaType",
-			"Content-Type '%s' is not supported; send application/json.", truncate(ct, 100))
-	}
-	var r io.Reader = req.Body
-	switch enc := strings.ToLower(strings.TrimSpace(req.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-		if req.ContentLength > v.maxBody {
-			return nil, v.tooLarge()
-		}
-	case "gzip":
-		zr, err := gzip.NewReader(req.Body)
-		if err != nil {
-			return nil, badRequest("The request body is not valid gzip data.")
-		}
-		defer zr.Close()
-		r = zr
-	default:
-		return nil, newError(http.StatusUnsupportedMediaType, "unsupportedMediaType",
-			"Content-Encoding '%s' is not supported; send gzip or an uncompressed body.", truncate(enc, 100))
-	}
-	// Into buf, the exchange's, when it is large enough: the body lives
-	// only as long as the request. (net/http ends the body where
-	// Content-Length says.)
-	var data []byte
-	if n := req.ContentLength; n >= 0 && n <= int64(cap(buf)) && r == req.Body {
-		data = buf[:n]
-		_, err = io.ReadFull(req.Body, data)
-	} else {
-		data, err = io.ReadAll(io.LimitReader(r, v.maxBody+1))
-	}
-	switch {
-	case r != req.Body && (errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, io.ErrUnexpectedEOF)):
-		return nil, badRequest("The request body is not valid gzip data.")
-	case err != nil:
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, v.tooLarge()
-		}
-		return nil, badRequest("The request body could not be read.")
-	case int64(len(data)) > v.maxBody:
-		return nil, v.tooLarge()
-	}
-	return data, nil
-}
-
-func (v *validator) tooLarge() error {
-	return newError(http.StatusRequestEntityTooLarge, "requestEntityTooLarge",
-		"The request body is larger than the limit of %d bytes.", v.maxBody)
 }
 
 // recorder buffers a response so that it can be checked before a byte of
@@ -303,7 +249,7 @@ func (v *validator) responses(next echo.HandlerFunc) echo.HandlerFunc {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		if err := v.checkResponse(c, x, status, rec.header, body); err != nil {
+		if err := v.checkResponse(c, status, rec.header, body); err != nil {
 			if v.invalid != nil {
 				v.invalid(c, "response")
 			}
@@ -342,12 +288,12 @@ func (v *validator) contractFailure(c echo.Context) (int, []byte) {
 	return ge.status, body
 }
 
-func (v *validator) checkResponse(c echo.Context, x *exchange, status int, header http.Header, body []byte) error {
+func (v *validator) checkResponse(c echo.Context, status int, header http.Header, body []byte) error {
 	req := c.Request()
 	op := v.operation(c)
 	if op != nil {
-		x = v.exchangeOf(c) // the request half may not have run
-		return op.CheckResponse(req, x.params, status, header, body)
+		// exchangeOf: the path parameters, if the request half did not run.
+		return op.CheckResponse(req, v.exchangeOf(c).params, status, header, body)
 	}
 	// Outside every operation (the router's 404 and 405): it must be a
 	// Graph error.

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -39,13 +40,28 @@ func FuzzRequest(f *testing.F) {
 				body, _ = json.Marshal(mt.Example)
 			}
 		}
-		f.Add(op.method, path, "Content-Type", "application/json", body, true)
-		f.Add(op.method, path, "If-Match", `"1"`, body, true)
-		f.Add(op.method, path+"?$select=id&$top=1", "Content-Encoding", "gzip", body, false)
+		f.Add(op.method, path, "Content-Type", "application/json", body, true, false, uint16(1))
+		f.Add(op.method, path, "If-Match", `"1"`, body, true, false, uint16(1))
+		f.Add(op.method, path+"?$select=id&$top=1", "Content-Encoding", "gzip", body, false, false, uint16(1))
+		f.Add(op.method, path, "X-Fuzz", "1", body, true, true, uint16(1))
+		f.Add(op.method, path, "X-Fuzz", "1", []byte(" "), true, true, uint16(50000))
+		f.Add(op.method, path, "X-Fuzz", "1", append([]byte("  "), body...), true, false, uint16(3000))
 	}
 	methods := []string{"GET", "POST", "PATCH", "DELETE", "PUT", "HEAD", "OPTIONS"}
 
-	f.Fuzz(func(t *testing.T, method, path, headerName, headerValue string, body []byte, withToken bool) {
+	// compress gzips the body, and repeat sends it that many times over,
+	// so that bodies reach every size limit, sent and inflated: up to 8 MiB.
+	f.Fuzz(func(t *testing.T, method, path, headerName, headerValue string, body []byte, withToken, compress bool, repeat uint16) {
+		if n := int(repeat); n > 1 && len(body) > 0 {
+			body = bytes.Repeat(body, min(n, (8<<20)/len(body)))
+		}
+		if compress {
+			var b bytes.Buffer
+			zw := gzip.NewWriter(&b)
+			_, _ = zw.Write(body)
+			_ = zw.Close()
+			body = b.Bytes()
+		}
 		if !slices.Contains(methods, method) {
 			method = methods[len(method)%len(methods)]
 		}
@@ -58,6 +74,9 @@ func FuzzRequest(f *testing.F) {
 			t.Skip("not a request a client could send")
 		}
 		req.Header.Set("Content-Type", "application/json")
+		if compress {
+			req.Header.Set("Content-Encoding", "gzip")
+		}
 		if withToken {
 			req.Header.Set("Authorization", "Bearer "+e.token)
 		}

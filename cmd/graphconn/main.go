@@ -159,7 +159,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	// And a soft ceiling, so that the larger target never costs much memory.
 	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(256 << 20)
+		debug.SetMemoryLimit(192 << 20)
 	}
 
 	if err := os.MkdirAll(*dataDir, 0o750); err != nil {

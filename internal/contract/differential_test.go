@@ -435,7 +435,7 @@ func walk(root any, path []any, v any, s *openapi3.Schema, add func(string, func
 		add(where+" "+name, func(r any) any { return setAt(r, path, value, false) })
 	}
 	set("null", nil)
-	switch v.(type) {
+	switch v := v.(type) {
 	case string:
 		set("wrong type", 12)
 		if len(s.Enum) > 0 {
@@ -456,11 +456,11 @@ func walk(root any, path []any, v any, s *openapi3.Schema, add func(string, func
 	case []any:
 		set("wrong type", map[string]any{})
 		set("empty", []any{})
-		if s.MaxItems != nil && len(v.([]any)) > 0 {
-			set("too many items", slices.Repeat(v.([]any)[:1], int(*s.MaxItems)+1))
+		if s.MaxItems != nil && len(v) > 0 {
+			set("too many items", slices.Repeat(v[:1], int(*s.MaxItems)+1))
 		}
-		if items := schemaOf(s.Items); items != nil && len(v.([]any)) > 0 {
-			walk(root, append(slices.Clone(path), 0), v.([]any)[0], items, add)
+		if items := schemaOf(s.Items); items != nil && len(v) > 0 {
+			walk(root, append(slices.Clone(path), 0), v[0], items, add)
 		}
 	case map[string]any:
 		set("wrong type", "x")
@@ -469,7 +469,7 @@ func walk(root any, path []any, v any, s *openapi3.Schema, add func(string, func
 		add(where+" unknown property", func(r any) any {
 			return setAt(r, append(slices.Clone(path), "unknownProperty"), "x", false)
 		})
-		obj := v.(map[string]any)
+		obj := v
 		// The properties left out (readOnly ones in a request, say).
 		for _, k := range sortedKeys(s.Properties) {
 			if _, ok := obj[k]; !ok {
