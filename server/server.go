@@ -35,8 +35,8 @@ const DefaultOperationDelay = 2 * time.Second
 type Config struct {
 	Store store.Store
 	// Verifier checks bearer tokens; required.
-	Verifier     *auth.Verifier
-	Logger       *slog.Logger
+	Verifier *auth.Verifier
+	Logger   *slog.Logger
 	// MaxBodyBytes bounds a request body, as sent and inflated;
 	// DefaultMaxBodyBytes when zero.
 	MaxBodyBytes int64
