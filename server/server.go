@@ -158,6 +158,7 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo,
 				return err
 			},
 		}),
+		oneAuthorization,
 		o.middleware,
 		v.authenticate,
 	)
