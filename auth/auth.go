@@ -246,8 +246,37 @@ type claims struct {
 	Scope    string   `json:"scp,omitempty"`
 }
 
+// UnmarshalJSON decodes the claims, refusing an exp, nbf or iat that is not
+// a JSON number: jwt.NumericDate would take "1700000000", a string, for one,
+// and RFC 7519 says a NumericDate is a number.
+func (c *claims) UnmarshalJSON(data []byte) error {
+	var dates struct {
+		Exp json.RawMessage `json:"exp"`
+		Nbf json.RawMessage `json:"nbf"`
+		Iat json.RawMessage `json:"iat"`
+	}
+	if err := json.Unmarshal(data, &dates); err != nil {
+		return err
+	}
+	for _, d := range []json.RawMessage{dates.Exp, dates.Nbf, dates.Iat} {
+		if len(d) > 0 && string(d) != "null" && !strings.ContainsRune("-0123456789", rune(d[0])) {
+			return errNotNumericDate
+		}
+	}
+	type plain claims // without this method
+	return json.Unmarshal(data, (*plain)(c))
+}
+
+var (
+	errNotNumericDate = errors.New("exp, nbf and iat must be numbers")
+	errCritical       = errors.New("the token has a crit header")
+)
+
 // FromHeader verifies the token of an Authorization header.
 func (v *Verifier) FromHeader(ctx context.Context, h http.Header) (*Principal, error) {
+	if len(h.Values("Authorization")) > 1 {
+		return nil, &Error{Reason: "Access token validation failure. The request carries more than one Authorization header."}
+	}
 	raw := strings.TrimSpace(h.Get("Authorization"))
 	scheme, token, _ := strings.Cut(raw, " ")
 	token = strings.TrimSpace(token)
@@ -267,7 +296,16 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error)
 		return p, nil
 	}
 	var c claims
-	t, err := v.parser.ParseWithClaims(token, &c, v.keys.KeyfuncCtx(ctx))
+	keys := v.keys.KeyfuncCtx(ctx)
+	t, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+		// RFC 7515 4.1.11: a token whose crit names extensions the
+		// recipient does not understand is invalid; graphconn understands
+		// none, and Microsoft's tokens carry no crit.
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errCritical
+		}
+		return keys(t)
+	})
 	if err != nil {
 		if t != nil && t.Method != nil && !slices.Contains(Algorithms, t.Method.Alg()) {
 			return nil, &Error{Reason: "Access token validation failure. The token's signing algorithm is not accepted; use RS256 or ES256.", Err: err}
@@ -305,6 +343,10 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error)
 // reason names what was wrong with a token that failed to parse.
 func reason(err error) string {
 	switch {
+	case errors.Is(err, errNotNumericDate):
+		return "The token's exp, nbf and iat must be numbers."
+	case errors.Is(err, errCritical):
+		return "The token has a crit header, whose extensions are not supported."
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return "The token is not a well-formed JWT."
 	case errors.Is(err, jwt.ErrTokenExpired):

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -297,5 +298,103 @@ func TestMintShapes(t *testing.T) {
 	}
 	if payload["scp"] != "s1 s2" || payload["roles"] != nil || payload["oid"] == nil || payload["appid"] != "a" {
 		t.Errorf("delegated token payload = %v, want scp, oid and appid without roles", payload)
+	}
+}
+
+// Tokens that golang-jwt alone would take: a crit header (RFC 7515 says a
+// recipient must refuse extensions it does not understand) and dates given
+// as strings (RFC 7519's NumericDate is a number).
+func TestVerifyRefusesLaxTokens(t *testing.T) {
+	ctx := context.Background()
+	dev := mustDevKey(t)
+	v, err := NewVerifier(ctx, Config{DevKey: dev})
+	if err != nil {
+		t.Fatalf("NewVerifier() = %v", err)
+	}
+	now := time.Now()
+	claims := func(change func(jwt.MapClaims)) jwt.MapClaims {
+		c := jwt.MapClaims{
+			"aud": DefaultAudience, "iss": DevIssuer, "appid": "app1", "roles": []string{"ExternalConnection.ReadWrite.All"},
+			"exp": now.Add(time.Hour).Unix(), "nbf": now.Unix(), "iat": now.Unix(),
+		}
+		if change != nil {
+			change(c)
+		}
+		return c
+	}
+	signed := func(header map[string]any, c jwt.MapClaims) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
+		tok.Header["kid"] = dev.ID
+		for k, val := range header {
+			tok.Header[k] = val
+		}
+		s, err := tok.SignedString(dev.private)
+		if err != nil {
+			t.Fatalf("SignedString() = %v", err)
+		}
+		return s
+	}
+	str := func(name string, d time.Duration) func(jwt.MapClaims) {
+		return func(c jwt.MapClaims) { c[name] = strconv.FormatInt(now.Add(d).Unix(), 10) }
+	}
+	tests := []struct {
+		name      string
+		token     string
+		wantInErr string // "" for a token that passes
+	}{
+		{"numeric dates", signed(nil, claims(nil)), ""},
+		{"fractional exp", signed(nil, claims(func(c jwt.MapClaims) { c["exp"] = float64(now.Add(time.Hour).Unix()) + 0.5 })), ""},
+		{"crit header", signed(map[string]any{"crit": []string{"exp"}}, claims(nil)), "crit"},
+		{"empty crit header", signed(map[string]any{"crit": []string{}}, claims(nil)), "crit"},
+		{"crit naming an extension", signed(map[string]any{"crit": []string{"http://example.com/ext"}, "http://example.com/ext": true}, claims(nil)), "crit"},
+		{"string exp", signed(nil, claims(str("exp", time.Hour))), "must be numbers"},
+		{"string nbf", signed(nil, claims(str("nbf", 0))), "must be numbers"},
+		{"string iat", signed(nil, claims(str("iat", 0))), "must be numbers"},
+		{"boolean exp", signed(nil, claims(func(c jwt.MapClaims) { c["exp"] = true })), "must be numbers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := v.Verify(ctx, tt.token)
+			if tt.wantInErr == "" {
+				if err != nil {
+					t.Fatalf("Verify() = %v, want success", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantInErr) {
+				t.Fatalf("Verify() = %v, want an error containing %q", err, tt.wantInErr)
+			}
+		})
+	}
+}
+
+// Two Authorization headers are refused, whichever comes first.
+func TestFromHeaderRefusesTwoAuthorizations(t *testing.T) {
+	ctx := context.Background()
+	dev := mustDevKey(t)
+	v, err := NewVerifier(ctx, Config{DevKey: dev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := "Bearer " + mustMint(t, dev, TokenOptions{AppID: "app1", Roles: []string{"ExternalConnection.Read.All"}, TTL: time.Hour}, time.Now())
+	for _, tt := range []struct {
+		name   string
+		values []string
+		ok     bool
+	}{
+		{"one", []string{good}, true},
+		{"good then junk", []string{good, "Bearer x.y.z"}, false},
+		{"junk then good", []string{"Basic dXNlcjpwYXNz", good}, false},
+		{"twice the same", []string{good, good}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := v.FromHeader(ctx, http.Header{"Authorization": tt.values})
+			if ok := err == nil; ok != tt.ok {
+				t.Fatalf("FromHeader(%d headers) = %v, want success %v", len(tt.values), err, tt.ok)
+			}
+			if !tt.ok && !strings.Contains(err.Error(), "more than one Authorization header") {
+				t.Errorf("FromHeader() = %v, want it to say there is more than one Authorization header", err)
+			}
+		})
 	}
 }

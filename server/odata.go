@@ -4,6 +4,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -43,8 +46,252 @@ func parseIfMatch(h *string) []int64 {
 	return versions
 }
 
-// baseURL is the scheme and host the client reached the server by.
-func baseURL(c echo.Context) string { return c.Scheme() + "://" + c.Request().Host }
+// origin decides the scheme, host and path prefix of the absolute URLs that
+// graphconn writes: Location, @odata.context and @odata.nextLink. They come
+// from configuration, never from the request alone: a client polls the
+// Location it is given with its bearer token, so a Host header (or an
+// absolute-form request target) chosen by someone else must not pick it.
+type origin struct {
+	// Of Config.PublicURL; host is "" when none is configured, and then
+	// the URLs name the local address of the request's connection.
+	scheme, host, prefix string
+	base                 string // scheme://host/prefix, when host is set
+	// The peers whose Host, X-Forwarded-Proto, X-Forwarded-Host and
+	// Forwarded headers are believed.
+	trusted []netip.Prefix
+}
+
+const originKey = "graphconn.origin"
+
+// newOrigin checks Config.PublicURL and Config.TrustedProxies.
+func newOrigin(publicURL string, trustedProxies []string) (*origin, error) {
+	o := &origin{}
+	if publicURL != "" {
+		u, err := url.Parse(publicURL)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("server: public URL %q: %w", publicURL, err)
+		case u.Scheme != "http" && u.Scheme != "https":
+			return nil, fmt.Errorf("server: public URL %q: the scheme must be http or https", publicURL)
+		case u.Opaque != "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || !validHost(u.Host):
+			return nil, fmt.Errorf("server: public URL %q must be scheme://host[:port][/path]", publicURL)
+		}
+		o.scheme, o.host, o.prefix = u.Scheme, u.Host, strings.TrimRight(u.EscapedPath(), "/")
+		o.base = o.scheme + "://" + o.host + o.prefix
+	}
+	for _, s := range trustedProxies {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			o.trusted = append(o.trusted, p.Masked())
+		} else if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+			a = a.Unmap()
+			o.trusted = append(o.trusted, netip.PrefixFrom(a, a.BitLen()))
+		} else {
+			return nil, fmt.Errorf("server: trusted proxy %q is neither an IP address nor a CIDR range", s)
+		}
+	}
+	return o, nil
+}
+
+// middleware makes o the origin of baseURL.
+func (o *origin) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Set(originKey, o)
+		return next(c)
+	}
+}
+
+// url is the base of the absolute URLs of a response to r.
+func (o *origin) url(r *http.Request) string {
+	if o.base != "" && len(o.trusted) == 0 {
+		return o.base
+	}
+	scheme, host := o.scheme, o.host
+	if host == "" {
+		scheme, host = local(r)
+	}
+	if o.trusts(r) {
+		if s, h, ok := forwarded(r); ok {
+			if s != "" {
+				scheme = s
+			}
+			if h != "" {
+				host = h
+			}
+		}
+	}
+	return scheme + "://" + host + o.prefix
+}
+
+// local is the scheme and address of the connection that r came on: its
+// own end, which the client chose by connecting and cannot otherwise change.
+func local(r *http.Request) (scheme, host string) {
+	scheme = "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr)
+	if !ok {
+		return scheme, "localhost"
+	}
+	ap := a.AddrPort()
+	return scheme, netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port()).String()
+}
+
+// trusts reports whether the peer of r is one of the trusted proxies.
+// (Echo's IPExtractor helpers find a client's address behind proxies;
+// whether the peer itself is trusted they keep to themselves.)
+func (o *origin) trusts(r *http.Request) bool {
+	if len(o.trusted) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().Unmap().WithZone("")
+	for _, p := range o.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwarded reads the scheme and host that a trusted proxy passed on, ""
+// for those it did not: X-Forwarded-Proto and X-Forwarded-Host, else
+// Forwarded's proto and host, and the Host header, unless the request
+// target was in absolute form (whose host Go puts in r.Host). Of a list,
+// the last value counts: the one the trusted proxy added. ok is false when
+// a value is not a scheme or a host[:port]: then none counts.
+func forwarded(r *http.Request) (scheme, host string, ok bool) {
+	var fwdProto, fwdHost string
+	if f := r.Header.Values("Forwarded"); len(f) > 0 {
+		if fwdProto, fwdHost, ok = parseForwarded(f[len(f)-1]); !ok {
+			return "", "", false
+		}
+	}
+	if scheme = lastValue(r.Header.Values("X-Forwarded-Proto")); scheme == "" {
+		scheme = fwdProto
+	}
+	scheme = strings.ToLower(scheme)
+	if scheme != "" && scheme != "http" && scheme != "https" {
+		return "", "", false
+	}
+	if host = lastValue(r.Header.Values("X-Forwarded-Host")); host == "" {
+		host = fwdHost
+	}
+	if host == "" && strings.HasPrefix(r.RequestURI, "/") {
+		host = r.Host
+	}
+	if host != "" && !validHost(host) {
+		return "", "", false
+	}
+	return scheme, host, true
+}
+
+// lastValue is the last element of a comma-separated header.
+func lastValue(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	v := values[len(values)-1]
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return strings.TrimSpace(v)
+}
+
+// parseForwarded reads proto and host of the last element of a Forwarded
+// header (RFC 7239); ok is false when it is not a list of name=value pairs.
+func parseForwarded(h string) (proto, host string, ok bool) {
+	if i := strings.LastIndexByte(h, ','); i >= 0 {
+		h = h[i+1:]
+	}
+	for _, pair := range strings.Split(h, ";") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		name, value, found := strings.Cut(pair, "=")
+		if !found {
+			return "", "", false
+		}
+		if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
+			value = value[1 : len(value)-1]
+		}
+		if strings.ContainsAny(value, `"\`) {
+			return "", "", false
+		}
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "proto":
+			proto = value
+		case "host":
+			host = value
+		}
+	}
+	return proto, host, true
+}
+
+// validHost reports whether s is a host and optional port fit for a URL: a
+// DNS name, an IPv4 address or a bracketed IPv6 one; no userinfo, path,
+// query or anything else.
+func validHost(s string) bool {
+	if s == "" || len(s) > 262 {
+		return false
+	}
+	if s[0] == '[' {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return false
+		}
+		a, err := netip.ParseAddr(s[1:end])
+		if err != nil || !a.Is6() || a.Zone() != "" {
+			return false
+		}
+		rest := s[end+1:]
+		return rest == "" || (rest[0] == ':' && validPort(rest[1:]))
+	}
+	name := s
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		if !validPort(s[i+1:]) {
+			return false
+		}
+		name = s[:i]
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 {
+		return false
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n > 0 && n <= 65535 && p[0] != '+' && p[0] != '-'
+}
+
+// localOrigin is the origin of a request that no origin middleware saw.
+var localOrigin = &origin{}
+
+// baseURL is the scheme, host and path prefix of the absolute URLs of the
+// response to c.
+func baseURL(c echo.Context) string {
+	o, _ := c.Get(originKey).(*origin)
+	if o == nil {
+		o = localOrigin
+	}
+	return o.url(c.Request())
+}
 
 // contextURL is the @odata.context of a payload: the service's $metadata
 // document and the fragment that names what the payload holds.
@@ -166,7 +413,7 @@ func nextLink(c echo.Context, next string) *string {
 		}
 	}
 	q.Set("$skiptoken", base64.RawURLEncoding.EncodeToString([]byte(next)))
-	link := baseURL(c) + c.Request().URL.Path + "?" + q.Encode()
+	link := baseURL(c) + c.Request().URL.EscapedPath() + "?" + q.Encode()
 	return &link
 }
 

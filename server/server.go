@@ -58,6 +58,16 @@ type Config struct {
 	// Notify, if not nil, is called when work for the background worker was
 	// queued, so that it need not wait for its next poll.
 	Notify func()
+	// PublicURL is the scheme, host and optional path prefix of the absolute
+	// URLs in responses (Location, @odata.context, @odata.nextLink), such as
+	// https://graph.example.com. When empty, they name the local address of
+	// the request's connection. The request's Host never counts, unless
+	// it comes from a trusted proxy.
+	PublicURL string
+	// TrustedProxies are the IP addresses and CIDR ranges of the reverse
+	// proxies whose Host, X-Forwarded-Proto, X-Forwarded-Host and Forwarded
+	// headers may change the scheme and host of those URLs.
+	TrustedProxies []string
 }
 
 // Server implements the generated gen.ServerInterface.
@@ -114,6 +124,10 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo,
 	if cfg.Verifier == nil {
 		return nil, errors.New("server: Config.Verifier is required")
 	}
+	o, err := newOrigin(cfg.PublicURL, cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	checks, err := contract.New(spec, contract.Options{SkipSchemas: cfg.NoValidation, ErrorSchema: "odata.error"})
 	if err != nil {
 		return nil, err
@@ -153,6 +167,8 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo,
 				return err
 			},
 		}),
+		oneAuthorization,
+		o.middleware,
 		v.authenticate,
 	)
 	if cfg.RateLimit > 0 {

@@ -138,6 +138,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	readTimeout := fs.Duration("read-timeout", 60*time.Second, "how long a client may take to send a whole request")
 	writeTimeout := fs.Duration("write-timeout", 60*time.Second, "how long writing a response may take")
 	idleTimeout := fs.Duration("idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
+	publicURL := fs.String("public-url", env("GRAPHCONN_PUBLIC_URL", ""),
+		"scheme, host and optional path of the absolute URLs in responses (Location, @odata.context, @odata.nextLink); default: http:// and the listen address, localhost for a wildcard one (env GRAPHCONN_PUBLIC_URL)")
+	trustedProxies := fs.String("trusted-proxies", env("GRAPHCONN_TRUSTED_PROXIES", ""),
+		"IP addresses and CIDR ranges, comma-separated, of the reverse proxies whose Host, X-Forwarded-Proto, X-Forwarded-Host and Forwarded headers set the scheme and host of those URLs; from any other peer they are ignored (env GRAPHCONN_TRUSTED_PROXIES)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -181,15 +185,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	work := worker.New(db, log, worker.DefaultPoll)
-	handler, err := server.New(server.Config{
-		Store: db, Verifier: verifier, Logger: log, MaxBodyBytes: *maxBody, OperationDelay: delay, Notify: work.Notify,
-		NoValidation: *noValidation, RateLimit: *rateLimit, RateBurst: *rateBurst,
-	})
+	// Listening first, so that the default public URL has the real port.
+	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
+	if *publicURL == "" {
+		*publicURL = baseURL(ln.Addr().String())
+	}
+	handler, err := server.New(server.Config{
+		Store: db, Verifier: verifier, Logger: log, MaxBodyBytes: *maxBody, OperationDelay: delay, Notify: work.Notify,
+		NoValidation: *noValidation, RateLimit: *rateLimit, RateBurst: *rateBurst,
+		PublicURL: *publicURL, TrustedProxies: splitList(*trustedProxies),
+	})
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	srv := &http.Server{
@@ -202,7 +212,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	attrs := []slog.Attr{slog.String("addr", ln.Addr().String()), slog.String("data-dir", *dataDir), slog.String("store", engine),
-		slog.String("max-body-bytes", strconv.FormatInt(*maxBody, 10))}
+		slog.String("max-body-bytes", strconv.FormatInt(*maxBody, 10)), slog.String("public-url", *publicURL)}
 	if engine == "sqlite" {
 		attrs = append(attrs, slog.String("sqlite-synchronous", sync))
 	}
