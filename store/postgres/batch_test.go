@@ -32,8 +32,8 @@ func openWithOperations(t *testing.T, ids ...string) *DB {
 func pending(ctx context.Context, conn, id string, status *string, setError bool, errJSON []byte, ifMatch []int64) *pendingUpdate {
 	return &pendingUpdate{
 		ctx:  ctx,
-		args: [7]any{status, setError, errJSON, time.Now().UnixNano(), conn, id, ifMatch},
-		op:   store.Operation{ConnectionID: conn, ID: id},
+		args: [8]any{status, setError, errJSON, time.Now().UnixNano(), storetest.Tenant, conn, id, ifMatch},
+		op:   store.Operation{Tenant: storetest.Tenant, ConnectionID: conn, ID: id},
 	}
 }
 
@@ -65,7 +65,7 @@ func TestBatchFailsOnlyTheFailingUpdate(t *testing.T) {
 		}
 	}
 	for id, want := range map[string]store.OperationStatus{"a": store.StatusInProgress, "b": store.StatusUnspecified, "c": store.StatusUnspecified, "d": store.StatusFailed} {
-		if op, err := db.Operation(ctx, "c", id); err != nil || op.Status != want {
+		if op, err := db.Operation(ctx, storetest.Tenant, "c", id); err != nil || op.Status != want {
 			t.Errorf("Operation(%s) = %+v, %v; want status %s", id, op, err, want)
 		}
 	}
@@ -87,7 +87,7 @@ func TestConcurrentUpdatesGetTheirOwnResults(t *testing.T) {
 		wg.Go(func() {
 			for n := range updates {
 				msg := string(rune('a'+i)) + string(rune('a'+n))
-				op, err := db.UpdateOperation(ctx, "c", "o", store.OperationUpdate{SetError: true, Error: &store.ErrorDetail{Message: msg}})
+				op, err := db.UpdateOperation(ctx, storetest.Tenant, "c", "o", store.OperationUpdate{SetError: true, Error: &store.ErrorDetail{Message: msg}})
 				if err != nil {
 					t.Errorf("UpdateOperation() = %v", err)
 					return

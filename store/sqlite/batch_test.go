@@ -26,7 +26,7 @@ func TestBatchFailsOnlyTheFailingUpdate(t *testing.T) {
 	}
 	before := map[string]int64{}
 	for _, id := range []string{"a", "b", "c"} {
-		op, err := db.Operation(ctx, "c", id)
+		op, err := db.Operation(ctx, storetest.Tenant, "c", id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +52,7 @@ func TestBatchFailsOnlyTheFailingUpdate(t *testing.T) {
 		}
 	}
 	for _, id := range []string{"a", "b"} {
-		op, err := db.Operation(ctx, "c", id)
+		op, err := db.Operation(ctx, storetest.Tenant, "c", id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func TestBatchFailsOnlyTheFailingUpdate(t *testing.T) {
 	if err := db.read.QueryRowContext(ctx, `SELECT status FROM operations WHERE id = 'broken'`).Scan(&status); err != nil || status != "unspecified" {
 		t.Errorf("status of the failed update = %q, %v; want it unchanged (unspecified)", status, err)
 	}
-	if op, err := db.Operation(ctx, "c", "c"); err != nil || op.Version != before["c"] || op.Status != store.StatusUnspecified {
+	if op, err := db.Operation(ctx, storetest.Tenant, "c", "c"); err != nil || op.Version != before["c"] || op.Status != store.StatusUnspecified {
 		t.Errorf("Operation(c) = %+v, %v; want it unchanged", op, err)
 	}
 }
@@ -91,8 +91,8 @@ func pending(ctx context.Context, id, status string, ifMatch []int64) *pendingUp
 	}
 	return &pendingUpdate{
 		ctx:  ctx,
-		args: [7]any{status, false, nil, time.Now().UnixNano(), "c", id, match},
-		op:   store.Operation{ConnectionID: "c", ID: id},
+		args: [8]any{status, false, nil, time.Now().UnixNano(), storetest.Tenant, "c", id, match},
+		op:   store.Operation{Tenant: storetest.Tenant, ConnectionID: "c", ID: id},
 	}
 }
 
@@ -113,7 +113,7 @@ func TestConcurrentUpdatesGetTheirOwnResults(t *testing.T) {
 		wg.Go(func() {
 			for n := range updates {
 				code := fmt.Sprintf("%d-%d", i, n)
-				op, err := db.UpdateOperation(ctx, "c", fmt.Sprint(i), store.OperationUpdate{SetError: true, Error: &store.ErrorDetail{Code: code}})
+				op, err := db.UpdateOperation(ctx, storetest.Tenant, "c", fmt.Sprint(i), store.OperationUpdate{SetError: true, Error: &store.ErrorDetail{Code: code}})
 				if err != nil {
 					t.Errorf("UpdateOperation(%d) = %v", i, err)
 					return
@@ -132,7 +132,7 @@ func TestConcurrentUpdatesGetTheirOwnResults(t *testing.T) {
 	}
 	wg.Wait()
 	for i := range callers {
-		op, err := db.Operation(ctx, "c", fmt.Sprint(i))
+		op, err := db.Operation(ctx, storetest.Tenant, "c", fmt.Sprint(i))
 		if want := fmt.Sprintf("%d-%d", i, updates-1); err != nil || op.Error == nil || op.Error.Code != want {
 			t.Errorf("Operation(%d) = %+v, %v; want the last update, %s", i, op, err, want)
 		}
@@ -147,10 +147,10 @@ func TestCancelledUpdateChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open() = %v", err)
 	}
-	if err := db.CreateConnection(ctx, &store.Connection{ID: "c", Name: "C"}); err != nil {
+	if err := db.CreateConnection(ctx, storetest.Tenant, &store.Connection{ID: "c", Name: "C"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CreateOperation(ctx, &store.Operation{ConnectionID: "c", ID: "o", Status: store.StatusUnspecified}); err != nil {
+	if err := db.CreateOperation(ctx, storetest.Tenant, &store.Operation{ConnectionID: "c", ID: "o", Status: store.StatusUnspecified}); err != nil {
 		t.Fatal(err)
 	}
 	cancelled, cancel := context.WithCancel(ctx)
@@ -160,7 +160,7 @@ func TestCancelledUpdateChangesNothing(t *testing.T) {
 	if !errors.Is(batch[0].err, context.Canceled) {
 		t.Errorf("err of a cancelled update = %v, want context.Canceled", batch[0].err)
 	}
-	if op, err := db.Operation(ctx, "c", "o"); err != nil || op.Status != store.StatusUnspecified {
+	if op, err := db.Operation(ctx, storetest.Tenant, "c", "o"); err != nil || op.Status != store.StatusUnspecified {
 		t.Errorf("Operation() = %+v, %v; want it unchanged", op, err)
 	}
 	if err := db.Close(); err != nil {
@@ -170,7 +170,7 @@ func TestCancelledUpdateChangesNothing(t *testing.T) {
 		t.Errorf("Close() again = %v", err)
 	}
 	st := store.StatusInProgress
-	if _, err := db.UpdateOperation(ctx, "c", "o", store.OperationUpdate{Status: &st}); err == nil {
+	if _, err := db.UpdateOperation(ctx, storetest.Tenant, "c", "o", store.OperationUpdate{Status: &st}); err == nil {
 		t.Error("UpdateOperation() after Close = nil error, want one")
 	}
 }
