@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"FinishDueExactlyOnce", testFinishDueExactlyOnce},
 		{"EndedContext", testEndedContext},
 	}
+	tests = append(tests, tenantTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
