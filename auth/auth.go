@@ -70,7 +70,8 @@ func FromContext(ctx context.Context) *Principal {
 }
 
 // Personal reports whether p is a user of a personal Microsoft account.
-func (p *Principal) Personal() bool { return p.Delegated && p.TenantID == ConsumerTenantID }
+// The tenant ids are compared as GUIDs (see SameTenant).
+func (p *Principal) Personal() bool { return p.Delegated && SameTenant(p.TenantID, ConsumerTenantID) }
 
 // Error says why a token was refused, in words fit for the client: it never
 // holds the token or key material.
@@ -319,6 +320,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error)
 		return nil, &Error{Reason: "Access token validation failure. Invalid issuer."}
 	}
 	p := &Principal{AppID: c.AppID, TenantID: c.TenantID, ObjectID: c.ObjectID}
+	if err := p.canonicalTenant(); err != nil {
+		return nil, err
+	}
 	if p.AppID == "" {
 		p.AppID = c.AZP
 	}

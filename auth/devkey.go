@@ -114,7 +114,7 @@ func newDevKey(k *ecdsa.PrivateKey) (*DevKey, error) {
 // TokenOptions describe a development token.
 type TokenOptions struct {
 	AppID    string
-	TenantID string   // DevTenantID when empty
+	TenantID string   // a GUID, in any spelling; DevTenantID when empty
 	Roles    []string // application permissions; or
 	Scopes   []string // delegated permissions, for a user's token
 	TTL      time.Duration
@@ -132,6 +132,13 @@ func (k *DevKey) Mint(o TokenOptions, now time.Time) (string, error) {
 		return "", errors.New("a token carries roles (an application's) or scopes (a user's), not both")
 	case o.TTL <= 0:
 		return "", errors.New("a token needs a positive lifetime")
+	}
+	if o.TenantID != "" {
+		// Any spelling of a GUID, kept as given: the Verifier's to
+		// normalize.
+		if _, err := ParseTenantID(o.TenantID); err != nil {
+			return "", fmt.Errorf("the tenant id %q is not a GUID", o.TenantID)
+		}
 	}
 	if o.TenantID == "" {
 		o.TenantID = DevTenantID

@@ -24,7 +24,7 @@ func (s *Server) ExternalListConnections(c echo.Context, p gen.ExternalListConne
 	if err != nil {
 		return err
 	}
-	conns, next, err := s.store.Connections(c.Request().Context(), ownerScope(c), pg)
+	conns, next, err := s.store.Connections(c.Request().Context(), tenantOf(c), ownerScope(c), pg)
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (s *Server) ExternalCreateConnections(c echo.Context, _ gen.ExternalCreateC
 		return err
 	}
 	conn := &store.Connection{ID: id, Name: deref(body.Name), Description: deref(body.Description), Owner: principalOf(c).AppID}
-	if err := s.store.CreateConnection(c.Request().Context(), conn); err != nil {
+	if err := s.store.CreateConnection(c.Request().Context(), tenantOf(c), conn); err != nil {
 		return err
 	}
 	return writeConnection(c, http.StatusCreated, conn, nil)
@@ -67,7 +67,7 @@ func (s *Server) ExternalGetConnections(c echo.Context, id string, p gen.Externa
 	if err != nil {
 		return err
 	}
-	conn, err := s.store.Connection(c.Request().Context(), id)
+	conn, err := s.store.Connection(c.Request().Context(), tenantOf(c), id)
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (s *Server) ExternalUpdateConnections(c echo.Context, id string, p gen.Exte
 	if body.Id != nil && *body.Id != id {
 		return badRequest("The property 'id' is read-only: '%s' differs from the connection's id '%s'.", truncate(*body.Id, 100), id)
 	}
-	conn, err := s.store.UpdateConnection(c.Request().Context(), id, store.ConnectionUpdate{
+	conn, err := s.store.UpdateConnection(c.Request().Context(), tenantOf(c), id, store.ConnectionUpdate{
 		Name: body.Name, Description: body.Description, IfMatch: parseIfMatch(p.IfMatch),
 	})
 	if err != nil {
@@ -103,7 +103,7 @@ func (s *Server) ExternalDeleteConnections(c echo.Context, id string, p gen.Exte
 	if err := s.visible(c, id); err != nil {
 		return err
 	}
-	if err := s.store.DeleteConnection(c.Request().Context(), id, parseIfMatch(p.IfMatch)); err != nil {
+	if err := s.store.DeleteConnection(c.Request().Context(), tenantOf(c), id, parseIfMatch(p.IfMatch)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusAccepted)

@@ -117,8 +117,8 @@ func registerHealth(e *echo.Echo, s store.Store, m *metrics) []string {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
 		// The connections table exists only once the migrations ran, and
-		// reading it needs the database.
-		if _, _, err := s.Connections(ctx, "", store.Page{Limit: 1}); err != nil {
+		// reading it needs the database (the tenant "" has no rows to read).
+		if _, _, err := s.Connections(ctx, "", "", store.Page{Limit: 1}); err != nil {
 			loggerOf(c).Warn("not ready", "error", err)
 			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 		}

@@ -86,7 +86,7 @@ func (s *Server) listOperations(c echo.Context, connID string, top *int, skiptok
 	if err != nil {
 		return err
 	}
-	ops, next, err := s.store.Operations(c.Request().Context(), connID, status, pg)
+	ops, next, err := s.store.Operations(c.Request().Context(), tenantOf(c), connID, status, pg)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func (s *Server) createOperation(c echo.Context, connID string) error {
 	if body.Error.IsSpecified() && !body.Error.IsNull() {
 		op.Error = errorDetailFromAPI(body.Error.MustGet())
 	}
-	if err := s.store.CreateOperation(c.Request().Context(), op); err != nil {
+	if err := s.store.CreateOperation(c.Request().Context(), tenantOf(c), op); err != nil {
 		return err
 	}
 	return s.writeOperation(c, http.StatusCreated, op, nil)
@@ -135,7 +135,7 @@ func (s *Server) getOperation(c echo.Context, connID, opID string, selectRaw *st
 	if err != nil {
 		return err
 	}
-	op, err := s.store.Operation(c.Request().Context(), connID, opID)
+	op, err := s.store.Operation(c.Request().Context(), tenantOf(c), connID, opID)
 	if err != nil {
 		return err
 	}
@@ -166,7 +166,7 @@ func (s *Server) updateOperation(c echo.Context, connID, opID string, ifMatch *s
 			u.Error = errorDetailFromAPI(body.Error.MustGet())
 		}
 	}
-	op, err := s.store.UpdateOperation(c.Request().Context(), connID, opID, u)
+	op, err := s.store.UpdateOperation(c.Request().Context(), tenantOf(c), connID, opID, u)
 	if err != nil {
 		return err
 	}
@@ -177,7 +177,7 @@ func (s *Server) deleteOperation(c echo.Context, connID, opID string, ifMatch *s
 	if err := s.visible(c, connID); err != nil {
 		return err
 	}
-	if err := s.store.DeleteOperation(c.Request().Context(), connID, opID, parseIfMatch(ifMatch)); err != nil {
+	if err := s.store.DeleteOperation(c.Request().Context(), tenantOf(c), connID, opID, parseIfMatch(ifMatch)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -17,7 +17,7 @@ func (s *Server) ExternalConnectionsGetSchema(c echo.Context, connID string, _ g
 	if err := s.visible(c, connID); err != nil {
 		return err
 	}
-	sch, err := s.store.Schema(c.Request().Context(), connID)
+	sch, err := s.store.Schema(c.Request().Context(), tenantOf(c), connID)
 	if err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func (s *Server) ExternalConnectionsUpdateSchema(c echo.Context, connID string, 
 		return err
 	}
 	sch := schemaFromAPI(body)
-	op, err := s.store.RegisterSchema(c.Request().Context(), connID, sch, store.ValidateSchema(sch), time.Now().Add(s.operationDelay))
+	op, err := s.store.RegisterSchema(c.Request().Context(), tenantOf(c), connID, sch, store.ValidateSchema(sch), time.Now().Add(s.operationDelay))
 	if err != nil {
 		return err
 	}

@@ -187,13 +187,15 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo,
 }
 
 // visible returns NotFound, worded as for a connection that does not
-// exist, when the caller may not see connection connID.
+// exist, when the caller may not see connection connID. The store keeps
+// every tenant to its own connections; this keeps an OwnedBy caller to its
+// app's.
 func (s *Server) visible(c echo.Context, connID string) error {
 	owner := ownerScope(c)
 	if owner == "" {
 		return nil
 	}
-	conn, err := s.store.Connection(c.Request().Context(), connID)
+	conn, err := s.store.Connection(c.Request().Context(), tenantOf(c), connID)
 	if err != nil {
 		return err
 	}
@@ -201,4 +203,14 @@ func (s *Server) visible(c echo.Context, connID string) error {
 		return store.ConnectionNotFound(connID)
 	}
 	return nil
+}
+
+// tenantOf returns the caller's tenant, in the canonical form the Verifier
+// gives it: every connection, operation and schema that a request reaches
+// is the tenant's.
+func tenantOf(c echo.Context) string {
+	if p := principalOf(c); p != nil {
+		return p.TenantID
+	}
+	return ""
 }

@@ -84,7 +84,7 @@ func benchServer(b *testing.B, noValidation bool) (http.Handler, string) {
 		b.Fatal(err)
 	}
 	h, err := New(Config{
-		Store:        &memStore{op: store.Operation{ConnectionID: "bench", ID: "2d1f1f4e-6f7c-4b8e-9d7a-0c6b7f0e1a2b", Status: store.StatusUnspecified, Version: 1}},
+		Store:        &memStore{op: store.Operation{Tenant: auth.DevTenantID, ConnectionID: "bench", ID: "2d1f1f4e-6f7c-4b8e-9d7a-0c6b7f0e1a2b", Status: store.StatusUnspecified, Version: 1}},
 		Verifier:     verifier,
 		Logger:       slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		NoValidation: noValidation,
@@ -102,20 +102,20 @@ type memStore struct {
 	op store.Operation
 }
 
-func (m *memStore) Operation(_ context.Context, connID, id string) (*store.Operation, error) {
+func (m *memStore) Operation(_ context.Context, tenant, connID, id string) (*store.Operation, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if connID != m.op.ConnectionID || id != m.op.ID {
+	if tenant != m.op.Tenant || connID != m.op.ConnectionID || id != m.op.ID {
 		return nil, store.E(store.NotFound, "no operation %s", id)
 	}
 	op := m.op
 	return &op, nil
 }
 
-func (m *memStore) UpdateOperation(_ context.Context, connID, id string, u store.OperationUpdate) (*store.Operation, error) {
+func (m *memStore) UpdateOperation(_ context.Context, tenant, connID, id string, u store.OperationUpdate) (*store.Operation, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if connID != m.op.ConnectionID || id != m.op.ID {
+	if tenant != m.op.Tenant || connID != m.op.ConnectionID || id != m.op.ID {
 		return nil, store.E(store.NotFound, "no operation %s", id)
 	}
 	if u.Status != nil {

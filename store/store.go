@@ -22,6 +22,10 @@ const (
 
 // Connection is an externalConnection: a source of external items.
 type Connection struct {
+	// Tenant is the tenant the connection belongs to, as the store was
+	// given it: no other tenant sees the connection, and ids are unique
+	// within a tenant only, as in Graph.
+	Tenant      string
 	ID          string
 	Name        string
 	Description string
@@ -73,6 +77,7 @@ type InnerErrorDetail struct {
 
 // Operation is a connectionOperation: a long-running operation on a connection.
 type Operation struct {
+	Tenant       string // the connection's
 	ConnectionID string
 	ID           string
 	Status       OperationStatus
@@ -109,81 +114,91 @@ type Page struct {
 // *Error values whose Kind tells what went wrong; any method may return
 // Unavailable when the database cannot be reached or when ctx ends before
 // the call completes, and Invalid for a Page.After it did not make.
+//
+// Every connection belongs to a tenant, and the methods that name a
+// connection take its tenant too: a connection of another tenant is
+// NotFound, with the same message as one that does not exist, and another
+// tenant may have a connection with the same id. The operations and the
+// schema of a connection belong to its tenant. A tenant is an opaque string
+// to the store; callers give it in one canonical form (auth.ParseTenantID).
 type Store interface {
-	// CreateConnection stores c in the draft state; it sets c.State,
-	// c.Version, c.Created and c.Modified.
-	// Returns Exist if a connection with c.ID exists.
-	CreateConnection(ctx context.Context, c *Connection) error
+	// CreateConnection stores c in the draft state in the tenant; it sets
+	// c.Tenant, c.State, c.Version, c.Created and c.Modified.
+	// Returns Exist if the tenant has a connection with c.ID.
+	CreateConnection(ctx context.Context, tenant string, c *Connection) error
 
-	// Connection returns the connection with the given id.
+	// Connection returns the tenant's connection with the given id.
 	// Returns NotFound if there is none.
-	Connection(ctx context.Context, id string) (*Connection, error)
+	Connection(ctx context.Context, tenant, id string) (*Connection, error)
 
-	// Connections returns a page of connections in id order, only those of
-	// the given owner unless owner is "", and the After of the next page (""
-	// on the last page).
-	Connections(ctx context.Context, owner string, p Page) ([]*Connection, string, error)
+	// Connections returns a page of the tenant's connections in id order,
+	// only those of the given owner unless owner is "", and the After of the
+	// next page ("" on the last page).
+	Connections(ctx context.Context, tenant, owner string, p Page) ([]*Connection, string, error)
 
 	// UpdateConnection applies u and returns the connection as stored.
 	// Returns NotFound, or PreconditionFailed when u.IfMatch does not match.
-	UpdateConnection(ctx context.Context, id string, u ConnectionUpdate) (*Connection, error)
+	UpdateConnection(ctx context.Context, tenant, id string, u ConnectionUpdate) (*Connection, error)
 
 	// DeleteConnection deletes the connection, its schema and its operations.
 	// Returns NotFound, or PreconditionFailed when ifMatch (if not nil)
 	// does not hold the connection's version.
-	DeleteConnection(ctx context.Context, id string, ifMatch []int64) error
+	DeleteConnection(ctx context.Context, tenant, id string, ifMatch []int64) error
 
-	// CreateOperation stores op; it sets op.Version, op.Created and op.Modified.
-	// Returns NotFound if op.ConnectionID names no connection, and Exist if
-	// the connection already has an operation with op.ID.
-	CreateOperation(ctx context.Context, op *Operation) error
+	// CreateOperation stores op on the tenant's connection op.ConnectionID;
+	// it sets op.Tenant, op.Version, op.Created and op.Modified.
+	// Returns NotFound if the tenant has no connection op.ConnectionID, and
+	// Exist if the connection already has an operation with op.ID.
+	CreateOperation(ctx context.Context, tenant string, op *Operation) error
 
 	// Operation returns the operation id of connection connID.
 	// Returns NotFound if either does not exist.
-	Operation(ctx context.Context, connID, id string) (*Operation, error)
+	Operation(ctx context.Context, tenant, connID, id string) (*Operation, error)
 
 	// Operations returns a page of the connection's operations, oldest
 	// first, only those with the given status when status is not nil, and
 	// the After of the next page ("" on the last page).
 	// Returns NotFound if the connection does not exist.
-	Operations(ctx context.Context, connID string, status *OperationStatus, p Page) ([]*Operation, string, error)
+	Operations(ctx context.Context, tenant, connID string, status *OperationStatus, p Page) ([]*Operation, string, error)
 
 	// UpdateOperation applies u to the operation id of connection connID and
 	// returns the operation as stored after the change.
 	// Returns NotFound if either does not exist, PreconditionFailed when
 	// u.IfMatch does not match, and Conflict when the operation is terminal
 	// and u would change its status or error.
-	UpdateOperation(ctx context.Context, connID, id string, u OperationUpdate) (*Operation, error)
+	UpdateOperation(ctx context.Context, tenant, connID, id string, u OperationUpdate) (*Operation, error)
 
 	// DeleteOperation deletes the operation; a schema registration it was
 	// running is abandoned. Returns NotFound, or PreconditionFailed when
 	// ifMatch (if not nil) does not hold the operation's version.
-	DeleteOperation(ctx context.Context, connID, id string, ifMatch []int64) error
+	DeleteOperation(ctx context.Context, tenant, connID, id string, ifMatch []int64) error
 
 	// Schema returns the connection's registered schema.
 	// Returns NotFound if the connection does not exist or has no schema yet.
-	Schema(ctx context.Context, connID string) (*Schema, error)
+	Schema(ctx context.Context, tenant, connID string) (*Schema, error)
 
 	// RegisterSchema starts registering s on the connection: it creates an
 	// operation in progress, which FinishDue completes at due, or fails with
 	// failure when failure is not nil.
 	// Returns NotFound if the connection does not exist, and Conflict if a
 	// registration is already in progress on it.
-	RegisterSchema(ctx context.Context, connID string, s *Schema, failure *ErrorDetail, due time.Time) (*Operation, error)
+	RegisterSchema(ctx context.Context, tenant, connID string, s *Schema, failure *ErrorDetail, due time.Time) (*Operation, error)
 
-	// PendingOperations counts the registrations that wait for FinishDue.
+	// PendingOperations counts the registrations that wait for FinishDue,
+	// in every tenant.
 	PendingOperations(ctx context.Context) (int, error)
 
-	// NextDue returns when the earliest pending registration falls due, and
-	// false when none is pending.
+	// NextDue returns when the earliest pending registration of any tenant
+	// falls due, and false when none is pending.
 	NextDue(ctx context.Context) (time.Time, bool, error)
 
-	// FinishDue finishes one registration due at or before now, if any, and
-	// returns its operation (nil when none was due). It completes the
-	// operation, stores the schema and makes the connection ready; or, when
-	// the registration carried a failure, fails the operation with it. An
-	// operation that a client has already made terminal is left as it is.
-	// Each registration is finished exactly once, however many callers race.
+	// FinishDue finishes one registration due at or before now, of any
+	// tenant, and returns its operation, Tenant set (nil when none was due).
+	// It completes the operation, stores the schema and makes the connection
+	// ready; or, when the registration carried a failure, fails the operation
+	// with it. An operation that a client has already made terminal is left
+	// as it is. Each registration is finished exactly once, however many
+	// callers race.
 	FinishDue(ctx context.Context, now time.Time) (*Operation, error)
 
 	// Close releases the store's resources.

@@ -114,14 +114,14 @@ func fingerprint(t *testing.T, s store.Store, conn string) string {
 	t.Helper()
 	ctx := context.Background()
 	var b strings.Builder
-	conns, _, err := s.Connections(ctx, "", store.Page{Limit: 100000})
+	conns, _, err := s.Connections(ctx, devTenant, "", store.Page{Limit: 100000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range conns {
 		fmt.Fprintf(&b, "%s@%d;", c.ID, c.Version)
 	}
-	ops, _, err := s.Operations(ctx, conn, nil, store.Page{Limit: 100000})
+	ops, _, err := s.Operations(ctx, devTenant, conn, nil, store.Page{Limit: 100000})
 	if err != nil && store.KindOf(err) != store.NotFound {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func (w *Worker) finishDue(ctx context.Context) {
 		if op == nil {
 			return
 		}
-		w.log.Info("operation finished", slog.String("connection", op.ConnectionID),
+		w.log.Info("operation finished", slog.String("tenant", op.Tenant), slog.String("connection", op.ConnectionID),
 			slog.String("operation", op.ID), slog.String("status", string(op.Status)))
 	}
 }

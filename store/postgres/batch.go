@@ -15,7 +15,7 @@ import (
 // pendingUpdate is an UpdateOperation waiting for the writer.
 type pendingUpdate struct {
 	ctx  context.Context // when done before the writer starts the update, it is skipped
-	args [7]any          // of updateOperationSQL
+	args [8]any          // of updateOperationSQL
 	op   store.Operation // the operation as stored after the update
 	err  error           // pgx.ErrNoRows when the update matched no row
 }
@@ -50,7 +50,9 @@ func (db *DB) applyBatch(batch []*pendingUpdate) {
 		return
 	}
 	slices.SortStableFunc(live, func(a, b *pendingUpdate) int {
-		return cmp.Or(cmp.Compare(a.args[4].(string), b.args[4].(string)), cmp.Compare(a.args[5].(string), b.args[5].(string)))
+		return cmp.Or(cmp.Compare(a.args[4].(string), b.args[4].(string)), // tenant
+			cmp.Compare(a.args[5].(string), b.args[5].(string)), // connection
+			cmp.Compare(a.args[6].(string), b.args[6].(string))) // operation
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()

@@ -43,8 +43,8 @@ func (g groupCommitter) ApplyBatch(t *testing.T, updates []storetest.Update) []s
 		}
 		batch[i] = &pendingUpdate{
 			ctx:  u.Ctx,
-			args: [7]any{status, u.U.SetError, errJSON, time.Now().UTC().UnixNano(), u.ConnID, u.ID, u.U.IfMatch},
-			op:   store.Operation{ConnectionID: u.ConnID, ID: u.ID},
+			args: [8]any{status, u.U.SetError, errJSON, time.Now().UTC().UnixNano(), storetest.Tenant, u.ConnID, u.ID, u.U.IfMatch},
+			op:   store.Operation{Tenant: storetest.Tenant, ConnectionID: u.ConnID, ID: u.ID},
 		}
 	}
 	g.applyBatch(batch)

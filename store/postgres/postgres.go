@@ -227,17 +227,17 @@ func (db *DB) inTx(ctx context.Context, what string, f func(pgx.Tx) error) error
 }
 
 // CreateConnection implements store.Store.
-func (db *DB) CreateConnection(ctx context.Context, c *store.Connection) error {
+func (db *DB) CreateConnection(ctx context.Context, tenant string, c *store.Connection) error {
 	now := time.Now().UTC()
-	_, err := db.pool.Exec(ctx, `INSERT INTO connections (id, name, description, state, owner, version, created, modified)
-		VALUES ($1, $2, $3, $4, $5, $6, $6, $6)`, c.ID, c.Name, c.Description, string(store.ConnectionDraft), c.Owner, now.UnixNano())
+	_, err := db.pool.Exec(ctx, `INSERT INTO connections (tenant, id, name, description, state, owner, version, created, modified)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7)`, tenant, c.ID, c.Name, c.Description, string(store.ConnectionDraft), c.Owner, now.UnixNano())
 	if err != nil {
 		if sqlState(err) == uniqueViolation {
 			return store.E(store.Exist, "A connection with id '%s' already exists.", c.ID)
 		}
 		return dbError("create connection", err)
 	}
-	c.State, c.Version, c.Created, c.Modified = store.ConnectionDraft, now.UnixNano(), now, now
+	c.Tenant, c.State, c.Version, c.Created, c.Modified = tenant, store.ConnectionDraft, now.UnixNano(), now, now
 	return nil
 }
 
@@ -252,9 +252,9 @@ func scanConnection(row pgx.Row, c *store.Connection) error {
 }
 
 // Connection implements store.Store.
-func (db *DB) Connection(ctx context.Context, id string) (*store.Connection, error) {
-	c := store.Connection{ID: id}
-	err := scanConnection(db.pool.QueryRow(ctx, `SELECT `+connectionColumns+` FROM connections WHERE id = $1`, id), &c)
+func (db *DB) Connection(ctx context.Context, tenant, id string) (*store.Connection, error) {
+	c := store.Connection{Tenant: tenant, ID: id}
+	err := scanConnection(db.pool.QueryRow(ctx, `SELECT `+connectionColumns+` FROM connections WHERE tenant = $1 AND id = $2`, tenant, id), &c)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ConnectionNotFound(id)
 	}
@@ -265,16 +265,16 @@ func (db *DB) Connection(ctx context.Context, id string) (*store.Connection, err
 }
 
 // Connections implements store.Store.
-func (db *DB) Connections(ctx context.Context, owner string, p store.Page) ([]*store.Connection, string, error) {
+func (db *DB) Connections(ctx context.Context, tenant, owner string, p store.Page) ([]*store.Connection, string, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id, `+connectionColumns+`
-		FROM connections WHERE id > $1 AND ($2 = '' OR owner = $2) ORDER BY id LIMIT $3`, p.After, owner, p.Limit+1)
+		FROM connections WHERE tenant = $1 AND id > $2 AND ($3 = '' OR owner = $3) ORDER BY id LIMIT $4`, tenant, p.After, owner, p.Limit+1)
 	if err != nil {
 		return nil, "", dbError("list connections", err)
 	}
 	defer rows.Close()
 	var list []*store.Connection
 	for rows.Next() {
-		var c store.Connection
+		c := store.Connection{Tenant: tenant}
 		if err := scanConnection(idScanner{rows, &c.ID}, &c); err != nil {
 			return nil, "", dbError("list connections", err)
 		}
@@ -292,17 +292,17 @@ func (db *DB) Connections(ctx context.Context, owner string, p store.Page) ([]*s
 
 // UpdateConnection implements store.Store. The precondition is part of the
 // UPDATE, so that two replicas cannot both pass it.
-func (db *DB) UpdateConnection(ctx context.Context, id string, u store.ConnectionUpdate) (*store.Connection, error) {
-	c := store.Connection{ID: id}
+func (db *DB) UpdateConnection(ctx context.Context, tenant, id string, u store.ConnectionUpdate) (*store.Connection, error) {
+	c := store.Connection{Tenant: tenant, ID: id}
 	row := db.pool.QueryRow(ctx, `UPDATE connections SET
 			name = coalesce($1, name), description = coalesce($2, description),
 			version = GREATEST(version + 1, $3), modified = $3
-		WHERE id = $4 AND `+ifMatch(5)+`
+		WHERE tenant = $4 AND id = $5 AND `+ifMatch(6)+`
 		RETURNING `+connectionColumns,
-		u.Name, u.Description, time.Now().UTC().UnixNano(), id, u.IfMatch)
+		u.Name, u.Description, time.Now().UTC().UnixNano(), tenant, id, u.IfMatch)
 	err := scanConnection(row, &c)
 	if errors.Is(err, pgx.ErrNoRows) {
-		if _, err := db.Connection(ctx, id); err != nil {
+		if _, err := db.Connection(ctx, tenant, id); err != nil {
 			return nil, err
 		}
 		return nil, preconditionFailed("connection", id)
@@ -315,13 +315,13 @@ func (db *DB) UpdateConnection(ctx context.Context, id string, u store.Connectio
 
 // DeleteConnection implements store.Store. The operations and the schema go
 // with the connection by ON DELETE CASCADE, in the same statement.
-func (db *DB) DeleteConnection(ctx context.Context, id string, ifMatchVersions []int64) error {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM connections WHERE id = $1 AND `+ifMatch(2), id, ifMatchVersions)
+func (db *DB) DeleteConnection(ctx context.Context, tenant, id string, ifMatchVersions []int64) error {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM connections WHERE tenant = $1 AND id = $2 AND `+ifMatch(3), tenant, id, ifMatchVersions)
 	if err != nil {
 		return dbError("delete connection", err)
 	}
 	if tag.RowsAffected() == 0 {
-		if _, err := db.Connection(ctx, id); err != nil {
+		if _, err := db.Connection(ctx, tenant, id); err != nil {
 			return err
 		}
 		return preconditionFailed("connection", id)
@@ -330,17 +330,17 @@ func (db *DB) DeleteConnection(ctx context.Context, id string, ifMatchVersions [
 }
 
 // CreateOperation implements store.Store.
-func (db *DB) CreateOperation(ctx context.Context, op *store.Operation) error {
+func (db *DB) CreateOperation(ctx context.Context, tenant string, op *store.Operation) error {
 	errJSON, err := marshal(op.Error)
 	if err != nil {
 		return err
 	}
 	now := time.Now().UTC()
-	_, err = db.pool.Exec(ctx, `INSERT INTO operations (connection_id, id, status, error, version, created, modified)
-		VALUES ($1, $2, $3, $4, $5, $5, $5)`, op.ConnectionID, op.ID, string(op.Status), errJSON, now.UnixNano())
+	_, err = db.pool.Exec(ctx, `INSERT INTO operations (tenant, connection_id, id, status, error, version, created, modified)
+		VALUES ($1, $2, $3, $4, $5, $6, $6, $6)`, tenant, op.ConnectionID, op.ID, string(op.Status), errJSON, now.UnixNano())
 	switch sqlState(err) {
 	case "":
-		op.Version, op.Created, op.Modified = now.UnixNano(), now, now
+		op.Tenant, op.Version, op.Created, op.Modified = tenant, now.UnixNano(), now, now
 		return nil
 	case foreignKeyViolation:
 		return store.ConnectionNotFound(op.ConnectionID)
@@ -370,12 +370,12 @@ func scanOperation(row pgx.Row, op *store.Operation) error {
 }
 
 // Operation implements store.Store.
-func (db *DB) Operation(ctx context.Context, connID, id string) (*store.Operation, error) {
-	op := store.Operation{ConnectionID: connID, ID: id}
+func (db *DB) Operation(ctx context.Context, tenant, connID, id string) (*store.Operation, error) {
+	op := store.Operation{Tenant: tenant, ConnectionID: connID, ID: id}
 	err := scanOperation(db.pool.QueryRow(ctx, `SELECT `+operationColumns+`
-		FROM operations WHERE connection_id = $1 AND id = $2`, connID, id), &op)
+		FROM operations WHERE tenant = $1 AND connection_id = $2 AND id = $3`, tenant, connID, id), &op)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, db.operationNotFound(ctx, connID, id)
+		return nil, db.operationNotFound(ctx, tenant, connID, id)
 	}
 	if err != nil {
 		return nil, dbError("read operation", err)
@@ -385,8 +385,8 @@ func (db *DB) Operation(ctx context.Context, connID, id string) (*store.Operatio
 
 // operationNotFound says which of the two is missing: a client polling an
 // operation of a deleted connection should learn that.
-func (db *DB) operationNotFound(ctx context.Context, connID, id string) error {
-	if _, err := db.Connection(ctx, connID); err != nil {
+func (db *DB) operationNotFound(ctx context.Context, tenant, connID, id string) error {
+	if _, err := db.Connection(ctx, tenant, connID); err != nil {
 		return err
 	}
 	return store.E(store.NotFound, "The connectionOperation '%s' was not found on connection '%s'.", id, connID)
@@ -394,7 +394,7 @@ func (db *DB) operationNotFound(ctx context.Context, connID, id string) error {
 
 // Operations implements store.Store. Its page token is "created:id" of the
 // last operation returned, as SQLite's.
-func (db *DB) Operations(ctx context.Context, connID string, status *store.OperationStatus, p store.Page) ([]*store.Operation, string, error) {
+func (db *DB) Operations(ctx context.Context, tenant, connID string, status *store.OperationStatus, p store.Page) ([]*store.Operation, string, error) {
 	afterCreated, afterID := int64(-1), ""
 	if p.After != "" {
 		ns, id, ok := strings.Cut(p.After, ":")
@@ -404,7 +404,7 @@ func (db *DB) Operations(ctx context.Context, connID string, status *store.Opera
 		}
 		afterCreated, afterID = n, id
 	}
-	if _, err := db.Connection(ctx, connID); err != nil {
+	if _, err := db.Connection(ctx, tenant, connID); err != nil {
 		return nil, "", err
 	}
 	var statusParam *string
@@ -412,16 +412,16 @@ func (db *DB) Operations(ctx context.Context, connID string, status *store.Opera
 		statusParam = new(string(*status))
 	}
 	rows, err := db.pool.Query(ctx, `SELECT id, `+operationColumns+` FROM operations
-		WHERE connection_id = $1 AND ($2::text IS NULL OR status = $2::text)
-		  AND (created > $3 OR (created = $3 AND id > $4))
-		ORDER BY created, id LIMIT $5`, connID, statusParam, afterCreated, afterID, p.Limit+1)
+		WHERE tenant = $1 AND connection_id = $2 AND ($3::text IS NULL OR status = $3::text)
+		  AND (created > $4 OR (created = $4 AND id > $5))
+		ORDER BY created, id LIMIT $6`, tenant, connID, statusParam, afterCreated, afterID, p.Limit+1)
 	if err != nil {
 		return nil, "", dbError("list operations", err)
 	}
 	defer rows.Close()
 	var list []*store.Operation
 	for rows.Next() {
-		op := store.Operation{ConnectionID: connID}
+		op := store.Operation{Tenant: tenant, ConnectionID: connID}
 		if err := scanOperation(idScanner{rows, &op.ID}, &op); err != nil {
 			return nil, "", dbError("list operations", err)
 		}
@@ -451,7 +451,7 @@ func (s idScanner) Scan(dest ...any) error { return s.rows.Scan(append([]any{s.i
 // precondition, the terminal-status rule and the merge: a row lock decides
 // between racing replicas, and the loser re-evaluates the WHERE clause
 // against the winner's row.
-func (db *DB) UpdateOperation(ctx context.Context, connID, id string, u store.OperationUpdate) (*store.Operation, error) {
+func (db *DB) UpdateOperation(ctx context.Context, tenant, connID, id string, u store.OperationUpdate) (*store.Operation, error) {
 	errJSON, err := marshal(u.Error)
 	if err != nil {
 		return nil, err
@@ -462,8 +462,8 @@ func (db *DB) UpdateOperation(ctx context.Context, connID, id string, u store.Op
 	}
 	p := &pendingUpdate{
 		ctx:  ctx,
-		args: [7]any{status, u.SetError, errJSON, time.Now().UTC().UnixNano(), connID, id, u.IfMatch},
-		op:   store.Operation{ConnectionID: connID, ID: id},
+		args: [8]any{status, u.SetError, errJSON, time.Now().UTC().UnixNano(), tenant, connID, id, u.IfMatch},
+		op:   store.Operation{Tenant: tenant, ConnectionID: connID, ID: id},
 	}
 	switch err := db.writer.Do(ctx, p); {
 	case errors.Is(err, store.ErrClosed):
@@ -474,7 +474,7 @@ func (db *DB) UpdateOperation(ctx context.Context, connID, id string, u store.Op
 	err = p.err
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Nothing changed; say why.
-		cur, err := db.Operation(ctx, connID, id)
+		cur, err := db.Operation(ctx, tenant, connID, id)
 		switch {
 		case err != nil:
 			return nil, err
@@ -499,20 +499,20 @@ var updateOperationSQL = `UPDATE operations SET
 		version = GREATEST(version + 1, $4::bigint),
 		modified = $4::bigint,
 		due = CASE WHEN coalesce($1::text, status) IN ` + terminal + ` THEN NULL ELSE due END
-	WHERE connection_id = $5 AND id = $6 AND ` + ifMatch(7) + `
+	WHERE tenant = $5 AND connection_id = $6 AND id = $7 AND ` + ifMatch(8) + `
 	  AND (status NOT IN ` + terminal + `
 	       OR (coalesce($1::text, status) = status AND (NOT $2::boolean OR error IS NOT DISTINCT FROM $3::jsonb)))
 	RETURNING ` + operationColumns
 
 // DeleteOperation implements store.Store.
-func (db *DB) DeleteOperation(ctx context.Context, connID, id string, ifMatchVersions []int64) error {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM operations WHERE connection_id = $1 AND id = $2 AND `+ifMatch(3),
-		connID, id, ifMatchVersions)
+func (db *DB) DeleteOperation(ctx context.Context, tenant, connID, id string, ifMatchVersions []int64) error {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM operations WHERE tenant = $1 AND connection_id = $2 AND id = $3 AND `+ifMatch(4),
+		tenant, connID, id, ifMatchVersions)
 	if err != nil {
 		return dbError("delete operation", err)
 	}
 	if tag.RowsAffected() == 0 {
-		if _, err := db.Operation(ctx, connID, id); err != nil {
+		if _, err := db.Operation(ctx, tenant, connID, id); err != nil {
 			return err
 		}
 		return preconditionFailed("connectionOperation", id)
@@ -521,11 +521,11 @@ func (db *DB) DeleteOperation(ctx context.Context, connID, id string, ifMatchVer
 }
 
 // Schema implements store.Store.
-func (db *DB) Schema(ctx context.Context, connID string) (*store.Schema, error) {
+func (db *DB) Schema(ctx context.Context, tenant, connID string) (*store.Schema, error) {
 	var data []byte
-	err := db.pool.QueryRow(ctx, `SELECT schema FROM schemas WHERE connection_id = $1`, connID).Scan(&data)
+	err := db.pool.QueryRow(ctx, `SELECT schema FROM schemas WHERE tenant = $1 AND connection_id = $2`, tenant, connID).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
-		if _, err := db.Connection(ctx, connID); err != nil {
+		if _, err := db.Connection(ctx, tenant, connID); err != nil {
 			return nil, err
 		}
 		return nil, store.E(store.NotFound, "The connection '%s' has no schema yet.", connID)
@@ -544,7 +544,7 @@ func (db *DB) Schema(ctx context.Context, connID string) (*store.Schema, error) 
 // concurrent registrations on one connection take turns, so that the second
 // sees the first's operation and names it in its Conflict; the partial
 // unique index operations_one_registration backs this up.
-func (db *DB) RegisterSchema(ctx context.Context, connID string, s *store.Schema, failure *store.ErrorDetail, due time.Time) (*store.Operation, error) {
+func (db *DB) RegisterSchema(ctx context.Context, tenant, connID string, s *store.Schema, failure *store.ErrorDetail, due time.Time) (*store.Operation, error) {
 	schemaJSON, err := marshal(s)
 	if err != nil {
 		return nil, err
@@ -554,12 +554,12 @@ func (db *DB) RegisterSchema(ctx context.Context, connID string, s *store.Schema
 		return nil, err
 	}
 	now := time.Now().UTC()
-	op := &store.Operation{ConnectionID: connID, ID: store.NewOperationID(), Status: store.StatusInProgress, Version: now.UnixNano(), Created: now, Modified: now}
+	op := &store.Operation{Tenant: tenant, ConnectionID: connID, ID: store.NewOperationID(), Status: store.StatusInProgress, Version: now.UnixNano(), Created: now, Modified: now}
 	err = db.inTx(ctx, "register schema", func(tx pgx.Tx) error {
 		// FOR NO KEY UPDATE: registrations exclude each other, while
 		// CreateOperation's foreign-key check (KEY SHARE) still passes.
 		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM connections WHERE id = $1 FOR NO KEY UPDATE`, connID).Scan(&one)
+		err := tx.QueryRow(ctx, `SELECT 1 FROM connections WHERE tenant = $1 AND id = $2 FOR NO KEY UPDATE`, tenant, connID).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return store.ConnectionNotFound(connID)
 		}
@@ -568,7 +568,7 @@ func (db *DB) RegisterSchema(ctx context.Context, connID string, s *store.Schema
 		}
 		var pending string
 		err = tx.QueryRow(ctx, `SELECT id FROM operations
-			WHERE connection_id = $1 AND due IS NOT NULL AND status NOT IN `+terminal+` LIMIT 1`, connID).Scan(&pending)
+			WHERE tenant = $1 AND connection_id = $2 AND due IS NOT NULL AND status NOT IN `+terminal+` LIMIT 1`, tenant, connID).Scan(&pending)
 		switch {
 		case err == nil:
 			return store.E(store.Conflict, "A schema registration is already in progress on connection '%s': operation '%s'.", connID, pending)
@@ -576,9 +576,9 @@ func (db *DB) RegisterSchema(ctx context.Context, connID string, s *store.Schema
 			return dbError("register schema", err)
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO operations
-			(connection_id, id, status, version, created, modified, pending_schema, pending_failure, due)
-			VALUES ($1, $2, $3, $4, $4, $4, $5, $6, $7)`,
-			connID, op.ID, string(op.Status), now.UnixNano(), schemaJSON, failureJSON, due.UnixNano())
+			(tenant, connection_id, id, status, version, created, modified, pending_schema, pending_failure, due)
+			VALUES ($1, $2, $3, $4, $5, $5, $5, $6, $7, $8)`,
+			tenant, connID, op.ID, string(op.Status), now.UnixNano(), schemaJSON, failureJSON, due.UnixNano())
 		switch sqlState(err) {
 		case "":
 			return nil
@@ -631,13 +631,13 @@ func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, error) {
 	var op *store.Operation
 	err := db.inTx(ctx, "finish operation", func(tx pgx.Tx) error {
-		var connID, id string
+		var tenant, connID, id string
 		var schemaJSON, failureJSON []byte
-		err := tx.QueryRow(ctx, `SELECT o.connection_id, o.id, o.pending_schema, o.pending_failure
-			FROM operations o JOIN connections c ON c.id = o.connection_id
+		err := tx.QueryRow(ctx, `SELECT o.tenant, o.connection_id, o.id, o.pending_schema, o.pending_failure
+			FROM operations o JOIN connections c ON c.tenant = o.tenant AND c.id = o.connection_id
 			WHERE o.due IS NOT NULL AND o.due <= $1 AND o.status NOT IN `+terminal+`
 			ORDER BY o.due LIMIT 1
-			FOR NO KEY UPDATE OF o, c SKIP LOCKED`, now.UnixNano()).Scan(&connID, &id, &schemaJSON, &failureJSON)
+			FOR NO KEY UPDATE OF o, c SKIP LOCKED`, now.UnixNano()).Scan(&tenant, &connID, &id, &schemaJSON, &failureJSON)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -648,22 +648,22 @@ func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, e
 		status := store.StatusFailed
 		if failureJSON == nil {
 			status = store.StatusCompleted
-			if _, err := tx.Exec(ctx, `INSERT INTO schemas (connection_id, schema, registered) VALUES ($1, $2, $3)
-				ON CONFLICT (connection_id) DO UPDATE SET schema = excluded.schema, registered = excluded.registered`,
-				connID, schemaJSON, ts); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO schemas (tenant, connection_id, schema, registered) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (tenant, connection_id) DO UPDATE SET schema = excluded.schema, registered = excluded.registered`,
+				tenant, connID, schemaJSON, ts); err != nil {
 				return dbError("store schema", err)
 			}
 			if _, err := tx.Exec(ctx, `UPDATE connections SET state = $1, version = GREATEST(version + 1, $2), modified = $2
-				WHERE id = $3`, string(store.ConnectionReady), ts, connID); err != nil {
+				WHERE tenant = $3 AND id = $4`, string(store.ConnectionReady), ts, tenant, connID); err != nil {
 				return dbError("make connection ready", err)
 			}
 		}
-		op = &store.Operation{ConnectionID: connID, ID: id}
+		op = &store.Operation{Tenant: tenant, ConnectionID: connID, ID: id}
 		row := tx.QueryRow(ctx, `UPDATE operations SET status = $1, error = pending_failure,
 				version = GREATEST(version + 1, $2), modified = $2,
 				due = NULL, pending_schema = NULL, pending_failure = NULL
-			WHERE connection_id = $3 AND id = $4 RETURNING `+operationColumns,
-			string(status), ts, connID, id)
+			WHERE tenant = $3 AND connection_id = $4 AND id = $5 RETURNING `+operationColumns,
+			string(status), ts, tenant, connID, id)
 		if err := scanOperation(row, op); err != nil {
 			return dbError("finish operation", err)
 		}

@@ -69,16 +69,16 @@ func TestConcurrentMigrations(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	if err := dbs[0].CreateConnection(ctx, &store.Connection{ID: "contosohr", Name: "HR"}); err != nil {
+	if err := dbs[0].CreateConnection(ctx, storetest.Tenant, &store.Connection{ID: "contosohr", Name: "HR"}); err != nil {
 		t.Fatalf("CreateConnection() = %v", err)
 	}
-	if c, err := dbs[1].Connection(ctx, "contosohr"); err != nil || c.Name != "HR" {
+	if c, err := dbs[1].Connection(ctx, storetest.Tenant, "contosohr"); err != nil || c.Name != "HR" {
 		t.Errorf("Connection() on the other store = %+v, %v; want the connection", c, err)
 	}
 
 	// Opening again finds the migrations applied and keeps the data.
 	again := open(t, dsn)
-	if c, err := again.Connection(ctx, "contosohr"); err != nil || c.Name != "HR" {
+	if c, err := again.Connection(ctx, storetest.Tenant, "contosohr"); err != nil || c.Name != "HR" {
 		t.Errorf("Connection() after reopening = %+v, %v; want the connection", c, err)
 	}
 
@@ -102,7 +102,7 @@ func TestConcurrentRegistrations(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.DSN(t)
 	replicas := []*postgres.DB{open(t, dsn), open(t, dsn)}
-	if err := replicas[0].CreateConnection(ctx, &store.Connection{ID: "contosohr", Name: "HR"}); err != nil {
+	if err := replicas[0].CreateConnection(ctx, storetest.Tenant, &store.Connection{ID: "contosohr", Name: "HR"}); err != nil {
 		t.Fatalf("CreateConnection() = %v", err)
 	}
 	const n = 16
@@ -110,7 +110,7 @@ func TestConcurrentRegistrations(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, errs[i] = replicas[i%len(replicas)].RegisterSchema(ctx, "contosohr", &store.Schema{BaseType: "microsoft.graph.externalItem"}, nil, time.Now().Add(time.Hour))
+			_, errs[i] = replicas[i%len(replicas)].RegisterSchema(ctx, storetest.Tenant, "contosohr", &store.Schema{BaseType: "microsoft.graph.externalItem"}, nil, time.Now().Add(time.Hour))
 		})
 	}
 	wg.Wait()
@@ -135,10 +135,10 @@ func TestConcurrentRegistrations(t *testing.T) {
 func TestUnstorableText(t *testing.T) {
 	ctx := context.Background()
 	db := open(t, pgtest.DSN(t))
-	if err := db.CreateConnection(ctx, &store.Connection{ID: "contosohr", Name: "HR"}); err != nil {
+	if err := db.CreateConnection(ctx, storetest.Tenant, &store.Connection{ID: "contosohr", Name: "HR"}); err != nil {
 		t.Fatalf("CreateConnection() = %v", err)
 	}
-	if err := db.CreateOperation(ctx, &store.Operation{ConnectionID: "contosohr", ID: "op1", Status: store.StatusInProgress}); err != nil {
+	if err := db.CreateOperation(ctx, storetest.Tenant, &store.Operation{ConnectionID: "contosohr", ID: "op1", Status: store.StatusInProgress}); err != nil {
 		t.Fatalf("CreateOperation() = %v", err)
 	}
 	tests := []struct {
@@ -146,14 +146,14 @@ func TestUnstorableText(t *testing.T) {
 		call func() error
 	}{
 		{"CreateConnection(NUL in the name)", func() error {
-			return db.CreateConnection(ctx, &store.Connection{ID: "other", Name: "a\x00b"})
+			return db.CreateConnection(ctx, storetest.Tenant, &store.Connection{ID: "other", Name: "a\x00b"})
 		}},
 		{"UpdateConnection(NUL in the description)", func() error {
-			_, err := db.UpdateConnection(ctx, "contosohr", store.ConnectionUpdate{Description: new("a\x00b")})
+			_, err := db.UpdateConnection(ctx, storetest.Tenant, "contosohr", store.ConnectionUpdate{Description: new("a\x00b")})
 			return err
 		}},
 		{"UpdateOperation(NUL in the error)", func() error {
-			_, err := db.UpdateOperation(ctx, "contosohr", "op1", store.OperationUpdate{SetError: true, Error: &store.ErrorDetail{Message: "a\x00b"}})
+			_, err := db.UpdateOperation(ctx, storetest.Tenant, "contosohr", "op1", store.OperationUpdate{SetError: true, Error: &store.ErrorDetail{Message: "a\x00b"}})
 			return err
 		}},
 	}
@@ -173,10 +173,10 @@ func TestOutageAndRecovery(t *testing.T) {
 	db := open(t, proxied)
 
 	ctx := context.Background()
-	if err := db.CreateConnection(ctx, &store.Connection{ID: "contosohr", Name: "HR"}); err != nil {
+	if err := db.CreateConnection(ctx, storetest.Tenant, &store.Connection{ID: "contosohr", Name: "HR"}); err != nil {
 		t.Fatalf("CreateConnection() through the proxy = %v", err)
 	}
-	if err := db.CreateOperation(ctx, &store.Operation{ConnectionID: "contosohr", ID: "op", Status: store.StatusUnspecified}); err != nil {
+	if err := db.CreateOperation(ctx, storetest.Tenant, &store.Operation{ConnectionID: "contosohr", ID: "op", Status: store.StatusUnspecified}); err != nil {
 		t.Fatalf("CreateOperation() through the proxy = %v", err)
 	}
 
@@ -185,11 +185,11 @@ func TestOutageAndRecovery(t *testing.T) {
 		call func(context.Context) error
 	}{
 		{"Connection", func(ctx context.Context) error {
-			_, err := db.Connection(ctx, "contosohr")
+			_, err := db.Connection(ctx, storetest.Tenant, "contosohr")
 			return err
 		}},
 		{"UpdateConnection", func(ctx context.Context) error {
-			_, err := db.UpdateConnection(ctx, "contosohr", store.ConnectionUpdate{Description: new("during the outage")})
+			_, err := db.UpdateConnection(ctx, storetest.Tenant, "contosohr", store.ConnectionUpdate{Description: new("during the outage")})
 			return err
 		}},
 		{"FinishDue", func(ctx context.Context) error {
@@ -197,7 +197,7 @@ func TestOutageAndRecovery(t *testing.T) {
 			return err
 		}},
 		{"UpdateOperation", func(ctx context.Context) error {
-			_, err := db.UpdateOperation(ctx, "contosohr", "op", store.OperationUpdate{Status: new(store.StatusInProgress)})
+			_, err := db.UpdateOperation(ctx, storetest.Tenant, "contosohr", "op", store.OperationUpdate{Status: new(store.StatusInProgress)})
 			return err
 		}},
 	}
@@ -234,7 +234,7 @@ func TestOutageAndRecovery(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	var err error
 	for {
-		if _, err = db.Connection(ctx, "contosohr"); err == nil || time.Now().After(deadline) {
+		if _, err = db.Connection(ctx, storetest.Tenant, "contosohr"); err == nil || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -242,7 +242,7 @@ func TestOutageAndRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Connection() 10s after the database came back = %v, want success", err)
 	}
-	got, err := db.UpdateConnection(ctx, "contosohr", store.ConnectionUpdate{Description: new("after the outage")})
+	got, err := db.UpdateConnection(ctx, storetest.Tenant, "contosohr", store.ConnectionUpdate{Description: new("after the outage")})
 	if err != nil || got.Description != "after the outage" {
 		t.Errorf("UpdateConnection() after recovery = %+v, %v; want the update applied", got, err)
 	}

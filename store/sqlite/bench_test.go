@@ -8,6 +8,7 @@ import (
 
 	"github.com/graphconn/graphconn/store"
 	"github.com/graphconn/graphconn/store/sqlite"
+	"github.com/graphconn/graphconn/store/storetest"
 )
 
 // The seed's write path: UpdateOperation, durable, on a real file. Every
@@ -22,7 +23,7 @@ func BenchmarkUpdateOperation(b *testing.B) {
 			b.ResetTimer()
 			i := 0
 			for b.Loop() {
-				if _, err := db.UpdateOperation(ctx, "bench", ops[0], update(i)); err != nil {
+				if _, err := db.UpdateOperation(ctx, storetest.Tenant, "bench", ops[0], update(i)); err != nil {
 					b.Fatalf("UpdateOperation() = %v", err)
 				}
 				i++
@@ -50,7 +51,7 @@ func BenchmarkUpdateOperationParallel(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				id := <-ops
 				for i := 0; pb.Next(); i++ {
-					if _, err := db.UpdateOperation(ctx, "bench", id, update(i)); err != nil {
+					if _, err := db.UpdateOperation(ctx, storetest.Tenant, "bench", id, update(i)); err != nil {
 						b.Errorf("UpdateOperation() = %v", err)
 						return
 					}
@@ -75,13 +76,13 @@ func openBench(b *testing.B, sync string, n int) (*sqlite.DB, []string) {
 		b.Fatalf("OpenWith() = %v", err)
 	}
 	b.Cleanup(func() { db.Close() })
-	if err := db.CreateConnection(ctx, &store.Connection{ID: "bench", Name: "Bench"}); err != nil {
+	if err := db.CreateConnection(ctx, storetest.Tenant, &store.Connection{ID: "bench", Name: "Bench"}); err != nil {
 		b.Fatalf("CreateConnection() = %v", err)
 	}
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("op%04d", i)
-		if err := db.CreateOperation(ctx, &store.Operation{ConnectionID: "bench", ID: ids[i], Status: store.StatusUnspecified}); err != nil {
+		if err := db.CreateOperation(ctx, storetest.Tenant, &store.Operation{ConnectionID: "bench", ID: ids[i], Status: store.StatusUnspecified}); err != nil {
 			b.Fatalf("CreateOperation() = %v", err)
 		}
 	}

@@ -17,7 +17,7 @@ import (
 type rawBatch struct {
 	conn  any // the driver connection that stmt was prepared on
 	stmt  driver.StmtQueryContext
-	named [7]driver.NamedValue
+	named [8]driver.NamedValue
 	dest  [5]driver.Value
 }
 

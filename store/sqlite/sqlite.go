@@ -188,7 +188,7 @@ var updateOperationSQL = `UPDATE operations SET
 		version = max(version + 1, ?4),
 		modified = ?4,
 		due = CASE WHEN coalesce(?1, status) IN ` + terminal + ` THEN NULL ELSE due END
-	WHERE connection_id = ?5 AND id = ?6 AND ` + fmt.Sprintf(ifMatch, 7) + `
+	WHERE tenant = ?5 AND connection_id = ?6 AND id = ?7 AND ` + fmt.Sprintf(ifMatch, 8) + `
 	  AND (status NOT IN ` + terminal + `
 	       OR (coalesce(?1, status) = status AND (NOT ?2 OR error IS ?3)))
 	RETURNING ` + operationColumns
@@ -201,9 +201,9 @@ func (db *DB) prepare(ctx context.Context) error {
 		sql string
 	}{
 		{&db.connection, db.read, `SELECT name, description, state, owner, version, created, modified
-			FROM connections WHERE id = ?`},
+			FROM connections WHERE tenant = ? AND id = ?`},
 		{&db.operation, db.read, `SELECT ` + operationColumns + `
-			FROM operations WHERE connection_id = ? AND id = ?`},
+			FROM operations WHERE tenant = ? AND connection_id = ? AND id = ?`},
 		{&db.updateOperation, db.write, updateOperationSQL},
 	}
 	for _, st := range stmts {
@@ -251,17 +251,17 @@ func (db *DB) inTx(ctx context.Context, what string, f func(*sql.Tx) error) erro
 }
 
 // CreateConnection implements store.Store.
-func (db *DB) CreateConnection(ctx context.Context, c *store.Connection) error {
+func (db *DB) CreateConnection(ctx context.Context, tenant string, c *store.Connection) error {
 	now := time.Now().UTC()
-	_, err := db.write.ExecContext(ctx, `INSERT INTO connections (id, name, description, state, owner, version, created, modified)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)`, c.ID, c.Name, c.Description, store.ConnectionDraft, c.Owner, now.UnixNano())
+	_, err := db.write.ExecContext(ctx, `INSERT INTO connections (tenant, id, name, description, state, owner, version, created, modified)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7)`, tenant, c.ID, c.Name, c.Description, store.ConnectionDraft, c.Owner, now.UnixNano())
 	if err != nil {
 		if code(err) == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
 			return store.E(store.Exist, "A connection with id '%s' already exists.", c.ID)
 		}
 		return internal("create connection", err)
 	}
-	c.State, c.Version, c.Created, c.Modified = store.ConnectionDraft, now.UnixNano(), now, now
+	c.Tenant, c.State, c.Version, c.Created, c.Modified = tenant, store.ConnectionDraft, now.UnixNano(), now, now
 	return nil
 }
 
@@ -277,9 +277,9 @@ func scanConnection(row scanner, c *store.Connection) error {
 }
 
 // Connection implements store.Store.
-func (db *DB) Connection(ctx context.Context, id string) (*store.Connection, error) {
-	c := store.Connection{ID: id}
-	err := scanConnection(db.connection.QueryRowContext(pointRead(ctx), id), &c)
+func (db *DB) Connection(ctx context.Context, tenant, id string) (*store.Connection, error) {
+	c := store.Connection{Tenant: tenant, ID: id}
+	err := scanConnection(db.connection.QueryRowContext(pointRead(ctx), tenant, id), &c)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ConnectionNotFound(id)
 	}
@@ -290,16 +290,16 @@ func (db *DB) Connection(ctx context.Context, id string) (*store.Connection, err
 }
 
 // Connections implements store.Store.
-func (db *DB) Connections(ctx context.Context, owner string, p store.Page) ([]*store.Connection, string, error) {
+func (db *DB) Connections(ctx context.Context, tenant, owner string, p store.Page) ([]*store.Connection, string, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT id, name, description, state, owner, version, created, modified
-		FROM connections WHERE id > ?1 AND (?2 = '' OR owner = ?2) ORDER BY id LIMIT ?3`, p.After, owner, p.Limit+1)
+		FROM connections WHERE tenant = ?1 AND id > ?2 AND (?3 = '' OR owner = ?3) ORDER BY id LIMIT ?4`, tenant, p.After, owner, p.Limit+1)
 	if err != nil {
 		return nil, "", internal("list connections", err)
 	}
 	defer rows.Close()
 	var list []*store.Connection
 	for rows.Next() {
-		var c store.Connection
+		c := store.Connection{Tenant: tenant}
 		var created, modified int64
 		if err := rows.Scan(&c.ID, &c.Name, &c.Description, &c.State, &c.Owner, &c.Version, &created, &modified); err != nil {
 			return nil, "", internal("list connections", err)
@@ -318,21 +318,21 @@ func (db *DB) Connections(ctx context.Context, owner string, p store.Page) ([]*s
 }
 
 // UpdateConnection implements store.Store.
-func (db *DB) UpdateConnection(ctx context.Context, id string, u store.ConnectionUpdate) (*store.Connection, error) {
+func (db *DB) UpdateConnection(ctx context.Context, tenant, id string, u store.ConnectionUpdate) (*store.Connection, error) {
 	match, err := versions(u.IfMatch)
 	if err != nil {
 		return nil, err
 	}
-	c := store.Connection{ID: id}
+	c := store.Connection{Tenant: tenant, ID: id}
 	row := db.write.QueryRowContext(ctx, `UPDATE connections SET
 			name = coalesce(?1, name), description = coalesce(?2, description),
 			version = max(version + 1, ?3), modified = ?3
-		WHERE id = ?4 AND `+fmt.Sprintf(ifMatch, 5)+`
+		WHERE tenant = ?4 AND id = ?5 AND `+fmt.Sprintf(ifMatch, 6)+`
 		RETURNING name, description, state, owner, version, created, modified`,
-		u.Name, u.Description, time.Now().UTC().UnixNano(), id, match)
+		u.Name, u.Description, time.Now().UTC().UnixNano(), tenant, id, match)
 	err = scanConnection(row, &c)
 	if errors.Is(err, sql.ErrNoRows) {
-		if _, err := db.Connection(ctx, id); err != nil {
+		if _, err := db.Connection(ctx, tenant, id); err != nil {
 			return nil, err
 		}
 		return nil, preconditionFailed("connection", id)
@@ -344,17 +344,17 @@ func (db *DB) UpdateConnection(ctx context.Context, id string, u store.Connectio
 }
 
 // DeleteConnection implements store.Store.
-func (db *DB) DeleteConnection(ctx context.Context, id string, ifMatchVersions []int64) error {
+func (db *DB) DeleteConnection(ctx context.Context, tenant, id string, ifMatchVersions []int64) error {
 	match, err := versions(ifMatchVersions)
 	if err != nil {
 		return err
 	}
-	res, err := db.write.ExecContext(ctx, `DELETE FROM connections WHERE id = ?1 AND `+fmt.Sprintf(ifMatch, 2), id, match)
+	res, err := db.write.ExecContext(ctx, `DELETE FROM connections WHERE tenant = ?1 AND id = ?2 AND `+fmt.Sprintf(ifMatch, 3), tenant, id, match)
 	if err != nil {
 		return internal("delete connection", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := db.Connection(ctx, id); err != nil {
+		if _, err := db.Connection(ctx, tenant, id); err != nil {
 			return err
 		}
 		return preconditionFailed("connection", id)
@@ -363,17 +363,17 @@ func (db *DB) DeleteConnection(ctx context.Context, id string, ifMatchVersions [
 }
 
 // CreateOperation implements store.Store.
-func (db *DB) CreateOperation(ctx context.Context, op *store.Operation) error {
+func (db *DB) CreateOperation(ctx context.Context, tenant string, op *store.Operation) error {
 	errJSON, err := marshal(op.Error)
 	if err != nil {
 		return err
 	}
 	now := time.Now().UTC()
-	_, err = db.write.ExecContext(ctx, `INSERT INTO operations (connection_id, id, status, error, version, created, modified)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)`, op.ConnectionID, op.ID, op.Status, errJSON, now.UnixNano())
+	_, err = db.write.ExecContext(ctx, `INSERT INTO operations (tenant, connection_id, id, status, error, version, created, modified)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)`, tenant, op.ConnectionID, op.ID, op.Status, errJSON, now.UnixNano())
 	switch code(err) {
 	case 0:
-		op.Version, op.Created, op.Modified = now.UnixNano(), now, now
+		op.Tenant, op.Version, op.Created, op.Modified = tenant, now.UnixNano(), now, now
 		return nil
 	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 		return store.ConnectionNotFound(op.ConnectionID)
@@ -402,11 +402,11 @@ func scanOperation(row scanner, op *store.Operation) error {
 }
 
 // Operation implements store.Store.
-func (db *DB) Operation(ctx context.Context, connID, id string) (*store.Operation, error) {
-	op := store.Operation{ConnectionID: connID, ID: id}
-	err := scanOperation(db.operation.QueryRowContext(pointRead(ctx), connID, id), &op)
+func (db *DB) Operation(ctx context.Context, tenant, connID, id string) (*store.Operation, error) {
+	op := store.Operation{Tenant: tenant, ConnectionID: connID, ID: id}
+	err := scanOperation(db.operation.QueryRowContext(pointRead(ctx), tenant, connID, id), &op)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, db.operationNotFound(ctx, connID, id)
+		return nil, db.operationNotFound(ctx, tenant, connID, id)
 	}
 	if err != nil {
 		return nil, internal("read operation", err)
@@ -416,15 +416,15 @@ func (db *DB) Operation(ctx context.Context, connID, id string) (*store.Operatio
 
 // operationNotFound says which of the two is missing: a client polling an
 // operation of a deleted connection should learn that.
-func (db *DB) operationNotFound(ctx context.Context, connID, id string) error {
-	if _, err := db.Connection(ctx, connID); err != nil {
+func (db *DB) operationNotFound(ctx context.Context, tenant, connID, id string) error {
+	if _, err := db.Connection(ctx, tenant, connID); err != nil {
 		return err
 	}
 	return store.E(store.NotFound, "The connectionOperation '%s' was not found on connection '%s'.", id, connID)
 }
 
 // Operations implements store.Store.
-func (db *DB) Operations(ctx context.Context, connID string, status *store.OperationStatus, p store.Page) ([]*store.Operation, string, error) {
+func (db *DB) Operations(ctx context.Context, tenant, connID string, status *store.OperationStatus, p store.Page) ([]*store.Operation, string, error) {
 	afterCreated, afterID := int64(-1), ""
 	if p.After != "" {
 		ns, id, ok := strings.Cut(p.After, ":")
@@ -434,20 +434,20 @@ func (db *DB) Operations(ctx context.Context, connID string, status *store.Opera
 		}
 		afterCreated, afterID = n, id
 	}
-	if _, err := db.Connection(ctx, connID); err != nil {
+	if _, err := db.Connection(ctx, tenant, connID); err != nil {
 		return nil, "", err
 	}
 	rows, err := db.read.QueryContext(ctx, `SELECT id, `+operationColumns+` FROM operations
-		WHERE connection_id = ?1 AND (?2 IS NULL OR status = ?2)
-		  AND (created > ?3 OR (created = ?3 AND id > ?4))
-		ORDER BY created, id LIMIT ?5`, connID, status, afterCreated, afterID, p.Limit+1)
+		WHERE tenant = ?1 AND connection_id = ?2 AND (?3 IS NULL OR status = ?3)
+		  AND (created > ?4 OR (created = ?4 AND id > ?5))
+		ORDER BY created, id LIMIT ?6`, tenant, connID, status, afterCreated, afterID, p.Limit+1)
 	if err != nil {
 		return nil, "", internal("list operations", err)
 	}
 	defer rows.Close()
 	var list []*store.Operation
 	for rows.Next() {
-		op := store.Operation{ConnectionID: connID}
+		op := store.Operation{Tenant: tenant, ConnectionID: connID}
 		var id string
 		if err := scanOperation(idScanner{rows, &id}, &op); err != nil {
 			return nil, "", internal("list operations", err)
@@ -477,7 +477,7 @@ func (s idScanner) Scan(dest ...any) error { return s.rows.Scan(append([]any{s.i
 // UpdateOperation implements store.Store. The writer applies the update,
 // in a transaction it may share with the updates of concurrent callers; the
 // call returns once that transaction is committed.
-func (db *DB) UpdateOperation(ctx context.Context, connID, id string, u store.OperationUpdate) (*store.Operation, error) {
+func (db *DB) UpdateOperation(ctx context.Context, tenant, connID, id string, u store.OperationUpdate) (*store.Operation, error) {
 	errJSON, err := marshal(u.Error)
 	if err != nil {
 		return nil, err
@@ -492,15 +492,15 @@ func (db *DB) UpdateOperation(ctx context.Context, connID, id string, u store.Op
 	}
 	p := &pendingUpdate{
 		ctx:  ctx,
-		args: [7]any{status, u.SetError, errJSON, time.Now().UTC().UnixNano(), connID, id, match},
-		op:   store.Operation{ConnectionID: connID, ID: id},
+		args: [8]any{status, u.SetError, errJSON, time.Now().UTC().UnixNano(), tenant, connID, id, match},
+		op:   store.Operation{Tenant: tenant, ConnectionID: connID, ID: id},
 	}
 	if err := db.writer.Do(ctx, p); err != nil {
 		return nil, internal("update operation", err)
 	}
 	if errors.Is(p.err, sql.ErrNoRows) {
 		// Nothing changed; say why.
-		cur, err := db.Operation(ctx, connID, id)
+		cur, err := db.Operation(ctx, tenant, connID, id)
 		switch {
 		case err != nil:
 			return nil, err
@@ -519,7 +519,7 @@ func (db *DB) UpdateOperation(ctx context.Context, connID, id string, u store.Op
 // pendingUpdate is an UpdateOperation waiting for the writer.
 type pendingUpdate struct {
 	ctx  context.Context // when done before the writer starts the update, it is skipped
-	args [7]any          // of db.updateOperation
+	args [8]any          // of db.updateOperation
 	op   store.Operation // the operation as stored after the update
 	err  error           // sql.ErrNoRows when the update matched no row
 }
@@ -582,17 +582,17 @@ func (db *DB) applyOne(p *pendingUpdate) {
 }
 
 // DeleteOperation implements store.Store.
-func (db *DB) DeleteOperation(ctx context.Context, connID, id string, ifMatchVersions []int64) error {
+func (db *DB) DeleteOperation(ctx context.Context, tenant, connID, id string, ifMatchVersions []int64) error {
 	match, err := versions(ifMatchVersions)
 	if err != nil {
 		return err
 	}
-	res, err := db.write.ExecContext(ctx, `DELETE FROM operations WHERE connection_id = ?1 AND id = ?2 AND `+fmt.Sprintf(ifMatch, 3), connID, id, match)
+	res, err := db.write.ExecContext(ctx, `DELETE FROM operations WHERE tenant = ?1 AND connection_id = ?2 AND id = ?3 AND `+fmt.Sprintf(ifMatch, 4), tenant, connID, id, match)
 	if err != nil {
 		return internal("delete operation", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := db.Operation(ctx, connID, id); err != nil {
+		if _, err := db.Operation(ctx, tenant, connID, id); err != nil {
 			return err
 		}
 		return preconditionFailed("connectionOperation", id)
@@ -601,11 +601,11 @@ func (db *DB) DeleteOperation(ctx context.Context, connID, id string, ifMatchVer
 }
 
 // Schema implements store.Store.
-func (db *DB) Schema(ctx context.Context, connID string) (*store.Schema, error) {
+func (db *DB) Schema(ctx context.Context, tenant, connID string) (*store.Schema, error) {
 	var data string
-	err := db.read.QueryRowContext(ctx, `SELECT schema FROM schemas WHERE connection_id = ?`, connID).Scan(&data)
+	err := db.read.QueryRowContext(ctx, `SELECT schema FROM schemas WHERE tenant = ? AND connection_id = ?`, tenant, connID).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
-		if _, err := db.Connection(ctx, connID); err != nil {
+		if _, err := db.Connection(ctx, tenant, connID); err != nil {
 			return nil, err
 		}
 		return nil, store.E(store.NotFound, "The connection '%s' has no schema yet.", connID)
@@ -621,7 +621,7 @@ func (db *DB) Schema(ctx context.Context, connID string) (*store.Schema, error) 
 }
 
 // RegisterSchema implements store.Store.
-func (db *DB) RegisterSchema(ctx context.Context, connID string, s *store.Schema, failure *store.ErrorDetail, due time.Time) (*store.Operation, error) {
+func (db *DB) RegisterSchema(ctx context.Context, tenant, connID string, s *store.Schema, failure *store.ErrorDetail, due time.Time) (*store.Operation, error) {
 	schemaJSON, err := marshal(s)
 	if err != nil {
 		return nil, err
@@ -631,11 +631,11 @@ func (db *DB) RegisterSchema(ctx context.Context, connID string, s *store.Schema
 		return nil, err
 	}
 	now := time.Now().UTC()
-	op := &store.Operation{ConnectionID: connID, ID: store.NewOperationID(), Status: store.StatusInProgress, Version: now.UnixNano(), Created: now, Modified: now}
+	op := &store.Operation{Tenant: tenant, ConnectionID: connID, ID: store.NewOperationID(), Status: store.StatusInProgress, Version: now.UnixNano(), Created: now, Modified: now}
 	err = db.inTx(ctx, "register schema", func(tx *sql.Tx) error {
 		var pending string
 		err := tx.QueryRowContext(ctx, `SELECT id FROM operations
-			WHERE connection_id = ? AND due IS NOT NULL AND status NOT IN `+terminal+` LIMIT 1`, connID).Scan(&pending)
+			WHERE tenant = ? AND connection_id = ? AND due IS NOT NULL AND status NOT IN `+terminal+` LIMIT 1`, tenant, connID).Scan(&pending)
 		switch {
 		case err == nil:
 			return store.E(store.Conflict, "A schema registration is already in progress on connection '%s': operation '%s'.", connID, pending)
@@ -643,9 +643,9 @@ func (db *DB) RegisterSchema(ctx context.Context, connID string, s *store.Schema
 			return internal("register schema", err)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO operations
-			(connection_id, id, status, version, created, modified, pending_schema, pending_failure, due)
-			VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5, ?6, ?7)`,
-			connID, op.ID, op.Status, now.UnixNano(), schemaJSON, failureJSON, due.UnixNano())
+			(tenant, connection_id, id, status, version, created, modified, pending_schema, pending_failure, due)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5, ?6, ?7, ?8)`,
+			tenant, connID, op.ID, op.Status, now.UnixNano(), schemaJSON, failureJSON, due.UnixNano())
 		if code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
 			return store.ConnectionNotFound(connID)
 		}
@@ -675,12 +675,12 @@ func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, error) {
 	var op *store.Operation
 	err := db.inTx(ctx, "finish operation", func(tx *sql.Tx) error {
-		var connID, id string
+		var tenant, connID, id string
 		var schemaJSON string
 		var failureJSON sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT connection_id, id, pending_schema, pending_failure FROM operations
+		err := tx.QueryRowContext(ctx, `SELECT tenant, connection_id, id, pending_schema, pending_failure FROM operations
 			WHERE due IS NOT NULL AND due <= ? AND status NOT IN `+terminal+`
-			ORDER BY due LIMIT 1`, now.UnixNano()).Scan(&connID, &id, &schemaJSON, &failureJSON)
+			ORDER BY due LIMIT 1`, now.UnixNano()).Scan(&tenant, &connID, &id, &schemaJSON, &failureJSON)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -691,21 +691,21 @@ func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, e
 		status := store.StatusFailed
 		if !failureJSON.Valid {
 			status = store.StatusCompleted
-			if _, err := tx.ExecContext(ctx, `INSERT INTO schemas (connection_id, schema, registered) VALUES (?1, ?2, ?3)
-				ON CONFLICT (connection_id) DO UPDATE SET schema = excluded.schema, registered = excluded.registered`,
-				connID, schemaJSON, ts); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schemas (tenant, connection_id, schema, registered) VALUES (?1, ?2, ?3, ?4)
+				ON CONFLICT (tenant, connection_id) DO UPDATE SET schema = excluded.schema, registered = excluded.registered`,
+				tenant, connID, schemaJSON, ts); err != nil {
 				return internal("store schema", err)
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE connections SET state = ?1, version = max(version + 1, ?2), modified = ?2
-				WHERE id = ?3`, store.ConnectionReady, ts, connID); err != nil {
+				WHERE tenant = ?3 AND id = ?4`, store.ConnectionReady, ts, tenant, connID); err != nil {
 				return internal("make connection ready", err)
 			}
 		}
-		op = &store.Operation{ConnectionID: connID, ID: id}
+		op = &store.Operation{Tenant: tenant, ConnectionID: connID, ID: id}
 		row := tx.QueryRowContext(ctx, `UPDATE operations SET status = ?1, error = ?2, version = max(version + 1, ?3), modified = ?3,
 				due = NULL, pending_schema = NULL, pending_failure = NULL
-			WHERE connection_id = ?4 AND id = ?5 RETURNING `+operationColumns,
-			status, failureJSON, ts, connID, id)
+			WHERE tenant = ?4 AND connection_id = ?5 AND id = ?6 RETURNING `+operationColumns,
+			status, failureJSON, ts, tenant, connID, id)
 		if err := scanOperation(row, op); err != nil {
 			return internal("finish operation", err)
 		}

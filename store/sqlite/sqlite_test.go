@@ -26,7 +26,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open() = %v", err)
 	}
-	if err := db.CreateConnection(ctx, &store.Connection{ID: "contosohr", Name: "HR", State: store.ConnectionDraft}); err != nil {
+	if err := db.CreateConnection(ctx, storetest.Tenant, &store.Connection{ID: "contosohr", Name: "HR", State: store.ConnectionDraft}); err != nil {
 		t.Fatalf("CreateConnection() = %v", err)
 	}
 	if err := db.Close(); err != nil {
@@ -38,7 +38,7 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatalf("Open() again = %v", err)
 	}
 	defer db.Close()
-	if c, err := db.Connection(ctx, "contosohr"); err != nil || c.Name != "HR" {
+	if c, err := db.Connection(ctx, storetest.Tenant, "contosohr"); err != nil || c.Name != "HR" {
 		t.Errorf("Connection() after reopen = %+v, %v; want the stored connection", c, err)
 	}
 }

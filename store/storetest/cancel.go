@@ -42,43 +42,43 @@ func testEndedContext(t *testing.T, s store.Store) {
 				unchanged func() bool
 			}{
 				{"CreateConnection", func() error {
-					return s.CreateConnection(ctx, &store.Connection{ID: "new-" + c.name, Name: "New"})
-				}, func() bool { return isNotFound(s.Connection(bg, "new-"+c.name)) }},
-				{"Connection", func() error { _, err := s.Connection(ctx, conn); return err }, nil},
-				{"Connections", func() error { _, _, err := s.Connections(ctx, "", store.Page{Limit: 10}); return err }, nil},
+					return s.CreateConnection(ctx, tenant, &store.Connection{ID: "new-" + c.name, Name: "New"})
+				}, func() bool { return isNotFound(s.Connection(bg, tenant, "new-"+c.name)) }},
+				{"Connection", func() error { _, err := s.Connection(ctx, tenant, conn); return err }, nil},
+				{"Connections", func() error { _, _, err := s.Connections(ctx, tenant, "", store.Page{Limit: 10}); return err }, nil},
 				{"UpdateConnection", func() error {
-					_, err := s.UpdateConnection(ctx, conn, store.ConnectionUpdate{Name: ptr("Renamed")})
+					_, err := s.UpdateConnection(ctx, tenant, conn, store.ConnectionUpdate{Name: ptr("Renamed")})
 					return err
 				}, func() bool {
-					got, err := s.Connection(bg, conn)
+					got, err := s.Connection(bg, tenant, conn)
 					return err == nil && got.Name == "Contoso "+conn
 				}},
-				{"DeleteConnection", func() error { return s.DeleteConnection(ctx, gone, nil) },
-					func() bool { _, err := s.Connection(bg, gone); return err == nil }},
+				{"DeleteConnection", func() error { return s.DeleteConnection(ctx, tenant, gone, nil) },
+					func() bool { _, err := s.Connection(bg, tenant, gone); return err == nil }},
 				{"CreateOperation", func() error {
-					return s.CreateOperation(ctx, &store.Operation{ConnectionID: conn, ID: "new", Status: store.StatusUnspecified})
-				}, func() bool { return isNotFound(s.Operation(bg, conn, "new")) }},
-				{"Operation", func() error { _, err := s.Operation(ctx, conn, "op1"); return err }, nil},
-				{"Operations", func() error { _, _, err := s.Operations(ctx, conn, nil, store.Page{Limit: 10}); return err }, nil},
+					return s.CreateOperation(ctx, tenant, &store.Operation{ConnectionID: conn, ID: "new", Status: store.StatusUnspecified})
+				}, func() bool { return isNotFound(s.Operation(bg, tenant, conn, "new")) }},
+				{"Operation", func() error { _, err := s.Operation(ctx, tenant, conn, "op1"); return err }, nil},
+				{"Operations", func() error { _, _, err := s.Operations(ctx, tenant, conn, nil, store.Page{Limit: 10}); return err }, nil},
 				{"UpdateOperation", func() error {
-					_, err := s.UpdateOperation(ctx, conn, "op1", store.OperationUpdate{Status: ptr(store.StatusInProgress)})
+					_, err := s.UpdateOperation(ctx, tenant, conn, "op1", store.OperationUpdate{Status: ptr(store.StatusInProgress)})
 					return err
 				}, func() bool {
-					got, err := s.Operation(bg, conn, "op1")
+					got, err := s.Operation(bg, tenant, conn, "op1")
 					return err == nil && got.Status == store.StatusUnspecified
 				}},
-				{"DeleteOperation", func() error { return s.DeleteOperation(ctx, conn, "op2", nil) },
-					func() bool { _, err := s.Operation(bg, conn, "op2"); return err == nil }},
+				{"DeleteOperation", func() error { return s.DeleteOperation(ctx, tenant, conn, "op2", nil) },
+					func() bool { _, err := s.Operation(bg, tenant, conn, "op2"); return err == nil }},
 				{"Schema", func() error {
-					_, err := s.Schema(ctx, conn)
+					_, err := s.Schema(ctx, tenant, conn)
 					if store.KindOf(err) == store.NotFound {
 						return nil // conn has no schema: the call was answered
 					}
 					return err
 				}, nil},
-				{"RegisterSchema", func() error { _, err := s.RegisterSchema(ctx, conn, validSchema(), nil, due); return err },
+				{"RegisterSchema", func() error { _, err := s.RegisterSchema(ctx, tenant, conn, validSchema(), nil, due); return err },
 					func() bool {
-						ops, _, err := s.Operations(bg, conn, ptr(store.StatusInProgress), store.Page{Limit: 10})
+						ops, _, err := s.Operations(bg, tenant, conn, ptr(store.StatusInProgress), store.Page{Limit: 10})
 						return err == nil && len(ops) == 0
 					}},
 				{"PendingOperations", func() error { _, err := s.PendingOperations(ctx); return err }, nil},

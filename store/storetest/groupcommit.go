@@ -95,7 +95,7 @@ func testBatch(t *testing.T, s GroupCommitter, refuse bool) {
 	seed(t, s, "a", "b", "c", "d", "e")
 	before := map[string]*store.Operation{}
 	for _, id := range []string{"a", "b", "c", "d", "e"} {
-		op, err := s.Operation(ctx, "c", id)
+		op, err := s.Operation(ctx, tenant, "c", id)
 		if err != nil {
 			t.Fatalf("Operation(%s) = %v", id, err)
 		}
@@ -159,7 +159,7 @@ func testBatch(t *testing.T, s GroupCommitter, refuse bool) {
 		want["b"].Error, want["b"].Version, want["b"].Modified = &store.ErrorDetail{Message: "b's"}, res[2].Op.Version, res[2].Op.Modified
 	}
 	for _, id := range []string{"a", "b", "c", "d", "e"} {
-		got, err := s.Operation(ctx, "c", id)
+		got, err := s.Operation(ctx, tenant, "c", id)
 		if err != nil {
 			t.Errorf("Operation(%s) = %v", id, err)
 			continue
@@ -174,11 +174,11 @@ func testBatch(t *testing.T, s GroupCommitter, refuse bool) {
 // the starting point of the tests of group commit.
 func seed(t *testing.T, s store.Store, ids ...string) {
 	t.Helper()
-	if err := s.CreateConnection(ctx, &store.Connection{ID: "c", Name: "C"}); err != nil {
+	if err := s.CreateConnection(ctx, tenant, &store.Connection{ID: "c", Name: "C"}); err != nil {
 		t.Fatalf("CreateConnection() = %v", err)
 	}
 	for _, id := range ids {
-		if err := s.CreateOperation(ctx, &store.Operation{ConnectionID: "c", ID: id, Status: store.StatusUnspecified}); err != nil {
+		if err := s.CreateOperation(ctx, tenant, &store.Operation{ConnectionID: "c", ID: id, Status: store.StatusUnspecified}); err != nil {
 			t.Fatalf("CreateOperation(%q) = %v", id, err)
 		}
 	}
@@ -204,7 +204,7 @@ func testConcurrentCallersShareBatches(t *testing.T, s GroupCommitter) {
 			var last int64
 			for n := range updates {
 				code := fmt.Sprintf("%d-%d", i, n)
-				op, err := s.UpdateOperation(ctx, "c", id, store.OperationUpdate{SetError: true, Error: &store.ErrorDetail{Code: code}})
+				op, err := s.UpdateOperation(ctx, tenant, "c", id, store.OperationUpdate{SetError: true, Error: &store.ErrorDetail{Code: code}})
 				if err != nil {
 					t.Errorf("UpdateOperation(%s, %s) = %v", id, code, err)
 					return
@@ -218,7 +218,7 @@ func testConcurrentCallersShareBatches(t *testing.T, s GroupCommitter) {
 	}
 	wg.Wait()
 	for _, id := range ids {
-		op, err := s.Operation(ctx, "c", id)
+		op, err := s.Operation(ctx, tenant, "c", id)
 		if want := id + "-" + fmt.Sprint(updates-1); err != nil || op.Error == nil || op.Error.Code != want {
 			t.Errorf("Operation(%s) = %+v, %v; want its last update, %s", id, op, err, want)
 		}
@@ -238,7 +238,7 @@ func testUpdateAfterClose(t *testing.T, s GroupCommitter) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close() = %v", err)
 	}
-	if _, err := s.UpdateOperation(ctx, "c", "o", store.OperationUpdate{Status: ptr(store.StatusInProgress)}); err == nil {
+	if _, err := s.UpdateOperation(ctx, tenant, "c", "o", store.OperationUpdate{Status: ptr(store.StatusInProgress)}); err == nil {
 		t.Error("UpdateOperation() after Close = nil error, want one")
 	}
 	if err := s.Close(); err != nil {

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"FinishDueExactlyOnce", testFinishDueExactlyOnce},
 		{"EndedContext", testEndedContext},
 	}
+	tests = append(tests, tenantTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
@@ -59,12 +60,18 @@ func Run(t *testing.T, open Opener) {
 
 var ctx = context.Background()
 
+// Tenant is the tenant of Seed's connection and of the suite's, but for the
+// tests of tenants themselves.
+const Tenant = "4c1e3b7a-2f0d-4e5b-9a8c-6d7e8f9a0b1c"
+
+const tenant = Tenant
+
 var approx = cmpopts.EquateApproxTime(time.Microsecond)
 
 func mustCreateConnection(t *testing.T, s store.Store, id string) *store.Connection {
 	t.Helper()
 	c := &store.Connection{ID: id, Name: "Contoso " + id}
-	if err := s.CreateConnection(ctx, c); err != nil {
+	if err := s.CreateConnection(ctx, tenant, c); err != nil {
 		t.Fatalf("CreateConnection(%q) = %v", id, err)
 	}
 	return c
@@ -73,7 +80,7 @@ func mustCreateConnection(t *testing.T, s store.Store, id string) *store.Connect
 func mustCreateOperation(t *testing.T, s store.Store, connID, id string, status store.OperationStatus) *store.Operation {
 	t.Helper()
 	op := &store.Operation{ConnectionID: connID, ID: id, Status: status}
-	if err := s.CreateOperation(ctx, op); err != nil {
+	if err := s.CreateOperation(ctx, tenant, op); err != nil {
 		t.Fatalf("CreateOperation(%+v) = %v", op, err)
 	}
 	return op
@@ -90,74 +97,74 @@ func ptr[T any](v T) *T { return &v }
 
 func testCreateConnection(t *testing.T, s store.Store) {
 	c := &store.Connection{ID: "contosohr", Name: "Contoso HR", Description: "HR data", Owner: "app1"}
-	if err := s.CreateConnection(ctx, c); err != nil {
+	if err := s.CreateConnection(ctx, tenant, c); err != nil {
 		t.Fatalf("CreateConnection() = %v", err)
 	}
 	if c.State != store.ConnectionDraft || c.Version == 0 || c.Created.IsZero() {
 		t.Errorf("CreateConnection() set State %q, Version %d, Created %v; want draft, a version and a time", c.State, c.Version, c.Created)
 	}
-	got, err := s.Connection(ctx, "contosohr")
+	got, err := s.Connection(ctx, tenant, "contosohr")
 	if err != nil {
 		t.Fatalf("Connection() = %v", err)
 	}
 	if diff := cmp.Diff(c, got, approx); diff != "" {
 		t.Errorf("Connection() mismatch (-want +got):\n%s", diff)
 	}
-	wantKind(t, "CreateConnection(duplicate)", s.CreateConnection(ctx, &store.Connection{ID: "contosohr", Name: "Other"}), store.Exist)
-	if got, _ := s.Connection(ctx, "contosohr"); got == nil || got.Name != "Contoso HR" {
+	wantKind(t, "CreateConnection(duplicate)", s.CreateConnection(ctx, tenant, &store.Connection{ID: "contosohr", Name: "Other"}), store.Exist)
+	if got, _ := s.Connection(ctx, tenant, "contosohr"); got == nil || got.Name != "Contoso HR" {
 		t.Errorf("after a duplicate CreateConnection, Connection() = %+v, want the original", got)
 	}
-	_, err = s.Connection(ctx, "missing")
+	_, err = s.Connection(ctx, tenant, "missing")
 	wantKind(t, "Connection(missing)", err, store.NotFound)
 }
 
 func testUpdateConnection(t *testing.T, s store.Store) {
 	c := mustCreateConnection(t, s, "contosohr")
-	got, err := s.UpdateConnection(ctx, "contosohr", store.ConnectionUpdate{Description: ptr("new")})
+	got, err := s.UpdateConnection(ctx, tenant, "contosohr", store.ConnectionUpdate{Description: ptr("new")})
 	if err != nil {
 		t.Fatalf("UpdateConnection() = %v", err)
 	}
 	if got.Name != c.Name || got.Description != "new" || got.Version <= c.Version {
 		t.Errorf("UpdateConnection(description) = %+v; want name kept, description new, version above %d", got, c.Version)
 	}
-	_, err = s.UpdateConnection(ctx, "contosohr", store.ConnectionUpdate{Name: ptr("x"), IfMatch: []int64{c.Version}})
+	_, err = s.UpdateConnection(ctx, tenant, "contosohr", store.ConnectionUpdate{Name: ptr("x"), IfMatch: []int64{c.Version}})
 	wantKind(t, "UpdateConnection(stale If-Match)", err, store.PreconditionFailed)
-	got2, err := s.UpdateConnection(ctx, "contosohr", store.ConnectionUpdate{Name: ptr("Renamed"), IfMatch: []int64{c.Version, got.Version}})
+	got2, err := s.UpdateConnection(ctx, tenant, "contosohr", store.ConnectionUpdate{Name: ptr("Renamed"), IfMatch: []int64{c.Version, got.Version}})
 	if err != nil || got2.Name != "Renamed" {
 		t.Errorf("UpdateConnection(current If-Match) = %+v, %v; want renamed", got2, err)
 	}
-	_, err = s.UpdateConnection(ctx, "missing", store.ConnectionUpdate{Name: ptr("x")})
+	_, err = s.UpdateConnection(ctx, tenant, "missing", store.ConnectionUpdate{Name: ptr("x")})
 	wantKind(t, "UpdateConnection(missing)", err, store.NotFound)
 }
 
 func testDeleteConnection(t *testing.T, s store.Store) {
 	mustCreateConnection(t, s, "contosohr")
 	mustCreateOperation(t, s, "contosohr", "op1", store.StatusInProgress)
-	if _, err := s.RegisterSchema(ctx, "contosohr", validSchema(), nil, time.Now()); err != nil {
+	if _, err := s.RegisterSchema(ctx, tenant, "contosohr", validSchema(), nil, time.Now()); err != nil {
 		t.Fatalf("RegisterSchema() = %v", err)
 	}
 	if _, err := s.FinishDue(ctx, time.Now().Add(time.Second)); err != nil {
 		t.Fatalf("FinishDue() = %v", err)
 	}
-	c, _ := s.Connection(ctx, "contosohr")
-	wantKind(t, "DeleteConnection(stale If-Match)", s.DeleteConnection(ctx, "contosohr", []int64{c.Version - 1}), store.PreconditionFailed)
-	if err := s.DeleteConnection(ctx, "contosohr", []int64{c.Version}); err != nil {
+	c, _ := s.Connection(ctx, tenant, "contosohr")
+	wantKind(t, "DeleteConnection(stale If-Match)", s.DeleteConnection(ctx, tenant, "contosohr", []int64{c.Version - 1}), store.PreconditionFailed)
+	if err := s.DeleteConnection(ctx, tenant, "contosohr", []int64{c.Version}); err != nil {
 		t.Fatalf("DeleteConnection() = %v", err)
 	}
-	_, err := s.Connection(ctx, "contosohr")
+	_, err := s.Connection(ctx, tenant, "contosohr")
 	wantKind(t, "Connection(deleted)", err, store.NotFound)
-	_, err = s.Operation(ctx, "contosohr", "op1")
+	_, err = s.Operation(ctx, tenant, "contosohr", "op1")
 	wantKind(t, "Operation(of deleted connection)", err, store.NotFound)
-	_, err = s.Schema(ctx, "contosohr")
+	_, err = s.Schema(ctx, tenant, "contosohr")
 	wantKind(t, "Schema(of deleted connection)", err, store.NotFound)
-	wantKind(t, "DeleteConnection(again)", s.DeleteConnection(ctx, "contosohr", nil), store.NotFound)
+	wantKind(t, "DeleteConnection(again)", s.DeleteConnection(ctx, tenant, "contosohr", nil), store.NotFound)
 
 	// A re-created connection starts empty, with a version never seen before.
 	again := mustCreateConnection(t, s, "contosohr")
 	if again.Version == c.Version {
 		t.Errorf("re-created connection has version %d, the same as the deleted one", again.Version)
 	}
-	ops, _, err := s.Operations(ctx, "contosohr", nil, store.Page{Limit: 10})
+	ops, _, err := s.Operations(ctx, tenant, "contosohr", nil, store.Page{Limit: 10})
 	if err != nil || len(ops) != 0 {
 		t.Errorf("Operations(re-created) = %d operations, %v; want none", len(ops), err)
 	}
@@ -172,7 +179,7 @@ func testListConnections(t *testing.T, s store.Store) {
 			owner = "appA"
 			ofA = append(ofA, id)
 		}
-		if err := s.CreateConnection(ctx, &store.Connection{ID: id, Name: id, Owner: owner}); err != nil {
+		if err := s.CreateConnection(ctx, tenant, &store.Connection{ID: id, Name: id, Owner: owner}); err != nil {
 			t.Fatalf("CreateConnection(%s) = %v", id, err)
 		}
 		all = append(all, id)
@@ -195,7 +202,7 @@ func testListConnections(t *testing.T, s store.Store) {
 				if pages > 10 {
 					t.Fatal("Connections() does not stop paging")
 				}
-				list, next, err := s.Connections(ctx, tt.owner, store.Page{Limit: tt.limit, After: after})
+				list, next, err := s.Connections(ctx, tenant, tt.owner, store.Page{Limit: tt.limit, After: after})
 				if err != nil {
 					t.Fatalf("Connections() = %v", err)
 				}
@@ -223,10 +230,10 @@ func testCreateOperation(t *testing.T, s store.Store) {
 		ConnectionID: "contosohr", ID: "op1", Status: store.StatusFailed,
 		Error: &store.ErrorDetail{Code: "E1", Message: "boom", Details: []store.InnerErrorDetail{{Source: "properties/0"}}},
 	}
-	if err := s.CreateOperation(ctx, op); err != nil {
+	if err := s.CreateOperation(ctx, tenant, op); err != nil {
 		t.Fatalf("CreateOperation() = %v", err)
 	}
-	got, err := s.Operation(ctx, "contosohr", "op1")
+	got, err := s.Operation(ctx, tenant, "contosohr", "op1")
 	if err != nil {
 		t.Fatalf("Operation() = %v", err)
 	}
@@ -243,11 +250,11 @@ func testCreateOperation(t *testing.T, s store.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantKind(t, "CreateOperation()", s.CreateOperation(ctx, &tt.op), tt.want)
+			wantKind(t, "CreateOperation()", s.CreateOperation(ctx, tenant, &tt.op), tt.want)
 		})
 	}
 	for _, key := range [][2]string{{"contosohr", "missing"}, {"nope", "op1"}} {
-		_, err := s.Operation(ctx, key[0], key[1])
+		_, err := s.Operation(ctx, tenant, key[0], key[1])
 		wantKind(t, fmt.Sprintf("Operation(%q, %q)", key[0], key[1]), err, store.NotFound)
 	}
 }
@@ -271,7 +278,7 @@ func testUpdateOperation(t *testing.T, s store.Store) {
 	}
 	prev := mustCreateOperation(t, s, "contosohr", "op1", store.StatusInProgress)
 	for _, st := range steps {
-		got, err := s.UpdateOperation(ctx, "contosohr", "op1", st.update)
+		got, err := s.UpdateOperation(ctx, tenant, "contosohr", "op1", st.update)
 		if err != nil {
 			t.Fatalf("step %q: UpdateOperation() = %v", st.name, err)
 		}
@@ -279,7 +286,7 @@ func testUpdateOperation(t *testing.T, s store.Store) {
 			t.Errorf("step %q: UpdateOperation() = status %q, error %+v, version %d; want %q, %+v, a version above %d",
 				st.name, got.Status, got.Error, got.Version, st.wantStatus, st.wantError, prev.Version)
 		}
-		read, err := s.Operation(ctx, "contosohr", "op1")
+		read, err := s.Operation(ctx, tenant, "contosohr", "op1")
 		if err != nil {
 			t.Fatalf("Operation() = %v", err)
 		}
@@ -288,9 +295,9 @@ func testUpdateOperation(t *testing.T, s store.Store) {
 		}
 		prev = got
 	}
-	_, err := s.UpdateOperation(ctx, "contosohr", "missing", store.OperationUpdate{Status: ptr(store.StatusFailed)})
+	_, err := s.UpdateOperation(ctx, tenant, "contosohr", "missing", store.OperationUpdate{Status: ptr(store.StatusFailed)})
 	wantKind(t, "UpdateOperation(missing operation)", err, store.NotFound)
-	_, err = s.UpdateOperation(ctx, "nope", "op1", store.OperationUpdate{Status: ptr(store.StatusFailed)})
+	_, err = s.UpdateOperation(ctx, tenant, "nope", "op1", store.OperationUpdate{Status: ptr(store.StatusFailed)})
 	wantKind(t, "UpdateOperation(missing connection)", err, store.NotFound)
 }
 
@@ -307,14 +314,14 @@ func testTerminal(t *testing.T, s store.Store) {
 			{"set error", store.OperationUpdate{SetError: true, Error: &store.ErrorDetail{Message: "late"}}},
 		}
 		for _, tt := range tests {
-			_, err := s.UpdateOperation(ctx, "contosohr", id, tt.update)
+			_, err := s.UpdateOperation(ctx, tenant, "contosohr", id, tt.update)
 			wantKind(t, fmt.Sprintf("UpdateOperation(%s operation, %s)", final, tt.name), err, store.Conflict)
 		}
-		got, err := s.Operation(ctx, "contosohr", id)
+		got, err := s.Operation(ctx, tenant, "contosohr", id)
 		if err != nil || got.Status != final || got.Error != nil {
 			t.Errorf("after refused updates, Operation() = %+v, %v; want it unchanged", got, err)
 		}
-		if _, err := s.UpdateOperation(ctx, "contosohr", id, store.OperationUpdate{Status: ptr(final), SetError: true}); err != nil {
+		if _, err := s.UpdateOperation(ctx, tenant, "contosohr", id, store.OperationUpdate{Status: ptr(final), SetError: true}); err != nil {
 			t.Errorf("UpdateOperation(repeating the terminal state) = %v, want success", err)
 		}
 	}
@@ -323,16 +330,16 @@ func testTerminal(t *testing.T, s store.Store) {
 func testIfMatch(t *testing.T, s store.Store) {
 	mustCreateConnection(t, s, "contosohr")
 	op := mustCreateOperation(t, s, "contosohr", "op1", store.StatusInProgress)
-	_, err := s.UpdateOperation(ctx, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusCompleted), IfMatch: []int64{op.Version + 1}})
+	_, err := s.UpdateOperation(ctx, tenant, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusCompleted), IfMatch: []int64{op.Version + 1}})
 	wantKind(t, "UpdateOperation(wrong If-Match)", err, store.PreconditionFailed)
-	_, err = s.UpdateOperation(ctx, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusCompleted), IfMatch: []int64{}})
+	_, err = s.UpdateOperation(ctx, tenant, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusCompleted), IfMatch: []int64{}})
 	wantKind(t, "UpdateOperation(empty If-Match list)", err, store.PreconditionFailed)
-	got, err := s.UpdateOperation(ctx, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusCompleted), IfMatch: []int64{op.Version}})
+	got, err := s.UpdateOperation(ctx, tenant, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusCompleted), IfMatch: []int64{op.Version}})
 	if err != nil || got.Status != store.StatusCompleted {
 		t.Fatalf("UpdateOperation(current If-Match) = %+v, %v", got, err)
 	}
 	// A precondition failure wins over the terminal-state conflict.
-	_, err = s.UpdateOperation(ctx, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusFailed), IfMatch: []int64{op.Version}})
+	_, err = s.UpdateOperation(ctx, tenant, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusFailed), IfMatch: []int64{op.Version}})
 	wantKind(t, "UpdateOperation(stale If-Match on a terminal operation)", err, store.PreconditionFailed)
 }
 
@@ -346,7 +353,7 @@ func testConcurrentIfMatch(t *testing.T, s store.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.UpdateOperation(ctx, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusInProgress), IfMatch: []int64{op.Version}})
+			_, err := s.UpdateOperation(ctx, tenant, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusInProgress), IfMatch: []int64{op.Version}})
 			switch store.KindOf(err) {
 			case store.PreconditionFailed:
 				fails.Add(1)
@@ -375,7 +382,7 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			op, err := s.UpdateOperation(ctx, "contosohr", "op1", store.OperationUpdate{SetError: true, Error: &store.ErrorDetail{Code: fmt.Sprint(i)}})
+			op, err := s.UpdateOperation(ctx, tenant, "contosohr", "op1", store.OperationUpdate{SetError: true, Error: &store.ErrorDetail{Code: fmt.Sprint(i)}})
 			if err != nil {
 				t.Errorf("concurrent UpdateOperation() = %v", err)
 				return
@@ -430,7 +437,7 @@ func testListOperations(t *testing.T, s store.Store) {
 				if pages > 20 {
 					t.Fatal("Operations() does not stop paging")
 				}
-				list, next, err := s.Operations(ctx, "contosohr", tt.status, store.Page{Limit: tt.limit, After: after})
+				list, next, err := s.Operations(ctx, tenant, "contosohr", tt.status, store.Page{Limit: tt.limit, After: after})
 				if err != nil {
 					t.Fatalf("Operations() = %v", err)
 				}
@@ -450,23 +457,23 @@ func testListOperations(t *testing.T, s store.Store) {
 			}
 		})
 	}
-	_, _, err := s.Operations(ctx, "nope", nil, store.Page{Limit: 5})
+	_, _, err := s.Operations(ctx, tenant, "nope", nil, store.Page{Limit: 5})
 	wantKind(t, "Operations(missing connection)", err, store.NotFound)
-	_, _, err = s.Operations(ctx, "contosohr", nil, store.Page{Limit: 5, After: "garbage"})
+	_, _, err = s.Operations(ctx, tenant, "contosohr", nil, store.Page{Limit: 5, After: "garbage"})
 	wantKind(t, "Operations(bad page token)", err, store.Invalid)
 }
 
 func testDeleteOperation(t *testing.T, s store.Store) {
 	mustCreateConnection(t, s, "contosohr")
 	op := mustCreateOperation(t, s, "contosohr", "op1", store.StatusInProgress)
-	wantKind(t, "DeleteOperation(stale If-Match)", s.DeleteOperation(ctx, "contosohr", "op1", []int64{op.Version + 1}), store.PreconditionFailed)
-	if err := s.DeleteOperation(ctx, "contosohr", "op1", []int64{op.Version}); err != nil {
+	wantKind(t, "DeleteOperation(stale If-Match)", s.DeleteOperation(ctx, tenant, "contosohr", "op1", []int64{op.Version + 1}), store.PreconditionFailed)
+	if err := s.DeleteOperation(ctx, tenant, "contosohr", "op1", []int64{op.Version}); err != nil {
 		t.Fatalf("DeleteOperation() = %v", err)
 	}
-	_, err := s.Operation(ctx, "contosohr", "op1")
+	_, err := s.Operation(ctx, tenant, "contosohr", "op1")
 	wantKind(t, "Operation(deleted)", err, store.NotFound)
-	wantKind(t, "DeleteOperation(again)", s.DeleteOperation(ctx, "contosohr", "op1", nil), store.NotFound)
-	wantKind(t, "DeleteOperation(missing connection)", s.DeleteOperation(ctx, "nope", "op1", nil), store.NotFound)
+	wantKind(t, "DeleteOperation(again)", s.DeleteOperation(ctx, tenant, "contosohr", "op1", nil), store.NotFound)
+	wantKind(t, "DeleteOperation(missing connection)", s.DeleteOperation(ctx, tenant, "nope", "op1", nil), store.NotFound)
 }
 
 func validSchema() *store.Schema {
@@ -478,22 +485,22 @@ func validSchema() *store.Schema {
 
 func testRegisterSchema(t *testing.T, s store.Store) {
 	c := mustCreateConnection(t, s, "contosohr")
-	_, err := s.Schema(ctx, "contosohr")
+	_, err := s.Schema(ctx, tenant, "contosohr")
 	wantKind(t, "Schema(before registration)", err, store.NotFound)
 	due := time.Now().Add(time.Hour)
-	op, err := s.RegisterSchema(ctx, "contosohr", validSchema(), nil, due)
+	op, err := s.RegisterSchema(ctx, tenant, "contosohr", validSchema(), nil, due)
 	if err != nil {
 		t.Fatalf("RegisterSchema() = %v", err)
 	}
 	if op.Status != store.StatusInProgress || op.ID == "" {
 		t.Errorf("RegisterSchema() = %+v, want an operation in progress", op)
 	}
-	_, err = s.RegisterSchema(ctx, "contosohr", validSchema(), nil, due)
+	_, err = s.RegisterSchema(ctx, tenant, "contosohr", validSchema(), nil, due)
 	wantKind(t, "RegisterSchema(while one is in progress)", err, store.Conflict)
 	if n, err := s.PendingOperations(ctx); n != 1 || err != nil {
 		t.Errorf("PendingOperations() = %d, %v; want 1", n, err)
 	}
-	_, err = s.RegisterSchema(ctx, "nope", validSchema(), nil, due)
+	_, err = s.RegisterSchema(ctx, tenant, "nope", validSchema(), nil, due)
 	wantKind(t, "RegisterSchema(missing connection)", err, store.NotFound)
 
 	next, ok, err := s.NextDue(ctx)
@@ -507,13 +514,13 @@ func testRegisterSchema(t *testing.T, s store.Store) {
 	if err != nil || done == nil || done.ID != op.ID || done.Status != store.StatusCompleted || done.Error != nil {
 		t.Fatalf("FinishDue(at due) = %+v, %v; want operation %s completed", done, err, op.ID)
 	}
-	if got, err := s.Operation(ctx, "contosohr", op.ID); err != nil || got.Status != store.StatusCompleted {
+	if got, err := s.Operation(ctx, tenant, "contosohr", op.ID); err != nil || got.Status != store.StatusCompleted {
 		t.Errorf("Operation() after FinishDue = %+v, %v; want completed", got, err)
 	}
-	if got, err := s.Schema(ctx, "contosohr"); err != nil || !cmp.Equal(got, validSchema()) {
+	if got, err := s.Schema(ctx, tenant, "contosohr"); err != nil || !cmp.Equal(got, validSchema()) {
 		t.Errorf("Schema() = %+v, %v; want the registered schema", got, err)
 	}
-	if got, err := s.Connection(ctx, "contosohr"); err != nil || got.State != store.ConnectionReady || got.Version <= c.Version {
+	if got, err := s.Connection(ctx, tenant, "contosohr"); err != nil || got.State != store.ConnectionReady || got.Version <= c.Version {
 		t.Errorf("Connection() after registration = %+v, %v; want ready with a new version", got, err)
 	}
 	if _, ok, err := s.NextDue(ctx); ok || err != nil {
@@ -523,7 +530,7 @@ func testRegisterSchema(t *testing.T, s store.Store) {
 		t.Errorf("PendingOperations() after the last registration = %d, %v; want 0", n, err)
 	}
 	// A second registration is allowed once the first is done.
-	if _, err := s.RegisterSchema(ctx, "contosohr", validSchema(), nil, due); err != nil {
+	if _, err := s.RegisterSchema(ctx, tenant, "contosohr", validSchema(), nil, due); err != nil {
 		t.Errorf("RegisterSchema(after the first finished) = %v", err)
 	}
 }
@@ -531,7 +538,7 @@ func testRegisterSchema(t *testing.T, s store.Store) {
 func testFailedRegistration(t *testing.T, s store.Store) {
 	mustCreateConnection(t, s, "contosohr")
 	failure := &store.ErrorDetail{Code: "InvalidSchema", Message: "bad", Details: []store.InnerErrorDetail{{Source: "properties/0"}}}
-	op, err := s.RegisterSchema(ctx, "contosohr", validSchema(), failure, time.Now())
+	op, err := s.RegisterSchema(ctx, tenant, "contosohr", validSchema(), failure, time.Now())
 	if err != nil {
 		t.Fatalf("RegisterSchema() = %v", err)
 	}
@@ -539,31 +546,31 @@ func testFailedRegistration(t *testing.T, s store.Store) {
 	if err != nil || done == nil || done.ID != op.ID || done.Status != store.StatusFailed || !cmp.Equal(done.Error, failure) {
 		t.Fatalf("FinishDue() = %+v, %v; want operation %s failed with %+v", done, err, op.ID, failure)
 	}
-	_, err = s.Schema(ctx, "contosohr")
+	_, err = s.Schema(ctx, tenant, "contosohr")
 	wantKind(t, "Schema(after a failed registration)", err, store.NotFound)
-	if c, _ := s.Connection(ctx, "contosohr"); c == nil || c.State != store.ConnectionDraft {
+	if c, _ := s.Connection(ctx, tenant, "contosohr"); c == nil || c.State != store.ConnectionDraft {
 		t.Errorf("Connection() after a failed registration = %+v, want draft", c)
 	}
 }
 
 func testClientFinishesFirst(t *testing.T, s store.Store) {
 	mustCreateConnection(t, s, "contosohr")
-	op, err := s.RegisterSchema(ctx, "contosohr", validSchema(), nil, time.Now())
+	op, err := s.RegisterSchema(ctx, tenant, "contosohr", validSchema(), nil, time.Now())
 	if err != nil {
 		t.Fatalf("RegisterSchema() = %v", err)
 	}
 	clientErr := &store.ErrorDetail{Message: "cancelled by the client"}
-	if _, err := s.UpdateOperation(ctx, "contosohr", op.ID, store.OperationUpdate{Status: ptr(store.StatusFailed), SetError: true, Error: clientErr}); err != nil {
+	if _, err := s.UpdateOperation(ctx, tenant, "contosohr", op.ID, store.OperationUpdate{Status: ptr(store.StatusFailed), SetError: true, Error: clientErr}); err != nil {
 		t.Fatalf("UpdateOperation() = %v", err)
 	}
 	if done, err := s.FinishDue(ctx, time.Now().Add(time.Second)); err != nil || done != nil {
 		t.Errorf("FinishDue() after the client failed the operation = %+v, %v; want nothing to finish", done, err)
 	}
-	got, _ := s.Operation(ctx, "contosohr", op.ID)
+	got, _ := s.Operation(ctx, tenant, "contosohr", op.ID)
 	if got == nil || got.Status != store.StatusFailed || !cmp.Equal(got.Error, clientErr) {
 		t.Errorf("Operation() = %+v, want the client's failure kept", got)
 	}
-	if c, _ := s.Connection(ctx, "contosohr"); c == nil || c.State != store.ConnectionDraft {
+	if c, _ := s.Connection(ctx, tenant, "contosohr"); c == nil || c.State != store.ConnectionDraft {
 		t.Errorf("Connection() = %+v, want still draft", c)
 	}
 }
@@ -572,7 +579,7 @@ func testClientFinishesFirst(t *testing.T, s store.Store) {
 // not terminal, or none) leaves it to the worker.
 func testClientUpdatesWithoutFinishing(t *testing.T, s store.Store) {
 	mustCreateConnection(t, s, "contosohr")
-	op, err := s.RegisterSchema(ctx, "contosohr", validSchema(), nil, time.Now())
+	op, err := s.RegisterSchema(ctx, tenant, "contosohr", validSchema(), nil, time.Now())
 	if err != nil {
 		t.Fatalf("RegisterSchema() = %v", err)
 	}
@@ -581,7 +588,7 @@ func testClientUpdatesWithoutFinishing(t *testing.T, s store.Store) {
 		{Status: ptr(store.StatusUnspecified), SetError: true},
 		{SetError: true, Error: &store.ErrorDetail{Message: "still working"}},
 	} {
-		if _, err := s.UpdateOperation(ctx, "contosohr", op.ID, u); err != nil {
+		if _, err := s.UpdateOperation(ctx, tenant, "contosohr", op.ID, u); err != nil {
 			t.Fatalf("UpdateOperation(%+v) = %v", u, err)
 		}
 	}
@@ -592,7 +599,7 @@ func testClientUpdatesWithoutFinishing(t *testing.T, s store.Store) {
 	if err != nil || done == nil || done.ID != op.ID || done.Status != store.StatusCompleted {
 		t.Fatalf("FinishDue() = %+v, %v; want operation %s completed", done, err, op.ID)
 	}
-	if c, _ := s.Connection(ctx, "contosohr"); c == nil || c.State != store.ConnectionReady {
+	if c, _ := s.Connection(ctx, tenant, "contosohr"); c == nil || c.State != store.ConnectionReady {
 		t.Errorf("Connection() = %+v, want ready", c)
 	}
 }
@@ -602,7 +609,7 @@ func testFinishDueExactlyOnce(t *testing.T, s store.Store) {
 	for i := range conns {
 		id := fmt.Sprintf("conn%d", i)
 		mustCreateConnection(t, s, id)
-		if _, err := s.RegisterSchema(ctx, id, validSchema(), nil, time.Now()); err != nil {
+		if _, err := s.RegisterSchema(ctx, tenant, id, validSchema(), nil, time.Now()); err != nil {
 			t.Fatalf("RegisterSchema(%s) = %v", id, err)
 		}
 	}

@@ -1,0 +1,125 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/graphconn/graphconn/auth"
+	"github.com/graphconn/graphconn/store"
+)
+
+// createAt creates the database in dir as the first n migrations left it,
+// and runs seed on it; Open then applies the rest.
+func createAt(t *testing.T, dir string, n int, seed string) {
+	t.Helper()
+	ctx := context.Background()
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil || len(names) < n {
+		t.Fatalf("Glob(migrations) = %v, %v; want at least %d", names, err, n)
+	}
+	sort.Strings(names)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName)+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, name := range names[:n] {
+		script, err := migrations.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, string(script)); err != nil {
+			t.Fatalf("migrate %s: %v", name, err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, seed); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", n)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The connections stored before tenants were recorded go to the
+// development tenant, with their operations, their schema and the
+// registration in progress; no other tenant sees them.
+func TestMigrateToTenants(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	createAt(t, dir, 3, `
+		INSERT INTO connections (id, name, description, state, version, created, modified, owner)
+			VALUES ('contosohr', 'Contoso HR', 'HR', 'ready', 5, 1, 2, 'app1'),
+			       ('fabrikam', 'Fabrikam', '', 'draft', 7, 3, 4, '');
+		INSERT INTO operations (connection_id, id, status, error, version, created, modified)
+			VALUES ('contosohr', 'op1', 'failed', '{"errorCode":"E","message":"m"}', 6, 5, 6);
+		INSERT INTO operations (connection_id, id, status, version, created, modified, pending_schema, due)
+			VALUES ('fabrikam', 'reg', 'inprogress', 8, 7, 8, '{"baseType":"microsoft.graph.externalItem","properties":[]}', 9);
+		INSERT INTO schemas (connection_id, schema, registered)
+			VALUES ('contosohr', '{"baseType":"microsoft.graph.externalItem","properties":[{"name":"title","type":"String"}]}', 3);`)
+
+	db, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	defer db.Close()
+	dev := auth.DevTenantID
+	conns, _, err := db.Connections(ctx, dev, "", store.Page{Limit: 10})
+	if err != nil {
+		t.Fatalf("Connections(dev tenant) = %v", err)
+	}
+	want := []*store.Connection{
+		{Tenant: dev, ID: "contosohr", Name: "Contoso HR", Description: "HR", State: store.ConnectionReady, Owner: "app1", Version: 5, Created: unixTime(1), Modified: unixTime(2)},
+		{Tenant: dev, ID: "fabrikam", Name: "Fabrikam", State: store.ConnectionDraft, Version: 7, Created: unixTime(3), Modified: unixTime(4)},
+	}
+	if diff := cmp.Diff(want, conns); diff != "" {
+		t.Errorf("Connections(dev tenant) after the migration mismatch (-want +got):\n%s", diff)
+	}
+	op, err := db.Operation(ctx, dev, "contosohr", "op1")
+	if err != nil || op.Status != store.StatusFailed || op.Error == nil || op.Error.Code != "E" || op.Version != 6 {
+		t.Errorf("Operation(dev tenant, op1) = %+v, %v; want it as it was", op, err)
+	}
+	if s, err := db.Schema(ctx, dev, "contosohr"); err != nil || len(s.Properties) != 1 {
+		t.Errorf("Schema(dev tenant) = %+v, %v; want the stored schema", s, err)
+	}
+	const other = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	if list, _, err := db.Connections(ctx, other, "", store.Page{Limit: 10}); err != nil || len(list) != 0 {
+		t.Errorf("Connections(another tenant) = %v, %v; want none", list, err)
+	}
+	if _, err := db.Connection(ctx, other, "contosohr"); store.KindOf(err) != store.NotFound {
+		t.Errorf("Connection(another tenant) = %v, want NotFound", err)
+	}
+
+	// The registration in progress finishes, in its tenant.
+	done, err := db.FinishDue(ctx, time.Now())
+	if err != nil || done == nil || done.Tenant != dev || done.ConnectionID != "fabrikam" || done.Status != store.StatusCompleted {
+		t.Fatalf("FinishDue() = %+v, %v; want fabrikam's registration completed in the dev tenant", done, err)
+	}
+	if c, err := db.Connection(ctx, dev, "fabrikam"); err != nil || c.State != store.ConnectionReady {
+		t.Errorf("Connection(fabrikam) after FinishDue = %+v, %v; want ready", c, err)
+	}
+	// The foreign keys hold, and cascade, in the new tables.
+	var violations int
+	if err := db.read.QueryRowContext(ctx, "SELECT count(*) FROM pragma_foreign_key_check").Scan(&violations); err != nil || violations != 0 {
+		t.Errorf("foreign_key_check = %d violations, %v; want none", violations, err)
+	}
+	if err := db.DeleteConnection(ctx, dev, "contosohr", nil); err != nil {
+		t.Fatalf("DeleteConnection() = %v", err)
+	}
+	var left int
+	if err := db.read.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM operations WHERE connection_id = 'contosohr') + (SELECT count(*) FROM schemas WHERE connection_id = 'contosohr')").Scan(&left); err != nil || left != 0 {
+		t.Errorf("after DeleteConnection, %d operations and schemas left, %v; want none", left, err)
+	}
+	// A new connection with an id of the development tenant's can be made
+	// in another tenant.
+	if err := db.CreateConnection(ctx, other, &store.Connection{ID: "fabrikam", Name: "Other"}); err != nil {
+		t.Errorf("CreateConnection(another tenant, fabrikam) = %v", err)
+	}
+}
