@@ -314,7 +314,7 @@ func TestVerifyRefusesLaxTokens(t *testing.T) {
 	now := time.Now()
 	claims := func(change func(jwt.MapClaims)) jwt.MapClaims {
 		c := jwt.MapClaims{
-			"aud": DefaultAudience, "iss": DevIssuer, "appid": "app1", "roles": []string{"ExternalConnection.ReadWrite.All"},
+			"aud": DefaultAudience, "iss": DevIssuer, "appid": "app1", "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47", "roles": []string{"ExternalConnection.ReadWrite.All"},
 			"exp": now.Add(time.Hour).Unix(), "nbf": now.Unix(), "iat": now.Unix(),
 		}
 		if change != nil {

@@ -370,7 +370,7 @@ func TestLaxTokensOverHTTP(t *testing.T) {
 	now := time.Now()
 	token := func(header map[string]any, change func(jwt.MapClaims)) string {
 		c := jwt.MapClaims{
-			"aud": auth.DefaultAudience, "iss": auth.DevIssuer, "appid": testApp, "roles": []string{readWriteAll},
+			"aud": auth.DefaultAudience, "iss": auth.DevIssuer, "appid": testApp, "tid": devTenant, "roles": []string{readWriteAll},
 			"exp": now.Add(time.Hour).Unix(), "nbf": now.Unix(), "iat": now.Unix(),
 		}
 		if change != nil {
