@@ -52,7 +52,8 @@ func (t *throttle) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if p == nil {
 			return next(c)
 		}
-		r := t.limiter(p.AppID).Reserve()
+		// As Graph, per app and tenant.
+		r := t.limiter(p.TenantID + "/" + p.AppID).Reserve()
 		if d := r.Delay(); d > 0 {
 			r.Cancel()
 			secs := int(math.Ceil(d.Seconds()))

@@ -274,11 +274,12 @@ func (v *validator) responses(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // contractFailure is the 500 sent in place of a response that broke the
-// contract: only the request ids survive of the original headers.
+// contract: only the request ids (and Connection: close) survive of the
+// original headers.
 func (v *validator) contractFailure(c echo.Context) (int, []byte) {
 	h := c.Response().Writer.Header()
 	for k := range h {
-		if !slices.Contains([]string{"Request-Id", "Client-Request-Id"}, k) {
+		if !slices.Contains([]string{"Request-Id", "Client-Request-Id", "Connection"}, k) {
 			delete(h, k)
 		}
 	}

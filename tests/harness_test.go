@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -402,6 +403,8 @@ func tryDo(t testing.TB, base, token string, c call) (result, error) {
 	return r, nil
 }
 
+var saneClientRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
 // checkResponse fails t unless r is valid against openapi.yaml and carries
 // the headers and error body that every graphconn response must.
 func checkResponse(t testing.TB, req *http.Request, r result) {
@@ -411,8 +414,10 @@ func checkResponse(t testing.TB, req *http.Request, r result) {
 	if err != nil {
 		t.Errorf("%s: request-id header %q is not a GUID", what, r.header.Get("request-id"))
 	}
+	// Echoed when it is a sane id (1 to 128 of letters, digits and ._:-),
+	// else replaced by the request-id.
 	wantClient := req.Header.Get("client-request-id")
-	if wantClient == "" {
+	if !saneClientRequestID.MatchString(wantClient) {
 		wantClient = rid.String()
 	}
 	if got := r.header.Get("client-request-id"); got != wantClient {

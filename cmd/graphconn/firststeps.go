@@ -17,8 +17,7 @@ const newcomerAppID = "11111111-2222-3333-4444-555555555555"
 // logFirstSteps logs, once serve listens, what a newcomer needs first: where
 // the docs are, and the command that mints a token for every operation,
 // signed by the development key of dataDir (when the server trusts it).
-func logFirstSteps(log *slog.Logger, self, addr, dataDir string, issuers, audiences []string) {
-	base := baseURL(addr)
+func logFirstSteps(log *slog.Logger, self, base, dataDir string, issuers, audiences []string) {
 	log.Info("docs", slog.String("docs", base+"/docs"), slog.String("openapi", base+"/openapi.yaml"))
 	if args := tokenArgs(dataDir, issuers, audiences); args != nil {
 		log.Info("mint a token", slog.String("command", shellJoin(append([]string{self}, args...))))

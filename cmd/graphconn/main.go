@@ -217,7 +217,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		attrs = append(attrs, slog.String("sqlite-synchronous", sync))
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "listening", attrs...)
-	logFirstSteps(log, os.Args[0], ln.Addr().String(), *dataDir, splitList(*issuers), splitList(*audiences))
+	logFirstSteps(log, os.Args[0], strings.TrimSuffix(*publicURL, "/"), *dataDir, splitList(*issuers), splitList(*audiences))
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	workDone := make(chan struct{})
