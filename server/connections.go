@@ -16,7 +16,7 @@ const (
 
 // ExternalListConnections lists the connections.
 func (s *Server) ExternalListConnections(c echo.Context, p gen.ExternalListConnectionsParams) error {
-	pg, err := page(p.Top, p.Skiptoken)
+	pg, err := page(p.Top, p.Skiptoken, s.connectionPage)
 	if err != nil {
 		return err
 	}

@@ -377,12 +377,16 @@ func selectable(spec *openapi3.T, schema string) ([]string, error) {
 	return names, nil
 }
 
-// page turns $top and $skiptoken into a store.Page.
-func page(top *int, skiptoken *string) (store.Page, error) {
+// page turns $top and $skiptoken into a store.Page of at most most items:
+// fewer than $top asks for when their size could pass maxPageBytes (the
+// client follows @odata.nextLink for the rest, as OData's server-driven
+// paging has it).
+func page(top *int, skiptoken *string, most int) (store.Page, error) {
 	p := store.Page{Limit: defaultPageSize}
 	if top != nil {
 		p.Limit = *top
 	}
+	p.Limit = min(p.Limit, most)
 	if skiptoken != nil {
 		after, err := base64.RawURLEncoding.DecodeString(*skiptoken)
 		if err != nil || len(after) == 0 {

@@ -74,7 +74,7 @@ func (s *Server) listOperations(c echo.Context, connID string, top *int, skiptok
 	if err := s.visible(c, connID); err != nil {
 		return err
 	}
-	pg, err := page(top, skiptoken)
+	pg, err := page(top, skiptoken, s.operationPage)
 	if err != nil {
 		return err
 	}

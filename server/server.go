@@ -77,7 +77,14 @@ type Server struct {
 	notify         func()
 	// The properties that $select may name, from openapi.yaml.
 	operationProps, connectionProps []string
+	// The most entities a page holds, whatever $top says, so that no page
+	// is larger than maxPageBytes: from openapi.yaml's bounds.
+	operationPage, connectionPage int
 }
+
+// maxPageBytes bounds the JSON of a page of a list (its entities; the
+// annotations around them add a few kilobytes).
+const maxPageBytes = 16 << 20
 
 var _ gen.ServerInterface = (*Server)(nil)
 
@@ -91,6 +98,12 @@ func New(cfg Config) (http.Handler, error) {
 	if s.notify == nil {
 		s.notify = func() {}
 	}
+	if s.operationPage, err = pageItems(spec, "microsoft.graph.connectionOperation"); err != nil {
+		return nil, err
+	}
+	if s.connectionPage, err = pageItems(spec, "microsoft.graph.externalConnection"); err != nil {
+		return nil, err
+	}
 	if s.operationProps, err = selectable(spec, "microsoft.graph.connectionOperation"); err != nil {
 		return nil, err
 	}
@@ -98,6 +111,20 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	return build(cfg, spec, func(e *echo.Echo) { gen.RegisterHandlers(e, s) })
+}
+
+// pageItems is how many entities of the named schema fit in maxPageBytes
+// at their largest.
+func pageItems(spec *openapi3.T, name string) (int, error) {
+	ref := spec.Components.Schemas[name]
+	if ref == nil {
+		return 0, fmt.Errorf("openapi.yaml has no schema %s", name)
+	}
+	n, ok := contract.MaxJSONBytes(ref.Value)
+	if !ok {
+		return 0, fmt.Errorf("openapi.yaml does not bound the size of %s", name)
+	}
+	return int(max(1, maxPageBytes/n)), nil
 }
 
 // LoadSpec parses the embedded openapi.yaml, as written: its operationIds,

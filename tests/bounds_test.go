@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -309,4 +311,47 @@ func peakRSS(t *testing.T, pid int) int64 {
 	}
 	t.Fatal("no VmHWM in /proc status")
 	return 0
+}
+
+// A page never holds more entities than fit in the server's page bound at
+// their largest (16 MiB: 633 connections), whatever $top asks for; the rest
+// comes through @odata.nextLink.
+func TestPageBytesBounded(t *testing.T) {
+	e := newEnv(t)
+	const n = 640
+	for i := range n {
+		id := fmt.Sprintf("page%04d", i)
+		if r := e.do(call{method: "POST", path: "/external/connections", body: map[string]any{"id": id, "name": "n",
+			"description": strings.Repeat("<", 2048)}}); r.status != http.StatusCreated {
+			t.Fatalf("POST %s = %d %s", id, r.status, r.body)
+		}
+	}
+	r := e.do(call{method: "GET", path: "/external/connections?$top=999"})
+	var page struct {
+		Value    []map[string]any `json:"value"`
+		NextLink string           `json:"@odata.nextLink"`
+	}
+	if err := json.Unmarshal(r.body, &page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Value) >= n || page.NextLink == "" {
+		t.Fatalf("GET $top=999 = %d connections, nextLink %q; want fewer than %d and a nextLink", len(page.Value), page.NextLink, n)
+	}
+	if len(r.body) > 16<<20 {
+		t.Errorf("page = %d bytes, want at most 16 MiB", len(r.body))
+	}
+	u, err := url.Parse(page.NextLink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = e.do(call{method: "GET", path: u.RequestURI()})
+	var rest struct {
+		Value []map[string]any `json:"value"`
+	}
+	if err := json.Unmarshal(r.body, &rest); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(page.Value) + len(rest.Value); got != n {
+		t.Errorf("both pages = %d connections, want %d", got, n)
+	}
 }

@@ -121,7 +121,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// (BENCHMARKS.md measures what that costs).
 	synchronous := fs.String("sqlite-synchronous", env("GRAPHCONN_SQLITE_SYNCHRONOUS", sqlite.DefaultSynchronous),
 		"NORMAL: an acknowledged write survives any crash of graphconn, not a crash of the machine or a power loss; FULL: it survives those too, and writes are slower (env GRAPHCONN_SQLITE_SYNCHRONOUS)")
-	maxBody := fs.Int64("max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted, after decompression")
+	maxBody := fs.Int64("max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted, as sent and after decompression")
+	bodyBudget := fs.Int64("body-budget-bytes", server.DefaultBodyBudgetBytes,
+		"request body bytes held at once across the server (bodies over 4 KiB); past it requests wait up to 2s, then get 503 with Retry-After")
 	delay, err := time.ParseDuration(env("GRAPHCONN_OPERATION_DELAY", server.DefaultOperationDelay.String()))
 	if err != nil {
 		return usageError{fmt.Errorf("GRAPHCONN_OPERATION_DELAY: %w", err)}
@@ -194,7 +196,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		*publicURL = baseURL(ln.Addr().String())
 	}
 	handler, err := server.New(server.Config{
-		Store: db, Verifier: verifier, Logger: log, MaxBodyBytes: *maxBody, OperationDelay: delay, Notify: work.Notify,
+		Store: db, Verifier: verifier, Logger: log, MaxBodyBytes: *maxBody, BodyBudgetBytes: *bodyBudget, OperationDelay: delay, Notify: work.Notify,
 		NoValidation: *noValidation, RateLimit: *rateLimit, RateBurst: *rateBurst,
 		PublicURL: *publicURL, TrustedProxies: splitList(*trustedProxies),
 	})
