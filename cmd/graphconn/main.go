@@ -146,7 +146,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	writeTimeout := fs.Duration("write-timeout", 60*time.Second, "how long writing a response may take")
 	idleTimeout := fs.Duration("idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
 	publicURL := fs.String("public-url", env("GRAPHCONN_PUBLIC_URL", ""),
-		"scheme, host and optional path of the absolute URLs in responses (Location, @odata.context, @odata.nextLink); default: http:// and the listen address, localhost for a wildcard one (env GRAPHCONN_PUBLIC_URL)")
+		"scheme, host and optional path of the absolute URLs in responses (Location, @odata.context, @odata.nextLink); default: http:// (https:// with TLS) and the listen address, localhost for a wildcard one (env GRAPHCONN_PUBLIC_URL)")
 	trustedProxies := fs.String("trusted-proxies", env("GRAPHCONN_TRUSTED_PROXIES", ""),
 		"IP addresses and CIDR ranges, comma-separated, of the reverse proxies whose Host, X-Forwarded-Proto, X-Forwarded-Host and Forwarded headers set the scheme and host of those URLs; from any other peer they are ignored (env GRAPHCONN_TRUSTED_PROXIES)")
 	useDevTLS := false
@@ -295,6 +295,9 @@ func serverTLS(log *slog.Logger, certFile, keyFile, dataDir string, hosts []stri
 	var cert tls.Certificate
 	if certFile != "" {
 		c, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err == nil && c.Leaf == nil { // GODEBUG=x509keypairleaf=0
+			c.Leaf, err = x509.ParseCertificate(c.Certificate[0])
+		}
 		if err != nil {
 			return nil, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", certFile, keyFile, err)
 		}

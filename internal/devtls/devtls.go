@@ -104,9 +104,14 @@ func LoadOrCreate(dir string, hosts []string, now time.Time) (*Server, error) {
 	dns, ips := names(hosts)
 	s := &Server{CA: ca, CAFile: filepath.Join(dir, CAFile), CertFile: filepath.Join(dir, CertFile)}
 	keyFile := filepath.Join(dir, CertKeyFile)
-	if c, err := tls.LoadX509KeyPair(s.CertFile, keyFile); err == nil && reusable(c.Leaf, ca, dns, ips, now) {
-		s.Certificate = c
-		return s, nil
+	if c, err := tls.LoadX509KeyPair(s.CertFile, keyFile); err == nil {
+		if c.Leaf == nil { // GODEBUG=x509keypairleaf=0
+			c.Leaf, _ = x509.ParseCertificate(c.Certificate[0])
+		}
+		if reusable(c.Leaf, ca, dns, ips, now) {
+			s.Certificate = c
+			return s, nil
+		}
 	}
 	if s.Certificate, err = issue(ca, dns, ips, now); err != nil {
 		return nil, fmt.Errorf("issue the development TLS certificate: %w", err)
