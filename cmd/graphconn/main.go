@@ -1,11 +1,13 @@
 // Command graphconn serves the Microsoft Graph external-connections API.
 //
-//	graphconn serve [--addr 127.0.0.1:8080] [--data-dir ./data] [--operation-delay 2s] [--jwks FILE|URL] ...
+//	graphconn serve [--addr 127.0.0.1:8080] [--data-dir ./data] [--tls | --tls-cert FILE --tls-key FILE] [--jwks FILE|URL] ...
 //	graphconn token --app-id APP [--roles R,...] [--scopes S,...] [--tenant-id T] [--ttl 1h] [--data-dir ./data]
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,15 +15,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/graphconn/graphconn/auth"
+	"github.com/graphconn/graphconn/internal/devtls"
 	"github.com/graphconn/graphconn/internal/logbuf"
 	"github.com/graphconn/graphconn/server"
 	"github.com/graphconn/graphconn/store"
@@ -141,12 +146,26 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	writeTimeout := fs.Duration("write-timeout", 60*time.Second, "how long writing a response may take")
 	idleTimeout := fs.Duration("idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
 	publicURL := fs.String("public-url", env("GRAPHCONN_PUBLIC_URL", ""),
-		"scheme, host and optional path of the absolute URLs in responses (Location, @odata.context, @odata.nextLink); default: http:// and the listen address, localhost for a wildcard one (env GRAPHCONN_PUBLIC_URL)")
+		"scheme, host and optional path of the absolute URLs in responses (Location, @odata.context, @odata.nextLink); default: http:// (https:// with TLS) and the listen address, localhost for a wildcard one (env GRAPHCONN_PUBLIC_URL)")
 	trustedProxies := fs.String("trusted-proxies", env("GRAPHCONN_TRUSTED_PROXIES", ""),
 		"IP addresses and CIDR ranges, comma-separated, of the reverse proxies whose Host, X-Forwarded-Proto, X-Forwarded-Host and Forwarded headers set the scheme and host of those URLs; from any other peer they are ignored (env GRAPHCONN_TRUSTED_PROXIES)")
+	useDevTLS := false
+	if v := getenv("GRAPHCONN_TLS"); v != "" {
+		if useDevTLS, err = strconv.ParseBool(v); err != nil {
+			return usageError{fmt.Errorf("GRAPHCONN_TLS: %w", err)}
+		}
+	}
+	fs.BoolVar(&useDevTLS, "tls", useDevTLS,
+		"serve HTTPS (and HTTP/2) with a certificate signed by a development CA, both made in --data-dir on first use (env GRAPHCONN_TLS)")
+	tlsCert := fs.String("tls-cert", env("GRAPHCONN_TLS_CERT", ""), "serve HTTPS with this PEM certificate (chain) instead; needs --tls-key (env GRAPHCONN_TLS_CERT)")
+	tlsKey := fs.String("tls-key", env("GRAPHCONN_TLS_KEY", ""), "the PEM private key of --tls-cert (env GRAPHCONN_TLS_KEY)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return usagef("serve: --tls-cert and --tls-key go together (env GRAPHCONN_TLS_CERT, GRAPHCONN_TLS_KEY)")
+	}
+	useTLS := useDevTLS || *tlsCert != ""
 	// Checked whichever the store, so that a mistyped setting never passes
 	// unnoticed.
 	sync, err := sqlite.ParseSynchronous(*synchronous)
@@ -194,6 +213,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if *publicURL == "" {
 		*publicURL = baseURL(ln.Addr().String())
+		if useTLS {
+			*publicURL = "https" + strings.TrimPrefix(*publicURL, "http")
+		}
 	}
 	handler, err := server.New(server.Config{
 		Store: db, Verifier: verifier, Logger: log, MaxBodyBytes: *maxBody, BodyBudgetBytes: *bodyBudget, OperationDelay: delay, Notify: work.Notify,
@@ -204,6 +226,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ln.Close()
 		return err
 	}
+	var tlsConfig *tls.Config
+	if useTLS {
+		if tlsConfig, err = serverTLS(log, *tlsCert, *tlsKey, *dataDir, []string{hostOf(*addr), hostOf(ln.Addr().String()), urlHost(*publicURL)}); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: *readHeaderTimeout,
@@ -212,6 +241,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTimeout:       *idleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// ServeTLS offers h2 and http/1.1 (TLSNextProto stays nil).
+		TLSConfig: tlsConfig,
 	}
 	attrs := []slog.Attr{slog.String("addr", ln.Addr().String()), slog.String("data-dir", *dataDir), slog.String("store", engine),
 		slog.String("max-body-bytes", strconv.FormatInt(*maxBody, 10)), slog.String("public-url", *publicURL)}
@@ -229,7 +260,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}()
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
@@ -248,6 +285,60 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// serverTLS is the TLS configuration of serve: the pair of certFile and
+// keyFile when given, else the development certificate of dataDir for
+// hosts (and the local names). It logs which, and for the development CA
+// how clients come to trust it.
+func serverTLS(log *slog.Logger, certFile, keyFile, dataDir string, hosts []string) (*tls.Config, error) {
+	var cert tls.Certificate
+	if certFile != "" {
+		c, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err == nil && c.Leaf == nil { // GODEBUG=x509keypairleaf=0
+			c.Leaf, err = x509.ParseCertificate(c.Certificate[0])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", certFile, keyFile, err)
+		}
+		cert = c
+		log.Info("tls", slog.String("cert", certFile), slog.Any("names", certNames(c.Leaf)), slog.Time("expires", c.Leaf.NotAfter))
+	} else {
+		s, err := devtls.LoadOrCreate(dataDir, hosts, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("development TLS certificate in %s: %w", dataDir, err)
+		}
+		cert = s.Certificate
+		// SSL_CERT_FILE replaces the system's roots (README, HTTPS).
+		log.Info("tls", slog.String("ca", s.CAFile), slog.String("cert", s.CertFile), slog.Bool("issued", s.Issued),
+			slog.Any("names", certNames(cert.Leaf)), slog.Time("expires", cert.Leaf.NotAfter),
+			slog.String("NODE_EXTRA_CA_CERTS", s.CAFile), slog.String("SSL_CERT_FILE", s.CAFile))
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
+}
+
+// certNames lists the DNS names and IP addresses of c.
+func certNames(c *x509.Certificate) []string {
+	names := slices.Clone(c.DNSNames)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return names
+}
+
+// hostOf is the host of a host:port, "" when addr is not one.
+func hostOf(addr string) string {
+	host, _, _ := net.SplitHostPort(addr)
+	return host
+}
+
+// urlHost is the host of rawURL without its port, "" when it has none.
+func urlHost(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 // openStore opens PostgreSQL when dbURL is set, and SQLite in dataDir
