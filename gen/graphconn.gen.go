@@ -41,22 +41,22 @@ func (e MicrosoftGraphConnectionOperationOdataType) Valid() bool {
 
 // Defines values for MicrosoftGraphConnectionOperationStatus.
 const (
-	Completed   MicrosoftGraphConnectionOperationStatus = "completed"
-	Failed      MicrosoftGraphConnectionOperationStatus = "failed"
-	Inprogress  MicrosoftGraphConnectionOperationStatus = "inprogress"
-	Unspecified MicrosoftGraphConnectionOperationStatus = "unspecified"
+	MicrosoftGraphConnectionOperationStatusCompleted   MicrosoftGraphConnectionOperationStatus = "completed"
+	MicrosoftGraphConnectionOperationStatusFailed      MicrosoftGraphConnectionOperationStatus = "failed"
+	MicrosoftGraphConnectionOperationStatusInprogress  MicrosoftGraphConnectionOperationStatus = "inprogress"
+	MicrosoftGraphConnectionOperationStatusUnspecified MicrosoftGraphConnectionOperationStatus = "unspecified"
 )
 
 // Valid indicates whether the value is a known member of the MicrosoftGraphConnectionOperationStatus enum.
 func (e MicrosoftGraphConnectionOperationStatus) Valid() bool {
 	switch e {
-	case Completed:
+	case MicrosoftGraphConnectionOperationStatusCompleted:
 		return true
-	case Failed:
+	case MicrosoftGraphConnectionOperationStatusFailed:
 		return true
-	case Inprogress:
+	case MicrosoftGraphConnectionOperationStatusInprogress:
 		return true
-	case Unspecified:
+	case MicrosoftGraphConnectionOperationStatusUnspecified:
 		return true
 	default:
 		return false
@@ -65,22 +65,22 @@ func (e MicrosoftGraphConnectionOperationStatus) Valid() bool {
 
 // Defines values for MicrosoftGraphConnectionState.
 const (
-	Draft         MicrosoftGraphConnectionState = "draft"
-	LimitExceeded MicrosoftGraphConnectionState = "limitExceeded"
-	Obsolete      MicrosoftGraphConnectionState = "obsolete"
-	Ready         MicrosoftGraphConnectionState = "ready"
+	MicrosoftGraphConnectionStateDraft         MicrosoftGraphConnectionState = "draft"
+	MicrosoftGraphConnectionStateLimitExceeded MicrosoftGraphConnectionState = "limitExceeded"
+	MicrosoftGraphConnectionStateObsolete      MicrosoftGraphConnectionState = "obsolete"
+	MicrosoftGraphConnectionStateReady         MicrosoftGraphConnectionState = "ready"
 )
 
 // Valid indicates whether the value is a known member of the MicrosoftGraphConnectionState enum.
 func (e MicrosoftGraphConnectionState) Valid() bool {
 	switch e {
-	case Draft:
+	case MicrosoftGraphConnectionStateDraft:
 		return true
-	case LimitExceeded:
+	case MicrosoftGraphConnectionStateLimitExceeded:
 		return true
-	case Obsolete:
+	case MicrosoftGraphConnectionStateObsolete:
 		return true
-	case Ready:
+	case MicrosoftGraphConnectionStateReady:
 		return true
 	default:
 		return false
@@ -123,6 +123,330 @@ func (e MicrosoftGraphExternalConnectionOdataType) Valid() bool {
 	}
 }
 
+// Defines values for MicrosoftGraphExternalConnectorsConnectionOperationOdataType.
+const (
+	MicrosoftGraphExternalConnectorsConnectionOperationOdataTypeHashMicrosoftGraphExternalConnectorsConnectionOperation MicrosoftGraphExternalConnectorsConnectionOperationOdataType = "#microsoft.graph.externalConnectors.connectionOperation"
+	MicrosoftGraphExternalConnectorsConnectionOperationOdataTypeMicrosoftGraphExternalConnectorsConnectionOperation     MicrosoftGraphExternalConnectorsConnectionOperationOdataType = "microsoft.graph.externalConnectors.connectionOperation"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsConnectionOperationOdataType enum.
+func (e MicrosoftGraphExternalConnectorsConnectionOperationOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsConnectionOperationOdataTypeHashMicrosoftGraphExternalConnectorsConnectionOperation:
+		return true
+	case MicrosoftGraphExternalConnectorsConnectionOperationOdataTypeMicrosoftGraphExternalConnectorsConnectionOperation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsConnectionOperationStatus.
+const (
+	MicrosoftGraphExternalConnectorsConnectionOperationStatusCompleted          MicrosoftGraphExternalConnectorsConnectionOperationStatus = "completed"
+	MicrosoftGraphExternalConnectorsConnectionOperationStatusFailed             MicrosoftGraphExternalConnectorsConnectionOperationStatus = "failed"
+	MicrosoftGraphExternalConnectorsConnectionOperationStatusInprogress         MicrosoftGraphExternalConnectorsConnectionOperationStatus = "inprogress"
+	MicrosoftGraphExternalConnectorsConnectionOperationStatusUnknownFutureValue MicrosoftGraphExternalConnectorsConnectionOperationStatus = "unknownFutureValue"
+	MicrosoftGraphExternalConnectorsConnectionOperationStatusUnspecified        MicrosoftGraphExternalConnectorsConnectionOperationStatus = "unspecified"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsConnectionOperationStatus enum.
+func (e MicrosoftGraphExternalConnectorsConnectionOperationStatus) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsConnectionOperationStatusCompleted:
+		return true
+	case MicrosoftGraphExternalConnectorsConnectionOperationStatusFailed:
+		return true
+	case MicrosoftGraphExternalConnectorsConnectionOperationStatusInprogress:
+		return true
+	case MicrosoftGraphExternalConnectorsConnectionOperationStatusUnknownFutureValue:
+		return true
+	case MicrosoftGraphExternalConnectorsConnectionOperationStatusUnspecified:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsConnectionState.
+const (
+	MicrosoftGraphExternalConnectorsConnectionStateDraft              MicrosoftGraphExternalConnectorsConnectionState = "draft"
+	MicrosoftGraphExternalConnectorsConnectionStateLimitExceeded      MicrosoftGraphExternalConnectorsConnectionState = "limitExceeded"
+	MicrosoftGraphExternalConnectorsConnectionStateObsolete           MicrosoftGraphExternalConnectorsConnectionState = "obsolete"
+	MicrosoftGraphExternalConnectorsConnectionStateReady              MicrosoftGraphExternalConnectorsConnectionState = "ready"
+	MicrosoftGraphExternalConnectorsConnectionStateUnknownFutureValue MicrosoftGraphExternalConnectorsConnectionState = "unknownFutureValue"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsConnectionState enum.
+func (e MicrosoftGraphExternalConnectorsConnectionState) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsConnectionStateDraft:
+		return true
+	case MicrosoftGraphExternalConnectorsConnectionStateLimitExceeded:
+		return true
+	case MicrosoftGraphExternalConnectorsConnectionStateObsolete:
+		return true
+	case MicrosoftGraphExternalConnectorsConnectionStateReady:
+		return true
+	case MicrosoftGraphExternalConnectorsConnectionStateUnknownFutureValue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsExternalConnectionOdataType.
+const (
+	MicrosoftGraphExternalConnectorsExternalConnectionOdataTypeHashMicrosoftGraphExternalConnectorsExternalConnection MicrosoftGraphExternalConnectorsExternalConnectionOdataType = "#microsoft.graph.externalConnectors.externalConnection"
+	MicrosoftGraphExternalConnectorsExternalConnectionOdataTypeMicrosoftGraphExternalConnectorsExternalConnection     MicrosoftGraphExternalConnectorsExternalConnectionOdataType = "microsoft.graph.externalConnectors.externalConnection"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsExternalConnectionOdataType enum.
+func (e MicrosoftGraphExternalConnectorsExternalConnectionOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsExternalConnectionOdataTypeHashMicrosoftGraphExternalConnectorsExternalConnection:
+		return true
+	case MicrosoftGraphExternalConnectorsExternalConnectionOdataTypeMicrosoftGraphExternalConnectorsExternalConnection:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsLabel.
+const (
+	MicrosoftGraphExternalConnectorsLabelAssignedToPeople     MicrosoftGraphExternalConnectorsLabel = "assignedToPeople"
+	MicrosoftGraphExternalConnectorsLabelAuthors              MicrosoftGraphExternalConnectorsLabel = "authors"
+	MicrosoftGraphExternalConnectorsLabelClosedBy             MicrosoftGraphExternalConnectorsLabel = "closedBy"
+	MicrosoftGraphExternalConnectorsLabelClosedDate           MicrosoftGraphExternalConnectorsLabel = "closedDate"
+	MicrosoftGraphExternalConnectorsLabelContainerName        MicrosoftGraphExternalConnectorsLabel = "containerName"
+	MicrosoftGraphExternalConnectorsLabelContainerUrl         MicrosoftGraphExternalConnectorsLabel = "containerUrl"
+	MicrosoftGraphExternalConnectorsLabelCreatedBy            MicrosoftGraphExternalConnectorsLabel = "createdBy"
+	MicrosoftGraphExternalConnectorsLabelCreatedDateTime      MicrosoftGraphExternalConnectorsLabel = "createdDateTime"
+	MicrosoftGraphExternalConnectorsLabelDueDate              MicrosoftGraphExternalConnectorsLabel = "dueDate"
+	MicrosoftGraphExternalConnectorsLabelFileExtension        MicrosoftGraphExternalConnectorsLabel = "fileExtension"
+	MicrosoftGraphExternalConnectorsLabelFileName             MicrosoftGraphExternalConnectorsLabel = "fileName"
+	MicrosoftGraphExternalConnectorsLabelIconUrl              MicrosoftGraphExternalConnectorsLabel = "iconUrl"
+	MicrosoftGraphExternalConnectorsLabelItemParentId         MicrosoftGraphExternalConnectorsLabel = "itemParentId"
+	MicrosoftGraphExternalConnectorsLabelItemPath             MicrosoftGraphExternalConnectorsLabel = "itemPath"
+	MicrosoftGraphExternalConnectorsLabelItemType             MicrosoftGraphExternalConnectorsLabel = "itemType"
+	MicrosoftGraphExternalConnectorsLabelLastModifiedBy       MicrosoftGraphExternalConnectorsLabel = "lastModifiedBy"
+	MicrosoftGraphExternalConnectorsLabelLastModifiedDateTime MicrosoftGraphExternalConnectorsLabel = "lastModifiedDateTime"
+	MicrosoftGraphExternalConnectorsLabelNumberOfReactions    MicrosoftGraphExternalConnectorsLabel = "numberOfReactions"
+	MicrosoftGraphExternalConnectorsLabelParentUrl            MicrosoftGraphExternalConnectorsLabel = "parentUrl"
+	MicrosoftGraphExternalConnectorsLabelPriority             MicrosoftGraphExternalConnectorsLabel = "priority"
+	MicrosoftGraphExternalConnectorsLabelPriorityNormalized   MicrosoftGraphExternalConnectorsLabel = "priorityNormalized"
+	MicrosoftGraphExternalConnectorsLabelReportedBy           MicrosoftGraphExternalConnectorsLabel = "reportedBy"
+	MicrosoftGraphExternalConnectorsLabelSecondaryId          MicrosoftGraphExternalConnectorsLabel = "secondaryId"
+	MicrosoftGraphExternalConnectorsLabelSeverity             MicrosoftGraphExternalConnectorsLabel = "severity"
+	MicrosoftGraphExternalConnectorsLabelSprintName           MicrosoftGraphExternalConnectorsLabel = "sprintName"
+	MicrosoftGraphExternalConnectorsLabelState                MicrosoftGraphExternalConnectorsLabel = "state"
+	MicrosoftGraphExternalConnectorsLabelTags                 MicrosoftGraphExternalConnectorsLabel = "tags"
+	MicrosoftGraphExternalConnectorsLabelTitle                MicrosoftGraphExternalConnectorsLabel = "title"
+	MicrosoftGraphExternalConnectorsLabelUnknownFutureValue   MicrosoftGraphExternalConnectorsLabel = "unknownFutureValue"
+	MicrosoftGraphExternalConnectorsLabelUrl                  MicrosoftGraphExternalConnectorsLabel = "url"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsLabel enum.
+func (e MicrosoftGraphExternalConnectorsLabel) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsLabelAssignedToPeople:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelAuthors:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelClosedBy:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelClosedDate:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelContainerName:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelContainerUrl:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelCreatedBy:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelCreatedDateTime:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelDueDate:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelFileExtension:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelFileName:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelIconUrl:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelItemParentId:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelItemPath:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelItemType:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelLastModifiedBy:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelLastModifiedDateTime:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelNumberOfReactions:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelParentUrl:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelPriority:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelPriorityNormalized:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelReportedBy:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelSecondaryId:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelSeverity:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelSprintName:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelState:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelTags:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelTitle:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelUnknownFutureValue:
+		return true
+	case MicrosoftGraphExternalConnectorsLabelUrl:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsPropertyOdataType.
+const (
+	MicrosoftGraphExternalConnectorsPropertyOdataTypeHashMicrosoftGraphExternalConnectorsProperty MicrosoftGraphExternalConnectorsPropertyOdataType = "#microsoft.graph.externalConnectors.property"
+	MicrosoftGraphExternalConnectorsPropertyOdataTypeMicrosoftGraphExternalConnectorsProperty     MicrosoftGraphExternalConnectorsPropertyOdataType = "microsoft.graph.externalConnectors.property"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsPropertyOdataType enum.
+func (e MicrosoftGraphExternalConnectorsPropertyOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsPropertyOdataTypeHashMicrosoftGraphExternalConnectorsProperty:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyOdataTypeMicrosoftGraphExternalConnectorsProperty:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsPropertyType.
+const (
+	MicrosoftGraphExternalConnectorsPropertyTypeBoolean              MicrosoftGraphExternalConnectorsPropertyType = "boolean"
+	MicrosoftGraphExternalConnectorsPropertyTypeBoolean1             MicrosoftGraphExternalConnectorsPropertyType = "Boolean"
+	MicrosoftGraphExternalConnectorsPropertyTypeDateTime             MicrosoftGraphExternalConnectorsPropertyType = "dateTime"
+	MicrosoftGraphExternalConnectorsPropertyTypeDateTime1            MicrosoftGraphExternalConnectorsPropertyType = "DateTime"
+	MicrosoftGraphExternalConnectorsPropertyTypeDateTimeCollection   MicrosoftGraphExternalConnectorsPropertyType = "dateTimeCollection"
+	MicrosoftGraphExternalConnectorsPropertyTypeDateTimeCollection1  MicrosoftGraphExternalConnectorsPropertyType = "DateTimeCollection"
+	MicrosoftGraphExternalConnectorsPropertyTypeDouble               MicrosoftGraphExternalConnectorsPropertyType = "double"
+	MicrosoftGraphExternalConnectorsPropertyTypeDouble1              MicrosoftGraphExternalConnectorsPropertyType = "Double"
+	MicrosoftGraphExternalConnectorsPropertyTypeDoubleCollection     MicrosoftGraphExternalConnectorsPropertyType = "doubleCollection"
+	MicrosoftGraphExternalConnectorsPropertyTypeDoubleCollection1    MicrosoftGraphExternalConnectorsPropertyType = "DoubleCollection"
+	MicrosoftGraphExternalConnectorsPropertyTypeInt64                MicrosoftGraphExternalConnectorsPropertyType = "int64"
+	MicrosoftGraphExternalConnectorsPropertyTypeInt641               MicrosoftGraphExternalConnectorsPropertyType = "Int64"
+	MicrosoftGraphExternalConnectorsPropertyTypeInt64Collection      MicrosoftGraphExternalConnectorsPropertyType = "int64Collection"
+	MicrosoftGraphExternalConnectorsPropertyTypeInt64Collection1     MicrosoftGraphExternalConnectorsPropertyType = "Int64Collection"
+	MicrosoftGraphExternalConnectorsPropertyTypePrincipal            MicrosoftGraphExternalConnectorsPropertyType = "principal"
+	MicrosoftGraphExternalConnectorsPropertyTypePrincipal1           MicrosoftGraphExternalConnectorsPropertyType = "Principal"
+	MicrosoftGraphExternalConnectorsPropertyTypePrincipalCollection  MicrosoftGraphExternalConnectorsPropertyType = "principalCollection"
+	MicrosoftGraphExternalConnectorsPropertyTypePrincipalCollection1 MicrosoftGraphExternalConnectorsPropertyType = "PrincipalCollection"
+	MicrosoftGraphExternalConnectorsPropertyTypeString               MicrosoftGraphExternalConnectorsPropertyType = "string"
+	MicrosoftGraphExternalConnectorsPropertyTypeString1              MicrosoftGraphExternalConnectorsPropertyType = "String"
+	MicrosoftGraphExternalConnectorsPropertyTypeStringCollection     MicrosoftGraphExternalConnectorsPropertyType = "stringCollection"
+	MicrosoftGraphExternalConnectorsPropertyTypeStringCollection1    MicrosoftGraphExternalConnectorsPropertyType = "StringCollection"
+	MicrosoftGraphExternalConnectorsPropertyTypeUnknownFutureValue   MicrosoftGraphExternalConnectorsPropertyType = "unknownFutureValue"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsPropertyType enum.
+func (e MicrosoftGraphExternalConnectorsPropertyType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsPropertyTypeBoolean:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeBoolean1:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeDateTime:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeDateTime1:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeDateTimeCollection:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeDateTimeCollection1:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeDouble:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeDouble1:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeDoubleCollection:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeDoubleCollection1:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeInt64:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeInt641:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeInt64Collection:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeInt64Collection1:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypePrincipal:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypePrincipal1:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypePrincipalCollection:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypePrincipalCollection1:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeString:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeString1:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeStringCollection:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeStringCollection1:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyTypeUnknownFutureValue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsSchemaOdataType.
+const (
+	MicrosoftGraphExternalConnectorsSchemaOdataTypeHashMicrosoftGraphExternalConnectorsSchema MicrosoftGraphExternalConnectorsSchemaOdataType = "#microsoft.graph.externalConnectors.schema"
+	MicrosoftGraphExternalConnectorsSchemaOdataTypeMicrosoftGraphExternalConnectorsSchema     MicrosoftGraphExternalConnectorsSchemaOdataType = "microsoft.graph.externalConnectors.schema"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsSchemaOdataType enum.
+func (e MicrosoftGraphExternalConnectorsSchemaOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsSchemaOdataTypeHashMicrosoftGraphExternalConnectorsSchema:
+		return true
+	case MicrosoftGraphExternalConnectorsSchemaOdataTypeMicrosoftGraphExternalConnectorsSchema:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsSchemaBaseType.
+const (
+	MicrosoftGraphExternalConnectorsSchemaBaseTypeMicrosoftGraphExternalItem MicrosoftGraphExternalConnectorsSchemaBaseType = "microsoft.graph.externalItem"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsSchemaBaseType enum.
+func (e MicrosoftGraphExternalConnectorsSchemaBaseType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsSchemaBaseTypeMicrosoftGraphExternalItem:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MicrosoftGraphInnerErrorDetailOdataType.
 const (
 	MicrosoftGraphInnerErrorDetailOdataTypeHashMicrosoftGraphInnerErrorDetail MicrosoftGraphInnerErrorDetailOdataType = "#microsoft.graph.innerErrorDetail"
@@ -143,46 +467,97 @@ func (e MicrosoftGraphInnerErrorDetailOdataType) Valid() bool {
 
 // Defines values for MicrosoftGraphLabel.
 const (
-	Authors              MicrosoftGraphLabel = "authors"
-	ContainerName        MicrosoftGraphLabel = "containerName"
-	ContainerUrl         MicrosoftGraphLabel = "containerUrl"
-	CreatedBy            MicrosoftGraphLabel = "createdBy"
-	CreatedDateTime      MicrosoftGraphLabel = "createdDateTime"
-	FileExtension        MicrosoftGraphLabel = "fileExtension"
-	FileName             MicrosoftGraphLabel = "fileName"
-	IconUrl              MicrosoftGraphLabel = "iconUrl"
-	LastModifiedBy       MicrosoftGraphLabel = "lastModifiedBy"
-	LastModifiedDateTime MicrosoftGraphLabel = "lastModifiedDateTime"
-	Title                MicrosoftGraphLabel = "title"
-	Url                  MicrosoftGraphLabel = "url"
+	MicrosoftGraphLabelAssignedToPeople     MicrosoftGraphLabel = "assignedToPeople"
+	MicrosoftGraphLabelAuthors              MicrosoftGraphLabel = "authors"
+	MicrosoftGraphLabelClosedBy             MicrosoftGraphLabel = "closedBy"
+	MicrosoftGraphLabelClosedDate           MicrosoftGraphLabel = "closedDate"
+	MicrosoftGraphLabelContainerName        MicrosoftGraphLabel = "containerName"
+	MicrosoftGraphLabelContainerUrl         MicrosoftGraphLabel = "containerUrl"
+	MicrosoftGraphLabelCreatedBy            MicrosoftGraphLabel = "createdBy"
+	MicrosoftGraphLabelCreatedDateTime      MicrosoftGraphLabel = "createdDateTime"
+	MicrosoftGraphLabelDueDate              MicrosoftGraphLabel = "dueDate"
+	MicrosoftGraphLabelFileExtension        MicrosoftGraphLabel = "fileExtension"
+	MicrosoftGraphLabelFileName             MicrosoftGraphLabel = "fileName"
+	MicrosoftGraphLabelIconUrl              MicrosoftGraphLabel = "iconUrl"
+	MicrosoftGraphLabelItemParentId         MicrosoftGraphLabel = "itemParentId"
+	MicrosoftGraphLabelItemPath             MicrosoftGraphLabel = "itemPath"
+	MicrosoftGraphLabelItemType             MicrosoftGraphLabel = "itemType"
+	MicrosoftGraphLabelLastModifiedBy       MicrosoftGraphLabel = "lastModifiedBy"
+	MicrosoftGraphLabelLastModifiedDateTime MicrosoftGraphLabel = "lastModifiedDateTime"
+	MicrosoftGraphLabelNumberOfReactions    MicrosoftGraphLabel = "numberOfReactions"
+	MicrosoftGraphLabelParentUrl            MicrosoftGraphLabel = "parentUrl"
+	MicrosoftGraphLabelPriority             MicrosoftGraphLabel = "priority"
+	MicrosoftGraphLabelPriorityNormalized   MicrosoftGraphLabel = "priorityNormalized"
+	MicrosoftGraphLabelReportedBy           MicrosoftGraphLabel = "reportedBy"
+	MicrosoftGraphLabelSecondaryId          MicrosoftGraphLabel = "secondaryId"
+	MicrosoftGraphLabelSeverity             MicrosoftGraphLabel = "severity"
+	MicrosoftGraphLabelSprintName           MicrosoftGraphLabel = "sprintName"
+	MicrosoftGraphLabelState                MicrosoftGraphLabel = "state"
+	MicrosoftGraphLabelTags                 MicrosoftGraphLabel = "tags"
+	MicrosoftGraphLabelTitle                MicrosoftGraphLabel = "title"
+	MicrosoftGraphLabelUrl                  MicrosoftGraphLabel = "url"
 )
 
 // Valid indicates whether the value is a known member of the MicrosoftGraphLabel enum.
 func (e MicrosoftGraphLabel) Valid() bool {
 	switch e {
-	case Authors:
+	case MicrosoftGraphLabelAssignedToPeople:
 		return true
-	case ContainerName:
+	case MicrosoftGraphLabelAuthors:
 		return true
-	case ContainerUrl:
+	case MicrosoftGraphLabelClosedBy:
 		return true
-	case CreatedBy:
+	case MicrosoftGraphLabelClosedDate:
 		return true
-	case CreatedDateTime:
+	case MicrosoftGraphLabelContainerName:
 		return true
-	case FileExtension:
+	case MicrosoftGraphLabelContainerUrl:
 		return true
-	case FileName:
+	case MicrosoftGraphLabelCreatedBy:
 		return true
-	case IconUrl:
+	case MicrosoftGraphLabelCreatedDateTime:
 		return true
-	case LastModifiedBy:
+	case MicrosoftGraphLabelDueDate:
 		return true
-	case LastModifiedDateTime:
+	case MicrosoftGraphLabelFileExtension:
 		return true
-	case Title:
+	case MicrosoftGraphLabelFileName:
 		return true
-	case Url:
+	case MicrosoftGraphLabelIconUrl:
+		return true
+	case MicrosoftGraphLabelItemParentId:
+		return true
+	case MicrosoftGraphLabelItemPath:
+		return true
+	case MicrosoftGraphLabelItemType:
+		return true
+	case MicrosoftGraphLabelLastModifiedBy:
+		return true
+	case MicrosoftGraphLabelLastModifiedDateTime:
+		return true
+	case MicrosoftGraphLabelNumberOfReactions:
+		return true
+	case MicrosoftGraphLabelParentUrl:
+		return true
+	case MicrosoftGraphLabelPriority:
+		return true
+	case MicrosoftGraphLabelPriorityNormalized:
+		return true
+	case MicrosoftGraphLabelReportedBy:
+		return true
+	case MicrosoftGraphLabelSecondaryId:
+		return true
+	case MicrosoftGraphLabelSeverity:
+		return true
+	case MicrosoftGraphLabelSprintName:
+		return true
+	case MicrosoftGraphLabelState:
+		return true
+	case MicrosoftGraphLabelTags:
+		return true
+	case MicrosoftGraphLabelTitle:
+		return true
+	case MicrosoftGraphLabelUrl:
 		return true
 	default:
 		return false
@@ -209,37 +584,97 @@ func (e MicrosoftGraphPropertyOdataType) Valid() bool {
 
 // Defines values for MicrosoftGraphPropertyType.
 const (
-	Boolean            MicrosoftGraphPropertyType = "boolean"
-	DateTime           MicrosoftGraphPropertyType = "dateTime"
-	DateTimeCollection MicrosoftGraphPropertyType = "dateTimeCollection"
-	Double             MicrosoftGraphPropertyType = "double"
-	DoubleCollection   MicrosoftGraphPropertyType = "doubleCollection"
-	Int64              MicrosoftGraphPropertyType = "int64"
-	Int64Collection    MicrosoftGraphPropertyType = "int64Collection"
-	String             MicrosoftGraphPropertyType = "string"
-	StringCollection   MicrosoftGraphPropertyType = "stringCollection"
+	MicrosoftGraphPropertyTypeBoolean             MicrosoftGraphPropertyType = "boolean"
+	MicrosoftGraphPropertyTypeDateTime            MicrosoftGraphPropertyType = "dateTime"
+	MicrosoftGraphPropertyTypeDateTimeCollection  MicrosoftGraphPropertyType = "dateTimeCollection"
+	MicrosoftGraphPropertyTypeDouble              MicrosoftGraphPropertyType = "double"
+	MicrosoftGraphPropertyTypeDoubleCollection    MicrosoftGraphPropertyType = "doubleCollection"
+	MicrosoftGraphPropertyTypeInt64               MicrosoftGraphPropertyType = "int64"
+	MicrosoftGraphPropertyTypeInt64Collection     MicrosoftGraphPropertyType = "int64Collection"
+	MicrosoftGraphPropertyTypePrincipal           MicrosoftGraphPropertyType = "principal"
+	MicrosoftGraphPropertyTypePrincipalCollection MicrosoftGraphPropertyType = "principalCollection"
+	MicrosoftGraphPropertyTypeString              MicrosoftGraphPropertyType = "string"
+	MicrosoftGraphPropertyTypeStringCollection    MicrosoftGraphPropertyType = "stringCollection"
 )
 
 // Valid indicates whether the value is a known member of the MicrosoftGraphPropertyType enum.
 func (e MicrosoftGraphPropertyType) Valid() bool {
 	switch e {
-	case Boolean:
+	case MicrosoftGraphPropertyTypeBoolean:
 		return true
-	case DateTime:
+	case MicrosoftGraphPropertyTypeDateTime:
 		return true
-	case DateTimeCollection:
+	case MicrosoftGraphPropertyTypeDateTimeCollection:
 		return true
-	case Double:
+	case MicrosoftGraphPropertyTypeDouble:
 		return true
-	case DoubleCollection:
+	case MicrosoftGraphPropertyTypeDoubleCollection:
 		return true
-	case Int64:
+	case MicrosoftGraphPropertyTypeInt64:
 		return true
-	case Int64Collection:
+	case MicrosoftGraphPropertyTypeInt64Collection:
 		return true
-	case String:
+	case MicrosoftGraphPropertyTypePrincipal:
 		return true
-	case StringCollection:
+	case MicrosoftGraphPropertyTypePrincipalCollection:
+		return true
+	case MicrosoftGraphPropertyTypeString:
+		return true
+	case MicrosoftGraphPropertyTypeStringCollection:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphPublicErrorOdataType.
+const (
+	MicrosoftGraphPublicErrorOdataTypeHashMicrosoftGraphPublicError MicrosoftGraphPublicErrorOdataType = "#microsoft.graph.publicError"
+	MicrosoftGraphPublicErrorOdataTypeMicrosoftGraphPublicError     MicrosoftGraphPublicErrorOdataType = "microsoft.graph.publicError"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphPublicErrorOdataType enum.
+func (e MicrosoftGraphPublicErrorOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphPublicErrorOdataTypeHashMicrosoftGraphPublicError:
+		return true
+	case MicrosoftGraphPublicErrorOdataTypeMicrosoftGraphPublicError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphPublicErrorDetailOdataType.
+const (
+	MicrosoftGraphPublicErrorDetailOdataTypeHashMicrosoftGraphPublicErrorDetail MicrosoftGraphPublicErrorDetailOdataType = "#microsoft.graph.publicErrorDetail"
+	MicrosoftGraphPublicErrorDetailOdataTypeMicrosoftGraphPublicErrorDetail     MicrosoftGraphPublicErrorDetailOdataType = "microsoft.graph.publicErrorDetail"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphPublicErrorDetailOdataType enum.
+func (e MicrosoftGraphPublicErrorDetailOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphPublicErrorDetailOdataTypeHashMicrosoftGraphPublicErrorDetail:
+		return true
+	case MicrosoftGraphPublicErrorDetailOdataTypeMicrosoftGraphPublicErrorDetail:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphPublicInnerErrorOdataType.
+const (
+	MicrosoftGraphPublicInnerErrorOdataTypeHashMicrosoftGraphPublicInnerError MicrosoftGraphPublicInnerErrorOdataType = "#microsoft.graph.publicInnerError"
+	MicrosoftGraphPublicInnerErrorOdataTypeMicrosoftGraphPublicInnerError     MicrosoftGraphPublicInnerErrorOdataType = "microsoft.graph.publicInnerError"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphPublicInnerErrorOdataType enum.
+func (e MicrosoftGraphPublicInnerErrorOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphPublicInnerErrorOdataTypeHashMicrosoftGraphPublicInnerError:
+		return true
+	case MicrosoftGraphPublicInnerErrorOdataTypeMicrosoftGraphPublicInnerError:
 		return true
 	default:
 		return false
@@ -266,13 +701,13 @@ func (e MicrosoftGraphSchemaOdataType) Valid() bool {
 
 // Defines values for MicrosoftGraphSchemaBaseType.
 const (
-	MicrosoftGraphExternalItem MicrosoftGraphSchemaBaseType = "microsoft.graph.externalItem"
+	MicrosoftGraphSchemaBaseTypeMicrosoftGraphExternalItem MicrosoftGraphSchemaBaseType = "microsoft.graph.externalItem"
 )
 
 // Valid indicates whether the value is a known member of the MicrosoftGraphSchemaBaseType enum.
 func (e MicrosoftGraphSchemaBaseType) Valid() bool {
 	switch e {
-	case MicrosoftGraphExternalItem:
+	case MicrosoftGraphSchemaBaseTypeMicrosoftGraphExternalItem:
 		return true
 	default:
 		return false
@@ -397,6 +832,172 @@ type MicrosoftGraphExternalConnectionCollection struct {
 	Value []MicrosoftGraphExternalConnection `json:"value"`
 }
 
+// MicrosoftGraphExternalConnectorsConnectionOperation defines model for microsoft.graph.externalConnectors.connectionOperation.
+type MicrosoftGraphExternalConnectorsConnectionOperation struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext `json:"@odata.context,omitempty"`
+
+	// OdataEtag The resource's ETag, as in the `ETag` header. Ignored in requests.
+	OdataEtag *OdataEtag                                                    `json:"@odata.etag,omitempty"`
+	OdataType *MicrosoftGraphExternalConnectorsConnectionOperationOdataType `json:"@odata.type,omitempty"`
+
+	// Error Why the operation failed; null when it has not.
+	Error nullable.Nullable[MicrosoftGraphPublicError] `json:"error,omitempty"`
+
+	// Id Assigned by the server (a GUID). Read-only: a request body may repeat it,
+	// but a different value is rejected with 400.
+	Id *string `json:"id,omitempty"`
+
+	// Status The state of a connectionOperation. Values are case-sensitive. An evolvable
+	// enumeration.
+	Status *MicrosoftGraphExternalConnectorsConnectionOperationStatus `json:"status,omitempty"`
+}
+
+// MicrosoftGraphExternalConnectorsConnectionOperationOdataType defines model for MicrosoftGraphExternalConnectorsConnectionOperation.OdataType.
+type MicrosoftGraphExternalConnectorsConnectionOperationOdataType string
+
+// MicrosoftGraphExternalConnectorsConnectionOperationCollection defines model for microsoft.graph.externalConnectors.connectionOperationCollection.
+type MicrosoftGraphExternalConnectorsConnectionOperationCollection struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext `json:"@odata.context,omitempty"`
+
+	// OdataNextLink The absolute URL of the next page; absent on the last page.
+	OdataNextLink *OdataNextLink `json:"@odata.nextLink,omitempty"`
+
+	// Value A page of at most 999 items (`$top`'s maximum).
+	Value []MicrosoftGraphExternalConnectorsConnectionOperation `json:"value"`
+}
+
+// MicrosoftGraphExternalConnectorsConnectionOperationStatus The state of a connectionOperation. Values are case-sensitive. An evolvable
+// enumeration.
+type MicrosoftGraphExternalConnectorsConnectionOperationStatus string
+
+// MicrosoftGraphExternalConnectorsConnectionState `draft` until a schema registration completes, then `ready`. Read-only. An
+// evolvable enumeration: members after `unknownFutureValue` come back as
+// `unknownFutureValue` unless the request sends `Prefer: include-unknown-enum-members`.
+type MicrosoftGraphExternalConnectorsConnectionState string
+
+// MicrosoftGraphExternalConnectorsExternalConnection A connection from an external data source, in today's Graph shape (`/v1.0`, `/beta`).
+type MicrosoftGraphExternalConnectorsExternalConnection struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext `json:"@odata.context,omitempty"`
+
+	// OdataEtag The resource's ETag, as in the `ETag` header. Ignored in requests.
+	OdataEtag *OdataEtag                                                   `json:"@odata.etag,omitempty"`
+	OdataType *MicrosoftGraphExternalConnectorsExternalConnectionOdataType `json:"@odata.type,omitempty"`
+
+	// Description A description of the connection, shown in the Microsoft 365 admin center.
+	// Graph documents no limit; 2,048 characters is far more than the admin
+	// center shows, and keeps a page of connections within a few megabytes.
+	Description *string `json:"description,omitempty"`
+
+	// Id 3 to 32 alphanumeric characters. Must not begin with `Microsoft` or be one of
+	// `None, Directory, Exchange, ExchangeArchive, LinkedIn, Mailbox, OneDriveBusiness,
+	// SharePoint, Teams, Yammer, Connectors, TaskFabric, PowerBI, Assistant,
+	// TopicEngine, MSFT_All_Connectors`. Set on creation only.
+	Id *string `json:"id,omitempty"`
+
+	// Name The display name of the connection.
+	Name *string `json:"name,omitempty"`
+
+	// State `draft` until a schema registration completes, then `ready`. Read-only. An
+	// evolvable enumeration: members after `unknownFutureValue` come back as
+	// `unknownFutureValue` unless the request sends `Prefer: include-unknown-enum-members`.
+	State *MicrosoftGraphExternalConnectorsConnectionState `json:"state,omitempty"`
+}
+
+// MicrosoftGraphExternalConnectorsExternalConnectionOdataType defines model for MicrosoftGraphExternalConnectorsExternalConnection.OdataType.
+type MicrosoftGraphExternalConnectorsExternalConnectionOdataType string
+
+// MicrosoftGraphExternalConnectorsExternalConnectionCollection defines model for microsoft.graph.externalConnectors.externalConnectionCollection.
+type MicrosoftGraphExternalConnectorsExternalConnectionCollection struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext `json:"@odata.context,omitempty"`
+
+	// OdataNextLink The absolute URL of the next page; absent on the last page.
+	OdataNextLink *OdataNextLink `json:"@odata.nextLink,omitempty"`
+
+	// Value A page of at most 999 items (`$top`'s maximum).
+	Value []MicrosoftGraphExternalConnectorsExternalConnection `json:"value"`
+}
+
+// MicrosoftGraphExternalConnectorsLabel A semantic label for a schema property. An evolvable enumeration: the labels
+// after `unknownFutureValue` come back as `unknownFutureValue` unless the
+// request sends `Prefer: include-unknown-enum-members`.
+type MicrosoftGraphExternalConnectorsLabel string
+
+// MicrosoftGraphExternalConnectorsProperty defines model for microsoft.graph.externalConnectors.property.
+type MicrosoftGraphExternalConnectorsProperty struct {
+	OdataType *MicrosoftGraphExternalConnectorsPropertyOdataType `json:"@odata.type,omitempty"`
+
+	// Aliases Other names for the property, 1 to 32 alphanumeric characters each; at most 32 (Graph documents no limit).
+	Aliases *[]string `json:"aliases,omitempty"`
+
+	// Description What the property holds, to help Copilot map queries to it.
+	Description *string `json:"description,omitempty"`
+
+	// IsExactMatchRequired Whether queries match the value exactly (beta in Graph). Only non-searchable
+	// `string` and `stringCollection` properties can require it.
+	IsExactMatchRequired *bool `json:"isExactMatchRequired,omitempty"`
+
+	// IsQueryable Whether KQL queries can use the property.
+	IsQueryable *bool `json:"isQueryable,omitempty"`
+
+	// IsRefinable Whether search results can be filtered and refined by the property.
+	IsRefinable *bool `json:"isRefinable,omitempty"`
+
+	// IsRetrievable Whether search results return the property.
+	IsRetrievable *bool `json:"isRetrievable,omitempty"`
+
+	// IsSearchable Whether the value goes into the full-text index. Only `string` and
+	// `stringCollection` properties can be searchable, and a searchable
+	// property cannot be refinable.
+	IsSearchable *bool `json:"isSearchable,omitempty"`
+
+	// Labels Semantic labels; each label goes on one property at most, and only on a
+	// property of a fitting type (for example `title` on a `string`,
+	// `createdDateTime` on a `dateTime`).
+	Labels *[]MicrosoftGraphExternalConnectorsLabel `json:"labels,omitempty"`
+
+	// Name The property's name: 1 to 32 alphanumeric characters, unique in the schema
+	// (ignoring case) among names and aliases.
+	Name string `json:"name"`
+
+	// Type The data type of a schema property. Requests may spell it as Graph's own
+	// examples do (`String`, `DateTime`...); responses spell it in camel case. An
+	// evolvable enumeration: `principal` and `principalCollection` come back as
+	// `unknownFutureValue` unless the request sends `Prefer: include-unknown-enum-members`.
+	Type MicrosoftGraphExternalConnectorsPropertyType `json:"type"`
+}
+
+// MicrosoftGraphExternalConnectorsPropertyOdataType defines model for MicrosoftGraphExternalConnectorsProperty.OdataType.
+type MicrosoftGraphExternalConnectorsPropertyOdataType string
+
+// MicrosoftGraphExternalConnectorsPropertyType The data type of a schema property. Requests may spell it as Graph's own
+// examples do (`String`, `DateTime`...); responses spell it in camel case. An
+// evolvable enumeration: `principal` and `principalCollection` come back as
+// `unknownFutureValue` unless the request sends `Prefer: include-unknown-enum-members`.
+type MicrosoftGraphExternalConnectorsPropertyType string
+
+// MicrosoftGraphExternalConnectorsSchema defines model for microsoft.graph.externalConnectors.schema.
+type MicrosoftGraphExternalConnectorsSchema struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext                                    `json:"@odata.context,omitempty"`
+	OdataType    *MicrosoftGraphExternalConnectorsSchemaOdataType `json:"@odata.type,omitempty"`
+
+	// BaseType Must be `microsoft.graph.externalItem`.
+	BaseType MicrosoftGraphExternalConnectorsSchemaBaseType `json:"baseType"`
+
+	// Properties The properties of the connection's items, 1 to 128.
+	Properties []MicrosoftGraphExternalConnectorsProperty `json:"properties"`
+}
+
+// MicrosoftGraphExternalConnectorsSchemaOdataType defines model for MicrosoftGraphExternalConnectorsSchema.OdataType.
+type MicrosoftGraphExternalConnectorsSchemaOdataType string
+
+// MicrosoftGraphExternalConnectorsSchemaBaseType Must be `microsoft.graph.externalItem`.
+type MicrosoftGraphExternalConnectorsSchemaBaseType string
+
 // MicrosoftGraphInnerErrorDetail defines model for microsoft.graph.innerErrorDetail.
 type MicrosoftGraphInnerErrorDetail struct {
 	OdataType *MicrosoftGraphInnerErrorDetailOdataType `json:"@odata.type,omitempty"`
@@ -457,6 +1058,66 @@ type MicrosoftGraphPropertyOdataType string
 
 // MicrosoftGraphPropertyType The data type of a schema property.
 type MicrosoftGraphPropertyType string
+
+// MicrosoftGraphPublicError What went wrong in a connectionOperation; `null` when nothing did.
+type MicrosoftGraphPublicError struct {
+	OdataType *MicrosoftGraphPublicErrorOdataType `json:"@odata.type,omitempty"`
+
+	// Code A machine-readable error code. Graph documents no limit; codes are short words.
+	Code *string `json:"code,omitempty"`
+
+	// Details Details of the error; at most 20 (Graph documents no limit).
+	Details *[]MicrosoftGraphPublicErrorDetail `json:"details,omitempty"`
+
+	// InnerError More about the error; Graph lets it carry other properties, graphconn keeps these four.
+	InnerError nullable.Nullable[MicrosoftGraphPublicInnerError] `json:"innerError,omitempty"`
+
+	// Message A human-readable message. Graph documents no limit; 4,096 characters hold any it sends.
+	Message *string `json:"message,omitempty"`
+
+	// Target The target of the error. Graph documents no limit; 256 characters name any.
+	Target *string `json:"target,omitempty"`
+}
+
+// MicrosoftGraphPublicErrorOdataType defines model for MicrosoftGraphPublicError.OdataType.
+type MicrosoftGraphPublicErrorOdataType string
+
+// MicrosoftGraphPublicErrorDetail defines model for microsoft.graph.publicErrorDetail.
+type MicrosoftGraphPublicErrorDetail struct {
+	OdataType *MicrosoftGraphPublicErrorDetailOdataType `json:"@odata.type,omitempty"`
+
+	// Code A machine-readable error code.
+	Code *string `json:"code,omitempty"`
+
+	// Message A human-readable message.
+	Message *string `json:"message,omitempty"`
+
+	// Target The target of the error.
+	Target *string `json:"target,omitempty"`
+}
+
+// MicrosoftGraphPublicErrorDetailOdataType defines model for MicrosoftGraphPublicErrorDetail.OdataType.
+type MicrosoftGraphPublicErrorDetailOdataType string
+
+// MicrosoftGraphPublicInnerError More about the error; Graph lets it carry other properties, graphconn keeps these four.
+type MicrosoftGraphPublicInnerError struct {
+	OdataType *MicrosoftGraphPublicInnerErrorOdataType `json:"@odata.type,omitempty"`
+
+	// Code A machine-readable error code.
+	Code *string `json:"code,omitempty"`
+
+	// Details Details of the inner error; at most 20.
+	Details *[]MicrosoftGraphPublicErrorDetail `json:"details,omitempty"`
+
+	// Message A human-readable message.
+	Message *string `json:"message,omitempty"`
+
+	// Target The target of the error.
+	Target *string `json:"target,omitempty"`
+}
+
+// MicrosoftGraphPublicInnerErrorOdataType defines model for MicrosoftGraphPublicInnerError.OdataType.
+type MicrosoftGraphPublicInnerErrorOdataType string
 
 // MicrosoftGraphSchema defines model for microsoft.graph.schema.
 type MicrosoftGraphSchema struct {
@@ -570,6 +1231,27 @@ type ExternalConnectionCreated = MicrosoftGraphExternalConnection
 // Forbidden defines model for forbidden.
 type Forbidden = OdataError
 
+// GraphConnectionOperation defines model for graph.connectionOperation.
+type GraphConnectionOperation = MicrosoftGraphExternalConnectorsConnectionOperation
+
+// GraphConnectionOperationCollection defines model for graph.connectionOperationCollection.
+type GraphConnectionOperationCollection = MicrosoftGraphExternalConnectorsConnectionOperationCollection
+
+// GraphConnectionOperationCreated defines model for graph.connectionOperationCreated.
+type GraphConnectionOperationCreated = MicrosoftGraphExternalConnectorsConnectionOperation
+
+// GraphExternalConnection A connection from an external data source, in today's Graph shape (`/v1.0`, `/beta`).
+type GraphExternalConnection = MicrosoftGraphExternalConnectorsExternalConnection
+
+// GraphExternalConnectionCollection defines model for graph.externalConnectionCollection.
+type GraphExternalConnectionCollection = MicrosoftGraphExternalConnectorsExternalConnectionCollection
+
+// GraphExternalConnectionCreated A connection from an external data source, in today's Graph shape (`/v1.0`, `/beta`).
+type GraphExternalConnectionCreated = MicrosoftGraphExternalConnectorsExternalConnection
+
+// GraphSchema defines model for graph.schema.
+type GraphSchema = MicrosoftGraphExternalConnectorsSchema
+
 // NotFound defines model for notFound.
 type NotFound = OdataError
 
@@ -594,68 +1276,11 @@ type ConnectionOperationCreate = MicrosoftGraphConnectionOperation
 // ConnectionOperationUpdate defines model for connectionOperationUpdate.
 type ConnectionOperationUpdate = MicrosoftGraphConnectionOperation
 
-// ConnectionsListOperationsParams defines parameters for ConnectionsListOperations.
-type ConnectionsListOperationsParams struct {
-	// Top The most items a page holds.
-	Top *Top `form:"$top,omitempty" json:"$top,omitempty"`
+// GraphConnectionOperationCreate defines model for graph.connectionOperationCreate.
+type GraphConnectionOperationCreate = MicrosoftGraphExternalConnectorsConnectionOperation
 
-	// Skiptoken Where the page starts; taken from the previous page's `@odata.nextLink`.
-	Skiptoken *Skiptoken `form:"$skiptoken,omitempty" json:"$skiptoken,omitempty"`
-
-	// Filter Only `status eq '{status}'` is supported, for example `status eq 'inprogress'`.
-	Filter *Filter `form:"$filter,omitempty" json:"$filter,omitempty"`
-
-	// Select A comma-separated list of the properties to return, for example `id,status`.
-	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
-
-	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
-	// send a GUID; a value longer than 128 characters, or with characters other
-	// than letters, digits and `._:-`, is replaced by the request-id.
-	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
-}
-
-// ConnectionsCreateOperationsParams defines parameters for ConnectionsCreateOperations.
-type ConnectionsCreateOperationsParams struct {
-	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
-	// send a GUID; a value longer than 128 characters, or with characters other
-	// than letters, digits and `._:-`, is replaced by the request-id.
-	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
-}
-
-// ConnectionsDeleteOperationsParams defines parameters for ConnectionsDeleteOperations.
-type ConnectionsDeleteOperationsParams struct {
-	// IfMatch Apply the request only if the resource's current ETag is one of these
-	// (comma-separated), or exists at all for `*`; otherwise 412.
-	IfMatch *IfMatch `json:"If-Match,omitempty"`
-
-	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
-	// send a GUID; a value longer than 128 characters, or with characters other
-	// than letters, digits and `._:-`, is replaced by the request-id.
-	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
-}
-
-// ConnectionsGetOperationsParams defines parameters for ConnectionsGetOperations.
-type ConnectionsGetOperationsParams struct {
-	// Select A comma-separated list of the properties to return, for example `id,status`.
-	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
-
-	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
-	// send a GUID; a value longer than 128 characters, or with characters other
-	// than letters, digits and `._:-`, is replaced by the request-id.
-	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
-}
-
-// ConnectionsUpdateOperationsParams defines parameters for ConnectionsUpdateOperations.
-type ConnectionsUpdateOperationsParams struct {
-	// IfMatch Apply the request only if the resource's current ETag is one of these
-	// (comma-separated), or exists at all for `*`; otherwise 412.
-	IfMatch *IfMatch `json:"If-Match,omitempty"`
-
-	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
-	// send a GUID; a value longer than 128 characters, or with characters other
-	// than letters, digits and `._:-`, is replaced by the request-id.
-	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
-}
+// GraphConnectionOperationUpdate defines model for graph.connectionOperationUpdate.
+type GraphConnectionOperationUpdate = MicrosoftGraphExternalConnectorsConnectionOperation
 
 // ExternalListConnectionsParams defines parameters for ExternalListConnections.
 type ExternalListConnectionsParams struct {
@@ -826,12 +1451,6 @@ type ExternalConnectionsUpdateSchemaParams struct {
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
-// ConnectionsCreateOperationsJSONRequestBody defines body for ConnectionsCreateOperations for application/json ContentType.
-type ConnectionsCreateOperationsJSONRequestBody = MicrosoftGraphConnectionOperation
-
-// ConnectionsUpdateOperationsJSONRequestBody defines body for ConnectionsUpdateOperations for application/json ContentType.
-type ConnectionsUpdateOperationsJSONRequestBody = MicrosoftGraphConnectionOperation
-
 // ExternalCreateConnectionsJSONRequestBody defines body for ExternalCreateConnections for application/json ContentType.
 type ExternalCreateConnectionsJSONRequestBody ExternalCreateConnectionsJSONBody
 
@@ -849,21 +1468,6 @@ type ExternalConnectionsUpdateSchemaJSONRequestBody = MicrosoftGraphSchema
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
-	// ConnectionsListOperations List connectionOperations (connections path)
-	// (GET /connections/{connectionsId}/operations)
-	ConnectionsListOperations(ctx echo.Context, connectionsId ConnectionsId, params ConnectionsListOperationsParams) error
-	// ConnectionsCreateOperations Create connectionOperation (connections path)
-	// (POST /connections/{connectionsId}/operations)
-	ConnectionsCreateOperations(ctx echo.Context, connectionsId ConnectionsId, params ConnectionsCreateOperationsParams) error
-	// ConnectionsDeleteOperations Delete connectionOperation (connections path)
-	// (DELETE /connections/{connectionsId}/operations/{connectionOperationId})
-	ConnectionsDeleteOperations(ctx echo.Context, connectionsId ConnectionsId, connectionOperationId ConnectionOperationId, params ConnectionsDeleteOperationsParams) error
-	// ConnectionsGetOperations Get connectionOperation (connections path)
-	// (GET /connections/{connectionsId}/operations/{connectionOperationId})
-	ConnectionsGetOperations(ctx echo.Context, connectionsId ConnectionsId, connectionOperationId ConnectionOperationId, params ConnectionsGetOperationsParams) error
-	// ConnectionsUpdateOperations Update connectionOperation (connections path)
-	// (PATCH /connections/{connectionsId}/operations/{connectionOperationId})
-	ConnectionsUpdateOperations(ctx echo.Context, connectionsId ConnectionsId, connectionOperationId ConnectionOperationId, params ConnectionsUpdateOperationsParams) error
 	// ExternalListConnections List externalConnections
 	// (GET /external/connections)
 	ExternalListConnections(ctx echo.Context, params ExternalListConnectionsParams) error
@@ -905,273 +1509,6 @@ type ServerInterface interface {
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
-}
-
-// ConnectionsListOperations converts echo context to params.
-func (w *ServerInterfaceWrapper) ConnectionsListOperations(ctx echo.Context) error {
-	var err error
-	// ------------- Path parameter "connectionsId" -------------
-	var connectionsId ConnectionsId
-
-	err = runtime.BindStyledParameterWithOptions("simple", "connectionsId", ctx.Param("connectionsId"), &connectionsId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connectionsId: %s", err))
-	}
-
-	// Parameter object where we will unmarshal all parameters from the context
-	var params ConnectionsListOperationsParams
-	// ------------- Optional query parameter "$top" -------------
-
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "$top", ctx.QueryParams(), &params.Top, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $top: %s", err))
-	}
-
-	// ------------- Optional query parameter "$skiptoken" -------------
-
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "$skiptoken", ctx.QueryParams(), &params.Skiptoken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $skiptoken: %s", err))
-	}
-
-	// ------------- Optional query parameter "$filter" -------------
-
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "$filter", ctx.QueryParams(), &params.Filter, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $filter: %s", err))
-	}
-
-	// ------------- Optional query parameter "$select" -------------
-
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "$select", ctx.QueryParams(), &params.Select, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $select: %s", err))
-	}
-
-	headers := ctx.Request().Header
-	// ------------- Optional header parameter "client-request-id" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
-		var ClientRequestId ClientRequestId
-		n := len(valueList)
-		if n != 1 {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
-		}
-
-		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
-		if err != nil {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
-		}
-
-		params.ClientRequestId = &ClientRequestId
-	}
-
-	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ConnectionsListOperations(ctx, connectionsId, params)
-	return err
-}
-
-// ConnectionsCreateOperations converts echo context to params.
-func (w *ServerInterfaceWrapper) ConnectionsCreateOperations(ctx echo.Context) error {
-	var err error
-	// ------------- Path parameter "connectionsId" -------------
-	var connectionsId ConnectionsId
-
-	err = runtime.BindStyledParameterWithOptions("simple", "connectionsId", ctx.Param("connectionsId"), &connectionsId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connectionsId: %s", err))
-	}
-
-	// Parameter object where we will unmarshal all parameters from the context
-	var params ConnectionsCreateOperationsParams
-
-	headers := ctx.Request().Header
-	// ------------- Optional header parameter "client-request-id" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
-		var ClientRequestId ClientRequestId
-		n := len(valueList)
-		if n != 1 {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
-		}
-
-		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
-		if err != nil {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
-		}
-
-		params.ClientRequestId = &ClientRequestId
-	}
-
-	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ConnectionsCreateOperations(ctx, connectionsId, params)
-	return err
-}
-
-// ConnectionsDeleteOperations converts echo context to params.
-func (w *ServerInterfaceWrapper) ConnectionsDeleteOperations(ctx echo.Context) error {
-	var err error
-	// ------------- Path parameter "connectionsId" -------------
-	var connectionsId ConnectionsId
-
-	err = runtime.BindStyledParameterWithOptions("simple", "connectionsId", ctx.Param("connectionsId"), &connectionsId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connectionsId: %s", err))
-	}
-
-	// ------------- Path parameter "connectionOperationId" -------------
-	var connectionOperationId ConnectionOperationId
-
-	err = runtime.BindStyledParameterWithOptions("simple", "connectionOperationId", ctx.Param("connectionOperationId"), &connectionOperationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connectionOperationId: %s", err))
-	}
-
-	// Parameter object where we will unmarshal all parameters from the context
-	var params ConnectionsDeleteOperationsParams
-
-	headers := ctx.Request().Header
-	// ------------- Optional header parameter "If-Match" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
-		var IfMatch IfMatch
-		n := len(valueList)
-		if n != 1 {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
-		}
-
-		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
-		if err != nil {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
-		}
-
-		params.IfMatch = &IfMatch
-	}
-	// ------------- Optional header parameter "client-request-id" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
-		var ClientRequestId ClientRequestId
-		n := len(valueList)
-		if n != 1 {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
-		}
-
-		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
-		if err != nil {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
-		}
-
-		params.ClientRequestId = &ClientRequestId
-	}
-
-	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ConnectionsDeleteOperations(ctx, connectionsId, connectionOperationId, params)
-	return err
-}
-
-// ConnectionsGetOperations converts echo context to params.
-func (w *ServerInterfaceWrapper) ConnectionsGetOperations(ctx echo.Context) error {
-	var err error
-	// ------------- Path parameter "connectionsId" -------------
-	var connectionsId ConnectionsId
-
-	err = runtime.BindStyledParameterWithOptions("simple", "connectionsId", ctx.Param("connectionsId"), &connectionsId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connectionsId: %s", err))
-	}
-
-	// ------------- Path parameter "connectionOperationId" -------------
-	var connectionOperationId ConnectionOperationId
-
-	err = runtime.BindStyledParameterWithOptions("simple", "connectionOperationId", ctx.Param("connectionOperationId"), &connectionOperationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connectionOperationId: %s", err))
-	}
-
-	// Parameter object where we will unmarshal all parameters from the context
-	var params ConnectionsGetOperationsParams
-	// ------------- Optional query parameter "$select" -------------
-
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "$select", ctx.QueryParams(), &params.Select, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $select: %s", err))
-	}
-
-	headers := ctx.Request().Header
-	// ------------- Optional header parameter "client-request-id" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
-		var ClientRequestId ClientRequestId
-		n := len(valueList)
-		if n != 1 {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
-		}
-
-		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
-		if err != nil {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
-		}
-
-		params.ClientRequestId = &ClientRequestId
-	}
-
-	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ConnectionsGetOperations(ctx, connectionsId, connectionOperationId, params)
-	return err
-}
-
-// ConnectionsUpdateOperations converts echo context to params.
-func (w *ServerInterfaceWrapper) ConnectionsUpdateOperations(ctx echo.Context) error {
-	var err error
-	// ------------- Path parameter "connectionsId" -------------
-	var connectionsId ConnectionsId
-
-	err = runtime.BindStyledParameterWithOptions("simple", "connectionsId", ctx.Param("connectionsId"), &connectionsId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connectionsId: %s", err))
-	}
-
-	// ------------- Path parameter "connectionOperationId" -------------
-	var connectionOperationId ConnectionOperationId
-
-	err = runtime.BindStyledParameterWithOptions("simple", "connectionOperationId", ctx.Param("connectionOperationId"), &connectionOperationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connectionOperationId: %s", err))
-	}
-
-	// Parameter object where we will unmarshal all parameters from the context
-	var params ConnectionsUpdateOperationsParams
-
-	headers := ctx.Request().Header
-	// ------------- Optional header parameter "If-Match" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
-		var IfMatch IfMatch
-		n := len(valueList)
-		if n != 1 {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
-		}
-
-		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
-		if err != nil {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
-		}
-
-		params.IfMatch = &IfMatch
-	}
-	// ------------- Optional header parameter "client-request-id" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
-		var ClientRequestId ClientRequestId
-		n := len(valueList)
-		if n != 1 {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
-		}
-
-		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
-		if err != nil {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
-		}
-
-		params.ClientRequestId = &ClientRequestId
-	}
-
-	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ConnectionsUpdateOperations(ctx, connectionsId, connectionOperationId, params)
-	return err
 }
 
 // ExternalListConnections converts echo context to params.
@@ -1794,11 +2131,6 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/external/connections/:externalConnectionId/operations/:connectionOperationId", wrapper.ExternalConnectionsDeleteOperations, options.OperationMiddlewares["external.connections.DeleteOperations"]...)
 	router.GET(options.BaseURL+"/external/connections/:externalConnectionId/operations/:connectionOperationId", wrapper.ExternalConnectionsGetOperations, options.OperationMiddlewares["external.connections.GetOperations"]...)
 	router.PATCH(options.BaseURL+"/external/connections/:externalConnectionId/operations/:connectionOperationId", wrapper.ExternalConnectionsUpdateOperations, options.OperationMiddlewares["external.connections.UpdateOperations"]...)
-	router.GET(options.BaseURL+"/connections/:connectionsId/operations", wrapper.ConnectionsListOperations, options.OperationMiddlewares["connections.ListOperations"]...)
-	router.POST(options.BaseURL+"/connections/:connectionsId/operations", wrapper.ConnectionsCreateOperations, options.OperationMiddlewares["connections.CreateOperations"]...)
-	router.DELETE(options.BaseURL+"/connections/:connectionsId/operations/:connectionOperationId", wrapper.ConnectionsDeleteOperations, options.OperationMiddlewares["connections.DeleteOperations"]...)
-	router.GET(options.BaseURL+"/connections/:connectionsId/operations/:connectionOperationId", wrapper.ConnectionsGetOperations, options.OperationMiddlewares["connections.GetOperations"]...)
-	router.PATCH(options.BaseURL+"/connections/:connectionsId/operations/:connectionOperationId", wrapper.ConnectionsUpdateOperations, options.OperationMiddlewares["connections.UpdateOperations"]...)
 
 }
 
@@ -1807,133 +2139,153 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H2Nc9u2lu+/gmG7Y3uXkmVZ+bA9O++5SW43+5Imm7ivsxv5XULkkYSaAlgAtKyb8f/+BgcgCUqkJH+k",
-	"sW99Z25jSSB4ABwc/M4nvgaxmGWCA9cqOP4aTIEmIPHPOGXA9Sf4Iwel3ybmqwRULFmmmeDBcXA2BRLZ",
-	"Vh1pm3VYEhE9BWK/Jgq4DomQ+F3kN2JjwuzvhAsOZFdIYv7VU6rJnCrChSaUKMqBsGSvG4SBeZxJSIJj",
-	"LXMIAxVPYUYNXTN69Q74RE+D44P+yzDIqNYgDY3/78tp539o5x+9zlH378ed83/7MQgDvcggOA6UloxP",
-	"guvrMABNJ80DlKBELmPYUeQSpGKCnxiqE0P9iMYXhHESvR133lMdTyOiBcmzhGoggqcLOxr33NZDOOzX",
-	"RjAMvvQ6R+f/NgyaaU9FTC3BTfTTkRJproH8+ukdEWO7OIJziE2jDxlIfNhSqiWNLxS2kTBhStsf11M+",
-	"FnJGdXAc5JIFoT+Qfm/wsoli2c5Tp4TDnPz869vXZCwkARpPiWsemsk1FIKZe8aRTAXyEuSOIqmYqG3p",
-	"zFlSJ/Tw+SqZ12YRJJ2B3nY/nDqu78RToYATluAY7Gy6IUA8FZAU1EtQmeAKuuRnSbPpjnI9qCFHHqM4",
-	"EyeEkkua5kBSwSdgeqScHPRfknhKJY0NgbjJ5kxPve+I0FOQQ47NU9C2XcImTCtCeUIisyWikDBFJGQp",
-	"jSEho4VPcIcl3SEPwoCZAVrhEIQBpzMzVyt7P/Dne3XdG/iuTa6wZA2zdguCMqqnHjmN3d9EbqwjWW0m",
-	"Fa7MnqXpq/IhsotMSmfYjCoSrbZ5m0R7G0ek7jySphfffEAthDZ2fjd6xyzVIFcp/GDkaqQ01bki8AfZ",
-	"+Wr/vt6JDCOrPMuE1JCEVoBc0VmWQu0BxjMpJhKU2onK8fyRg1xUA/rRvb6N5l5/0EQ0G+M50CAbsiyt",
-	"7Sx7PrBxIQeKQybOpTSH4pszOjHjMWeiXQ0FQ74bi9mMdhQY0aQh2cN9D1dMmS2tCU1THHb0r9GJ3f5z",
-	"poAMDvprtnFxet10sApSiHWjHKxTSVJmBmzHmkmRgdQMlJHnEnQu+dJasSS0y9W+PO7dN6X4gmVaXEDD",
-	"WfnbFCRYAukEiNJUanVCNL0ATsZSzBzxcMlErrDRjiLR/xYJ1bTL4Uq/Y/xiDcHlq1tofnbQbyJZi6x5",
-	"l86E0oRpmClCLc1TkSaqlQDTkf/qBMY0T7WZrB4ehmyWz4Ljo6OjMJgxbj8dlCQxrmEC0h6Mjod/EgkD",
-	"ezauit5XEqgG96MGjoxCsyxlFq7s/64sZnHLbv50s+le+cOMxVIoMdbdiTkeuw1vMUNCVkESi30dXPsj",
-	"/VHC2HS3X0Hdffur2t/mFTjk1QUwQEUUjXaUx9gnHjQhVCk24YqYQ5clqxCl+Vz8FUHknzB7IKWQq08v",
-	"P4zNXoOmLA3MZJg/VHD8ZdNzjHOQb2oPW1FnjpBywvZ7wfW5o+WVSFAo8UuasuSzXcUwmIFSdAJu7u3y",
-	"FVO+IDua6RR2jMA0eoMCKuMpHaXQRVYoOGRMWQrJn8IddTEXTymfgOULFMuKXABk5jOTFtw1oFe71SxE",
-	"xG1G4xgyDS3ndkVdiNzmJomisqIqXlVkbmRdAiloQI5c0fp8TNcyR+6Z/WVYXImHLR6uNAGcxhFNXEc3",
-	"4/ySiWPLPMwyT9GXkYgFG7aMMXgRH8Hz5y+OOi8G/WedQS+BztFgMOpA78U4Phgf9Si8MJyPuzLo9/rP",
-	"OwcHncPe2UH/uNc77vX+J6gPPOiNX45p8mzUSY7iUWfw/GjcoQfPn3Ve9F4+f/Gi//LoWQ/MbNU5u2Lp",
-	"sRA7JBFgWRrPeGIUtUUGZGcLztzp2jNvK063m9jOYwtHF8CFKTKjqdGmIDHoYySBXphDSOYpeKjdqGr6",
-	"IXFXLPg4ZfEdecucp6epBJos3iDuejTsdepJCKsrsoTsmJkQSkzlDqF2WA5P3iP7nJYI177XV4rsy0oj",
-	"kQeFjdiGagfQNBVzy1woTR8Ya60cDLc5u/GBK21AutbZ8f7+Qf9Ft9ftdQ+OX/Ze9vZ/nIGmpuUPhca1",
-	"7+mIu95i7u1X8n7/R+CaaYMG3XusvSsYBgcvng+e9QY973/DoGp3L1jih9uCiR9uiSYO9pn6XEKAG0CL",
-	"j6XwzSQTkukFQooKToRklDvVzWJ0PF3tn69EmrrN5R3+MeVkZGEIbtu4f3TwLB6MOvgf86kzGD2LO0cH",
-	"cd/8Yf4Nvg9kabG0eHvMKKWbdgayltkSD2w/VsvzgHZmtdMKDbL1BU3d7pe9en3+r3/pD7TI/v1gmPd6",
-	"/ef/0h+Uuue/vz+L+7+8/nX+y+vT+fva/7Pf3/9+cfXLb+97/z0JwgAhqb8lv6nE4Hma3nJ/GF5AHBtc",
-	"n9/nJvHYpWG7fODOTrBipNzxgfYDP6Ksip78dU+qO/Ddn2xsKKcIfWOxXbjHL52tmWOjPouDtn61xCrR",
-	"hXnUKLYc5r6P7THOiKdk3FYvmQAHSdM3VzFkjssfj9brbGWxyNMEwX4h1n2T+X0qJHxh7TAEm4RE5fGU",
-	"UKPFOlLwe7L7rNfbM6oJ5STn9JKy1MBAorSQYH49DK1G8wm0XHROxxrk3kOS+quOme8g7e9fqjcMa3mJ",
-	"PSecFoTxBK7IK3vokP/4RNRCaZgFhfQvTqPKYF61dWLffJlIOta3F/gNZLfI+2bP26MUbSsj+a5I/Ftg",
-	"2+/FjWituQvuXbs2G2CvN6cPW+B9P5T7JPduLPeWMJ8DumERMBMhIZE1DT5WiTgWcsSSBPjdAN9prqdC",
-	"sn/gA393pL0GziB5NNjvLVf5eMxiDBbMJLtkKUycy8xHgKIySN2rTwOtIiQto94ykDOmlA2I87UuDpBY",
-	"I3UsZqBsRAA17ZXgNB3y9wXLExrHIuc6JPMpi6dET5kipx/fVoZsF6JiIzIeitzk4lXFifWJei34gzK2",
-	"c6H/JnKe3NFHqGH2S9HTY9KVmqI3d7YxX+yUcbVjM2giuC9uPYvMPW+yFr+0c/hUe6zu63xIHJfRRSpo",
-	"cibEOyoncDfGc32/QWhQdvmYOLDwBI9EsiBMkdSMwIWlmiVN2YxhvNfg4Ghw2BuQ0UKD+kbuaENESKjR",
-	"vEkCpi8JKMHDJtKKoBwMpHhQwDWTEAueMDPEv1mnzx3ZzLrG3ouEjR8TJrijjJsa2IgO4oQoxmPw7IWc",
-	"FLGOKAqN/nTPXLnynlKozfCj7+J+SNxXTcB39QRYMlb1pjZ9SBU+3BFVcNYSuube+tbqPZVvFk0ANGUU",
-	"o6u+nIcBU2+uaKxx5T6VoVhjmiowP/5XDnKBLuXqu08wZnzlOy0ZXNpvbeRzzSHtvkvpCNDvHWD0WnBe",
-	"6mCaxRegz/DblaDQ26v77qlWgTphSoM0+wYbPjz+PF0b/+anrNgAXkhOSCbSdAloYK5L9M7lzUTEzPry",
-	"WfDOy6pZR2eZffO9tcqcU6cQ3vXkcPERRr80+9A+eOZilx9JqFMcg1JOvWOKwCzTi3sW9XTpHag48onB",
-	"tS7+8CFtoJyXmRHvIWHUCsu7sEljj4+FQZyy2znDaEpzfu1nKWW8CiEuxubS/ZYn556ZqYDS5tX/+fnD",
-	"L2hqYIoUeBYS62einACPRYKMhg4shLaTf7Ds4XBbOTFIyDZeb8N9icW+NP3ondDuTPUP7VXgsc3sF42v",
-	"l2yxW62csxrWwMjXAHg+M6f3ljEH27Q6XzntPd8wTdMPYwQtN7K9euFy1+fhStrLYulwtAFnJ4TnaUrm",
-	"UyPbNIJqLnQZxraS8oNJDlX6oFOzdm0C416XfAKadARPF8eE1vXHGV0QCRlQTZgOh3yUa0JJwsZjwEQo",
-	"m/mIKYq/Q6yLjTDo9awBbUMmWRWycefYjM+2I8zKQWh2HGy38o4kMTIDQDl0o/ij77E5qnC0bZ4vW1+X",
-	"3rXVpLDCcUS1zV06Ojpy+Uu70Y9aZNGOIi4NyeZDmt/uJaQGmeSt7Q7zm9yCUCnposxItmD/ixvA+e2W",
-	"7XPJbKsy3sYzmxloDLUk/xfTQAiVQGKqoKOAK6bZJSqKhbDJucogrjT6Mgop9ELhwiJstEmetI/is3Y5",
-	"R3XaC6dLzjVLCS3sdzW4XbxbhWb/cxKhbzLyNr7drcUwrEMpdC7MMBAjJczzQRig9ejNVQyQ2BGYNh94",
-	"uij0po0j8kXeps2zLA6pJnMjduZScNTkGxfrhERGPkZWQHKhp+ZATizkM7/4el7j/tx4iNSDpNf92rTI",
-	"ZVB1e56jjXCJ6QzQm3FSbsx+jwA3Gqwiu5iXThIR5zOz7wgX1rp3+x26EsNd25793vLurMVur0qVGY2n",
-	"jEPHMAmG5rhhiaTIqm+g/gR/t1tNTYXUZC6kzZ3ceJyUGHKVlmk+o7yixLVcR8Yg7B0991P2pyJNCOUL",
-	"VxxjhaZB7+h5Y5poy4FU56KNEq05XOifCJo1OtC3aNS8x7zlX+UG7/NqmHBo+G7OC7925T08fP6M0GTG",
-	"OImBa5DdIW9nn37YG/hVIAxMGlNJZgL3uLN5Y3dDbvvD96oQ8xYuALIye1iM8UT2THMItFACjmFOZjCh",
-	"1o6/DLsay3w048RDogU57BOaZlPK8xlIFnv0d8n7XGlUgkYwYS5LKSpnJ8J8M3BJ8UMe/SI4hOQ1kxBr",
-	"IRcheXNlbb/VX6cynrJLCIkBKJC85SF5T1k6Elch+cDhtWSX8FOuGAelwiH/PKUSPgrGdUjOgM5USP6b",
-	"zmYgQ+LYQUgVkjOqLv5GR5LFIfko5iB/ehsSg4KVptzA2DORsfgNnzBD4PvPfzv7+2ma/r3qIuqSz4AJ",
-	"fRjjgExSnpLtxWCqcjbnXw/Dw/51Q02YwozYhEESprKULtDktcqVTQJwxnj5uQVdw+1RmoUcayVY0469",
-	"hSB7AtS3Oq6bQne+FZ5egQa3WqiNZ0BDFtnGJk3yv0g9ayy7pLVko9zgfUkyKsvyF4XuizbomOYKkgqN",
-	"rYMK/Wc1oIAbmPLF0pbtP7sRPGiYio2rhG6LJn5UMKNcs5hgCyzpQZcz9X1VRjv/Ri7Ne12o109GG0ip",
-	"0oXfEr+wpm1VNXtNNZyxGSw19r4esxR+oeWfb660UadsXHws+K/2pYJryjhI17L8bH7eRnkqxvWNWLXs",
-	"fs2bm8gsvVor1XPQZogOj7I4VdFTSA7WH89YjqvSEw772+oH251nB63nWSVuDvtL0iYMcs7+yMH97ipq",
-	"rIVmqOT5A7eVU7C+2BTSjLwSGUvRZZuRP3KQrogD08ubrddrwj2NTsQGPQyXoui/cg9bgxeYPtJFl2C9",
-	"Iy54p8pCJZF9WzTkWMZrOf80Wk5AdeLYjGDoHZ8jIVKg3BLtOTfbaP0///WupNd0myuozWO3pWvPR9rW",
-	"tR0ckaDyVBdZs8QWYYIE0ao0vVQmxs0v9ZywW77WViPaqnvfndvWe7WaEwGKMK4FfjfO07Rj8IENz3Vr",
-	"XCyqGeyQb17UEdQSkynWi6u+GfKSvWPKLaS2c4h1UVr4oPBJLw/pc022qxNbmc8Kehwc4ldvSzkhYenC",
-	"hGnBCfWIQjvYmGnN+MQWtditFYHC0yHCp8qpCYc8WjoAihZJ8XnPVbq6DdixR1tN4BxsJ3DaEXcx4B17",
-	"Zh9vErIhsf2XFQ6R1iHfZRMuMOU8pgr2CJ0JPnGSHNfeivybKBDtArc4mG4yecVA0Q+4DAK5PV+x3/N2",
-	"POKddxtxSO19zcoO1dSyFjLbGijiRh4GjOvngyAMEpGPEJwkFaIotkkYLO/N4sHaN7aL+leuM+/LbUBG",
-	"5WX809WWjQiljMBp+aFpfFWwzvKqofo/AhKtC+KJ/JVbG+3T9PL6LK0t3NSU3I1yxSGlg/7LW+tVJacv",
-	"SRurcRcfN6hW5UTWhrVmf5WrtbK7VrhldWY+vDb7yTXx68m68NgueWtElC1v6vQc1d3KVuR7yG/G5uUz",
-	"m7l7Rhl/45zw9Xm0nXjz5tPTOllbFQ1+c0YnIaGqzGAxX0TE+s23mbHDfut81UMtbjBpjbEB2xV3dktu",
-	"/UtVZm54xxrMRbhHA5TinrdiSrMMuEsI+vXslXlxWdfX9NDRVlZ71DwfNLxt49C3GvMNSwrXmQ4HXKOk",
-	"KYLsvJX9Kna+4eLf3JNS5UdH9dJq0S0shnWu3bxtvfa3cr80OVDWkri0Tjhf1YtrA2hfHd/et11VbvME",
-	"2vROzM/AbbW3KZCUKvtDneW2rbatIM4l0wusd2RZAA+D01w3Far1fBEssXG4JEupNi9einlzEq2WiFaI",
-	"NgPVfwIqQZKv2Pw6OiaU/OdvZ2Q+FcrsMJGCisiuF1nl5V8pTLuPVJxFQ76bQAoTLCXrtQiJymgMXjVc",
-	"MpEU5620batYZEZ7dyr/kFeBLikWOUMHtUHVmOFFojeridemRfc0TVH9aPn9N8k0dD/MOSQ/LdBNsb6l",
-	"6e5kyNFFUb3dIxwXXc9Fl5ySmKYpSLRSYNwXTxdbU6IAlTNXfNj37mBNyDknNMuGvKgoQk4b4hjdek9A",
-	"KzLoHZCoPULUDIq69nOmpyLXy4l1rpvDJcapZzBGVo8Zp2JuK1/6TQtfcO3LX2XqQtDV8f5+KiaMd0v4",
-	"I3jKOHRjMTNyZib4vjAP9/cv+93efhk4iwVyDcNgPmk7JwTHgfkTyy0XgHM5IXrT8pd98ITMzZe3780t",
-	"9mqPfg3v2tqjWzDLqkIyWGn4Au4yi7a6cRkG/UoCig9qzQlP83rHeb2ujhr80UaSMj4WRRgvtaUtXQ4B",
-	"ynhDGzFAwVq1lbO2V5RMmJ7mI3x1+UD1V9BQyREdfuM8LWL8CitydWxYm3AxPx1/fk4/vg3JKGepJlSK",
-	"nCdDbsRQKvikI3POGZ90KgldwOiQRA0xOEZEDPlHqqcqdDGzrsi7C+7gnmeFqCnNgIwFFpFcorVL3lyC",
-	"XAz54OoKH3t2dVXezUBiKq0FeArF0LDHkUiMGP46tOrDMDj+OkSwMAzCYQEX8O8KMNhGBvnhDxXOw48r",
-	"6G9oFtkcO4YoMDSukkXrWNWevjgKvGtCNaF4nLlPLt8DqxjWlVxnKWGKULXg8VQKLnKFaozgdhKOSfTx",
-	"9OzVfwx5c2W6ryy5dkAuIpSrOUhFon6vT4okjshFNHuZGEPuyOd0ZsniMG+Kv6qSq8urZjKRpsrFqDG8",
-	"QcMyAzMzUETG2ZPZAnk7C2dFKVKvPDKVRoWjztiec0NRVB9d7WaGa6+CmVktqxPraXmNApXpgoxA09JT",
-	"4qLIRkJPsakiNEkkYquCIISRhsQffiBncmHmg2kicl2SbTcg/qNsnnnRPaGaRIYqTjPWXdBZGtkbP8rv",
-	"fleCR85qzIeccQ2SxppdopEYJPAYbC+JiFXktshyRjyhZGRBHkqpYzJjFn8NuXX/pSKmpagw6z3kUSWZ",
-	"LE7odMxQOwmT5PXbT6TToVnWYQk5/fiRdDoIE8lGMDXk1VUbUdVjhEpL9UakJNrDcWdUaXeXjDPMW3rG",
-	"DNJkyOlIXBb1p9yEWFCSshi4Ak/Wvn97tiJZzUS7PD8hJ/vuIbVv2noe2UrWhoErYhYcB71uv9tDZcIu",
-	"V3AcHHZ73cMA9eopnqNbMiTifWgw6bxjStdjv9VycGpIRJqA0mTMpNKodBs9BNvZEAPE5niRADno9fa6",
-	"qzciWOcavqhZ2TELoMx0L+s8XRK5azgivIfB4mOjhxy3XABS7ujabo3sZjTSjFszOdLfKLeiY7sncftX",
-	"e9Er6YgsIPz7a7ySK8pM6ge/vKd/h1BL5H7VZF+LLLgONzarLpPYorG7yWSbbu2lGtfnS2Xn+71em6pe",
-	"ttvfUEMzDAbb9OJVgMdHDjY/Ukt8w4cONz9U1WDBJwabnyirTiAmcndnbHoISnNjoYUjF3j695e1ePjc",
-	"rNo2reuA9YaP2Tedh4HKZzMqF4VwaFhSRXZ9PGc21l4QBppOlLWVrD5hqLnhNqjfe7QF567kLp2HQSZU",
-	"g9Sz1aCao7qtK9ELhyNnbfd4hIQOub2cC0taVFjDC9CPSM7T4kzHZJcJu7Ri7PtLKjsRNVlVXeuyaGdt",
-	"7+aX/fZrX65XRMjB7USIK971zyU/BgdbvGK56Ag+92yb8TTkZf5JQuu+xZDbrU179TZy6DrcFjX5P3m3",
-	"yV1bgYKZKqt1kvD7tuye08a8GWYvu3S6rwNClCeCQ9Ilv2H4c3m7ZFi7NAxLTWDYEKjVy76+s3Sxc3EH",
-	"JFTcpNYARrbabEU1qwctBfpbSIHVsjCPdC+77XFfezls1mqspa7ZZuDHF2lhK0NUp7dRNywCjoYcgxjV",
-	"8oV1Nj4Mku+/v36Gu6gZ9w30n+D9I4P3P4O+x434rcF9472ut9UKmu/ntIXol/d7e67uh8Kj5rXOJCjg",
-	"esidYxQRf3HzW1SZiYlNHY1ToFL5wf8RXoxt61IVyfJDjt04n6lpYFPjlXcpJdXTHdWWIj/kp0SDnDFO",
-	"U09PGZvPx0SgmY97dr12e2k45HMX2UoLq6sz/pfXMI9ofDFByz6ZC3mB5klM7CeUoL0YXbFDPsdK73Zy",
-	"fA1KFJXXnZfwiOza4gAYJVqISXthnkVLaSrmkOx1yWdRkVXY/h0NHIwGJy5BWv8NCl1ETDuKiFzHYgbH",
-	"1m6Lli5zOhi66crMzRlX6JK170G/spke5UqD2iToIW/Okh7BWLjsW0cZlgdziM/olsdezCeOD2++yrKU",
-	"uVNnBRKa9u7KcdtO1VCif0OljxiHfDf616j4RChf7D04EGk35b2ByLsrt+5WzuunY7MRz/aOtpoGewnf",
-	"3QDwkwa95UnvDrb71KAby+pv9DLUQk/wcnwhE5BNTgVS9ykM+S2dCg1xVE0Sp5hSQ+qr2k0B3994fyek",
-	"vr68/0OWPX8RA/vqAilvCzb9egu4fXPTOId50wUk5K1296I3luNH0DUCrI8+5K4AjC2QsqFmjLWzs4TM",
-	"XPi/KxNg0F1LjsxsfZ0A69j2Gg25F1tnk2aqIBCD2+UlqHXCwU5OfaGWIMX2pfS+2Y0NtZJ0t6wX1pTw",
-	"/bUWEYuhyvjy8+vz63q8rMuHurnxv/3ijgeOkm4Mep6Qy01s/831H9aKyDaQsv91tf3Nbfru6uR1F6yf",
-	"YMyhlTYzF/005IPeoFTaOTEC9Q72/VZBZSm+C45ZY3rfAq+Xd9Q/Wd4fmOX9FjtpWyO7ZzsnG0znrYz7",
-	"M9wJfd8zUn4yaT9Ck/atOPxmbNZ0gnwbW/RSTK6t2CT9smIny5vM6bvFIeNsxxcAmfnIpDOcNluayTpD",
-	"cxXU2mZpJjewTNreasPzTzuyhWmyVYzY2bu/8++bQXwzBSswvwQT1JYtu/871zZB9cFNTJnF/b3/bOE5",
-	"T3bJP8ku+e3R/V83FLrdlvEUr/wUr/wXiVe+//iFe0WADzxGeRsR8hRI/BRI/IgDiW/v89wMOB59FPE2",
-	"+/8p1PfJ4Lh1qO+Dj+vdhuOfgm+fsOr9B98+IKT6FHD7FHD7FHD7HQJutzl9nqJin6Jin6zP3yoq9v7V",
-	"wcp90w5sV9xhK5cxn5BBb1BewdYSR7cleP1cVIG9+X4trpB+wo/fFz9WhXwdsxbllh+iQ7uoNEV2hSQS",
-	"spTGsLfK8+7WcfKpZtqo16ByoMGGVCF02lBSqiiIVRRP1F71zSF3bpjWOlMOBnqm0+rGxahLPlpN027L",
-	"IbdB5z6Y262BC39XF4DJiytzIbN7RMghLzAg2TVgLUJmjYiiC+VKX8k8BR+7jCTQC2XgjKFYQmohnK3F",
-	"xCBNDMaiHBFHVT4LrxjmWtJYF9cEwBXeOFzVfG25VQChmLuymBJbcBSvLabuXgB7t82cxbDn8Lvg9Vva",
-	"h1zmXBGKwI/NYNm4fVwQjE/OgPL5lKVQYtUbISZP6t3Sp1/VLV9fdrxecffL1+XbKOy1kPU7JOx3xfUL",
-	"xeU452WQr2bxBegzd2XOclHdr/ULPIoXeBdvVF+tEOLekEkmUAo2dV9eKPMlEHMOWPl2XWfWEwENtJ7f",
-	"OqKhOHu2iWLob3uUndbCFf/KqPMJOm51+paHWfsR/D3pRLuAlTqrZaeX6uBJK8ObCgh2y3p2+3iyuzG2",
-	"xzU580hZFRXv3rD179zNN1W+hZV73SqDoSnQw0xAwx3K9rBbshNV9zL4J6wHG9KF97YSw66EgXhlSGuh",
-	"IHwpFKQ4GRtMDt57GvWH6/Pr/x8AAP//",
+	"7H0Lc9u4ku5fQXFmy/YeSpYV52G7tu71JJlZ781rE2endiPfIUS2JIwpgAOAlnVS/u9beJAERVKiLD8z",
+	"PlVnIpMg0AAaja8b3Y3vXsimCaNApfAOv3sTwBFw/TOMCVD5Gf5KQciTSD2KQIScJJIw6h16pxNAgSnV",
+	"4aZYh0QBkhNA5jESQKWPGNfPArcQGSFi3iPKKKBtxpH6V06wRDMsEGUSYSQwBUSina7ne+pzwiHyDiVP",
+	"wfdEOIEpVnRN8eU7oGM58Q73+q98L8FSAlc0/v9vx53/wZ1/9joH3T8OO2f/+NnzPTlPwDv0hOSEjr2r",
+	"K98Dicf1HeQgWMpD2BLoArggjB4pqiNF/RCH54hQFJyMOu+xDCcBkgylSYQlIEbjuemN/a51F571Sz0Y",
+	"eN96nYOzfwy8etpjFmJDcB39eChYnEpAXz+/Q2xkJodRCqEq9DEBrj82lEqOw3Ohy3AYEyHNy+WUjxif",
+	"Yukdeiknnu92pN/bf1VHMW/mqWNEYYZ++3ryBo0YR4DDCbLFfTW4ikJQY0+oJlMAvwC+JVDMxqItnSmJ",
+	"yoQ+e1El80pNAsdTkG3Xw7Hl+k44YQIoIpHugxlN2wUIJwyijHoOImFUQBf9xnEy2RK2BjGgmsewHokj",
+	"hNEFjlNAMaNjUDViivb6r1A4wRyHikC9yGZETpxniMkJ8AHVxWOQplxExkQKhGmEArUkAh8RgTgkMQ4h",
+	"QsO5S3CHRN0B9XyPqA4a4eD5HsVTNVaVte+5412d9xq+a5IrJFrCrN2MoATLiUNObfXryI1lJIvVpMKl",
+	"WrM4fp1/hLY1k+KpLoYFCqplTqJgZ2WPxMY9qWt4/Q41EFpb+Wb0jkgsgVcp/KjkaiAklqlA8Bfa+m5+",
+	"X20FipFFmiSMS4h8I0Au8TSJofQBoQlnYw5CbAV5f/5Kgc+LDv1sm2+iudffryOajPQ+UCMbkiQurSyz",
+	"P5BRJgeyTSZMOVeb4ttTPFb9UXuimQ0BA7odsukUdwQo0SQh2tHrHi6JUEtaIhzHutvBvwZHZvnPiAC0",
+	"v9dfsoyz3WvdzgqIIZS1crBMJYqJ6rDpa8JZAlwSEEqec5AppwtzRSLfTFfz9Ni216X4nCSSnUPNXvn7",
+	"BDgYAvEYkJCYS3GEJD4HikacTS3xcEFYKnShLYGC/8siLHGXwqV8R+j5EoLzphtofr7XryNZsqR+lU6Z",
+	"kIhImAqEDc0TFkeikQBVkdt0BCOcxlINVk9vhmSaTr3Dg4MD35sSav7ay0kiVMIYuNkYLQ//wiICZm+s",
+	"it7XHLAE+1IC1YyCkyQmBq7s/ikMZrHTrn7a0bRN/jQlIWeCjWR3rLbHbk0rqkuaVTSJ2br2rtye/sxh",
+	"pKrbLaDurnkrdts0obtcnQAFVFhWaEs4jH3kQBOEhSBjKpDadElUhSj1++JXDSLvYPSAc8arXy9+rIu9",
+	"AYlJ7KnBUD+Ed/ht1XeEUuBvSx8bUae2kHzAdnve1Zml5TWLtFCiFzgm0Rczi743BSHwGOzYm+nLhnyO",
+	"tiSRMWwpgan0BgGYhxM8jKGrWSHjkBEmMUR3wh1lMRdOMB2D4QstlgU6B0jU34QbcCdqWaOx3VtYXgub",
+	"OOPiLlZcy1ZvfRE2jvQtLMXWI91ydSbpMCahXmaeEie1K6j9onWqy1etrfQDk1/yxVValhqXmY3LZf4Q",
+	"UzSE0or0PYn5GGSdCHgQy3wzlryRla83WaMc6g0WhyEkEhoQe0Gdr1ncjhvWZgpRLBCBZgrlRBCDBL0M",
+	"KvYeV5trGDb7ze6iQlwAgxYfFzYAPYxDHNmK1lto+QKx/EkM02d1KSyUbUANffRehgfw4sXLg87L/f7z",
+	"zn4vgs7B/v6wA72Xo3BvdNDD8FItHy0EvH6v/6Kzt9d51jvd6x/2eoe93v945Y57vdGrEY6eDzvRQTjs",
+	"7L84GHXw3ovnnZe9Vy9evuy/OnjeAzVaZWYvuHzE2BaKGBgu1+geMYrUakVbLfakra5Bu62Y30gCM44N",
+	"HJ2pLESgKY5HjE8hUnrHkAM+V/CTpzE4+rrkOJQPibtCRkcxCTfkLYWkj2MOOJq/1RrXo2GvY0dCGCsR",
+	"idCWGgkm2IRvIWy6ZTXJG2Sf41y3Ne265hDTWG4edpRgJcmhWAE4jtnMMJeWpg+MtSobw3Wggv7gUu2J",
+	"EymTw93dvf7Lbq/b6+4dvuq96u3+PAWJVcmfst1p17EObTuTubNbyPvdn4FKIpUeaNsxlm5v4O29fLH/",
+	"vLffc/438IpyN6JF/HRdNeKna+oRe7tEOPikvVLxKRe+CSeMEznXKKNAGD4aptZoY0GO2l3Nz9csju3i",
+	"qiAfjUz0sg37B3vPw/1hR/9H/dXZHz4POwd7YV/9UP9696OsNNhYnTX29tQckCxbGZq11JJ4YOuxmJ4H",
+	"tDKLlZbZjhobqKt2N6/VqfP//Et/X7Lk3/YGaa/Xf/Ev/f3c6vRv70/D/oc3X2cf3hzP3pf+n/z5/s/z",
+	"yw+/v+/999jzPQ1J3SV5qxKDpnF8zfWheEHjWO/q7CYXicMuNcvlI7UWwsrxxJYLtB/4FmWsB9Hfd6fa",
+	"gO/u2MyYD5E+FQ/NxD1+6WysKiv1Wd1pc6IeGSU6OxhRii2FmXu6/hhHxFEyrquXjIECx/HbyxASy+WP",
+	"R+u1BrqQpXGkwX4m1t3DsptUSOjc2GGQLuIjkYYThJUWa0nRz9H2815vR6kmmKKU4gtMYgUDkZCMg3r7",
+	"zDcazWeQfN45HkngOw9J6lePZO9B2t+8VK/p1uIUO8fvkiFCI7hEr82mg/79MxJzIWHqZdI/242Ko7Ki",
+	"rBX76mHE8UjemElxibyvP3N/lKKt0pN7ReK3gW3vixu1tWYT3Lt0blbAXmdMH7bAuz+U+yT31pZ7C5jP",
+	"Al0/c5ULNCGBMQ0+Vok4YnxIogjoZoDvOJUTxsk/9Qd/WNLeACUQPRrsd0JFOhqRULsJJ5xckBjG9sjM",
+	"RYCsMEjd6JmGtoqgOPd3TYBPiRDGFdbVuihAZIzUIZuCML5AWJUXjOJ4QN9nLI9wGLKUSh/NJiScIDkh",
+	"Ah1/OikM2dY5zfhiPRS52ayR3obcvNjrPhwTwabn8D/d8EH8T2ucxDfbsj+ubaRucTxfY1m/E+t5O2ru",
+	"ycS+maPAD2R1b2NMfWDSZA0DvG7lkVvh1xV1922Yb0fvD2erX+HvFz3tyQ/Mkr/ZFvBDGfcbNb574tk7",
+	"4c0fQy9v6MkPb6JsYQy7J+a9Iwzwoxgw6/vy6G2ajfx5v2jgSbLekmT9OxhBzTAVg3v/cNbQUmXqNZhV",
+	"ZGaYIRZw2hBDZT87MUxZmDO0jMcxwdrZ/9uZ7xHx9hKHUodlfs4jA0Y4FqBe/mcKfK4tH8WzzzAitPJM",
+	"cgIX5qkJwS3ZTeyzGA9B26M8HV/hneULRJLwHOSpflqJTrxR4W0ravRAHxMhgUNkYxsekpCm7HXBwmXa",
+	"3zAKD4tU+StLabRhkIWE6YespsfkbFKX+GKrjda4lackGalOI0ZdUe0Ikxs+pWgI7LEe84X2WA4WeUgc",
+	"l+B5zHB0ytg7zMewGePZut9qOZ1X+Zg4MAulGbJojohAseqBzeihpjQmU6JD5ff3Dvaf9fbRcC5B3FI8",
+	"jyLCR3gkgaMIVF0c9BGYX0daFkqpI9EeFEpOOISMRkR18Vdj0t+QzUxswXsWkdFjOlTdUMZNFOTUETYR",
+	"EoSG4DhcUpSlidCiUOlvN8yVlXZyoTbVf7oxQg+J+24Ryd4miH1CrOsg1kcMTw1Fx0sDiN1sXyb3CURH",
+	"KGFxvAA0dJqw4J1NORYgNeqLe8E7JyHZMjrzxGX3rZGmFFuPmk13Dnsof5zKiVqH5sNTm/blkcSKhiEI",
+	"Yf1jiEAwTeT8hkU9XmhDe97QscK1NoD7IS2glOZJpd5DRLARlpuwSW2Nj4VBrLLbOdXh6Gr/2k1iTGiR",
+	"liHrm82UuDg4N8xMGZRWTf/Hl48ftK8WESjDsxAZR31MEdCQRZrRdASAhrbjf5Lk4XBbPjCakDZhQ4r7",
+	"IoN9cfzJ2aHtnupu2lXg0Wb0s8JXC9beVjNnLY4lMPLdA5pO1e7dMmirTamzym7vuG3hOP440qBlLTOV",
+	"43d1deZXMobNFzZH4050hGgax2g2UbJNalBNmczjgCvZ0nRqmiLzolWztk3ux50u+gw46jAazw8RLuuP",
+	"UzxHHBLAEhHpD+gwlQijiIxGoHPImaSROrvjnxDKbCHs93rGA3FFEr7ipHzj4LYvpiKd0ExDs0Ov3cxb",
+	"kthQdUDLobUCOO9jcRTuRG2+z0tf5Qd+1Xx62SkVlibt28HBgU39th38LFkSbAlkM7iZVJLq3Y3EJGom",
+	"OTHV6dRwdkIw53ieJ3M1YP+b7cDZ9abtS85sVRlvEkKoEaj1mkP/pfPoIMwBhVhARwAVRJILrShmwial",
+	"IoGw0Ohz5w/fcVnyM6fAOnnS3Isv0uaIKtOeHdikVJIY4cx+V4LbWdvCV+ufokCfjQbOwjerNeuGOZ/y",
+	"7RGq77GhYOp7z/e09ejtZQgQmR6oMh9pPM/0ppU9ckXeqsWzKA6xRDMldmacUa3J107WEQqUfAyMgKRM",
+	"TtSGHBnIp964el7t+ly5iZSzTCx7WzfJuXtuc4pIEyIY4ilod/CjfGH2ewio0mAF2tYpfVHEwnSq1h2i",
+	"zFj3rr9CK0kwSsuz31tcnaXkF1WpMsXhhFDoKCbRsY22WyzKEhLXUH+k35ulJiaMSzRj3KSdXLmd5Biy",
+	"SssknWJaUGJLLiNj3+8dvHCzHU9YHCFM5zaveIWm/d7Bi9oMmw0bUpmLVkq0er+nHwia1Z7HtyhUv8ac",
+	"6a9yg/N31XfTV3w3o9mZeBF+8ezFc4SjKaEoBCqBdwe0mX36fm/fTaCtYNIIczRleo1bm7eubkBNfbpd",
+	"4WvX9XOAJE+8ykZ6R3ZMcxpoaQk4ghmawhgbO/4i7KrNkF6PE58hydCzPsJxMsE0nQInoUN/F71PhdRK",
+	"0BDGxKZ5CvLRCXTCLrD5hAc0+MAo+OgN4foAdu6jt5fG9lv8OubhhFyAjxRAgeiE+ug9JvGQXfroI4U3",
+	"nFzAL6kgFITwB/TLBHP4xAiVPjoFPBU++m88nQL3UXHQ66NTLM5/xUNOQh99YjPgv5z4SKFgITFVMPaU",
+	"JSR8S8dEEfj+y6+nfxzH8R9FFUEXfQGdEU37R2gmyXfJ5jz6xU0AZ9+f+c/6VzXp9DMzYh0GiYhIYjzX",
+	"Jq8qV9YJwCmh+d8N6Bquj9IM5FgqwepW7DUE2ROgvtZ2Xef2c1t4uqUb8g+9IzW7il/zw1swKbgBYk8m",
+	"hRv2sm9hZWjNMje04p5E502IzsaoivsVp7djsUDHFMEFi/Uh6ICCxnrmq5IdYD1zhu+l9JyyGf01lSmH",
+	"/1oYiiUWgWVDcbtmD3RMBzQfCuSMxCGawnSoYLvxXgmqnQt0vLa5owmLAa0tktJYH0Q5TjFadUTBJw4j",
+	"4IeI0DBOI+jYrzuKiI5tPLimYaZpLta31rTyNV7PjlPKFWuC3Wke8YGUnEDGB8N4JbMIz7eE1dPFBCeA",
+	"tgPtghv4KNgdgsTmeptHDy2uo/82fPe3UImf1OEndfjW1eEWu9OacPBGlOaV4UhPYPDGI2ruEAtq97O6",
+	"8RAwxVSSEOkS+lYrvHiLRRnglVGNdgHWvm0D2hLZoBXAZkA3RzbSutOlXCcgMVFJvyiME2MhMzdZ/cB4",
+	"Uomi2Bss4ZRMYaGw83hEYviA859vL6XCwnrd1eAknURUYkKB24/yv79q8kjIqPmFrR58yj4BS3QPwpgJ",
+	"S6n5qejQ6MTkLfF8TyScUGnrlnis+iLgArLX0nwRpWC/VUz9CSv1WF96Z/7Ut+Opn9a3h6ZqYD+OPgPO",
+	"AzwT/ZGhNSPgA+NTHGtPNMWwxpFG0yu0kzPm85PousA9Y8HriZ/rgKa8xfXoq+tf7m5auRFQO/NoT8T8",
+	"ws2sJh/tLQcK+orR4gDvWb/twV27nXWvcWcthNWz/oKsUnxP/krBvrcXFC0FiPr01e24uQ1O35k6gThB",
+	"r1lCYu1LnaC/UuD2ehoiu4sQrFeHwGq9e2sOSPVUZPUXftvGbASqjniOtpVWoMCqHumdLtIZiyijnSJj",
+	"0IAGpvnAXFW6mCsoWEwWZIW76tHA2bKHjMWAqemE44XcRPv/+893Of2q2lRAaVy7DVU7zsxNVZvOIQ4i",
+	"jWWeeslcNAmR7iZXtRSGu9WNOt7SLZs1Ny62qt71u26qvZjdMQOBCJVMPxulcdxRAMSE5do5duc0n+El",
+	"k1pKTWXUDIxcJsnZPcTUgH0zhjqVVQMfZM7ji136Utq8xZG5fdjs5LpzGlk7S8wKDUOXTm7FKMIOUdr8",
+	"MyJSEjo21/dsly661PtqoL/Kh8Yf0GBh68xKRNnfO/Y2zxtCUwbOlGVSr5VMalYPsjHYEloyH66Swz4y",
+	"9ecXO2vyB3SbjCnTGcNCLGAH4SmjYyvsNTuYXWEdbadZJmc73IbjmfVdb/2LwJNaYKHena2lmTh76XVA",
+	"a4mqepUOS2zYVDNuBbdaB1ehTwlEAnGMiFQQNLu9ms3ogFruFihiaDv4YrkaBTk3d7vdnaP87mtR1ESo",
+	"9qmJ9VQvtf4FCqOFJMGx3R7yv11hctcGQMtIvkeofLGvMCJLzTV5UYF2M0Hke4vSL/uw9MRUUX5kKys9",
+	"rEXK+ai4v0uffclIPrEkv8lIdgD6LznJX6okn1RIflMl+U0dyZ8c6j7VUHdNkFs4lt+5hn0dhJzHYbUv",
+	"WzcwRRTX4srWhrAhoGBZdFfgOkouDQOra7w8lkuvRKxLxab3MYvU9/qvbtJQkMvM0u6WmaOyP1fYCvKx",
+	"LfV0PeGdT/NK0V3x8rsdZa3mRq2VRermPruGq27esZScDFMJiHGUYJ5fAp7JWh1OFuJUQFQ4Vi7z+us/",
+	"L/n8aeMjpvNFJeb5Wp5+NUOxcpY2MwE9BNtKYSdZYVD5e5tRbtlmssRA8mQN+TtYQ2qtH7k2OKBP1o8n",
+	"68eT9eOmrB9Ppo4NTB03YddYx4ixscXigejmq9TwVjDEcRx9tIFZ5esRlr2tG5LwocQxNUaIGfUhV3I1",
+	"HaXgsFsICqteEbEyKqycZ2D9xk6K7x9mVFdxaUSd0DDvSpN05ypneSWsloSVSb4lbaTmvpHVZW5qsd5O",
+	"DOGt8MtNTX57g0Nl6a23C7xnHBAeslS6oslwfQxSqPUVYs6z2zEL/vGRJkDtGNbHT05AABqxlN/01uB0",
+	"r8UI3CXftZX5WrZWJf9divcfZ4mU2GHlCnnIhv9GK/+TSb+VynG39vtmY32FW6oj8/GNUkpsEfT187ts",
+	"gGwq1C46UXoeRAqJW0O46LZyhHazIa3H5tAG7Znqp5hQC+4WxhFyqWvHzaWncbAyJ/26rHPm8GBL6OSP",
+	"PsIiz3SuHgTI5EhqM2KO2XBxvEj7PbM8aLV5oKrdCCrlgmzKTfBNcY11daOpVdy7fxx2zv5Rq7dHtQE3",
+	"vyuVrchMMcFJAtQmjv96+lo1PGJ8iqV3qGvoSKPwOtS82K9pbWXXW/U5bzpNSbQwbbW7gst0kTkdcCip",
+	"yxZ41sh+BTuvOfnrA4niMvHAprGzHhPBNdzh2ytpFS6/MQywlMSFedLjVTRc6kDz7Lg+6TXnh0PB4lSC",
+	"K0XVF9rv/Ei9BqojH4zftDAvyizHSQvReqXPhVJO5FxfqGhYQG8Gx6n6qjqMRZANiUzOVZTEWKqGF/Ib",
+	"WolWurU1E23+gAa/AObA0Xdd/Co4RBj9x++naDZhQq0wFoMI0LaTRc+5rFToO+oDESbBgG5HEMMYS4jc",
+	"Ej4SCQ6hIyDBXL3cUYBej1seuCFCloAwx7HaZ7yIQI6JErY6Ko/QsbkOFQVvq1cAqRLd4zjWNtyG979z",
+	"IqH7cUYh+mWuY3CWl1TVHQ2ojr8pWncI15MuZ6yLjlGI4xi4thjoHH80nremRIC2cMfzBSgjdNp1NqMI",
+	"J8mAZjd0oeOanJV2vsdKm9rv7aGgORuo6hS25WdETjK1zLmF1lbzbIFxytf9WgekUcxmmmOxWzTL+1N6",
+	"+JXHNt2wONzdjdmY0G4OfxiNCYVuyKZKzkwZ3WXq4/7uRb/b282TpHq+ZxhG3zvSzAneoad+IhzHRQTh",
+	"wk07q6Y/r4NGaKYeXr82O9nVGqVzp1Vp7nW8W5IUF7MpjUVN2gajqL8vUt6+5qDFBza65dO4bjiuV8VW",
+	"o1+arKGEjliWshWHGrjbfNGFbUMBBeP2IKw7RkHJmMhJOtRN5x8Uvyrhm96xif8epXGWfCE7ii+2DWN7",
+	"ycan447P8acTHw1TEkuEOUtpNKBKDMWMjjs8pZTQcaeQ0BmM9lFQY9ZXImJAP2E5Eb7Nj2pyMGQGcOq4",
+	"3tgI3hGLYzZbpLWL3l4Anw/o/uWl/uz55WXuxqmNR/oYfQJZ13SNQxYpMfx9YNSHgXf4faDBwsDzBxlc",
+	"0L8LwGAKKeSnXxQ4T/9ZQX8DNclq21FEgaKxShYuY1Wz++peQDhhIOpQvB65zza3t760uKzk2uMmIhAW",
+	"cxpOOKMsFVqNYTa44RAFn45PX//7gNZfIPudRFcWyAUIUzEDLlDQ7/VRlrA7sNlrnazbA2rJp3hqyKIw",
+	"qzvSKW4iB2S6p3N6CxuYT6QYUMsMRI1AljbA7MwGyJtR0CkNdKRnfvWnPjrhgK3HQkoVRUG5d84fJ9GV",
+	"c2+omi2jE8tJbjbCPJ4jHRuS2eHtwdSQyYkuKhCOIp557GqCNIxUJP70EzrlczUeRCKWypxsswD1P8Jc",
+	"yp5Vj7BEgaKK4oR053iauRPnz/4UjAb26J0OKKESOA4ludAn7cCBhmBqiVgoArtEFq+PRxgNDcjTUuoQ",
+	"TYnBXwNq/MNiFuJcVKj5HtCgkEwGJ3Q6qqudiHD05uQz6nRwknRIhI4/fUKdjoaJaCWYGtDtfOSCosZA",
+	"Ky1Fi5qSYEf3O8FCgnHPtt4Nhp4RgTgaUDxkF2Cd+uyAGFASkxCoAEfWvj85rUhWNdD2TgfGx7v2I7Gr",
+	"yjr2wULW+t4FcGHEbK/b7/a0MmGmyzv0nnV73WfaKUxO9D6qUxC05EpVXoHkKUidCrohuU9RZLdUlXfl",
+	"r/5gMVX02ZW/Fo3uq3yhn0RXd0F7XcMbdrr27sv1u7JeA7vfqwHE1xrCumpuYUAa6N2Icx8M6TfH0Nfu",
+	"0h3xddNYFAcX9zmFD1xE/t2kY5NgrD2De0eErFouKCIRYjwCrg3BCR6b0xqTmgFtRzDCaSzRXq+30x3Q",
+	"YCFPRGC8ZnW99QY4BQpEjRnOAADmDMNhrkIqUl+X7jleb14kS9oMqjgnSaZqry4MsbZK6hxMNixNDXK/",
+	"12syvubldpdfO+x7+20qGeLMVmw+2Vv9SenWGv3Rs9UfjRgfkigCq7Pq+W/Rxfw4KLOS6ply7KPfltor",
+	"ztQctCldNiis+Zlp6cz3RDqdYj7P1kV1gkQWknD4zat7e3blbwxAfC9homapmqubrc5Wc5M6OpHmBiZR",
+	"e+uvhuRDCNkUxIDapGnGZW9FnrUuUtoQidDUnh7bFEoD2uinOl2eQ8noRU6hAXVMs8ZxtbAhcDAq2DLh",
+	"YAanPFFWIf+FRfP1bt25tbuiS7fXXPNqkboENt9LByr6pEs3fnZ1dlU+brE+yQvCau9awspeJf6gJdV+",
+	"72D1FyGjo5iY06X9vRZNLN5Nqr973qY/Ndc33ZE8vWkJacVRfdarpSKyCaQsUa4i0PkQa3yo1POSec0I",
+	"G+fOWyVq9FlMjvWOtMnaSJupNZ4N6H5v36Qt1FkllUD9XYut7FrJwDfnPGRU3G6pQ3NAHBnftxkRgPb3",
+	"+ssElaF4ExxDRpqcOtDRX81BOLvO7y7X4P7qL/ILpvVaatGRmrtbH+lKskx8jZXk14N6c5riJtVDwc8G",
+	"qgbGOVm4gUwEsvAm0C779Yz7G2yEvm8YKT/0XWdNjv/xAfVvIK/H4fdl2dCW4LDGg+NrEuGFPccGcCHG",
+	"3XSrR4uLzOq72SYzoDpz+jlAov4k3EQEii4KSBSYXOlOunVd2Pp2qPcmt7rQ1RVnIluiPsl6dTNTX6S2",
+	"LwoPZ34MZGRqK3XP3e3QdvCvQf4HpvOdNfY/M3o3t//dGsRXQ1CB+TmYwCalq3fte4HrRFobqL7fCs7a",
+	"Ks1gRz+YsNwAHjyh+5bi2gq520f3Cxbi5UZK5wx5IUG+j1gcgZBoRLiQdVZL7eXmmC3RNa2WA1pjtkTB",
+	"zyYgPUASn4PxNBsxPj1EgT0nh7/Q1nfz+2orWGrLKAZN9fxjMUAPweRp+nnrxtHlV2I8ob9HaE6tmVLX",
+	"nlr7+p4R4HJDbA3FJuWAq3k5niQmH47xDCWRj/CA/vb15M2RsVYU7jTOBR2lRHMaAY7JhZEvLUWIobY0",
+	"4guoqZ7nsiKkYTHqar1r2RIbq/vxkMoT3FjHmNhwo9JyAXF9wLHszHcNi6NzOc9x7UkKkWiGBbIOmBZD",
+	"YBoxCtHtWBmd9W8I3gBELLE3tloO9tr/J4PjQzM4Xmu1tTU5Oq6kbu4eybQjqbPjObbJAV1hnGzH8b/B",
+	"Jpj5plHrE1Z9hJbKay6NR+d1tsrIKSsB2w0b38csAsopnXBQivKAWncEDV/NjUhHKCjc+pHJHhTGgLlw",
+	"U6vUmUGt0bTBDopWmUEz3+4Fw+dsgiVc2LxsuYDZymTUoeq2cYOf4jmaYn6uvboXr9vU5sEYS+C590Tk",
+	"I8ZN37TQs107zuqTEywHdGQyQRSfiQanjCGMmL1L3igVW0Inqh7baI8Z4+fA0YhQIiagk3PMCBXmghj7",
+	"MgZ8YV5hYWwafh7MkUcmDHReODM+kR62NQzIlWF0YcyAbmI/duS84dEbQzab60SGoBqd6GnneDLb3qXZ",
+	"9k70qOLcoxkRVs6RuA2KgsiKmiO039vP7/tscEBrifq+ZNk31l9+tjNPwOuegVeRQMUya5bm5iGeBGcR",
+	"fmibccQhiXEIO1WeN13oos8lm0A59u/QnLkaXyRtBFwRypcFImZB69LJejCg9vyiMb7P4ifH5lhcAxx0",
+	"0SejopllOaDGW9uN8tsuYQV3VWdAwnHIsr6mO4jxAc2CA9G2QkOBZtYACTwXNuSQpzG4UGTIAZ9rAKMo",
+	"5hBjaYL0YUB1JJnSKTHVAKIIWyRCJ9LhOJRZjlu4VIBUFLk2GlLi6lwGRF+UroroRA8axGGb1NYknZ+R",
+	"ELIbqBiFkugaUJ5SgbCqQJIpLFqFDzOC9ZdTwHQ2ITFkofsHawEgR+pd8zC8yBe1PN1TOdPJt++LqZRN",
+	"GrdyAmTzLMsdnGWtP8u9YyUJz0Ge2lz2i8lMvpezT2cNOFmji0cVQmwLTmr5avV5NvRvHptR0BlHllVm",
+	"U9rX0Hp2bVeAbO9pc/zfb7uVHZf8/H4cEPnkz3tLu2++mTVvwQohXux1e7cae9nYwAONvVyX3gcUe7kB",
+	"6T9c7OXaY/EAYi/vUWxo25PpbzX71kI6AG4gVV0ehW4e1r+rgbYVOc3+edbMlyeH0XncTRoAe4tCETdk",
+	"YEi3iMSpc1hSA1DtgcWeC/bOIj2lC3gdFB/PndZylbLizuRkYym5NNEFl6YMqNYYAp12atX5aqubjKGf",
+	"37mK1DpROs0EJ+AQoR6jOxjflpRsPva1zaDtwEmrG+wsNnu3UzEEiWsGQOdBudupWEbJDU6F28ySqdDN",
+	"1k/Fme9ddiQe/8ZZmhhJ48yfg3ka+dkvMZi/ZN61bHVIcmpvnCK/NGb+kq64tX+lCYcRuYTIKOZFPpxs",
+	"tHZWuG3mqovfZB08u/rfAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -10,8 +10,10 @@ import (
 )
 
 const (
-	connectionTypeName = "microsoft.graph.externalConnection"
-	connectionType     = gen.MicrosoftGraphExternalConnectionOdataType("#" + connectionTypeName)
+	connectionTypeName      = "microsoft.graph.externalConnection"
+	connectionType          = gen.MicrosoftGraphExternalConnectionOdataType("#" + connectionTypeName)
+	graphConnectionTypeName = "microsoft.graph.externalConnectors.externalConnection"
+	graphConnectionType     = gen.MicrosoftGraphExternalConnectorsExternalConnectionOdataType("#" + graphConnectionTypeName)
 )
 
 // ExternalListConnections lists the connections.
@@ -20,7 +22,7 @@ func (s *Server) ExternalListConnections(c echo.Context, p gen.ExternalListConne
 	if err != nil {
 		return err
 	}
-	sel, err := parseSelect(p.Select, connectionTypeName, s.connectionProps)
+	sel, err := parseSelect(p.Select, connectionTypeNameOf(c), s.connectionProps)
 	if err != nil {
 		return err
 	}
@@ -30,7 +32,7 @@ func (s *Server) ExternalListConnections(c echo.Context, p gen.ExternalListConne
 	}
 	values := make([]any, len(conns))
 	for i, conn := range conns {
-		if values[i], err = sel.apply(connectionToAPI(conn)); err != nil {
+		if values[i], err = sel.apply(connectionOut(c, conn, "")); err != nil {
 			return err
 		}
 	}
@@ -43,8 +45,8 @@ func (s *Server) ExternalListConnections(c echo.Context, p gen.ExternalListConne
 
 // ExternalCreateConnections creates a connection in the draft state.
 func (s *Server) ExternalCreateConnections(c echo.Context, _ gen.ExternalCreateConnectionsParams) error {
-	var body gen.MicrosoftGraphExternalConnection
-	if err := decodeBody(c, &body); err != nil {
+	body, err := decodeConnection(c)
+	if err != nil {
 		return err
 	}
 	id := deref(body.Id)
@@ -63,7 +65,7 @@ func (s *Server) ExternalGetConnections(c echo.Context, id string, p gen.Externa
 	if err := s.visible(c, id); err != nil {
 		return err
 	}
-	sel, err := parseSelect(p.Select, connectionTypeName, s.connectionProps)
+	sel, err := parseSelect(p.Select, connectionTypeNameOf(c), s.connectionProps)
 	if err != nil {
 		return err
 	}
@@ -79,8 +81,8 @@ func (s *Server) ExternalUpdateConnections(c echo.Context, id string, p gen.Exte
 	if err := s.visible(c, id); err != nil {
 		return err
 	}
-	var body gen.MicrosoftGraphExternalConnection
-	if err := decodeBody(c, &body); err != nil {
+	body, err := decodeConnection(c)
+	if err != nil {
 		return err
 	}
 	if body.Id != nil && *body.Id != id {
@@ -110,10 +112,7 @@ func (s *Server) ExternalDeleteConnections(c echo.Context, id string, p gen.Exte
 }
 
 func writeConnection(c echo.Context, status int, conn *store.Connection, sel selection) error {
-	out := connectionToAPI(conn)
-	ctx := contextURL(c, "external/connections"+sel.suffix()+"/$entity")
-	out.OdataContext = &ctx
-	body, err := sel.apply(out)
+	body, err := sel.apply(connectionOut(c, conn, contextURL(c, "external/connections"+sel.suffix()+"/$entity")))
 	if err != nil {
 		return err
 	}
@@ -121,9 +120,54 @@ func writeConnection(c echo.Context, status int, conn *store.Connection, sel sel
 	return c.JSON(status, body)
 }
 
-func connectionToAPI(conn *store.Connection) gen.MicrosoftGraphExternalConnection {
-	t, state, tag := connectionType, gen.MicrosoftGraphConnectionState(conn.State), etag(conn.Version)
-	return gen.MicrosoftGraphExternalConnection{
+// connectionInput is the body of a POST or PATCH of a connection, whichever
+// its shape.
+type connectionInput struct {
+	Id, Name, Description *string
+}
+
+// decodeConnection decodes the body of a POST or PATCH of a connection, in
+// the request's shape.
+func decodeConnection(c echo.Context) (connectionInput, error) {
+	if today(c) {
+		var body gen.MicrosoftGraphExternalConnectorsExternalConnection
+		err := decodeBody(c, &body)
+		return connectionInput{Id: body.Id, Name: body.Name, Description: body.Description}, err
+	}
+	var body gen.MicrosoftGraphExternalConnection
+	err := decodeBody(c, &body)
+	return connectionInput{Id: body.Id, Name: body.Name, Description: body.Description}, err
+}
+
+// connectionTypeNameOf names the connection's type in the request's shape,
+// for messages.
+func connectionTypeNameOf(c echo.Context) string {
+	if today(c) {
+		return graphConnectionTypeName
+	}
+	return connectionTypeName
+}
+
+// connectionOut is conn in the request's shape, with @odata.context ctx
+// unless it is "".
+func connectionOut(c echo.Context, conn *store.Connection, ctx string) any {
+	tag := etag(conn.Version)
+	if today(c) {
+		t, state := graphConnectionType, gen.MicrosoftGraphExternalConnectorsConnectionState(conn.State)
+		out := gen.MicrosoftGraphExternalConnectorsExternalConnection{
+			OdataType: &t, OdataEtag: &tag, Id: &conn.ID, Name: &conn.Name, Description: &conn.Description, State: &state,
+		}
+		if ctx != "" {
+			out.OdataContext = &ctx
+		}
+		return out
+	}
+	t, state := connectionType, gen.MicrosoftGraphConnectionState(conn.State)
+	out := gen.MicrosoftGraphExternalConnection{
 		OdataType: &t, OdataEtag: &tag, Id: &conn.ID, Name: &conn.Name, Description: &conn.Description, State: &state,
 	}
+	if ctx != "" {
+		out.OdataContext = &ctx
+	}
+	return out
 }

@@ -21,6 +21,14 @@ func TestGeneratedTypesKnowEveryRequestProperty(t *testing.T) {
 		"microsoft.graph.externalConnection":  reflect.TypeFor[gen.MicrosoftGraphExternalConnection](),
 		"microsoft.graph.schema":              reflect.TypeFor[gen.MicrosoftGraphSchema](),
 		"microsoft.graph.property":            reflect.TypeFor[gen.MicrosoftGraphProperty](),
+		// Today's shapes (/v1.0, /beta).
+		"microsoft.graph.externalConnectors.connectionOperation": reflect.TypeFor[gen.MicrosoftGraphExternalConnectorsConnectionOperation](),
+		"microsoft.graph.externalConnectors.externalConnection":  reflect.TypeFor[gen.MicrosoftGraphExternalConnectorsExternalConnection](),
+		"microsoft.graph.externalConnectors.schema":              reflect.TypeFor[gen.MicrosoftGraphExternalConnectorsSchema](),
+		"microsoft.graph.externalConnectors.property":            reflect.TypeFor[gen.MicrosoftGraphExternalConnectorsProperty](),
+		"microsoft.graph.publicError":                            reflect.TypeFor[gen.MicrosoftGraphPublicError](),
+		"microsoft.graph.publicErrorDetail":                      reflect.TypeFor[gen.MicrosoftGraphPublicErrorDetail](),
+		"microsoft.graph.publicInnerError":                       reflect.TypeFor[gen.MicrosoftGraphPublicInnerError](),
 	}
 	spec, err := LoadSpec()
 	if err != nil {

@@ -296,13 +296,13 @@ func baseURL(c echo.Context) string {
 // contextURL is the @odata.context of a payload: the service's $metadata
 // document and the fragment that names what the payload holds.
 func contextURL(c echo.Context, fragment string) string {
-	return baseURL(c) + "/$metadata#" + fragment
+	return baseURL(c) + versionPrefix(c) + "/$metadata#" + fragment
 }
 
 // connectionSet is the entity-set path of a connection's children as Graph
 // names it in @odata.context, following the path family of the request.
 func connectionSet(c echo.Context, connID string) string {
-	if strings.HasPrefix(c.Path(), "/connections/") {
+	if strings.HasPrefix(strings.TrimPrefix(c.Path(), versionPrefix(c)), "/connections/") {
 		return "connections('" + connID + "')"
 	}
 	return "external/connections('" + connID + "')"

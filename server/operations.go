@@ -15,18 +15,20 @@ const (
 	operationType        = gen.MicrosoftGraphConnectionOperationOdataType("#" + operationTypeName)
 	errorDetailType      = gen.MicrosoftGraphErrorDetailOdataType("#microsoft.graph.errorDetail")
 	innerErrorDetailType = gen.MicrosoftGraphInnerErrorDetailOdataType("#microsoft.graph.innerErrorDetail")
+	// Today's Graph.
+	graphOperationTypeName = "microsoft.graph.externalConnectors.connectionOperation"
+	graphOperationType     = gen.MicrosoftGraphExternalConnectorsConnectionOperationOdataType("#" + graphOperationTypeName)
+	publicErrorType        = gen.MicrosoftGraphPublicErrorOdataType("#microsoft.graph.publicError")
+	publicErrorDetailType  = gen.MicrosoftGraphPublicErrorDetailOdataType("#microsoft.graph.publicErrorDetail")
+	publicInnerErrorType   = gen.MicrosoftGraphPublicInnerErrorOdataType("#microsoft.graph.publicInnerError")
 )
 
-// Each operation answers on both path families, /external/connections/{id}
-// and /connections/{id}: the generated methods delegate in pairs.
+// Each operation answers on every path family and version that
+// openapi.yaml gives it (server/routes.go); the version picks the shape of
+// the bodies (decodeOperation, operationOut), nothing else.
 
 // ExternalConnectionsListOperations lists a connection's operations.
 func (s *Server) ExternalConnectionsListOperations(c echo.Context, connID string, p gen.ExternalConnectionsListOperationsParams) error {
-	return s.listOperations(c, connID, p.Top, p.Skiptoken, p.Filter, p.Select)
-}
-
-// ConnectionsListOperations lists a connection's operations.
-func (s *Server) ConnectionsListOperations(c echo.Context, connID string, p gen.ConnectionsListOperationsParams) error {
 	return s.listOperations(c, connID, p.Top, p.Skiptoken, p.Filter, p.Select)
 }
 
@@ -35,18 +37,8 @@ func (s *Server) ExternalConnectionsCreateOperations(c echo.Context, connID stri
 	return s.createOperation(c, connID)
 }
 
-// ConnectionsCreateOperations creates an operation on a connection.
-func (s *Server) ConnectionsCreateOperations(c echo.Context, connID string, _ gen.ConnectionsCreateOperationsParams) error {
-	return s.createOperation(c, connID)
-}
-
 // ExternalConnectionsGetOperations reads an operation.
 func (s *Server) ExternalConnectionsGetOperations(c echo.Context, connID, opID string, p gen.ExternalConnectionsGetOperationsParams) error {
-	return s.getOperation(c, connID, opID, p.Select)
-}
-
-// ConnectionsGetOperations reads an operation.
-func (s *Server) ConnectionsGetOperations(c echo.Context, connID, opID string, p gen.ConnectionsGetOperationsParams) error {
 	return s.getOperation(c, connID, opID, p.Select)
 }
 
@@ -55,18 +47,8 @@ func (s *Server) ExternalConnectionsUpdateOperations(c echo.Context, connID, opI
 	return s.updateOperation(c, connID, opID, p.IfMatch)
 }
 
-// ConnectionsUpdateOperations is the seed: PATCH an operation.
-func (s *Server) ConnectionsUpdateOperations(c echo.Context, connID, opID string, p gen.ConnectionsUpdateOperationsParams) error {
-	return s.updateOperation(c, connID, opID, p.IfMatch)
-}
-
 // ExternalConnectionsDeleteOperations deletes an operation.
 func (s *Server) ExternalConnectionsDeleteOperations(c echo.Context, connID, opID string, p gen.ExternalConnectionsDeleteOperationsParams) error {
-	return s.deleteOperation(c, connID, opID, p.IfMatch)
-}
-
-// ConnectionsDeleteOperations deletes an operation.
-func (s *Server) ConnectionsDeleteOperations(c echo.Context, connID, opID string, p gen.ConnectionsDeleteOperationsParams) error {
 	return s.deleteOperation(c, connID, opID, p.IfMatch)
 }
 
@@ -82,7 +64,7 @@ func (s *Server) listOperations(c echo.Context, connID string, top *int, skiptok
 	if err != nil {
 		return err
 	}
-	sel, err := parseSelect(selectRaw, operationTypeName, s.operationProps)
+	sel, err := parseSelect(selectRaw, operationTypeNameOf(c), s.operationProps)
 	if err != nil {
 		return err
 	}
@@ -92,7 +74,7 @@ func (s *Server) listOperations(c echo.Context, connID string, top *int, skiptok
 	}
 	values := make([]any, len(ops))
 	for i, op := range ops {
-		if values[i], err = sel.apply(operationToAPI(op)); err != nil {
+		if values[i], err = sel.apply(operationOut(c, op, "")); err != nil {
 			return err
 		}
 	}
@@ -107,20 +89,18 @@ func (s *Server) createOperation(c echo.Context, connID string) error {
 	if err := s.visible(c, connID); err != nil {
 		return err
 	}
-	body, err := operationBody(c)
+	body, err := decodeOperation(c)
 	if err != nil {
 		return err
 	}
-	if body.Id != nil {
+	if body.ID != nil {
 		return badRequest("The property 'id' is read-only: the server assigns it.")
 	}
 	op := &store.Operation{ConnectionID: connID, ID: store.NewOperationID(), Status: store.StatusUnspecified}
 	if body.Status != nil {
-		op.Status = store.OperationStatus(*body.Status)
+		op.Status = *body.Status
 	}
-	if body.Error.IsSpecified() && !body.Error.IsNull() {
-		op.Error = errorDetailFromAPI(body.Error.MustGet())
-	}
+	op.Error = body.Error
 	if err := s.store.CreateOperation(c.Request().Context(), tenantOf(c), op); err != nil {
 		return err
 	}
@@ -131,7 +111,7 @@ func (s *Server) getOperation(c echo.Context, connID, opID string, selectRaw *st
 	if err := s.visible(c, connID); err != nil {
 		return err
 	}
-	sel, err := parseSelect(selectRaw, operationTypeName, s.operationProps)
+	sel, err := parseSelect(selectRaw, operationTypeNameOf(c), s.operationProps)
 	if err != nil {
 		return err
 	}
@@ -148,24 +128,14 @@ func (s *Server) updateOperation(c echo.Context, connID, opID string, ifMatch *s
 	if err := s.visible(c, connID); err != nil {
 		return err
 	}
-	body, err := operationBody(c)
+	body, err := decodeOperation(c)
 	if err != nil {
 		return err
 	}
-	if body.Id != nil && *body.Id != opID {
-		return badRequest("The property 'id' is read-only: '%s' differs from the operation's id '%s'.", truncate(*body.Id, 100), opID)
+	if body.ID != nil && *body.ID != opID {
+		return badRequest("The property 'id' is read-only: '%s' differs from the operation's id '%s'.", truncate(*body.ID, 100), opID)
 	}
-	u := store.OperationUpdate{IfMatch: parseIfMatch(ifMatch)}
-	if body.Status != nil {
-		st := store.OperationStatus(*body.Status)
-		u.Status = &st
-	}
-	if body.Error.IsSpecified() {
-		u.SetError = true
-		if !body.Error.IsNull() {
-			u.Error = errorDetailFromAPI(body.Error.MustGet())
-		}
-	}
+	u := store.OperationUpdate{IfMatch: parseIfMatch(ifMatch), Status: body.Status, SetError: body.SetError, Error: body.Error}
 	op, err := s.store.UpdateOperation(c.Request().Context(), tenantOf(c), connID, opID, u)
 	if err != nil {
 		return err
@@ -183,29 +153,89 @@ func (s *Server) deleteOperation(c echo.Context, connID, opID string, ifMatch *s
 	return c.NoContent(http.StatusNoContent)
 }
 
-// operationBody returns the body of a POST or PATCH of an operation.
-func operationBody(c echo.Context) (gen.MicrosoftGraphConnectionOperation, error) {
+// operationInput is the body of a POST or PATCH of an operation, whichever
+// its shape.
+type operationInput struct {
+	ID     *string
+	Status *store.OperationStatus
+	// SetError is set when the body has "error", and Error is its value
+	// (nil for null).
+	SetError bool
+	Error    *store.ErrorDetail
+}
+
+// decodeOperation decodes the body of a POST or PATCH of an operation, in
+// the request's shape.
+func decodeOperation(c echo.Context) (operationInput, error) {
+	var in operationInput
+	if today(c) {
+		var body gen.MicrosoftGraphExternalConnectorsConnectionOperation
+		if err := decodeBody(c, &body); err != nil {
+			return in, err
+		}
+		in.ID = body.Id
+		if body.Status != nil {
+			in.Status = new(store.OperationStatus(*body.Status))
+		}
+		if in.SetError = body.Error.IsSpecified(); in.SetError && !body.Error.IsNull() {
+			in.Error = publicErrorFromAPI(body.Error.MustGet())
+		}
+		return in, nil
+	}
 	var body gen.MicrosoftGraphConnectionOperation
-	return body, decodeBody(c, &body)
+	if err := decodeBody(c, &body); err != nil {
+		return in, err
+	}
+	in.ID = body.Id
+	if body.Status != nil {
+		in.Status = new(store.OperationStatus(*body.Status))
+	}
+	if in.SetError = body.Error.IsSpecified(); in.SetError && !body.Error.IsNull() {
+		in.Error = errorDetailFromAPI(body.Error.MustGet())
+	}
+	return in, nil
+}
+
+// operationTypeNameOf names the operation's type in the request's shape,
+// for messages.
+func operationTypeNameOf(c echo.Context) string {
+	if today(c) {
+		return graphOperationTypeName
+	}
+	return operationTypeName
 }
 
 func (s *Server) writeOperation(c echo.Context, status int, op *store.Operation, sel selection) error {
 	ctx := contextURL(c, connectionSet(c, op.ConnectionID)+"/operations"+sel.suffix()+"/$entity")
+	tag := etag(op.Version)
+	h := c.Response().Header()
+	h["Etag"] = []string{tag} // "ETag", canonical, without canonicalizing it per request
 	if sel == nil {
-		tag := etag(op.Version)
-		h := c.Response().Header()
-		h["Etag"] = []string{tag} // "ETag", canonical, without canonicalizing it per request
 		h["Content-Type"] = []string{echo.MIMEApplicationJSON}
-		return c.Blob(status, echo.MIMEApplicationJSON, appendOperationJSON(make([]byte, 0, 512), ctx, tag, op))
+		return c.Blob(status, echo.MIMEApplicationJSON, appendOperationJSON(make([]byte, 0, 512), today(c), ctx, tag, op))
 	}
-	out := operationToAPI(op)
-	out.OdataContext = &ctx
-	body, err := sel.apply(out)
+	body, err := sel.apply(operationOut(c, op, ctx))
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("ETag", etag(op.Version))
 	return c.JSON(status, body)
+}
+
+// operationOut is op in the request's shape, with @odata.context ctx
+// unless it is "".
+func operationOut(c echo.Context, op *store.Operation, ctx string) any {
+	if today(c) {
+		out := graphOperationToAPI(op)
+		if ctx != "" {
+			out.OdataContext = &ctx
+		}
+		return out
+	}
+	out := operationToAPI(op)
+	if ctx != "" {
+		out.OdataContext = &ctx
+	}
+	return out
 }
 
 func operationToAPI(op *store.Operation) gen.MicrosoftGraphConnectionOperation {
@@ -221,12 +251,57 @@ func operationToAPI(op *store.Operation) gen.MicrosoftGraphConnectionOperation {
 		details := make([]gen.MicrosoftGraphInnerErrorDetail, len(op.Error.Details))
 		for i := range op.Error.Details {
 			it := innerErrorDetailType
-			details[i] = gen.MicrosoftGraphInnerErrorDetail{OdataType: &it, Source: &op.Error.Details[i].Source}
+			details[i] = gen.MicrosoftGraphInnerErrorDetail{OdataType: &it, Source: new(op.Error.Details[i].Where())}
 		}
 		e.Details = &details
 	}
 	out.Error = nullable.NewNullableWithValue(e)
 	return out
+}
+
+func graphOperationToAPI(op *store.Operation) gen.MicrosoftGraphExternalConnectorsConnectionOperation {
+	t, status, tag := graphOperationType, gen.MicrosoftGraphExternalConnectorsConnectionOperationStatus(op.Status), etag(op.Version)
+	out := gen.MicrosoftGraphExternalConnectorsConnectionOperation{OdataType: &t, OdataEtag: &tag, Id: &op.ID, Status: &status}
+	if op.Error == nil {
+		out.Error = nullable.NewNullNullable[gen.MicrosoftGraphPublicError]()
+		return out
+	}
+	et := publicErrorType
+	e := gen.MicrosoftGraphPublicError{OdataType: &et, Code: &op.Error.Code, Message: &op.Error.Message, Details: publicDetails(op.Error.Details)}
+	if op.Error.Target != "" {
+		e.Target = &op.Error.Target
+	}
+	if in := op.Error.Inner; in != nil {
+		it := publicInnerErrorType
+		inner := gen.MicrosoftGraphPublicInnerError{OdataType: &it, Code: &in.Code, Message: &in.Message, Details: publicDetails(in.Details)}
+		if in.Target != "" {
+			inner.Target = &in.Target
+		}
+		e.InnerError = nullable.NewNullableWithValue(inner)
+	}
+	out.Error = nullable.NewNullableWithValue(e)
+	return out
+}
+
+func publicDetails(in []store.InnerErrorDetail) *[]gen.MicrosoftGraphPublicErrorDetail {
+	if in == nil {
+		return nil
+	}
+	out := make([]gen.MicrosoftGraphPublicErrorDetail, len(in))
+	for i, d := range in {
+		dt := publicErrorDetailType
+		out[i] = gen.MicrosoftGraphPublicErrorDetail{OdataType: &dt}
+		if d.Code != "" {
+			out[i].Code = &in[i].Code
+		}
+		if d.Message != "" {
+			out[i].Message = &in[i].Message
+		}
+		if w := d.Where(); w != "" {
+			out[i].Target = new(w)
+		}
+	}
+	return &out
 }
 
 func errorDetailFromAPI(e gen.MicrosoftGraphErrorDetail) *store.ErrorDetail {
@@ -238,6 +313,26 @@ func errorDetailFromAPI(e gen.MicrosoftGraphErrorDetail) *store.ErrorDetail {
 		}
 	}
 	return d
+}
+
+func publicErrorFromAPI(e gen.MicrosoftGraphPublicError) *store.ErrorDetail {
+	d := &store.ErrorDetail{Code: deref(e.Code), Message: deref(e.Message), Target: deref(e.Target), Details: detailsFromAPI(e.Details)}
+	if e.InnerError.IsSpecified() && !e.InnerError.IsNull() {
+		in := e.InnerError.MustGet()
+		d.Inner = &store.ErrorDetail{Code: deref(in.Code), Message: deref(in.Message), Target: deref(in.Target), Details: detailsFromAPI(in.Details)}
+	}
+	return d
+}
+
+func detailsFromAPI(in *[]gen.MicrosoftGraphPublicErrorDetail) []store.InnerErrorDetail {
+	if in == nil {
+		return nil
+	}
+	out := make([]store.InnerErrorDetail, len(*in))
+	for i, d := range *in {
+		out[i] = store.InnerErrorDetail{Code: deref(d.Code), Message: deref(d.Message), Target: deref(d.Target)}
+	}
+	return out
 }
 
 func deref[T any](p *T) T {

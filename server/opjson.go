@@ -16,12 +16,28 @@ import (
 // handler's time. TestAppendOperationJSON holds it to encoding/json's
 // output, and to the fields of the generated type; the response validator
 // checks every answer against openapi.yaml as for any other.
-func appendOperationJSON(b []byte, ctx, tag string, op *store.Operation) []byte {
+//
+// With graph, it writes today's shape (graphOperationToAPI): as here when
+// there is no error, through encoding/json when there is one.
+func appendOperationJSON(b []byte, graph bool, ctx, tag string, op *store.Operation) []byte {
+	if graph && op.Error != nil {
+		out := graphOperationToAPI(op)
+		out.OdataContext = &ctx
+		data, err := json.Marshal(out)
+		if err != nil {
+			panic(err) // the generated type always marshals
+		}
+		return append(append(b, data...), '\n')
+	}
 	b = append(b, `{"@odata.context":`...)
 	b = appendJSONString(b, ctx)
 	b = append(b, `,"@odata.etag":`...)
 	b = appendJSONString(b, tag)
-	b = append(b, `,"@odata.type":"`+string(operationType)+`","error":`...)
+	if graph {
+		b = append(b, `,"@odata.type":"`+string(graphOperationType)+`","error":`...)
+	} else {
+		b = append(b, `,"@odata.type":"`+string(operationType)+`","error":`...)
+	}
 	if op.Error == nil {
 		b = append(b, "null"...)
 	} else {
@@ -33,7 +49,7 @@ func appendOperationJSON(b []byte, ctx, tag string, op *store.Operation) []byte 
 					b = append(b, ',')
 				}
 				b = append(b, `{"@odata.type":"`+string(innerErrorDetailType)+`","source":`...)
-				b = appendJSONString(b, d.Source)
+				b = appendJSONString(b, d.Where())
 				b = append(b, '}')
 			}
 			b = append(b, ']')

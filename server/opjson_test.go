@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -34,17 +35,27 @@ func TestAppendOperationJSON(t *testing.T) {
 		{"zero values", "", store.Operation{}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			out := operationToAPI(&tt.op)
-			out.OdataContext = &tt.ctx
-			var want bytes.Buffer
-			if err := json.NewEncoder(&want).Encode(out); err != nil {
-				t.Fatal(err)
-			}
-			if got := appendOperationJSON(nil, tt.ctx, etag(tt.op.Version), &tt.op); string(got) != want.String() {
-				t.Errorf("appendOperationJSON() =\n%s\nwant (encoding/json)\n%s", got, want.String())
-			}
-		})
+		for _, graph := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, today's shape %v", tt.name, graph), func(t *testing.T) {
+				var out any
+				if graph {
+					o := graphOperationToAPI(&tt.op)
+					o.OdataContext = &tt.ctx
+					out = o
+				} else {
+					o := operationToAPI(&tt.op)
+					o.OdataContext = &tt.ctx
+					out = o
+				}
+				var want bytes.Buffer
+				if err := json.NewEncoder(&want).Encode(out); err != nil {
+					t.Fatal(err)
+				}
+				if got := appendOperationJSON(nil, graph, tt.ctx, etag(tt.op.Version), &tt.op); string(got) != want.String() {
+					t.Errorf("appendOperationJSON() =\n%s\nwant (encoding/json)\n%s", got, want.String())
+				}
+			})
+		}
 	}
 }
 
@@ -52,9 +63,10 @@ func TestAppendOperationJSON(t *testing.T) {
 // to openapi.yaml must be added to it too.
 func TestAppendOperationJSONKnowsEveryField(t *testing.T) {
 	for typ, want := range map[reflect.Type][]string{
-		reflect.TypeFor[gen.MicrosoftGraphConnectionOperation](): {"@odata.context", "@odata.etag", "@odata.type", "error", "id", "status"},
-		reflect.TypeFor[gen.MicrosoftGraphErrorDetail]():         {"@odata.type", "details", "errorCode", "message"},
-		reflect.TypeFor[gen.MicrosoftGraphInnerErrorDetail]():    {"@odata.type", "source"},
+		reflect.TypeFor[gen.MicrosoftGraphConnectionOperation]():                   {"@odata.context", "@odata.etag", "@odata.type", "error", "id", "status"},
+		reflect.TypeFor[gen.MicrosoftGraphExternalConnectorsConnectionOperation](): {"@odata.context", "@odata.etag", "@odata.type", "error", "id", "status"},
+		reflect.TypeFor[gen.MicrosoftGraphErrorDetail]():                           {"@odata.type", "details", "errorCode", "message"},
+		reflect.TypeFor[gen.MicrosoftGraphInnerErrorDetail]():                      {"@odata.type", "source"},
 	} {
 		var got []string
 		for f := range typ.Fields() {

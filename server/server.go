@@ -110,7 +110,7 @@ func New(cfg Config) (http.Handler, error) {
 	if s.connectionProps, err = selectable(spec, "microsoft.graph.externalConnection"); err != nil {
 		return nil, err
 	}
-	return build(cfg, spec, func(e *echo.Echo) { gen.RegisterHandlers(e, s) })
+	return build(cfg, spec, func(e *echo.Echo, c *contract.Contract) error { return registerRoutes(e, c, s) })
 }
 
 // pageItems is how many entities of the named schema fit in maxPageBytes
@@ -141,7 +141,7 @@ func LoadSpec() (*openapi3.T, error) {
 }
 
 // build assembles the middleware around the routes that register adds.
-func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo, error) {
+func build(cfg Config, spec *openapi3.T, register func(*echo.Echo, *contract.Contract) error) (*echo.Echo, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -202,7 +202,9 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo)) (*echo.Echo,
 		e.Use(newThrottle(cfg.RateLimit, cfg.RateBurst).middleware)
 	}
 	e.Use(v.requests)
-	register(e)
+	if err := register(e, checks); err != nil {
+		return nil, err
+	}
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		return nil, fmt.Errorf("encode openapi.yaml as JSON: %w", err)

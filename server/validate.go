@@ -56,7 +56,7 @@ func newValidator(c *contract.Contract, bodies *bodyReader, authn func(*authStat
 		if v.routes[op.Method] == nil {
 			v.routes[op.Method] = map[string]*contract.Operation{}
 		}
-		v.routes[op.Method][pathParam.ReplaceAllString(op.Path, ":$1")] = op
+		v.routes[op.Method][echoPath(op.Path)] = op
 	}
 	return v
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/graphconn/graphconn/auth"
+	"github.com/graphconn/graphconn/internal/contract"
 )
 
 // The response half of the validator can only be reached by a handler that
@@ -76,8 +77,9 @@ func TestResponsesBreakingTheContractAreNeverSent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := build(Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Verifier: verifier}, spec, func(e *echo.Echo) {
+			e, err := build(Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Verifier: verifier}, spec, func(e *echo.Echo, _ *contract.Contract) error {
 				e.GET(path, tt.handler)
+				return nil
 			})
 			if err != nil {
 				t.Fatalf("build() = %v", err)

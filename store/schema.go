@@ -11,15 +11,17 @@ type PropertyType string
 
 // The property types.
 const (
-	TypeString             PropertyType = "string"
-	TypeInt64              PropertyType = "int64"
-	TypeDouble             PropertyType = "double"
-	TypeDateTime           PropertyType = "dateTime"
-	TypeBoolean            PropertyType = "boolean"
-	TypeStringCollection   PropertyType = "stringCollection"
-	TypeInt64Collection    PropertyType = "int64Collection"
-	TypeDoubleCollection   PropertyType = "doubleCollection"
-	TypeDateTimeCollection PropertyType = "dateTimeCollection"
+	TypeString              PropertyType = "string"
+	TypeInt64               PropertyType = "int64"
+	TypeDouble              PropertyType = "double"
+	TypeDateTime            PropertyType = "dateTime"
+	TypeBoolean             PropertyType = "boolean"
+	TypeStringCollection    PropertyType = "stringCollection"
+	TypeInt64Collection     PropertyType = "int64Collection"
+	TypeDoubleCollection    PropertyType = "doubleCollection"
+	TypeDateTimeCollection  PropertyType = "dateTimeCollection"
+	TypePrincipal           PropertyType = "principal"
+	TypePrincipalCollection PropertyType = "principalCollection"
 )
 
 // Schema is a connection's schema: the properties of its external items.

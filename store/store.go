@@ -67,12 +67,29 @@ func (s OperationStatus) Terminal() bool { return s == StatusCompleted || s == S
 type ErrorDetail struct {
 	Code    string             `json:"errorCode,omitempty"`
 	Message string             `json:"message,omitempty"`
+	Target  string             `json:"target,omitempty"`
 	Details []InnerErrorDetail `json:"details,omitempty"`
+	// Inner is publicError's innerError (today's Graph shape), if any.
+	Inner *ErrorDetail `json:"innerError,omitempty"`
 }
 
-// InnerErrorDetail names the part of a request that caused an error.
+// InnerErrorDetail is one detail of an error: the early beta's names the
+// part of a request that caused it (Source), today's Graph has a code, a
+// message and a target.
 type InnerErrorDetail struct {
-	Source string `json:"source,omitempty"`
+	Source  string `json:"source,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	Target  string `json:"target,omitempty"`
+}
+
+// Where is the part of the request the detail names: Source in the early
+// beta's shape, Target in today's; either when the other is unset.
+func (d InnerErrorDetail) Where() string {
+	if d.Source != "" {
+		return d.Source
+	}
+	return d.Target
 }
 
 // Operation is a connectionOperation: a long-running operation on a connection.
@@ -90,11 +107,10 @@ type Operation struct {
 // OperationUpdate holds the changes of a merge-patch of an operation: nil or
 // false fields leave the stored value as it is.
 //
-// An operation whose status is terminal (completed or failed) keeps its
-// status and error: an update that would change either returns Conflict.
-// This is what keeps a client's PATCH and the background worker from
-// overwriting each other's outcome: whichever sets a terminal status first
-// wins.
+// An update applies whatever the operation's status. One that makes it
+// terminal (completed or failed) ends the schema registration it was
+// running, if any: the background worker leaves the operation as the
+// client set it, and the schema is not applied.
 type OperationUpdate struct {
 	Status *OperationStatus
 	// SetError replaces the stored error with Error; a nil Error clears it.
@@ -163,9 +179,8 @@ type Store interface {
 
 	// UpdateOperation applies u to the operation id of connection connID and
 	// returns the operation as stored after the change.
-	// Returns NotFound if either does not exist, PreconditionFailed when
-	// u.IfMatch does not match, and Conflict when the operation is terminal
-	// and u would change its status or error.
+	// Returns NotFound if either does not exist, and PreconditionFailed when
+	// u.IfMatch does not match.
 	UpdateOperation(ctx context.Context, tenant, connID, id string, u OperationUpdate) (*Operation, error)
 
 	// DeleteOperation deletes the operation; a schema registration it was

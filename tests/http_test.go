@@ -29,6 +29,7 @@ func gzipped(t *testing.T, data []byte) []byte {
 
 // validBody returns a body that the operation at method and path accepts.
 func validBody(method, path string) map[string]any {
+	path = unversioned(path)
 	switch {
 	case method == "POST" && path == "/external/connections":
 		return map[string]any{"id": "c" + strings.ReplaceAll(uuid.NewString(), "-", "")[:20], "name": "n"}
@@ -39,6 +40,16 @@ func validBody(method, path string) map[string]any {
 		return map[string]any{"description": "changed"}
 	}
 	return map[string]any{"status": "completed"}
+}
+
+// unversioned is path without its version prefix (/v1.0, /beta).
+func unversioned(path string) string {
+	for _, v := range []string{"/v1.0/", "/beta/"} {
+		if rest, ok := strings.CutPrefix(path, v); ok {
+			return "/" + rest
+		}
+	}
+	return path
 }
 
 // successStatus is the 2xx status that openapi.yaml documents for an operation.

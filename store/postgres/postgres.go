@@ -14,7 +14,6 @@ import (
 	"io/fs"
 	"net"
 	"path"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -475,14 +474,10 @@ func (db *DB) UpdateOperation(ctx context.Context, tenant, connID, id string, u 
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Nothing changed; say why.
 		cur, err := db.Operation(ctx, tenant, connID, id)
-		switch {
-		case err != nil:
+		if err != nil {
 			return nil, err
-		case u.IfMatch != nil && !slices.Contains(u.IfMatch, cur.Version):
-			return nil, preconditionFailed("connectionOperation", id)
-		default:
-			return nil, terminalConflict(cur)
 		}
+		return nil, preconditionFailed("connectionOperation", cur.ID)
 	}
 	if err != nil {
 		return nil, dbError("update operation", err)
@@ -490,9 +485,10 @@ func (db *DB) UpdateOperation(ctx context.Context, tenant, connID, id string, u 
 	return &p.op, nil
 }
 
-// updateOperationSQL is UpdateOperation's one statement: the precondition,
-// the terminal-state rule and the merge hold atomically, with no read before
-// the write. Its arguments are pendingUpdate.args.
+// updateOperationSQL is UpdateOperation's one statement: the precondition
+// and the merge hold atomically, with no read before the write. A terminal
+// status ends the registration the operation was running (due), so that
+// the worker leaves it as the client set it. Its arguments are pendingUpdate.args.
 var updateOperationSQL = `UPDATE operations SET
 		status = coalesce($1::text, status),
 		error = CASE WHEN $2::boolean THEN $3::jsonb ELSE error END,
@@ -500,8 +496,6 @@ var updateOperationSQL = `UPDATE operations SET
 		modified = $4::bigint,
 		due = CASE WHEN coalesce($1::text, status) IN ` + terminal + ` THEN NULL ELSE due END
 	WHERE tenant = $5 AND connection_id = $6 AND id = $7 AND ` + ifMatch(8) + `
-	  AND (status NOT IN ` + terminal + `
-	       OR (coalesce($1::text, status) = status AND (NOT $2::boolean OR error IS NOT DISTINCT FROM $3::jsonb)))
 	RETURNING ` + operationColumns
 
 // DeleteOperation implements store.Store.
@@ -690,10 +684,6 @@ func marshal[T any](v *T) ([]byte, error) {
 
 func preconditionFailed(what, id string) error {
 	return store.E(store.PreconditionFailed, "The %s '%s' has changed since the ETag in If-Match was read.", what, id)
-}
-
-func terminalConflict(op *store.Operation) error {
-	return store.E(store.Conflict, "The connectionOperation '%s' is %s: its status and error can no longer change.", op.ID, op.Status)
 }
 
 // SQLSTATE codes that the store turns into kinds of its own.

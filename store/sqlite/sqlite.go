@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -179,9 +178,10 @@ const (
 	ifMatch = `(?%[1]d IS NULL OR version IN (SELECT value FROM json_each(?%[1]d)))`
 )
 
-// updateOperationSQL is UpdateOperation's one statement: the precondition,
-// the terminal-state rule and the merge hold atomically, with no read before
-// the write. Its arguments are pendingUpdate.args.
+// updateOperationSQL is UpdateOperation's one statement: the precondition
+// and the merge hold atomically, with no read before the write. A terminal
+// status ends the registration the operation was running (due), so that
+// the worker leaves it as the client set it. Its arguments are pendingUpdate.args.
 var updateOperationSQL = `UPDATE operations SET
 		status = coalesce(?1, status),
 		error = CASE WHEN ?2 THEN ?3 ELSE error END,
@@ -189,8 +189,6 @@ var updateOperationSQL = `UPDATE operations SET
 		modified = ?4,
 		due = CASE WHEN coalesce(?1, status) IN ` + terminal + ` THEN NULL ELSE due END
 	WHERE tenant = ?5 AND connection_id = ?6 AND id = ?7 AND ` + fmt.Sprintf(ifMatch, 8) + `
-	  AND (status NOT IN ` + terminal + `
-	       OR (coalesce(?1, status) = status AND (NOT ?2 OR error IS ?3)))
 	RETURNING ` + operationColumns
 
 // The statements of the hot path, prepared once.
@@ -501,14 +499,10 @@ func (db *DB) UpdateOperation(ctx context.Context, tenant, connID, id string, u 
 	if errors.Is(p.err, sql.ErrNoRows) {
 		// Nothing changed; say why.
 		cur, err := db.Operation(ctx, tenant, connID, id)
-		switch {
-		case err != nil:
+		if err != nil {
 			return nil, err
-		case u.IfMatch != nil && !slices.Contains(u.IfMatch, cur.Version):
-			return nil, preconditionFailed("connectionOperation", id)
-		default:
-			return nil, terminalConflict(cur)
 		}
+		return nil, preconditionFailed("connectionOperation", cur.ID)
 	}
 	if p.err != nil {
 		return nil, internal("update operation", p.err)
@@ -745,10 +739,6 @@ func versions(v []int64) (any, error) {
 
 func preconditionFailed(what, id string) error {
 	return store.E(store.PreconditionFailed, "The %s '%s' has changed since the ETag in If-Match was read.", what, id)
-}
-
-func terminalConflict(op *store.Operation) error {
-	return store.E(store.Conflict, "The connectionOperation '%s' is %s: its status and error can no longer change.", op.ID, op.Status)
 }
 
 // internal wraps a database failure. SQLITE_BUSY and friends mean another
