@@ -123,6 +123,42 @@ func (e MicrosoftGraphExternalConnectionOdataType) Valid() bool {
 	}
 }
 
+// Defines values for MicrosoftGraphExternalConnectorsActivitySettingsOdataType.
+const (
+	MicrosoftGraphExternalConnectorsActivitySettingsOdataTypeHashMicrosoftGraphExternalConnectorsActivitySettings MicrosoftGraphExternalConnectorsActivitySettingsOdataType = "#microsoft.graph.externalConnectors.activitySettings"
+	MicrosoftGraphExternalConnectorsActivitySettingsOdataTypeMicrosoftGraphExternalConnectorsActivitySettings     MicrosoftGraphExternalConnectorsActivitySettingsOdataType = "microsoft.graph.externalConnectors.activitySettings"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsActivitySettingsOdataType enum.
+func (e MicrosoftGraphExternalConnectorsActivitySettingsOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsActivitySettingsOdataTypeHashMicrosoftGraphExternalConnectorsActivitySettings:
+		return true
+	case MicrosoftGraphExternalConnectorsActivitySettingsOdataTypeMicrosoftGraphExternalConnectorsActivitySettings:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsConfigurationOdataType.
+const (
+	MicrosoftGraphExternalConnectorsConfigurationOdataTypeHashMicrosoftGraphExternalConnectorsConfiguration MicrosoftGraphExternalConnectorsConfigurationOdataType = "#microsoft.graph.externalConnectors.configuration"
+	MicrosoftGraphExternalConnectorsConfigurationOdataTypeMicrosoftGraphExternalConnectorsConfiguration     MicrosoftGraphExternalConnectorsConfigurationOdataType = "microsoft.graph.externalConnectors.configuration"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsConfigurationOdataType enum.
+func (e MicrosoftGraphExternalConnectorsConfigurationOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsConfigurationOdataTypeHashMicrosoftGraphExternalConnectorsConfiguration:
+		return true
+	case MicrosoftGraphExternalConnectorsConfigurationOdataTypeMicrosoftGraphExternalConnectorsConfiguration:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MicrosoftGraphExternalConnectorsConnectionOperationOdataType.
 const (
 	MicrosoftGraphExternalConnectorsConnectionOperationOdataTypeHashMicrosoftGraphExternalConnectorsConnectionOperation MicrosoftGraphExternalConnectorsConnectionOperationOdataType = "#microsoft.graph.externalConnectors.connectionOperation"
@@ -195,6 +231,81 @@ func (e MicrosoftGraphExternalConnectorsConnectionState) Valid() bool {
 	}
 }
 
+// Defines values for MicrosoftGraphExternalConnectorsContentCategory.
+const (
+	MicrosoftGraphExternalConnectorsContentCategoryCrm                MicrosoftGraphExternalConnectorsContentCategory = "crm"
+	MicrosoftGraphExternalConnectorsContentCategoryDashboard          MicrosoftGraphExternalConnectorsContentCategory = "dashboard"
+	MicrosoftGraphExternalConnectorsContentCategoryEmail              MicrosoftGraphExternalConnectorsContentCategory = "email"
+	MicrosoftGraphExternalConnectorsContentCategoryFileRepository     MicrosoftGraphExternalConnectorsContentCategory = "fileRepository"
+	MicrosoftGraphExternalConnectorsContentCategoryKnowledgeBase      MicrosoftGraphExternalConnectorsContentCategory = "knowledgeBase"
+	MicrosoftGraphExternalConnectorsContentCategoryLearningManagement MicrosoftGraphExternalConnectorsContentCategory = "learningManagement"
+	MicrosoftGraphExternalConnectorsContentCategoryMedia              MicrosoftGraphExternalConnectorsContentCategory = "media"
+	MicrosoftGraphExternalConnectorsContentCategoryMeetingTranscripts MicrosoftGraphExternalConnectorsContentCategory = "meetingTranscripts"
+	MicrosoftGraphExternalConnectorsContentCategoryMessaging          MicrosoftGraphExternalConnectorsContentCategory = "messaging"
+	MicrosoftGraphExternalConnectorsContentCategoryPeople             MicrosoftGraphExternalConnectorsContentCategory = "people"
+	MicrosoftGraphExternalConnectorsContentCategoryQna                MicrosoftGraphExternalConnectorsContentCategory = "qna"
+	MicrosoftGraphExternalConnectorsContentCategoryTaskManagement     MicrosoftGraphExternalConnectorsContentCategory = "taskManagement"
+	MicrosoftGraphExternalConnectorsContentCategoryUncategorized      MicrosoftGraphExternalConnectorsContentCategory = "uncategorized"
+	MicrosoftGraphExternalConnectorsContentCategoryUnknownFutureValue MicrosoftGraphExternalConnectorsContentCategory = "unknownFutureValue"
+	MicrosoftGraphExternalConnectorsContentCategoryWikis              MicrosoftGraphExternalConnectorsContentCategory = "wikis"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsContentCategory enum.
+func (e MicrosoftGraphExternalConnectorsContentCategory) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsContentCategoryCrm:
+		return true
+	case MicrosoftGraphExternalConnectorsContentCategoryDashboard:
+		return true
+	case MicrosoftGraphExternalConnectorsContentCategoryEmail:
+		return true
+	case MicrosoftGraphExternalConnectorsContentCategoryFileRepository:
+		return true
+	case MicrosoftGraphExternalConnectorsContentCategoryKnowledgeBase:
+		return true
+	case MicrosoftGraphExternalConnectorsContentCategoryLearningManagement:
+		return true
+	case MicrosoftGraphExternalConnectorsContentCategoryMedia:
+		return true
+	case MicrosoftGraphExternalConnectorsContentCategoryMeetingTranscripts:
+		return true
+	case MicrosoftGraphExternalConnectorsContentCategoryMessaging:
+		return true
+	case MicrosoftGraphExternalConnectorsContentCategoryPeople:
+		return true
+	case MicrosoftGraphExternalConnectorsContentCategoryQna:
+		return true
+	case MicrosoftGraphExternalConnectorsContentCategoryTaskManagement:
+		return true
+	case MicrosoftGraphExternalConnectorsContentCategoryUncategorized:
+		return true
+	case MicrosoftGraphExternalConnectorsContentCategoryUnknownFutureValue:
+		return true
+	case MicrosoftGraphExternalConnectorsContentCategoryWikis:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsDisplayTemplateOdataType.
+const (
+	MicrosoftGraphExternalConnectorsDisplayTemplateOdataTypeHashMicrosoftGraphExternalConnectorsDisplayTemplate MicrosoftGraphExternalConnectorsDisplayTemplateOdataType = "#microsoft.graph.externalConnectors.displayTemplate"
+	MicrosoftGraphExternalConnectorsDisplayTemplateOdataTypeMicrosoftGraphExternalConnectorsDisplayTemplate     MicrosoftGraphExternalConnectorsDisplayTemplateOdataType = "microsoft.graph.externalConnectors.displayTemplate"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsDisplayTemplateOdataType enum.
+func (e MicrosoftGraphExternalConnectorsDisplayTemplateOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsDisplayTemplateOdataTypeHashMicrosoftGraphExternalConnectorsDisplayTemplate:
+		return true
+	case MicrosoftGraphExternalConnectorsDisplayTemplateOdataTypeMicrosoftGraphExternalConnectorsDisplayTemplate:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MicrosoftGraphExternalConnectorsExternalConnectionOdataType.
 const (
 	MicrosoftGraphExternalConnectorsExternalConnectionOdataTypeHashMicrosoftGraphExternalConnectorsExternalConnection MicrosoftGraphExternalConnectorsExternalConnectionOdataType = "#microsoft.graph.externalConnectors.externalConnection"
@@ -207,6 +318,24 @@ func (e MicrosoftGraphExternalConnectorsExternalConnectionOdataType) Valid() boo
 	case MicrosoftGraphExternalConnectorsExternalConnectionOdataTypeHashMicrosoftGraphExternalConnectorsExternalConnection:
 		return true
 	case MicrosoftGraphExternalConnectorsExternalConnectionOdataTypeMicrosoftGraphExternalConnectorsExternalConnection:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsItemIdResolverOdataType.
+const (
+	MicrosoftGraphExternalConnectorsItemIdResolverOdataTypeHashMicrosoftGraphExternalConnectorsItemIdResolver MicrosoftGraphExternalConnectorsItemIdResolverOdataType = "#microsoft.graph.externalConnectors.itemIdResolver"
+	MicrosoftGraphExternalConnectorsItemIdResolverOdataTypeMicrosoftGraphExternalConnectorsItemIdResolver     MicrosoftGraphExternalConnectorsItemIdResolverOdataType = "microsoft.graph.externalConnectors.itemIdResolver"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsItemIdResolverOdataType enum.
+func (e MicrosoftGraphExternalConnectorsItemIdResolverOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsItemIdResolverOdataTypeHashMicrosoftGraphExternalConnectorsItemIdResolver:
+		return true
+	case MicrosoftGraphExternalConnectorsItemIdResolverOdataTypeMicrosoftGraphExternalConnectorsItemIdResolver:
 		return true
 	default:
 		return false
@@ -333,6 +462,84 @@ func (e MicrosoftGraphExternalConnectorsPropertyOdataType) Valid() bool {
 	}
 }
 
+// Defines values for MicrosoftGraphExternalConnectorsPropertyRuleOdataType.
+const (
+	MicrosoftGraphExternalConnectorsPropertyRuleOdataTypeHashMicrosoftGraphExternalConnectorsPropertyRule MicrosoftGraphExternalConnectorsPropertyRuleOdataType = "#microsoft.graph.externalConnectors.propertyRule"
+	MicrosoftGraphExternalConnectorsPropertyRuleOdataTypeMicrosoftGraphExternalConnectorsPropertyRule     MicrosoftGraphExternalConnectorsPropertyRuleOdataType = "microsoft.graph.externalConnectors.propertyRule"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsPropertyRuleOdataType enum.
+func (e MicrosoftGraphExternalConnectorsPropertyRuleOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsPropertyRuleOdataTypeHashMicrosoftGraphExternalConnectorsPropertyRule:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyRuleOdataTypeMicrosoftGraphExternalConnectorsPropertyRule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsPropertyRuleOperation.
+const (
+	MicrosoftGraphExternalConnectorsPropertyRuleOperationContains           MicrosoftGraphExternalConnectorsPropertyRuleOperation = "contains"
+	MicrosoftGraphExternalConnectorsPropertyRuleOperationEquals             MicrosoftGraphExternalConnectorsPropertyRuleOperation = "equals"
+	MicrosoftGraphExternalConnectorsPropertyRuleOperationGreaterThan        MicrosoftGraphExternalConnectorsPropertyRuleOperation = "greaterThan"
+	MicrosoftGraphExternalConnectorsPropertyRuleOperationLessThan           MicrosoftGraphExternalConnectorsPropertyRuleOperation = "lessThan"
+	MicrosoftGraphExternalConnectorsPropertyRuleOperationNotContains        MicrosoftGraphExternalConnectorsPropertyRuleOperation = "notContains"
+	MicrosoftGraphExternalConnectorsPropertyRuleOperationNotEquals          MicrosoftGraphExternalConnectorsPropertyRuleOperation = "notEquals"
+	MicrosoftGraphExternalConnectorsPropertyRuleOperationNull               MicrosoftGraphExternalConnectorsPropertyRuleOperation = "null"
+	MicrosoftGraphExternalConnectorsPropertyRuleOperationStartsWith         MicrosoftGraphExternalConnectorsPropertyRuleOperation = "startsWith"
+	MicrosoftGraphExternalConnectorsPropertyRuleOperationUnknownFutureValue MicrosoftGraphExternalConnectorsPropertyRuleOperation = "unknownFutureValue"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsPropertyRuleOperation enum.
+func (e MicrosoftGraphExternalConnectorsPropertyRuleOperation) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsPropertyRuleOperationContains:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyRuleOperationEquals:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyRuleOperationGreaterThan:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyRuleOperationLessThan:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyRuleOperationNotContains:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyRuleOperationNotEquals:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyRuleOperationNull:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyRuleOperationStartsWith:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyRuleOperationUnknownFutureValue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsPropertyRuleValuesJoinedBy.
+const (
+	MicrosoftGraphExternalConnectorsPropertyRuleValuesJoinedByAnd                MicrosoftGraphExternalConnectorsPropertyRuleValuesJoinedBy = "and"
+	MicrosoftGraphExternalConnectorsPropertyRuleValuesJoinedByOr                 MicrosoftGraphExternalConnectorsPropertyRuleValuesJoinedBy = "or"
+	MicrosoftGraphExternalConnectorsPropertyRuleValuesJoinedByUnknownFutureValue MicrosoftGraphExternalConnectorsPropertyRuleValuesJoinedBy = "unknownFutureValue"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsPropertyRuleValuesJoinedBy enum.
+func (e MicrosoftGraphExternalConnectorsPropertyRuleValuesJoinedBy) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsPropertyRuleValuesJoinedByAnd:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyRuleValuesJoinedByOr:
+		return true
+	case MicrosoftGraphExternalConnectorsPropertyRuleValuesJoinedByUnknownFutureValue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MicrosoftGraphExternalConnectorsPropertyType.
 const (
 	MicrosoftGraphExternalConnectorsPropertyTypeBoolean              MicrosoftGraphExternalConnectorsPropertyType = "boolean"
@@ -441,6 +648,42 @@ const (
 func (e MicrosoftGraphExternalConnectorsSchemaBaseType) Valid() bool {
 	switch e {
 	case MicrosoftGraphExternalConnectorsSchemaBaseTypeMicrosoftGraphExternalItem:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsSearchSettingsOdataType.
+const (
+	MicrosoftGraphExternalConnectorsSearchSettingsOdataTypeHashMicrosoftGraphExternalConnectorsSearchSettings MicrosoftGraphExternalConnectorsSearchSettingsOdataType = "#microsoft.graph.externalConnectors.searchSettings"
+	MicrosoftGraphExternalConnectorsSearchSettingsOdataTypeMicrosoftGraphExternalConnectorsSearchSettings     MicrosoftGraphExternalConnectorsSearchSettingsOdataType = "microsoft.graph.externalConnectors.searchSettings"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsSearchSettingsOdataType enum.
+func (e MicrosoftGraphExternalConnectorsSearchSettingsOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsSearchSettingsOdataTypeHashMicrosoftGraphExternalConnectorsSearchSettings:
+		return true
+	case MicrosoftGraphExternalConnectorsSearchSettingsOdataTypeMicrosoftGraphExternalConnectorsSearchSettings:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsUrlMatchInfoOdataType.
+const (
+	MicrosoftGraphExternalConnectorsUrlMatchInfoOdataTypeHashMicrosoftGraphExternalConnectorsUrlMatchInfo MicrosoftGraphExternalConnectorsUrlMatchInfoOdataType = "#microsoft.graph.externalConnectors.urlMatchInfo"
+	MicrosoftGraphExternalConnectorsUrlMatchInfoOdataTypeMicrosoftGraphExternalConnectorsUrlMatchInfo     MicrosoftGraphExternalConnectorsUrlMatchInfoOdataType = "microsoft.graph.externalConnectors.urlMatchInfo"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsUrlMatchInfoOdataType enum.
+func (e MicrosoftGraphExternalConnectorsUrlMatchInfoOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsUrlMatchInfoOdataTypeHashMicrosoftGraphExternalConnectorsUrlMatchInfo:
+		return true
+	case MicrosoftGraphExternalConnectorsUrlMatchInfoOdataTypeMicrosoftGraphExternalConnectorsUrlMatchInfo:
 		return true
 	default:
 		return false
@@ -760,6 +1003,9 @@ type MicrosoftGraphConnectionOperationCollection struct {
 	// OdataContext The OData context URL of the payload. Ignored in requests.
 	OdataContext *OdataContext `json:"@odata.context,omitempty"`
 
+	// OdataCount How many items the whole collection holds, with `$count=true`.
+	OdataCount *int64 `json:"@odata.count,omitempty"`
+
 	// OdataNextLink The absolute URL of the next page; absent on the last page.
 	OdataNextLink *OdataNextLink `json:"@odata.nextLink,omitempty"`
 
@@ -825,12 +1071,37 @@ type MicrosoftGraphExternalConnectionCollection struct {
 	// OdataContext The OData context URL of the payload. Ignored in requests.
 	OdataContext *OdataContext `json:"@odata.context,omitempty"`
 
+	// OdataCount How many items the whole collection holds, with `$count=true`.
+	OdataCount *int64 `json:"@odata.count,omitempty"`
+
 	// OdataNextLink The absolute URL of the next page; absent on the last page.
 	OdataNextLink *OdataNextLink `json:"@odata.nextLink,omitempty"`
 
 	// Value A page of at most 999 items (`$top`'s maximum).
 	Value []MicrosoftGraphExternalConnection `json:"value"`
 }
+
+// MicrosoftGraphExternalConnectorsActivitySettings defines model for microsoft.graph.externalConnectors.activitySettings.
+type MicrosoftGraphExternalConnectorsActivitySettings struct {
+	OdataType *MicrosoftGraphExternalConnectorsActivitySettingsOdataType `json:"@odata.type,omitempty"`
+
+	// UrlToItemResolvers How an item's URL, shared in Microsoft 365, maps to its id; at most 4 (Graph documents no limit).
+	UrlToItemResolvers *[]MicrosoftGraphExternalConnectorsItemIdResolver `json:"urlToItemResolvers,omitempty"`
+}
+
+// MicrosoftGraphExternalConnectorsActivitySettingsOdataType defines model for MicrosoftGraphExternalConnectorsActivitySettings.OdataType.
+type MicrosoftGraphExternalConnectorsActivitySettingsOdataType string
+
+// MicrosoftGraphExternalConnectorsConfiguration defines model for microsoft.graph.externalConnectors.configuration.
+type MicrosoftGraphExternalConnectorsConfiguration struct {
+	OdataType *MicrosoftGraphExternalConnectorsConfigurationOdataType `json:"@odata.type,omitempty"`
+
+	// AuthorizedAppIds The apps, besides the one that created it, that may manage the connection (app ids); at most 20 (Graph documents no limit).
+	AuthorizedAppIds *[]string `json:"authorizedAppIds,omitempty"`
+}
+
+// MicrosoftGraphExternalConnectorsConfigurationOdataType defines model for MicrosoftGraphExternalConnectorsConfiguration.OdataType.
+type MicrosoftGraphExternalConnectorsConfigurationOdataType string
 
 // MicrosoftGraphExternalConnectorsConnectionOperation defines model for microsoft.graph.externalConnectors.connectionOperation.
 type MicrosoftGraphExternalConnectorsConnectionOperation struct {
@@ -861,6 +1132,9 @@ type MicrosoftGraphExternalConnectorsConnectionOperationCollection struct {
 	// OdataContext The OData context URL of the payload. Ignored in requests.
 	OdataContext *OdataContext `json:"@odata.context,omitempty"`
 
+	// OdataCount How many items the whole collection holds, with `$count=true`.
+	OdataCount *int64 `json:"@odata.count,omitempty"`
+
 	// OdataNextLink The absolute URL of the next page; absent on the last page.
 	OdataNextLink *OdataNextLink `json:"@odata.nextLink,omitempty"`
 
@@ -877,14 +1151,46 @@ type MicrosoftGraphExternalConnectorsConnectionOperationStatus string
 // `unknownFutureValue` unless the request sends `Prefer: include-unknown-enum-members`.
 type MicrosoftGraphExternalConnectorsConnectionState string
 
+// MicrosoftGraphExternalConnectorsContentCategory What the connection's content is; `uncategorized` unless set. An evolvable
+// enumeration.
+type MicrosoftGraphExternalConnectorsContentCategory string
+
+// MicrosoftGraphExternalConnectorsDisplayTemplate defines model for microsoft.graph.externalConnectors.displayTemplate.
+type MicrosoftGraphExternalConnectorsDisplayTemplate struct {
+	OdataType *MicrosoftGraphExternalConnectorsDisplayTemplateOdataType `json:"@odata.type,omitempty"`
+
+	// Id The template's id, up to 16 alphanumeric characters.
+	Id string `json:"id"`
+
+	// Layout An Adaptive Card, as JSON. Graph documents no limit; graphconn takes one of up
+	// to 32,768 bytes (400 past it).
+	Layout   map[string]interface{} `json:"layout"`
+	Priority *int32                 `json:"priority,omitempty"`
+
+	// Rules Which results the template applies to; at most 8 (Graph documents no limit).
+	Rules *[]MicrosoftGraphExternalConnectorsPropertyRule `json:"rules,omitempty"`
+}
+
+// MicrosoftGraphExternalConnectorsDisplayTemplateOdataType defines model for MicrosoftGraphExternalConnectorsDisplayTemplate.OdataType.
+type MicrosoftGraphExternalConnectorsDisplayTemplateOdataType string
+
 // MicrosoftGraphExternalConnectorsExternalConnection A connection from an external data source, in today's Graph shape (`/v1.0`, `/beta`).
 type MicrosoftGraphExternalConnectorsExternalConnection struct {
 	// OdataContext The OData context URL of the payload. Ignored in requests.
 	OdataContext *OdataContext `json:"@odata.context,omitempty"`
 
 	// OdataEtag The resource's ETag, as in the `ETag` header. Ignored in requests.
-	OdataEtag *OdataEtag                                                   `json:"@odata.etag,omitempty"`
-	OdataType *MicrosoftGraphExternalConnectorsExternalConnectionOdataType `json:"@odata.type,omitempty"`
+	OdataEtag        *OdataEtag                                                   `json:"@odata.etag,omitempty"`
+	OdataType        *MicrosoftGraphExternalConnectorsExternalConnectionOdataType `json:"@odata.type,omitempty"`
+	ActivitySettings *MicrosoftGraphExternalConnectorsActivitySettings            `json:"activitySettings,omitempty"`
+	Configuration    *MicrosoftGraphExternalConnectorsConfiguration               `json:"configuration,omitempty"`
+
+	// ConnectorId The Teams app id of the connector that created the connection, if any.
+	ConnectorId *string `json:"connectorId,omitempty"`
+
+	// ContentCategory What the connection's content is; `uncategorized` unless set. An evolvable
+	// enumeration.
+	ContentCategory *MicrosoftGraphExternalConnectorsContentCategory `json:"contentCategory,omitempty"`
 
 	// Description A description of the connection, shown in the Microsoft 365 admin center.
 	// Graph documents no limit; 2,048 characters is far more than the admin
@@ -898,7 +1204,8 @@ type MicrosoftGraphExternalConnectorsExternalConnection struct {
 	Id *string `json:"id,omitempty"`
 
 	// Name The display name of the connection.
-	Name *string `json:"name,omitempty"`
+	Name           *string                                         `json:"name,omitempty"`
+	SearchSettings *MicrosoftGraphExternalConnectorsSearchSettings `json:"searchSettings,omitempty"`
 
 	// State `draft` until a schema registration completes, then `ready`. Read-only. An
 	// evolvable enumeration: members after `unknownFutureValue` come back as
@@ -914,12 +1221,29 @@ type MicrosoftGraphExternalConnectorsExternalConnectionCollection struct {
 	// OdataContext The OData context URL of the payload. Ignored in requests.
 	OdataContext *OdataContext `json:"@odata.context,omitempty"`
 
+	// OdataCount How many items the whole collection holds, with `$count=true`.
+	OdataCount *int64 `json:"@odata.count,omitempty"`
+
 	// OdataNextLink The absolute URL of the next page; absent on the last page.
 	OdataNextLink *OdataNextLink `json:"@odata.nextLink,omitempty"`
 
 	// Value A page of at most 999 items (`$top`'s maximum).
 	Value []MicrosoftGraphExternalConnectorsExternalConnection `json:"value"`
 }
+
+// MicrosoftGraphExternalConnectorsItemIdResolver Maps a URL matching `urlMatchInfo` to the id of an item: `itemId` may name the
+// regular expression's named groups, as `{id}`. The pattern must be a valid
+// regular expression (graphconn checks it with Go's RE2 syntax, which has no
+// look-around), and every group `itemId` names must be in it; otherwise 400.
+type MicrosoftGraphExternalConnectorsItemIdResolver struct {
+	OdataType    *MicrosoftGraphExternalConnectorsItemIdResolverOdataType `json:"@odata.type,omitempty"`
+	ItemId       string                                                   `json:"itemId"`
+	Priority     int32                                                    `json:"priority"`
+	UrlMatchInfo MicrosoftGraphExternalConnectorsUrlMatchInfo             `json:"urlMatchInfo"`
+}
+
+// MicrosoftGraphExternalConnectorsItemIdResolverOdataType defines model for MicrosoftGraphExternalConnectorsItemIdResolver.OdataType.
+type MicrosoftGraphExternalConnectorsItemIdResolverOdataType string
 
 // MicrosoftGraphExternalConnectorsLabel A semantic label for a schema property. An evolvable enumeration: the labels
 // after `unknownFutureValue` come back as `unknownFutureValue` unless the
@@ -973,6 +1297,26 @@ type MicrosoftGraphExternalConnectorsProperty struct {
 // MicrosoftGraphExternalConnectorsPropertyOdataType defines model for MicrosoftGraphExternalConnectorsProperty.OdataType.
 type MicrosoftGraphExternalConnectorsPropertyOdataType string
 
+// MicrosoftGraphExternalConnectorsPropertyRule defines model for microsoft.graph.externalConnectors.propertyRule.
+type MicrosoftGraphExternalConnectorsPropertyRule struct {
+	OdataType *MicrosoftGraphExternalConnectorsPropertyRuleOdataType `json:"@odata.type,omitempty"`
+	Operation MicrosoftGraphExternalConnectorsPropertyRuleOperation  `json:"operation"`
+	Property  string                                                 `json:"property"`
+
+	// Values At most 8 values of 128 characters (Graph documents no limit).
+	Values         []string                                                    `json:"values"`
+	ValuesJoinedBy *MicrosoftGraphExternalConnectorsPropertyRuleValuesJoinedBy `json:"valuesJoinedBy,omitempty"`
+}
+
+// MicrosoftGraphExternalConnectorsPropertyRuleOdataType defines model for MicrosoftGraphExternalConnectorsPropertyRule.OdataType.
+type MicrosoftGraphExternalConnectorsPropertyRuleOdataType string
+
+// MicrosoftGraphExternalConnectorsPropertyRuleOperation defines model for MicrosoftGraphExternalConnectorsPropertyRule.Operation.
+type MicrosoftGraphExternalConnectorsPropertyRuleOperation string
+
+// MicrosoftGraphExternalConnectorsPropertyRuleValuesJoinedBy defines model for MicrosoftGraphExternalConnectorsPropertyRule.ValuesJoinedBy.
+type MicrosoftGraphExternalConnectorsPropertyRuleValuesJoinedBy string
+
 // MicrosoftGraphExternalConnectorsPropertyType The data type of a schema property. Requests may spell it as Graph's own
 // examples do (`String`, `DateTime`...); responses spell it in camel case. An
 // evolvable enumeration: `principal` and `principalCollection` come back as
@@ -997,6 +1341,31 @@ type MicrosoftGraphExternalConnectorsSchemaOdataType string
 
 // MicrosoftGraphExternalConnectorsSchemaBaseType Must be `microsoft.graph.externalItem`.
 type MicrosoftGraphExternalConnectorsSchemaBaseType string
+
+// MicrosoftGraphExternalConnectorsSearchSettings defines model for microsoft.graph.externalConnectors.searchSettings.
+type MicrosoftGraphExternalConnectorsSearchSettings struct {
+	OdataType *MicrosoftGraphExternalConnectorsSearchSettingsOdataType `json:"@odata.type,omitempty"`
+
+	// SearchResultTemplates How search results of the connection look; at most 2, as Graph allows.
+	SearchResultTemplates *[]MicrosoftGraphExternalConnectorsDisplayTemplate `json:"searchResultTemplates,omitempty"`
+}
+
+// MicrosoftGraphExternalConnectorsSearchSettingsOdataType defines model for MicrosoftGraphExternalConnectorsSearchSettings.OdataType.
+type MicrosoftGraphExternalConnectorsSearchSettingsOdataType string
+
+// MicrosoftGraphExternalConnectorsUrlMatchInfo defines model for microsoft.graph.externalConnectors.urlMatchInfo.
+type MicrosoftGraphExternalConnectorsUrlMatchInfo struct {
+	OdataType *MicrosoftGraphExternalConnectorsUrlMatchInfoOdataType `json:"@odata.type,omitempty"`
+
+	// BaseUrls The base URLs the resolver applies to; at most 4, of 512 characters (Graph documents no limit).
+	BaseUrls *[]string `json:"baseUrls,omitempty"`
+
+	// UrlPattern A regular expression matched against the rest of the URL.
+	UrlPattern *string `json:"urlPattern,omitempty"`
+}
+
+// MicrosoftGraphExternalConnectorsUrlMatchInfoOdataType defines model for MicrosoftGraphExternalConnectorsUrlMatchInfo.OdataType.
+type MicrosoftGraphExternalConnectorsUrlMatchInfoOdataType string
 
 // MicrosoftGraphInnerErrorDetail defines model for microsoft.graph.innerErrorDetail.
 type MicrosoftGraphInnerErrorDetail struct {
@@ -1066,7 +1435,7 @@ type MicrosoftGraphPublicError struct {
 	// Code A machine-readable error code. Graph documents no limit; codes are short words.
 	Code *string `json:"code,omitempty"`
 
-	// Details Details of the error; at most 20 (Graph documents no limit).
+	// Details Details of the error; at most 10 (Graph documents no limit).
 	Details *[]MicrosoftGraphPublicErrorDetail `json:"details,omitempty"`
 
 	// InnerError More about the error; Graph lets it carry other properties, graphconn keeps these four.
@@ -1106,7 +1475,7 @@ type MicrosoftGraphPublicInnerError struct {
 	// Code A machine-readable error code.
 	Code *string `json:"code,omitempty"`
 
-	// Details Details of the inner error; at most 20.
+	// Details Details of the inner error; at most 10.
 	Details *[]MicrosoftGraphPublicErrorDetail `json:"details,omitempty"`
 
 	// Message A human-readable message.
@@ -1183,11 +1552,17 @@ type ConnectionOperationId = string
 // ConnectionsId defines model for connectionsId.
 type ConnectionsId = string
 
+// Count defines model for count.
+type Count = bool
+
 // ExternalConnectionId defines model for externalConnectionId.
 type ExternalConnectionId = string
 
 // Filter defines model for filter.
 type Filter = string
+
+// GraphConnectorsTicket defines model for graphConnectorsTicket.
+type GraphConnectorsTicket = string
 
 // IfMatch defines model for ifMatch.
 type IfMatch = string
@@ -1293,6 +1668,9 @@ type ExternalListConnectionsParams struct {
 	// Select A comma-separated list of the properties to return, for example `id,status`.
 	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
 
+	// Count With `true`, the page also says in `@odata.count` how many items the whole collection holds.
+	Count *Count `form:"$count,omitempty" json:"$count,omitempty"`
+
 	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
 	// send a GUID; a value longer than 128 characters, or with characters other
 	// than letters, digits and `._:-`, is replaced by the request-id.
@@ -1336,6 +1714,14 @@ type ExternalCreateConnectionsParams struct {
 
 // ExternalCreateConnectionsJSONBodyOdataType defines parameters for ExternalCreateConnections.
 type ExternalCreateConnectionsJSONBodyOdataType string
+
+// ExternalCountConnectionsParams defines parameters for ExternalCountConnections.
+type ExternalCountConnectionsParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
 
 // ExternalDeleteConnectionsParams defines parameters for ExternalDeleteConnections.
 type ExternalDeleteConnectionsParams struct {
@@ -1386,6 +1772,9 @@ type ExternalConnectionsListOperationsParams struct {
 	// Select A comma-separated list of the properties to return, for example `id,status`.
 	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
 
+	// Count With `true`, the page also says in `@odata.count` how many items the whole collection holds.
+	Count *Count `form:"$count,omitempty" json:"$count,omitempty"`
+
 	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
 	// send a GUID; a value longer than 128 characters, or with characters other
 	// than letters, digits and `._:-`, is replaced by the request-id.
@@ -1394,6 +1783,17 @@ type ExternalConnectionsListOperationsParams struct {
 
 // ExternalConnectionsCreateOperationsParams defines parameters for ExternalConnectionsCreateOperations.
 type ExternalConnectionsCreateOperationsParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalConnectionsCountOperationsParams defines parameters for ExternalConnectionsCountOperations.
+type ExternalConnectionsCountOperationsParams struct {
+	// Filter Only `status eq '{status}'` is supported, for example `status eq 'inprogress'`.
+	Filter *Filter `form:"$filter,omitempty" json:"$filter,omitempty"`
+
 	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
 	// send a GUID; a value longer than 128 characters, or with characters other
 	// than letters, digits and `._:-`, is replaced by the request-id.
@@ -1474,6 +1874,9 @@ type ServerInterface interface {
 	// ExternalCreateConnections Create externalConnection
 	// (POST /external/connections)
 	ExternalCreateConnections(ctx echo.Context, params ExternalCreateConnectionsParams) error
+	// ExternalCountConnections Count externalConnections
+	// (GET /external/connections/$count)
+	ExternalCountConnections(ctx echo.Context, params ExternalCountConnectionsParams) error
 	// ExternalDeleteConnections Delete externalConnection
 	// (DELETE /external/connections/{externalConnectionId})
 	ExternalDeleteConnections(ctx echo.Context, externalConnectionId ExternalConnectionId, params ExternalDeleteConnectionsParams) error
@@ -1489,6 +1892,9 @@ type ServerInterface interface {
 	// ExternalConnectionsCreateOperations Create connectionOperation
 	// (POST /external/connections/{externalConnectionId}/operations)
 	ExternalConnectionsCreateOperations(ctx echo.Context, externalConnectionId ExternalConnectionId, params ExternalConnectionsCreateOperationsParams) error
+	// ExternalConnectionsCountOperations Count connectionOperations
+	// (GET /external/connections/{externalConnectionId}/operations/$count)
+	ExternalConnectionsCountOperations(ctx echo.Context, externalConnectionId ExternalConnectionId, params ExternalConnectionsCountOperationsParams) error
 	// ExternalConnectionsDeleteOperations Delete connectionOperation
 	// (DELETE /external/connections/{externalConnectionId}/operations/{connectionOperationId})
 	ExternalConnectionsDeleteOperations(ctx echo.Context, externalConnectionId ExternalConnectionId, connectionOperationId ConnectionOperationId, params ExternalConnectionsDeleteOperationsParams) error
@@ -1536,6 +1942,13 @@ func (w *ServerInterfaceWrapper) ExternalListConnections(ctx echo.Context) error
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "$select", ctx.QueryParams(), &params.Select, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $select: %s", err))
+	}
+
+	// ------------- Optional query parameter "$count" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$count", ctx.QueryParams(), &params.Count, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $count: %s", err))
 	}
 
 	headers := ctx.Request().Header
@@ -1586,6 +1999,35 @@ func (w *ServerInterfaceWrapper) ExternalCreateConnections(ctx echo.Context) err
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ExternalCreateConnections(ctx, params)
+	return err
+}
+
+// ExternalCountConnections converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalCountConnections(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalCountConnectionsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalCountConnections(ctx, params)
 	return err
 }
 
@@ -1774,6 +2216,13 @@ func (w *ServerInterfaceWrapper) ExternalConnectionsListOperations(ctx echo.Cont
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $select: %s", err))
 	}
 
+	// ------------- Optional query parameter "$count" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$count", ctx.QueryParams(), &params.Count, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $count: %s", err))
+	}
+
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "client-request-id" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
@@ -1829,6 +2278,48 @@ func (w *ServerInterfaceWrapper) ExternalConnectionsCreateOperations(ctx echo.Co
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ExternalConnectionsCreateOperations(ctx, externalConnectionId, params)
+	return err
+}
+
+// ExternalConnectionsCountOperations converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsCountOperations(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsCountOperationsParams
+	// ------------- Optional query parameter "$filter" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$filter", ctx.QueryParams(), &params.Filter, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $filter: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsCountOperations(ctx, externalConnectionId, params)
 	return err
 }
 
@@ -2131,6 +2622,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/external/connections/:externalConnectionId/operations/:connectionOperationId", wrapper.ExternalConnectionsDeleteOperations, options.OperationMiddlewares["external.connections.DeleteOperations"]...)
 	router.GET(options.BaseURL+"/external/connections/:externalConnectionId/operations/:connectionOperationId", wrapper.ExternalConnectionsGetOperations, options.OperationMiddlewares["external.connections.GetOperations"]...)
 	router.PATCH(options.BaseURL+"/external/connections/:externalConnectionId/operations/:connectionOperationId", wrapper.ExternalConnectionsUpdateOperations, options.OperationMiddlewares["external.connections.UpdateOperations"]...)
+	router.GET(options.BaseURL+"/external/connections/$count", wrapper.ExternalCountConnections, options.OperationMiddlewares["external.CountConnections"]...)
+	router.GET(options.BaseURL+"/external/connections/:externalConnectionId/operations/$count", wrapper.ExternalConnectionsCountOperations, options.OperationMiddlewares["external.connections.CountOperations"]...)
 
 }
 
@@ -2139,153 +2632,179 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H0Lc9u4ku5fQXFmy/YeSpYV52G7tu71JJlZ781rE2endiPfIUS2JIwpgAOAlnVS/u9beJAERVKiLD8z",
-	"PlVnIpMg0AAaja8b3Y3vXsimCaNApfAOv3sTwBFw/TOMCVD5Gf5KQciTSD2KQIScJJIw6h16pxNAgSnV",
-	"4aZYh0QBkhNA5jESQKWPGNfPArcQGSFi3iPKKKBtxpH6V06wRDMsEGUSYSQwBUSina7ne+pzwiHyDiVP",
-	"wfdEOIEpVnRN8eU7oGM58Q73+q98L8FSAlc0/v9vx53/wZ1/9joH3T8OO2f/+NnzPTlPwDv0hOSEjr2r",
-	"K98Dicf1HeQgWMpD2BLoArggjB4pqiNF/RCH54hQFJyMOu+xDCcBkgylSYQlIEbjuemN/a51F571Sz0Y",
-	"eN96nYOzfwy8etpjFmJDcB39eChYnEpAXz+/Q2xkJodRCqEq9DEBrj82lEqOw3Ohy3AYEyHNy+WUjxif",
-	"Yukdeiknnu92pN/bf1VHMW/mqWNEYYZ++3ryBo0YR4DDCbLFfTW4ikJQY0+oJlMAvwC+JVDMxqItnSmJ",
-	"yoQ+e1El80pNAsdTkG3Xw7Hl+k44YQIoIpHugxlN2wUIJwyijHoOImFUQBf9xnEy2RK2BjGgmsewHokj",
-	"hNEFjlNAMaNjUDViivb6r1A4wRyHikC9yGZETpxniMkJ8AHVxWOQplxExkQKhGmEArUkAh8RgTgkMQ4h",
-	"QsO5S3CHRN0B9XyPqA4a4eD5HsVTNVaVte+5412d9xq+a5IrJFrCrN2MoATLiUNObfXryI1lJIvVpMKl",
-	"WrM4fp1/hLY1k+KpLoYFCqplTqJgZ2WPxMY9qWt4/Q41EFpb+Wb0jkgsgVcp/KjkaiAklqlA8Bfa+m5+",
-	"X20FipFFmiSMS4h8I0Au8TSJofQBoQlnYw5CbAV5f/5Kgc+LDv1sm2+iudffryOajPQ+UCMbkiQurSyz",
-	"P5BRJgeyTSZMOVeb4ttTPFb9UXuimQ0BA7odsukUdwQo0SQh2tHrHi6JUEtaIhzHutvBvwZHZvnPiAC0",
-	"v9dfsoyz3WvdzgqIIZS1crBMJYqJ6rDpa8JZAlwSEEqec5AppwtzRSLfTFfz9Ni216X4nCSSnUPNXvn7",
-	"BDgYAvEYkJCYS3GEJD4HikacTS3xcEFYKnShLYGC/8siLHGXwqV8R+j5EoLzphtofr7XryNZsqR+lU6Z",
-	"kIhImAqEDc0TFkeikQBVkdt0BCOcxlINVk9vhmSaTr3Dg4MD35sSav7ay0kiVMIYuNkYLQ//wiICZm+s",
-	"it7XHLAE+1IC1YyCkyQmBq7s/ikMZrHTrn7a0bRN/jQlIWeCjWR3rLbHbk0rqkuaVTSJ2br2rtye/sxh",
-	"pKrbLaDurnkrdts0obtcnQAFVFhWaEs4jH3kQBOEhSBjKpDadElUhSj1++JXDSLvYPSAc8arXy9+rIu9",
-	"AYlJ7KnBUD+Ed/ht1XeEUuBvSx8bUae2kHzAdnve1Zml5TWLtFCiFzgm0Rczi743BSHwGOzYm+nLhnyO",
-	"tiSRMWwpgan0BgGYhxM8jKGrWSHjkBEmMUR3wh1lMRdOMB2D4QstlgU6B0jU34QbcCdqWaOx3VtYXgub",
-	"OOPiLlZcy1ZvfRE2jvQtLMXWI91ydSbpMCahXmaeEie1K6j9onWqy1etrfQDk1/yxVValhqXmY3LZf4Q",
-	"UzSE0or0PYn5GGSdCHgQy3wzlryRla83WaMc6g0WhyEkEhoQe0Gdr1ncjhvWZgpRLBCBZgrlRBCDBL0M",
-	"KvYeV5trGDb7ze6iQlwAgxYfFzYAPYxDHNmK1lto+QKx/EkM02d1KSyUbUANffRehgfw4sXLg87L/f7z",
-	"zn4vgs7B/v6wA72Xo3BvdNDD8FItHy0EvH6v/6Kzt9d51jvd6x/2eoe93v945Y57vdGrEY6eDzvRQTjs",
-	"7L84GHXw3ovnnZe9Vy9evuy/OnjeAzVaZWYvuHzE2BaKGBgu1+geMYrUakVbLfakra5Bu62Y30gCM44N",
-	"HJ2pLESgKY5HjE8hUnrHkAM+V/CTpzE4+rrkOJQPibtCRkcxCTfkLYWkj2MOOJq/1RrXo2GvY0dCGCsR",
-	"idCWGgkm2IRvIWy6ZTXJG2Sf41y3Ne265hDTWG4edpRgJcmhWAE4jtnMMJeWpg+MtSobw3Wggv7gUu2J",
-	"EymTw93dvf7Lbq/b6+4dvuq96u3+PAWJVcmfst1p17EObTuTubNbyPvdn4FKIpUeaNsxlm5v4O29fLH/",
-	"vLffc/438IpyN6JF/HRdNeKna+oRe7tEOPikvVLxKRe+CSeMEznXKKNAGD4aptZoY0GO2l3Nz9csju3i",
-	"qiAfjUz0sg37B3vPw/1hR/9H/dXZHz4POwd7YV/9UP9696OsNNhYnTX29tQckCxbGZq11JJ4YOuxmJ4H",
-	"tDKLlZbZjhobqKt2N6/VqfP//Et/X7Lk3/YGaa/Xf/Ev/f3c6vRv70/D/oc3X2cf3hzP3pf+n/z5/s/z",
-	"yw+/v+/999jzPQ1J3SV5qxKDpnF8zfWheEHjWO/q7CYXicMuNcvlI7UWwsrxxJYLtB/4FmWsB9Hfd6fa",
-	"gO/u2MyYD5E+FQ/NxD1+6WysKiv1Wd1pc6IeGSU6OxhRii2FmXu6/hhHxFEyrquXjIECx/HbyxASy+WP",
-	"R+u1BrqQpXGkwX4m1t3DsptUSOjc2GGQLuIjkYYThJUWa0nRz9H2815vR6kmmKKU4gtMYgUDkZCMg3r7",
-	"zDcazWeQfN45HkngOw9J6lePZO9B2t+8VK/p1uIUO8fvkiFCI7hEr82mg/79MxJzIWHqZdI/242Ko7Ki",
-	"rBX76mHE8UjemElxibyvP3N/lKKt0pN7ReK3gW3vixu1tWYT3Lt0blbAXmdMH7bAuz+U+yT31pZ7C5jP",
-	"Al0/c5ULNCGBMQ0+Vok4YnxIogjoZoDvOJUTxsk/9Qd/WNLeACUQPRrsd0JFOhqRULsJJ5xckBjG9sjM",
-	"RYCsMEjd6JmGtoqgOPd3TYBPiRDGFdbVuihAZIzUIZuCML5AWJUXjOJ4QN9nLI9wGLKUSh/NJiScIDkh",
-	"Ah1/OikM2dY5zfhiPRS52ayR3obcvNjrPhwTwabn8D/d8EH8T2ucxDfbsj+ubaRucTxfY1m/E+t5O2ru",
-	"ycS+maPAD2R1b2NMfWDSZA0DvG7lkVvh1xV1922Yb0fvD2erX+HvFz3tyQ/Mkr/ZFvBDGfcbNb574tk7",
-	"4c0fQy9v6MkPb6JsYQy7J+a9Iwzwoxgw6/vy6G2ajfx5v2jgSbLekmT9OxhBzTAVg3v/cNbQUmXqNZhV",
-	"ZGaYIRZw2hBDZT87MUxZmDO0jMcxwdrZ/9uZ7xHx9hKHUodlfs4jA0Y4FqBe/mcKfK4tH8WzzzAitPJM",
-	"cgIX5qkJwS3ZTeyzGA9B26M8HV/hneULRJLwHOSpflqJTrxR4W0ravRAHxMhgUNkYxsekpCm7HXBwmXa",
-	"3zAKD4tU+StLabRhkIWE6YespsfkbFKX+GKrjda4lackGalOI0ZdUe0Ikxs+pWgI7LEe84X2WA4WeUgc",
-	"l+B5zHB0ytg7zMewGePZut9qOZ1X+Zg4MAulGbJojohAseqBzeihpjQmU6JD5ff3Dvaf9fbRcC5B3FI8",
-	"jyLCR3gkgaMIVF0c9BGYX0daFkqpI9EeFEpOOISMRkR18Vdj0t+QzUxswXsWkdFjOlTdUMZNFOTUETYR",
-	"EoSG4DhcUpSlidCiUOlvN8yVlXZyoTbVf7oxQg+J+24Ryd4miH1CrOsg1kcMTw1Fx0sDiN1sXyb3CURH",
-	"KGFxvAA0dJqw4J1NORYgNeqLe8E7JyHZMjrzxGX3rZGmFFuPmk13Dnsof5zKiVqH5sNTm/blkcSKhiEI",
-	"Yf1jiEAwTeT8hkU9XmhDe97QscK1NoD7IS2glOZJpd5DRLARlpuwSW2Nj4VBrLLbOdXh6Gr/2k1iTGiR",
-	"liHrm82UuDg4N8xMGZRWTf/Hl48ftK8WESjDsxAZR31MEdCQRZrRdASAhrbjf5Lk4XBbPjCakDZhQ4r7",
-	"IoN9cfzJ2aHtnupu2lXg0Wb0s8JXC9beVjNnLY4lMPLdA5pO1e7dMmirTamzym7vuG3hOP440qBlLTOV",
-	"43d1deZXMobNFzZH4050hGgax2g2UbJNalBNmczjgCvZ0nRqmiLzolWztk3ux50u+gw46jAazw8RLuuP",
-	"UzxHHBLAEhHpD+gwlQijiIxGoHPImaSROrvjnxDKbCHs93rGA3FFEr7ipHzj4LYvpiKd0ExDs0Ov3cxb",
-	"kthQdUDLobUCOO9jcRTuRG2+z0tf5Qd+1Xx62SkVlibt28HBgU39th38LFkSbAlkM7iZVJLq3Y3EJGom",
-	"OTHV6dRwdkIw53ieJ3M1YP+b7cDZ9abtS85sVRlvEkKoEaj1mkP/pfPoIMwBhVhARwAVRJILrShmwial",
-	"IoGw0Ohz5w/fcVnyM6fAOnnS3Isv0uaIKtOeHdikVJIY4cx+V4LbWdvCV+ufokCfjQbOwjerNeuGOZ/y",
-	"7RGq77GhYOp7z/e09ejtZQgQmR6oMh9pPM/0ppU9ckXeqsWzKA6xRDMldmacUa3J107WEQqUfAyMgKRM",
-	"TtSGHBnIp964el7t+ly5iZSzTCx7WzfJuXtuc4pIEyIY4ilod/CjfGH2ewio0mAF2tYpfVHEwnSq1h2i",
-	"zFj3rr9CK0kwSsuz31tcnaXkF1WpMsXhhFDoKCbRsY22WyzKEhLXUH+k35ulJiaMSzRj3KSdXLmd5Biy",
-	"SssknWJaUGJLLiNj3+8dvHCzHU9YHCFM5zaveIWm/d7Bi9oMmw0bUpmLVkq0er+nHwia1Z7HtyhUv8ac",
-	"6a9yg/N31XfTV3w3o9mZeBF+8ezFc4SjKaEoBCqBdwe0mX36fm/fTaCtYNIIczRleo1bm7eubkBNfbpd",
-	"4WvX9XOAJE+8ykZ6R3ZMcxpoaQk4ghmawhgbO/4i7KrNkF6PE58hydCzPsJxMsE0nQInoUN/F71PhdRK",
-	"0BDGxKZ5CvLRCXTCLrD5hAc0+MAo+OgN4foAdu6jt5fG9lv8OubhhFyAjxRAgeiE+ug9JvGQXfroI4U3",
-	"nFzAL6kgFITwB/TLBHP4xAiVPjoFPBU++m88nQL3UXHQ66NTLM5/xUNOQh99YjPgv5z4SKFgITFVMPaU",
-	"JSR8S8dEEfj+y6+nfxzH8R9FFUEXfQGdEU37R2gmyXfJ5jz6xU0AZ9+f+c/6VzXp9DMzYh0GiYhIYjzX",
-	"Jq8qV9YJwCmh+d8N6Bquj9IM5FgqwepW7DUE2ROgvtZ2Xef2c1t4uqUb8g+9IzW7il/zw1swKbgBYk8m",
-	"hRv2sm9hZWjNMje04p5E502IzsaoivsVp7djsUDHFMEFi/Uh6ICCxnrmq5IdYD1zhu+l9JyyGf01lSmH",
-	"/1oYiiUWgWVDcbtmD3RMBzQfCuSMxCGawnSoYLvxXgmqnQt0vLa5owmLAa0tktJYH0Q5TjFadUTBJw4j",
-	"4IeI0DBOI+jYrzuKiI5tPLimYaZpLta31rTyNV7PjlPKFWuC3Wke8YGUnEDGB8N4JbMIz7eE1dPFBCeA",
-	"tgPtghv4KNgdgsTmeptHDy2uo/82fPe3UImf1OEndfjW1eEWu9OacPBGlOaV4UhPYPDGI2ruEAtq97O6",
-	"8RAwxVSSEOkS+lYrvHiLRRnglVGNdgHWvm0D2hLZoBXAZkA3RzbSutOlXCcgMVFJvyiME2MhMzdZ/cB4",
-	"Uomi2Bss4ZRMYaGw83hEYviA859vL6XCwnrd1eAknURUYkKB24/yv79q8kjIqPmFrR58yj4BS3QPwpgJ",
-	"S6n5qejQ6MTkLfF8TyScUGnrlnis+iLgArLX0nwRpWC/VUz9CSv1WF96Z/7Ut+Opn9a3h6ZqYD+OPgPO",
-	"AzwT/ZGhNSPgA+NTHGtPNMWwxpFG0yu0kzPm85PousA9Y8HriZ/rgKa8xfXoq+tf7m5auRFQO/NoT8T8",
-	"ws2sJh/tLQcK+orR4gDvWb/twV27nXWvcWcthNWz/oKsUnxP/krBvrcXFC0FiPr01e24uQ1O35k6gThB",
-	"r1lCYu1LnaC/UuD2ehoiu4sQrFeHwGq9e2sOSPVUZPUXftvGbASqjniOtpVWoMCqHumdLtIZiyijnSJj",
-	"0IAGpvnAXFW6mCsoWEwWZIW76tHA2bKHjMWAqemE44XcRPv/+893Of2q2lRAaVy7DVU7zsxNVZvOIQ4i",
-	"jWWeeslcNAmR7iZXtRSGu9WNOt7SLZs1Ny62qt71u26qvZjdMQOBCJVMPxulcdxRAMSE5do5duc0n+El",
-	"k1pKTWXUDIxcJsnZPcTUgH0zhjqVVQMfZM7ji136Utq8xZG5fdjs5LpzGlk7S8wKDUOXTm7FKMIOUdr8",
-	"MyJSEjo21/dsly661PtqoL/Kh8Yf0GBh68xKRNnfO/Y2zxtCUwbOlGVSr5VMalYPsjHYEloyH66Swz4y",
-	"9ecXO2vyB3SbjCnTGcNCLGAH4SmjYyvsNTuYXWEdbadZJmc73IbjmfVdb/2LwJNaYKHena2lmTh76XVA",
-	"a4mqepUOS2zYVDNuBbdaB1ehTwlEAnGMiFQQNLu9ms3ogFruFihiaDv4YrkaBTk3d7vdnaP87mtR1ESo",
-	"9qmJ9VQvtf4FCqOFJMGx3R7yv11hctcGQMtIvkeofLGvMCJLzTV5UYF2M0Hke4vSL/uw9MRUUX5kKys9",
-	"rEXK+ai4v0uffclIPrEkv8lIdgD6LznJX6okn1RIflMl+U0dyZ8c6j7VUHdNkFs4lt+5hn0dhJzHYbUv",
-	"WzcwRRTX4srWhrAhoGBZdFfgOkouDQOra7w8lkuvRKxLxab3MYvU9/qvbtJQkMvM0u6WmaOyP1fYCvKx",
-	"LfV0PeGdT/NK0V3x8rsdZa3mRq2VRermPruGq27esZScDFMJiHGUYJ5fAp7JWh1OFuJUQFQ4Vi7z+us/",
-	"L/n8aeMjpvNFJeb5Wp5+NUOxcpY2MwE9BNtKYSdZYVD5e5tRbtlmssRA8mQN+TtYQ2qtH7k2OKBP1o8n",
-	"68eT9eOmrB9Ppo4NTB03YddYx4ixscXigejmq9TwVjDEcRx9tIFZ5esRlr2tG5LwocQxNUaIGfUhV3I1",
-	"HaXgsFsICqteEbEyKqycZ2D9xk6K7x9mVFdxaUSd0DDvSpN05ypneSWsloSVSb4lbaTmvpHVZW5qsd5O",
-	"DOGt8MtNTX57g0Nl6a23C7xnHBAeslS6oslwfQxSqPUVYs6z2zEL/vGRJkDtGNbHT05AABqxlN/01uB0",
-	"r8UI3CXftZX5WrZWJf9divcfZ4mU2GHlCnnIhv9GK/+TSb+VynG39vtmY32FW6oj8/GNUkpsEfT187ts",
-	"gGwq1C46UXoeRAqJW0O46LZyhHazIa3H5tAG7Znqp5hQC+4WxhFyqWvHzaWncbAyJ/26rHPm8GBL6OSP",
-	"PsIiz3SuHgTI5EhqM2KO2XBxvEj7PbM8aLV5oKrdCCrlgmzKTfBNcY11daOpVdy7fxx2zv5Rq7dHtQE3",
-	"vyuVrchMMcFJAtQmjv96+lo1PGJ8iqV3qGvoSKPwOtS82K9pbWXXW/U5bzpNSbQwbbW7gst0kTkdcCip",
-	"yxZ41sh+BTuvOfnrA4niMvHAprGzHhPBNdzh2ytpFS6/MQywlMSFedLjVTRc6kDz7Lg+6TXnh0PB4lSC",
-	"K0XVF9rv/Ei9BqojH4zftDAvyizHSQvReqXPhVJO5FxfqGhYQG8Gx6n6qjqMRZANiUzOVZTEWKqGF/Ib",
-	"WolWurU1E23+gAa/AObA0Xdd/Co4RBj9x++naDZhQq0wFoMI0LaTRc+5rFToO+oDESbBgG5HEMMYS4jc",
-	"Ej4SCQ6hIyDBXL3cUYBej1seuCFCloAwx7HaZ7yIQI6JErY6Ko/QsbkOFQVvq1cAqRLd4zjWNtyG979z",
-	"IqH7cUYh+mWuY3CWl1TVHQ2ojr8pWncI15MuZ6yLjlGI4xi4thjoHH80nremRIC2cMfzBSgjdNp1NqMI",
-	"J8mAZjd0oeOanJV2vsdKm9rv7aGgORuo6hS25WdETjK1zLmF1lbzbIFxytf9WgekUcxmmmOxWzTL+1N6",
-	"+JXHNt2wONzdjdmY0G4OfxiNCYVuyKZKzkwZ3WXq4/7uRb/b282TpHq+ZxhG3zvSzAneoad+IhzHRQTh",
-	"wk07q6Y/r4NGaKYeXr82O9nVGqVzp1Vp7nW8W5IUF7MpjUVN2gajqL8vUt6+5qDFBza65dO4bjiuV8VW",
-	"o1+arKGEjliWshWHGrjbfNGFbUMBBeP2IKw7RkHJmMhJOtRN5x8Uvyrhm96xif8epXGWfCE7ii+2DWN7",
-	"ycan447P8acTHw1TEkuEOUtpNKBKDMWMjjs8pZTQcaeQ0BmM9lFQY9ZXImJAP2E5Eb7Nj2pyMGQGcOq4",
-	"3tgI3hGLYzZbpLWL3l4Anw/o/uWl/uz55WXuxqmNR/oYfQJZ13SNQxYpMfx9YNSHgXf4faDBwsDzBxlc",
-	"0L8LwGAKKeSnXxQ4T/9ZQX8DNclq21FEgaKxShYuY1Wz++peQDhhIOpQvB65zza3t760uKzk2uMmIhAW",
-	"cxpOOKMsFVqNYTa44RAFn45PX//7gNZfIPudRFcWyAUIUzEDLlDQ7/VRlrA7sNlrnazbA2rJp3hqyKIw",
-	"qzvSKW4iB2S6p3N6CxuYT6QYUMsMRI1AljbA7MwGyJtR0CkNdKRnfvWnPjrhgK3HQkoVRUG5d84fJ9GV",
-	"c2+omi2jE8tJbjbCPJ4jHRuS2eHtwdSQyYkuKhCOIp557GqCNIxUJP70EzrlczUeRCKWypxsswD1P8Jc",
-	"yp5Vj7BEgaKK4oR053iauRPnz/4UjAb26J0OKKESOA4ludAn7cCBhmBqiVgoArtEFq+PRxgNDcjTUuoQ",
-	"TYnBXwNq/MNiFuJcVKj5HtCgkEwGJ3Q6qqudiHD05uQz6nRwknRIhI4/fUKdjoaJaCWYGtDtfOSCosZA",
-	"Ky1Fi5qSYEf3O8FCgnHPtt4Nhp4RgTgaUDxkF2Cd+uyAGFASkxCoAEfWvj85rUhWNdD2TgfGx7v2I7Gr",
-	"yjr2wULW+t4FcGHEbK/b7/a0MmGmyzv0nnV73WfaKUxO9D6qUxC05EpVXoHkKUidCrohuU9RZLdUlXfl",
-	"r/5gMVX02ZW/Fo3uq3yhn0RXd0F7XcMbdrr27sv1u7JeA7vfqwHE1xrCumpuYUAa6N2Icx8M6TfH0Nfu",
-	"0h3xddNYFAcX9zmFD1xE/t2kY5NgrD2De0eErFouKCIRYjwCrg3BCR6b0xqTmgFtRzDCaSzRXq+30x3Q",
-	"YCFPRGC8ZnW99QY4BQpEjRnOAADmDMNhrkIqUl+X7jleb14kS9oMqjgnSaZqry4MsbZK6hxMNixNDXK/",
-	"12syvubldpdfO+x7+20qGeLMVmw+2Vv9SenWGv3Rs9UfjRgfkigCq7Pq+W/Rxfw4KLOS6ply7KPfltor",
-	"ztQctCldNiis+Zlp6cz3RDqdYj7P1kV1gkQWknD4zat7e3blbwxAfC9homapmqubrc5Wc5M6OpHmBiZR",
-	"e+uvhuRDCNkUxIDapGnGZW9FnrUuUtoQidDUnh7bFEoD2uinOl2eQ8noRU6hAXVMs8ZxtbAhcDAq2DLh",
-	"YAanPFFWIf+FRfP1bt25tbuiS7fXXPNqkboENt9LByr6pEs3fnZ1dlU+brE+yQvCau9awspeJf6gJdV+",
-	"72D1FyGjo5iY06X9vRZNLN5Nqr973qY/Ndc33ZE8vWkJacVRfdarpSKyCaQsUa4i0PkQa3yo1POSec0I",
-	"G+fOWyVq9FlMjvWOtMnaSJupNZ4N6H5v36Qt1FkllUD9XYut7FrJwDfnPGRU3G6pQ3NAHBnftxkRgPb3",
-	"+ssElaF4ExxDRpqcOtDRX81BOLvO7y7X4P7qL/ILpvVaatGRmrtbH+lKskx8jZXk14N6c5riJtVDwc8G",
-	"qgbGOVm4gUwEsvAm0C779Yz7G2yEvm8YKT/0XWdNjv/xAfVvIK/H4fdl2dCW4LDGg+NrEuGFPccGcCHG",
-	"3XSrR4uLzOq72SYzoDpz+jlAov4k3EQEii4KSBSYXOlOunVd2Pp2qPcmt7rQ1RVnIluiPsl6dTNTX6S2",
-	"LwoPZ34MZGRqK3XP3e3QdvCvQf4HpvOdNfY/M3o3t//dGsRXQ1CB+TmYwCalq3fte4HrRFobqL7fCs7a",
-	"Ks1gRz+YsNwAHjyh+5bi2gq520f3Cxbi5UZK5wx5IUG+j1gcgZBoRLiQdVZL7eXmmC3RNa2WA1pjtkTB",
-	"zyYgPUASn4PxNBsxPj1EgT0nh7/Q1nfz+2orWGrLKAZN9fxjMUAPweRp+nnrxtHlV2I8ob9HaE6tmVLX",
-	"nlr7+p4R4HJDbA3FJuWAq3k5niQmH47xDCWRj/CA/vb15M2RsVYU7jTOBR2lRHMaAY7JhZEvLUWIobY0",
-	"4guoqZ7nsiKkYTHqar1r2RIbq/vxkMoT3FjHmNhwo9JyAXF9wLHszHcNi6NzOc9x7UkKkWiGBbIOmBZD",
-	"YBoxCtHtWBmd9W8I3gBELLE3tloO9tr/J4PjQzM4Xmu1tTU5Oq6kbu4eybQjqbPjObbJAV1hnGzH8b/B",
-	"Jpj5plHrE1Z9hJbKay6NR+d1tsrIKSsB2w0b38csAsopnXBQivKAWncEDV/NjUhHKCjc+pHJHhTGgLlw",
-	"U6vUmUGt0bTBDopWmUEz3+4Fw+dsgiVc2LxsuYDZymTUoeq2cYOf4jmaYn6uvboXr9vU5sEYS+C590Tk",
-	"I8ZN37TQs107zuqTEywHdGQyQRSfiQanjCGMmL1L3igVW0Inqh7baI8Z4+fA0YhQIiagk3PMCBXmghj7",
-	"MgZ8YV5hYWwafh7MkUcmDHReODM+kR62NQzIlWF0YcyAbmI/duS84dEbQzab60SGoBqd6GnneDLb3qXZ",
-	"9k70qOLcoxkRVs6RuA2KgsiKmiO039vP7/tscEBrifq+ZNk31l9+tjNPwOuegVeRQMUya5bm5iGeBGcR",
-	"fmibccQhiXEIO1WeN13oos8lm0A59u/QnLkaXyRtBFwRypcFImZB69LJejCg9vyiMb7P4ifH5lhcAxx0",
-	"0SejopllOaDGW9uN8tsuYQV3VWdAwnHIsr6mO4jxAc2CA9G2QkOBZtYACTwXNuSQpzG4UGTIAZ9rAKMo",
-	"5hBjaYL0YUB1JJnSKTHVAKIIWyRCJ9LhOJRZjlu4VIBUFLk2GlLi6lwGRF+UroroRA8axGGb1NYknZ+R",
-	"ELIbqBiFkugaUJ5SgbCqQJIpLFqFDzOC9ZdTwHQ2ITFkofsHawEgR+pd8zC8yBe1PN1TOdPJt++LqZRN",
-	"GrdyAmTzLMsdnGWtP8u9YyUJz0Ge2lz2i8lMvpezT2cNOFmji0cVQmwLTmr5avV5NvRvHptR0BlHllVm",
-	"U9rX0Hp2bVeAbO9pc/zfb7uVHZf8/H4cEPnkz3tLu2++mTVvwQohXux1e7cae9nYwAONvVyX3gcUe7kB",
-	"6T9c7OXaY/EAYi/vUWxo25PpbzX71kI6AG4gVV0ehW4e1r+rgbYVOc3+edbMlyeH0XncTRoAe4tCETdk",
-	"YEi3iMSpc1hSA1DtgcWeC/bOIj2lC3gdFB/PndZylbLizuRkYym5NNEFl6YMqNYYAp12atX5aqubjKGf",
-	"37mK1DpROs0EJ+AQoR6jOxjflpRsPva1zaDtwEmrG+wsNnu3UzEEiWsGQOdBudupWEbJDU6F28ySqdDN",
-	"1k/Fme9ddiQe/8ZZmhhJ48yfg3ka+dkvMZi/ZN61bHVIcmpvnCK/NGb+kq64tX+lCYcRuYTIKOZFPpxs",
-	"tHZWuG3mqovfZB08u/rfAAAA//8=",
+	"7L0Lc9s4lij8V1Ds3rK9Q8my4rycmvo+d5Lu8dykk02c7dpt+TYh8khCmwLYAGhbk/J/v4UD8CWSetqO",
+	"nfFUTUeWSOAAODjvx1cvFNNEcOBaeUdfvQnQCCR+DGMGXH+Cv1JQ+iQyX0WgQskSzQT3jrzTCZDAPtWR",
+	"9rEOiwKiJ0Ds10QB1z4REr8Lyg+xEWH2d8IFB7IrJDH/6gnV5JIqwoUmlCjKgbBor+v5nnmdSYi8Iy1T",
+	"8D0VTmBKDVxTevUO+FhPvKOD/gvfS6jWIA2M//f3487/0s6/ep2X3T+OOmd/+9HzPT1LwDvylJaMj73r",
+	"a98DTcfNC5SgRCpD2FHkAqRigr8yUEcG+iENzwnjJDgZdd5THU4CogVJk4hqIILHM7sa997KS3jSr6xg",
+	"4P3e67w8+9vAa4Y9FiG1ADfBT4dKxKkG8uXTOyJG9nAE5xCahz4kIPFlC6mWNDxX+IyEMVPa/rgY8pGQ",
+	"U6q9Iy+VzPPLC+n3Dl80QSzbceqYcLgkv3w5eUNGQhKg4YS4x32zuQZCMHvPOIKpQF6A3FEkFmO1Kpwp",
+	"i6qAPnlWB/PaHIKkU9Cr3odjh/WdcCIUcMIiXIPdTbcECCcCogx6CSoRXEGX/CJpMtlRbgQ14IhjFHfi",
+	"FaHkgsYpkFjwMZgRKScH/RcknFBJQwMgXrJLpiel74jQE5ADjo/HoO1zERszrQjlEQnMlQh8whSRkMQ0",
+	"hIgMZ2WAOyzqDrjne8ws0BIHz/c4nZq9qt19r7zf9XNvwLs2usKiBcjazQBKqJ6UwGkcfh26sQhktRxU",
+	"uDJ3lsav85fILiIpneJjVJGg/sxJFOwtXZG6gZWkXNdX8JvBmcAMF/i4iISOgdBYCaLoTCF5+/9FRDXt",
+	"4ggBmYhLMqV8RpiGqSUWlxMRm5OKY7fsiYgjlS/qrxTkrFjVjxaUBlwZChED5ZYkN2zU+gfQsrGNg2+3",
+	"vyMWa5B1CD8YPhAoTXWqCPxFdr7az9c7gbl4Kk0SITVEviV4V3SaxFB5gfFEirEEpXaC1j1107fB3Osf",
+	"NgE9NmTHbYKQ6pSF56DbOP3cY0G266dAp4rQaMo4CYFrpMdcaDZiljP55HICSPEGvEBps/pQAtVg6SQl",
+	"+QwkgiQWM4jMOxLILlK2AgK8MgN+HIaQmNcNMTPyQjiB8BwWkaxfqgvuuBW3bNth7+Wzpm1jI2T3DSwg",
+	"SeIKAbViABtl5D6TJcJUSiP7vD2lY7MRRvSx26lgwHdDMZ3SjgLDgTREe0je4YopQ7k1oXGMWxb8Z/DK",
+	"UvlLpoAcHvQXLD0TUtbFEQXmVjeyuyqUJGZmwXatiRQJSM1AGbYtQaeSz6E4i3yL5e1Y7eZeF+Jzlmhx",
+	"Dg0i0W+ITzmdU5pKrV4RTc+Bk5EUUwc8XDCRKnxoR+UUkMOVfsf4+QKA86lbYH560G8CWYuk+dpNhdKO",
+	"0lIL82LaagYqTx3BiKaxNpvVQ5mHTdOpd/Ty5UvfmzJu/zrIQWJcwxiklX8cDv8kIgZWBKpz2Nd4g92P",
+	"GiyLoUkSu7u//6eyoqk7dvPR7aab8ocpC6VQYqS7SI66DbOYJSGqIIgZOfSuyyv9UcLIDLdfaDT79le1",
+	"v8oUuOT6ARh5VGQP7agSYr8qSaCEKsXGXBEjW7GoLok2iz9fUFe4g90DKYWsvz3/Mj72BjRlsWc2w3xQ",
+	"3tHvy95jnIN8W3nZkjrDefMN2+9512cOltciQqLEL2jMos/2FH1vCkrRMbi9t8eXbfmM7GimY9gxBNOQ",
+	"ewVUhhM6jKGLqJBhyIiyGKI7wY4qmQsnlI/B4gWSZUXOARLzN5NWhleNqNE67y1crznZR0h1FzduxVlv",
+	"/RK27vQtXMWVd3rF25mkw5iFeM08Q04ab9Dql7Y0XH5r3aC/Cv05v1yVa4nirGVcZeQPKSdDqNxI39NU",
+	"jo04WScB9+Kab4eSN3LzkclaGwAyWOok2mZZoIDORxR3+0bRGqWKC6LIpZFyIohBA16DmlmvrLS3bJt7",
+	"Z3/e7lEIBiu8XJh6cBuHNHIDrXfR8gvi8JNZpM/GMrJQxoBa1ug9D1/Cs2fPX3aeH/afdg57EXReHh4O",
+	"O9B7PgoPRi97FJ6b64NEwOv3+s86BwedJ73Tg/5Rr3fU6/2vV1241xu9GNHo6bATvQyHncNnL0cdevDs",
+	"aed578Wz58/7L14+7YHZrSqyF1g+EmKHRAIslqN0TwQn5raSnRV40k7XSrsrIb+lBHYfWzA6U1mYIlMa",
+	"j4ScQmT0jqEEem7ET5nGUDLLaElDfZ+wKxR8FLNwS9wykvRxLIFGs7eocT0Y9DouUQhrDGQR2TE7IZSY",
+	"yB1C7bKcJnmD6HOc67Z23rLVy06WewFKSrCh5FDcABrH4tIiF1LTe4ZaNcawiaiAL1wZnjjROjna3z/o",
+	"P+/2ur3uwdGL3ove/o9T0NQ8+UPGnfZLRsDd0mHu7Rf0fv9H4Jppowe6eaxDwxt4B8+fHT7tHfZK/xt4",
+	"xXM3okX8sKka8cOGesTBPlMl+WR1peJjTnwTyYRkeoZSRiFh+GSYOqONE3IMd7UfXxf2zZrkg5IJXtuw",
+	"//LgaXg47OB/zF+dw+HTsPPyIOybD+Zf79soKy2m9NIde3tq/WCLbgailrkS9+w+Fsdzj25mcdMy21Hr",
+	"BE3D7uejlsb8//6jf6hF8veDQdrr9Z/9R/8wtzr9/f1p2P/1zZfLX98cX76v/D/58/2f51e//va+9z9j",
+	"z/dQJC1fyVulGDyN4w3vh8EFlGO967ObvCQldGm4Lh+4sxDWvFA7ZUH7nrMoaz2I/n051RZ4d8dmxnyL",
+	"MPjB+UUePnW2VpWl+iwu2gZORFaJzhwjRrHlcFkOoniYO+K8r6V7aK7XfhJTVr2BXr/Nd9DvVUNbMCyk",
+	"KSikhmH/qPts5721PqGKIDTEAHafKFtJQ9tUqRsDB0njt1chJI5EPByTgbNuhiKNnZ/T8cSyp/EmtTk+",
+	"s0Ysgo/4RKXhxKAHzUDB78nu015vz+h1lJOU0wvKYiNDE6WFBPPrE9+qg59Ay1nneKRB7t0rxKqFAXwD",
+	"VnnzLLFhWfNHXApR0YIwHsEVeW05NvnHJ6JmSsPUy1hnxsoLP2PxrOOZ5stI0pG+MXvsAmbZHOfxEPlC",
+	"fSXfVI25DcXgW2Ejmrq2URoWns0SnaG0p/eb4H07FeGR7q1N9+YEZqcl+Fk4aYCABNau+lAp4kjIIYsi",
+	"4NsJfMepngjJ/oUv/OFAewOcQfRgZL8TrtLRiIUYSp9IdsFiGDt/Y1kCFIU170YdQmhSInEeE56AnDKl",
+	"bLh4WWXlAJG18IdiCsoGUlHzvBKcxgP+PkN5QkNUhXxyOWHhhOgJU+T440nhBXABkTaQ7b7QzXZ1/jbo",
+	"5sVB9/7YV7YNYvjhhqMYflgjjKHdEfBhbQv/CrENDW6JO3E9rAbNN/JPbBdl8R25LFaxRN8zarKG9wJn",
+	"eeAujHVJ3bf2aqwG73fn6FgSLBk98uR75gbZjgV8V56RVo3vG+HsneDm96GXt6zkuzdRrmAM+0bIe0cy",
+	"wPdiwGxey4O3abbi57eVBh4p6y1R1n8HI6jdpmJzv704a2GpI/UayKoyM8yQKjhtSUBzr51YpCzMGUjj",
+	"acwoZkr8fuZ7TL29oqHGnNZPeVrFiMYKzI//lYKcoeWj+O4TjBivfaclgwv7rU37rthN3HcxHQLaozxM",
+	"TvHO8guiMYX4FL+thWLcKPF2A7WG74+Z0iAhcokh94lIc/G6QOEq7G8Eh/sFqv5ZpDzaMkNFw/TXbKSH",
+	"FGzSVBxmZxWtcScv2zMyiyaCl0l1iZjcsJeiJSvKpRsU2mM10+Y+YVxCZ7Gg0akQ76gcw3aI58Z+i3Q6",
+	"H/IhYWCWhzQU0YwwRWKzAlf1xhxpzKYM6wwcHrw8fNI7JMOZBnVLyVAGCJ/QkQZJIjBjSUAXmN8EWpaH",
+	"iml890pKTiSEgkfMLPFna9LfEs1sYsZ7EbHRQ3KqbknjJkbkxPSkiCjGQyhFq3KS1dhAUmj0txvGyto8",
+	"OVGb4p/lBKv7hH23KMnephD7KLGuI7E+YPHUQnS8MPu6XBHPFo6B6BVJRBzPCRpYSi9458ryBcTs+jwv",
+	"eFcq2rcIzry437fWSFNOXUTNtpzDOeWPUz0x99C+eOpq5jyQRNswBKVcfAxTBKaJnt0wqadzc2DkDR8b",
+	"udZlv9+nC5TyvJDZe4gYtcRyGzRpHPGhIIhTdjunmMtfJHoUNS2ytblqovObc8PIlInSZup/fv7wK8Zq",
+	"MUUyeRYiG6hPOQEeiggRDTMAULQd/4sl9wfb8o1BQFbJuTLYF1nZl8YfSxza8dQy064LHqvsfvbw9Zy1",
+	"d6WTcxbHijDy1QOeTg33XjHjbZWnzmrcvhS2ReP4wwiFlrXMVKW4q+szv1ZubTbHHG040SvC0zi2ZQGZ",
+	"RqGaC50nUddKzWFdn6I6qVOzdm191L0u+QQ06ggez44IreqPUzojEhKgmjDtD/gw1YSSiI1GgAX4bGFV",
+	"rID6J4Q6uwiHvZ6NQFxS+LHwlG+dGfjZDoTV4FA0O/JWO3kHkhiaBSAdWiv79VtcjpZipP9YtbSoyysK",
+	"bCnRv2P5UkOg8hq/jOtnh16pxF2vXuKuIbhpldXkT1/n7sd6acTMZ0a1reD38uVLt6jd4EctkmBHEVeM",
+	"zxZ/Nb/dSHopouyJHQ6r/LllUynpLC+/bFWP390CzjZDos856tc5jq3tYXagMYaP/DeWRCJUAgmpgo4C",
+	"rphmF6i2ZqQv5SqBsLAv5KEofimAys9CFJuoW/sqPmtX7qsKe+Y+SrlmMaGZNbEi/GdzK6yYy0mAntqg",
+	"RIYs7ciWYb1lvnPo+p4YKmHe93wPbVlvr0KAyK7APPOBx7NMi1u6ojIBXnaV54kz1eTSEMFLKTjaFRoP",
+	"6xUJDLUOLLnmQk+MeBBZAdT8UtY6G6nFUpZWLRiy6NemQ86DhdurfdqExZBOAYPTX+UXs98jwI0+rcgu",
+	"FoclkQjTqbl3hAtra9z8htbqmVSuZ783fzsrdUzqVGVKwwnj0DFIgpmWblkiykqIN0D/Cn+3V01NhNTk",
+	"UkhbQXQpc8sl2josk3RKeQGJe3IRGId+7+Wzcn1yQ8qJJfcoBc/D1FZ+t409VrFoKUVrjsL6jgTFxuiA",
+	"FR5qvmOl469jQ+nveiSpb/Dukmce+iIZ5Mmzp5W60d0Bb0efvt87LJe8N0LbiEoyFXjHnQUehxtwOx7O",
+	"q3wMpD8HSPIaumKEHLlkKESBAingCC7JFMbUehXmhcDGngbNUusTogV50ic0TiaUp1OQLCzB3yXvU6VR",
+	"JRvCmLmKXUG+OwHWXgNXGnrAg18FB5+8YRLdwTOfvL2yluji07EMJ+wCfGIEFIhOuE/eUxYPxZVPPnB4",
+	"I9kF/JQqxkEpf8A/T6iEj4Jx7dsq3j75HzqdgvRJ4Xb2ySlV5z/ToWShTz6KS5A/nfjEyORKU26E6lOR",
+	"sPAtHzMD4PvPP5/+cRzHfxRDBF3yGbC4HUZrIJLkXLK980XRu+Ps6xP/Sf+6odZBZtRskkEippKYztAA",
+	"V8fKJgI4ZTz/u0XWh82lNCtyLKRgTTd2A0L2KN5/B+J9U0jUbUn3DdEmNNTsgunZZ9Ca8bHaDJPWZVKN",
+	"M28GbxMbS2V8Ksz+fQIl4gtnzKqjKeV4njuKfPn0zvAvKm3blgrz8smUJpiPaSsOF2Ll4W1Ikw2LNuOc",
+	"RNliqvhx2IAdKxKellPYBI1CwUdsnG5jidsEh6rTbgBpE/YULpDjJDmJWlRfmiTKJ0NQzIjdaP7KGltl",
+	"/S6Y9u0XUzozJNGQkyp3Irs0SQiL1F5FV1kRq0p87dlhk1y/QAdZD0vm93lDFPnOTbYrJ+xs+OItGHbL",
+	"abqPht0bznVawda7Msrc0I17FBm/P5GxNdPuDsXIO7Mbk2NO4ELEGBgz4IAat32rYo1dz6jseyk/5+KS",
+	"/5zqVMJ/z23FArvsoq24XeMzOeYDnm8FKe3EEZnCdAhSuYjGoL64AGt42N6WVA144yMpjzE4oRQoiQY8",
+	"EnyUMAJ5RBgP4zSCjnu7Y4DouMmDDc3jbWexvs288Ww0cP2aahgLOWuyJVNdz5B2rxGmXpnNDO3rRkLM",
+	"N0mBXgM3SyN4vmdWG0M0hp+oMvtxyc6ZQdQRi+ETJEIxLbD901+cGvyVU4xsUJOhoNIMkIBIXAePiJlH",
+	"YOps7GivNftjPoOR8E8l5XbFKOtTdf4eJVMjaJqzACo54+PKlzd3OZyx5hSmSewux91oCvMTbwTt2Yo2",
+	"QSyr417aMSqjT9LEKJAHz1rthHPCyrNWG9mBf/Cs2UYW05lIm3q4cXIc0cTQT/KaygiLgP7z84dfF9nx",
+	"cVPMLcC2aXnvujQZcDR4+s+fvbAx2WT3sNcjCcUWZnsW1as8xPeuOvl4nSm9+sm85x096T9/9gLDlm2t",
+	"lEoDV8b1k/5SVi7TGBp9Qgx7yqo01paCZedhg3CwvlKhc724I0U+awvyKbW1Wgr+/GIJd8a2q+6Az9aS",
+	"J+uYvwmD38CNUm8kmKu9tnQUz/OnibnXxEY02xw/EdHZjnL4qSY0AbIbYEJb4JNgfwia2oaqD15F3MR/",
+	"0/JeozWjwcC3JRbXhnRdWSoGoO0F2tJ4RbVpIdsaxLoGpWhPmfMDYJZQyTAz77hiI0L5bCVfaYMEsf1K",
+	"KyN+j264RxfcowtuLRcc5jncIMmaG3BTL98K6t6a1p4b8QUurfnwaOv5jmw939hjOOeMWk8KfE+RL3z5",
+	"9M7msjE+JkEqY8yWOuEjERharvN+785Dd0QCO22AFmGkM9hoXMI4jakkcJVlbO4o/DkiYynSxDY8CL6y",
+	"6DroEuzMZ8kemRqeMARCCaZZNA1FdgslCJuOK8K0xcpfxI4in972iZpxTa+yQqfWEj7gsRDnHSpFyqM9",
+	"yxHhAuTMwlSsBXOGckiYWWul03dmxb4xLXju7DY570YdGB+Z72Px9NlSOr+a4nfQdK/LSHMDl6oyXE35",
+	"susrwTs3/3oaWe0UNrmGmPjXRJYUTCnXLCT4hGu6P9d8tWqqqtoOMfkaswoHfEX7IVliPjSXa1v7oXaJ",
+	"jKnE0q9Wkv9phlqx0lmCMn5hHbiqeOwN1XDKpjD3cOnrEYvhV5p/fHulgSvLjBuMX1YNoIyDdC/lf39B",
+	"8FgouP1Ene/rVHzMjHRhLJSD1H58Y9XyEnKpRDKu3diaolteGRLiftb2jSgF965BqY9UAteIp/ZPPXEf",
+	"XVYVT83Gfhh9ApqX1krwJQtrBsCv5ibGzjgpwaYwIbwK08upnJ1Em1oAMxS8O9NfPuN68DUq01mi7/y1",
+	"+4BpVJaej1xRimwknxwsVlAI0HBSGKOe9DcIAFgg0R+0SvSFzGBer4gMBu/ZXym4311f7YWKaW47z5vf",
+	"OjlOCzKBOCGvRcJizGJPyF8pSNdVmenuvOrXa2IyjXnVDcHgeBTZ+EXGvHUVgxkjnpHdIWhqWC7u9F6X",
+	"YK1oLninqNU84IGdPkAWHsxXaQ7myzQ7nmFWVLaCDoWIgXK7iFL+dxvs/+e/3uXwm2FTBZV97bYMXUoj",
+	"bxvaLi43jLqi1yMW25xts0xpRimc9csnLeWprzitBJ1KvtLw5Yz3ttGL0x0LUIRxJ0KO0jjuGK3EFkRz",
+	"Z1w+0/yEFxxqpSi4FeYoKSNJju4h5dbIYPcQi4i34EGWtj+/pM8V5q1eIWlwnBwXhxp96Yo5omHhwrLi",
+	"ghNaAgqdrCOGiq/tOr1rCJTLySUB8tUA38q3xh/wYI51Zk9E2d/O0H9TSo0VZ6o0qbcSTWo3S2R74FSC",
+	"o2V02Cd2/Mx2ZsEf8F025gJrtYdUwR6hU8HHjtgjOliusI6VpZ0mZxzuhjwNyPrn5VnuBAvz23qia4mX",
+	"biK0Vvwfdy4A4Kzrw9kkCIhyCFsGC09jI0bBXymNjWzFhX6bfXYCovv6dfGXkZFPJ9SgzhivnHR/YfEJ",
+	"9RtDKW5FD2xZuJpDxNqzSDEbSNBx7hOzTxgKctCvGIPXF09aEo/a3V8ZfP8Uhhn9NCvvM7aUoHzlsI05",
+	"7C/hsChFWLn92Ow+ONTa5k5kxRQazKtUU0u6kZjXdDmXbq/QNqISiGPCtFHL8Jh2FBGXfMAdxVckEmQ3",
+	"+OwoPQlyCt/tdvdeGR6dCK5AFSMxjjl1MZK/hXEngdFbQpbQ2IlM+d9lBnvXoScOD/zcYhiJdIjnFRUa",
+	"YMacfW9eIsherHxjh6h+5QarfNmoPea7Uv5cee1zBvKJA/lNBnJJaf0pB/lzHeSTGshv6iC/aQL5Ywm6",
+	"jw3Qbaj4FWUu7twUvQnTyKtCrf5s08YUNaXmb/Z7Z/YLFtWaCsqJ0guLUi1gBwzUQgGJWSJfC3tCQu60",
+	"14P+i9sIhKhygcw1lP25xIyd721lpesR8PyYNyHddTfV3Qg0c/NuAutZq9ftEyppWbhIS+bMnEJXwx4S",
+	"C3Feymnwc3ZEaByLS3WTyDQf4VJNfdgu86G21Zvgybyt+m6wpDLr+nC2UbMvMm4hJ+ZX8uXTO5VXKIyx",
+	"TmZDwNWhb3Dm6UF/O7Hy6UF/oVh5WBcrUxl/zHSyuvG8wQmEFiSICB0biV1na9MZ0n/59G7ew93rH66V",
+	"0b707JYiXa0Ewe1gWW2aFSBppDQY6dWSWKW1ZMNUAxGSJFTmG50JgjaUh6bKRfJgCsyiUMb+00pBAvQe",
+	"1uN90F+1+qE1bMXSU9rOZ3MfnCGFY2OJB+Tf2+9xy06OBR6NR/fFv4P7otFdkZtvB/zRXfHornh0V9yU",
+	"u+LRN7GFb+ImHBHreB22NqfeE8PhMhvhSmJIKbv7wVaNq3aSXvTrWWO8/j0pstZavs6qD7kNBeEopKmD",
+	"3m2kJtW7aVftcA0l66olmdef7KR4/36WnCv6azem8+FvlUO6c5WzehOWU8LaId+SNtLQmn35Mzd1WW+n",
+	"wOEKBp318eWmDn91g0Pt6q0ZrS0kEDoUqS6TJov1MWgMhw6plDNXRrzAH7+UP2qTgfQEFJCRSOVNs4bS",
+	"8lbYgbvEu1VpPtLWOuW/S/L+/VyRCjosvSH32SvZ6oJ89DeupHLcrXOx3ZNYw5b6znx4Y5QS9wimx7gN",
+	"cl3juuTE6Hm2Op0zhKvuShmT5cYR66E5rCLt2eGnlHEn3M3tI+RU1+1bGZ7WzcoysJsa9FjnwY7CPlno",
+	"WMyawpovAmLbSayyY41xURYAtjrPrG5aY8uM+jKC2nNBduS2Jk0GcxOjaVTcu38cdc7+1qi3R411aH4z",
+	"KltRNntCkwS467H75fR1JdfOjNDRVuFdVnZu6dJXWnM+dZpi7YPysT1bFuIVWe9ACZKmxkpnrehXoPOa",
+	"h7++IOETlYYTTKJxHX9cOFewQd7s6kpaDctvQAawatVCEOfOCfermLiygPbTKedyNvgPh0rEqYYyFTVv",
+	"YL7mK/MzcEyRtolOyv5QRTnJViCtGDERppLp2WezqxYFkBkcp+at+jYW2fgssu3pSBJTbSaeawXlKNqx",
+	"q0XpmoxZ0uYPePATUAmSfMXHr4MjQsk/fzsllxOhzA0TMagAq0tmDYdIAhK7Swmu9oiQJFBhEgz4bgQx",
+	"jLEsQukJn6iEhtBRkFBpftwzAj3uW57hrUKRYOlL6zcZ8KJMYMwMscViVYyPCQeIFAne1hJXu+aJ7nEc",
+	"ow235fffJNPQ/XCJcaCYrL/4STPcqwHHRP1i9hLgeOj6UnTJMQlpHINEiwG2Q+LxbGVIFKCFO57NiTIK",
+	"C8WKS05okgy4M02b2ertvdx5j402ddg7IEF74zSzKOqev2R6kqllxbFlwzyZQ5w/HEl5A5xB5KIjR7G4",
+	"tDFL5UezpgSVL7/I2HVmVEf7+7EYM97NxR/BY8ahG4qpoTNTwfeFebm/f9Hv9vbzYqqe71mEwRbt7Zjg",
+	"HXnmI6FxXJSHKe2tuajLjj8fg0fk0ny5+WjusOsjIuNsGNEWxkiSrNgIVsXEQ9tiF/H9ojvgawlIPqjV",
+	"LR/3dct9vS5YDf5oG6wxF62FkQ0hCu6utWZh2zCCgg17UC4co4BkzPQkHeLU+QvFp1qdF+/YlkUcpXFW",
+	"ITVzxRdsw9pesv3plPfn+OOJT4YpizWxmecDbshQLPi4I1POGR93CgqdidE+CRrM+oZEDPhHqifKd63k",
+	"bKHUzADOS6E3rjzTSMSxuJyHtUveXoCcDfjh1RW+9vTqKo8xR+MRc+WT3dJwxKGIDBn+OrDqw8A7+jpA",
+	"YWHg+YNMXMDPhcBgHzKSH/5QyHn4Z036G5hDNmynyM6vgUWrsqrlvjadP5wIUE1SPO7cJ9cG1dB6WlVy",
+	"nbuJKULVjIcTKbhIbZkC4bIRj0jw8fj09T8GfL+p2+3+VxZdO0EuIJSrS5CKBP1en2S9TQPX6K/UoHTA",
+	"HficTi1YHC6bXDpZLQPkabg8bH+qXL1KptWAO2RgZgeyapqWM1tB3u4CVvrEkjDZ2NZ1IoG6iIWUG4iC",
+	"6upKf5xE1/vFy+a0rE6sJ7nZiMp4RjCZM7PDO8fUUOgJPqoIjSKZpRMgQChGGhB/+IGcypnZD6aJSHUO",
+	"tr2A+I95j6l8eEI1CQxUnCasO6PTLNch/+5PJXjgXO98wBnXILFmFnraQQIPwY4SiVAF7oqUqixbiYWS",
+	"oRXykEodkSmz8teA2/iwWIQ0JxXmvAc8KFXtQzmh0zFL7URMkjcnn0inQ5OkwyJy/PEj6XRQTCRLhakB",
+	"3813LihGDFBpKWZESII9XHdClQabO+KiGyw8IwZxNOB0KC7ABfW5DbFCScxC4ApKtPb9yWmNspqNdu2v",
+	"hRzvu5fUvnm2ZB8saK3vXYBUlsz2uv1uz+VwmePyjrwn3V73CQaF6QnyUawvtyJWmueNkDwFjY0GWipw",
+	"F4/sV4byrv3lL8x31Ty79teCcf/HvBrPvQf1awNNOomu7wL2pom3XHQTAd9gKetNsPlxrznP13otoo2O",
+	"qmmYW9j4Fni3usz3BvSND/3+rODGrv7GS7ojCtC2F4U36lse4T3new+D5f27cbs2Rtfo/n3HlK4bzTgW",
+	"fZMRSPRBJHRsHYW2mh7ZjWBE01iTg15vrzvgwVxpv8AGbGdJOQ22XyOPqgYLsJU9RWkbjnLrhQH1dWlJ",
+	"/prnokWyyqaqc5ZkVp7lD0NsDeIrHLK5A9dYPt/ldZvT6Pd6bQ6C/Ln9hRUlr33vcJVBhjTzZ9hXDpa/",
+	"kvKiA5N96cnyl0ZCDlkUgbOrIKKssMTcZZlZ8vFISzb83xfa1M7MEazydNXoteZrdqYz31PpdErlLLtA",
+	"9QNSWdrM0e9e06/mpm4rEfpeIlTDnX6NdjlnV6hP3iUnmtiaFrl3wzXCsN1AjNo4hFBMQQ2463dhw0qX",
+	"tMiwdR1ZlBdSdPWAB7w1lnq6uCCw1d1LDw14yX1gg6sLO5cEayZYREXs5lQPyhmNfhLRLDMzgmVYJbfN",
+	"/p/KFRmxEfAN+14k3WphUwfIa8G1UIL84xNRM6Vh6tnKyTiJUGIivSw43Suexcy8Ih5mo4ZSjcVJv9ZL",
+	"2ePkZ9dn11WXoIubnyNWBxsRK2snvt+U6rD3cvkboeCjmFkP6OHBClO4oJFTId5ROQb73tNV1qPSxKa9",
+	"vYeIURuzfzf09KYppCNHzfWVF5LINmmmJFE2CjUNlY3naxqTXY0OWvzNeh6xZgvAHlqAk5ga2ghXGALR",
+	"QkoMEPOUZF3e7uSCRyb+LZk4nuQ34uKtSN5u0okA+zU1BLOa7yt+DstRmc7dHYafolM813xeoe/QstSp",
+	"82IM+GHv0DYHwa5XRmr4DXnzyaiDmZOBbx3uzLLit6d07BL0VaVy8kF/ETe2EG8j1bMRgtMkWfeXYyx1",
+	"bpo7ZTSHy9/gQv8sUm6nOFhhIYnExGgMj/rZtlJ7oOzCIfEG7MJv5gbWrV1ug0CCH63iFtgsEVXOKGWQ",
+	"5ZlC1E77f4GtdNFMb7whdfC+i1ZrYvz3z3B+Ab0Zhn8rayS65MKGULovSUTneI7LpCVClhvkvJq/ZM76",
+	"kzGZAcc+s+cAifmTSVf1sEsCFgW2s2ypOS0+7ILszO+2E63C4Qrn9I5qbklbZ2bmjdStxZXJcfzNjlZZ",
+	"Xpnbkd3gP4P8D8pne2vwP7t7N8f/bk2PNVtQ02VzYYLaJjxVtXVbZXUVffRwJZ3NDWk3O/rOiOUW4sGj",
+	"CrsiuXZE7iZV2JUcoItN9qVgnrkGvj4RcQRKkxGTSjfZ8DHcuGTEJxva8Ae8wYhPgh9tZZCg1LJyJOT0",
+	"iAQuYAn+Ijtf7efrnWChwa7YNLPyD8UG3QcHgF3n/XEVLO40/igmPkDnQsORlu0SjT9/Y1FxsVuiAWJb",
+	"JKasopVi/2wFMxvLzyKf0AH/5cvJm1fWrFEEQJY6jVfqFqOoOGYXlhCtSGsstJUdnxOvmnEue4S1XEYc",
+	"1tvIst463Pcn0jzKJeuY1hsQYzmB2FwyuTfm9+KyGni2kAwyLn72nVrwH1lri8n/ofHWLS7tgvimNfwJ",
+	"+atdctwYDMA0uaSKuDwXpyFQHgkO0e34EEp0wAK8BSFY4E1Y6Qa9diaXR3fCPXMnbMQiV3UolDJ2yiUS",
+	"tcB8nZKYWvI8DPgS18NqGP8LbMP3tnJDNG3pIxd8eH6IDa/Gg4sDX+bC0LW6OC2M70OWaF56OpGggOsB",
+	"dxF1qHPaDvWvSFBkTxJbpDGMgUpVrmDX5ORwLpEWLwdZ5uTIUujm3BqXE6rhwpW/zQnMTkajjsyybbah",
+	"EcmnVJ5j8lyRFOdKhFAekZhqkHkAYOQTIe3akOi5pR1n4+kJ1QM+sgW3itdUS1zhEEZC2nOxloAdhc2K",
+	"xi6p9lLIc5BkxDhTE3AtobmyjXPdjzHQC/sTVdZi6ec5s3kC6ADL79r9iXDb1nAP1baxLMYM+DbeoRKd",
+	"tzh6Y5LN9oYMC1CDIeORczw6Ze7SKXMnxo/Cq9kuEda8xNLlnkPkSM0rctg7dNnbrTHUK0p9n7MiZ+tf",
+	"P7eYR8HrGwteRZ06h6xZNcH7GOeRFVIgu0ISCUlMQ9ir47xdQpd8qtgEqiUWjmxEhY00RMv9kooJWb2H",
+	"rDaQLhWXGnDnnWwto+Dkp5KjgPFEirEEpYIu+WhVNHstB9xmJpWLKexWZIXyrc4EiVK4pUuX2CNCDnhW",
+	"g4HsGmkoQGQNiKIz5So7yDSGsigylEDPUYAxEEuIqba1kGDAMWHf6JSUowBRVIdgCusVShrqrJWA65pU",
+	"lDRr6TyAJaOYwuQKSmw9LRTiqOsdYHv7XLIQss7cgkOFdA24TLki1Ayg2RTmXTlHGcD45hQov5ywGLIK",
+	"SS/XEoBKVG/DUJeiLOfiqprVgnK/f53vWGGr5Vb7TNjvshYNWXOgszzBQ7PwHPSpaxk0XzPua7XJRzZB",
+	"qTlH8VUNEDdDqYNPffi86czvnrjkgIXdFg3mOgc1wHq2caBPxntWCe7pr8rKjitRvN+PEPmYknJL3Ddn",
+	"Zu0s2EiIFwfd3q3WjWid4IbrRrTPcz/rRqwL7z2qG7EF6PekbsQ2K/je6kasvRf3oG7ENySwaKWz662X",
+	"g52rTyWt8NlU2Kub15naR5XEEef2OGVnEM2rFWJjIVuXyrX1KpKErcDWLdJumwI3zQbUV+Ck9DnLcFEv",
+	"vawalPSdeFaaLVe+a2GdpfKAldBOPhfamYn0DSbT0jyNho/6rNvsIcaV2mKB5p4Y7W9CEygBYb4md7C/",
+	"K0Ky/d43TkN2g1Kfh2Bvftq7PYohaNqwAViY726PYhEkN3gU5WkWHAVO23wUZ7531dF0/IsUaWIpTen8",
+	"StJhKz77FQTzF5w70tYSSKXRW4/Ir+yZv2Ap5dG/8ETCiF1BZE0YRYHGbLf2loSv50qe32ZHPbv+fwEA",
+	"AP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

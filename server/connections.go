@@ -1,8 +1,12 @@
 package server
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"regexp"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/labstack/echo/v4"
 
 	"github.com/graphconn/graphconn/gen"
@@ -18,11 +22,11 @@ const (
 
 // ExternalListConnections lists the connections.
 func (s *Server) ExternalListConnections(c echo.Context, p gen.ExternalListConnectionsParams) error {
-	pg, err := page(p.Top, p.Skiptoken, s.connectionPage)
+	pg, err := page(p.Top, p.Skiptoken, s.connection[shapeOf(c)].page)
 	if err != nil {
 		return err
 	}
-	sel, err := parseSelect(p.Select, connectionTypeNameOf(c), s.connectionProps)
+	sel, err := parseSelect(p.Select, s.connection[shapeOf(c)])
 	if err != nil {
 		return err
 	}
@@ -36,11 +40,28 @@ func (s *Server) ExternalListConnections(c echo.Context, p gen.ExternalListConne
 			return err
 		}
 	}
-	return c.JSON(http.StatusOK, collection{
+	out := collection{
 		Context:  contextURL(c, "external/connections"+sel.suffix()),
 		Value:    values,
 		NextLink: nextLink(c, next),
-	})
+	}
+	if p.Count != nil && *p.Count {
+		n, err := s.store.CountConnections(c.Request().Context(), tenantOf(c), ownerScope(c))
+		if err != nil {
+			return err
+		}
+		out.Count = &n
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// ExternalCountConnections counts the connections the caller may see.
+func (s *Server) ExternalCountConnections(c echo.Context, _ gen.ExternalCountConnectionsParams) error {
+	n, err := s.store.CountConnections(c.Request().Context(), tenantOf(c), ownerScope(c))
+	if err != nil {
+		return err
+	}
+	return writeCount(c, n)
 }
 
 // ExternalCreateConnections creates a connection in the draft state.
@@ -53,7 +74,8 @@ func (s *Server) ExternalCreateConnections(c echo.Context, _ gen.ExternalCreateC
 	if err := store.ValidateConnectionID(id); err != nil {
 		return err
 	}
-	conn := &store.Connection{ID: id, Name: deref(body.Name), Description: deref(body.Description), Owner: principalOf(c).AppID}
+	conn := &store.Connection{ID: id, Name: deref(body.Name), Description: deref(body.Description), Owner: principalOf(c).AppID,
+		Settings: body.Settings}
 	if err := s.store.CreateConnection(c.Request().Context(), tenantOf(c), conn); err != nil {
 		return err
 	}
@@ -65,7 +87,7 @@ func (s *Server) ExternalGetConnections(c echo.Context, id string, p gen.Externa
 	if err := s.visible(c, id); err != nil {
 		return err
 	}
-	sel, err := parseSelect(p.Select, connectionTypeNameOf(c), s.connectionProps)
+	sel, err := parseSelect(p.Select, s.connection[shapeOf(c)])
 	if err != nil {
 		return err
 	}
@@ -89,7 +111,7 @@ func (s *Server) ExternalUpdateConnections(c echo.Context, id string, p gen.Exte
 		return badRequest("The property 'id' is read-only: '%s' differs from the connection's id '%s'.", truncate(*body.Id, 100), id)
 	}
 	conn, err := s.store.UpdateConnection(c.Request().Context(), tenantOf(c), id, store.ConnectionUpdate{
-		Name: body.Name, Description: body.Description, IfMatch: parseIfMatch(p.IfMatch),
+		Name: body.Name, Description: body.Description, Settings: body.Settings, IfMatch: parseIfMatch(p.IfMatch),
 	})
 	if err != nil {
 		return err
@@ -124,29 +146,81 @@ func writeConnection(c echo.Context, status int, conn *store.Connection, sel sel
 // its shape.
 type connectionInput struct {
 	Id, Name, Description *string
+	// Settings are today's other properties present in the body, as sent
+	// (see store.Connection.Settings).
+	Settings map[string]json.RawMessage
 }
 
+// settingNames are today's properties of a connection that the store keeps
+// as they come.
+var settingNames = []string{"connectorId", "contentCategory", "configuration", "activitySettings", "searchSettings"}
+
 // decodeConnection decodes the body of a POST or PATCH of a connection, in
-// the request's shape.
+// the request's shape, and checks what the contract cannot.
 func decodeConnection(c echo.Context) (connectionInput, error) {
-	if today(c) {
-		var body gen.MicrosoftGraphExternalConnectorsExternalConnection
+	if !today(c) {
+		var body gen.MicrosoftGraphExternalConnection
 		err := decodeBody(c, &body)
 		return connectionInput{Id: body.Id, Name: body.Name, Description: body.Description}, err
 	}
-	var body gen.MicrosoftGraphExternalConnection
-	err := decodeBody(c, &body)
-	return connectionInput{Id: body.Id, Name: body.Name, Description: body.Description}, err
+	var body gen.MicrosoftGraphExternalConnectorsExternalConnection
+	if err := decodeBody(c, &body); err != nil {
+		return connectionInput{}, err
+	}
+	in := connectionInput{Id: body.Id, Name: body.Name, Description: body.Description}
+	if err := checkSettings(body); err != nil {
+		return in, err
+	}
+	var raw map[string]json.RawMessage
+	if err := jsonv2.Unmarshal(requestBody(c).Data, &raw); err != nil {
+		return in, badRequest("The request body is not valid JSON.")
+	}
+	for _, name := range settingNames {
+		if v, ok := raw[name]; ok {
+			if in.Settings == nil {
+				in.Settings = map[string]json.RawMessage{}
+			}
+			in.Settings[name] = v
+		}
+	}
+	return in, nil
 }
 
-// connectionTypeNameOf names the connection's type in the request's shape,
-// for messages.
-func connectionTypeNameOf(c echo.Context) string {
-	if today(c) {
-		return graphConnectionTypeName
+// checkSettings checks the rules of Graph's connection settings that
+// openapi.yaml cannot express.
+func checkSettings(body gen.MicrosoftGraphExternalConnectorsExternalConnection) error {
+	if a := body.ActivitySettings; a != nil && a.UrlToItemResolvers != nil {
+		for i, r := range *a.UrlToItemResolvers {
+			where := fmt.Sprintf("activitySettings.urlToItemResolvers[%d]", i)
+			re, err := regexp.Compile(deref(r.UrlMatchInfo.UrlPattern))
+			if err != nil {
+				return badRequest("The urlPattern of %s is not a valid regular expression: %s.", where, truncate(err.Error(), 200))
+			}
+			for _, m := range itemIDGroup.FindAllStringSubmatch(r.ItemId, -1) {
+				if re.SubexpIndex(m[1]) < 0 {
+					return badRequest("The itemId of %s names the group '%s', which its urlPattern does not have.", where, truncate(m[1], 64))
+				}
+			}
+		}
 	}
-	return connectionTypeName
+	if s := body.SearchSettings; s != nil && s.SearchResultTemplates != nil {
+		for i, t := range *s.SearchResultTemplates {
+			layout, err := json.Marshal(t.Layout)
+			if err != nil || len(layout) > maxLayoutBytes {
+				return badRequest("The layout of searchSettings.searchResultTemplates[%d] is larger than %d bytes.", i, maxLayoutBytes)
+			}
+		}
+	}
+	return nil
 }
+
+// itemIDGroup finds the regular expression's groups that an itemId names:
+// {id}.
+var itemIDGroup = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// maxLayoutBytes is displayTemplate.layout's x-graphconn-maxBytes in
+// openapi.yaml.
+const maxLayoutBytes = 32768
 
 // connectionOut is conn in the request's shape, with @odata.context ctx
 // unless it is "".
@@ -156,6 +230,27 @@ func connectionOut(c echo.Context, conn *store.Connection, ctx string) any {
 		t, state := graphConnectionType, gen.MicrosoftGraphExternalConnectorsConnectionState(conn.State)
 		out := gen.MicrosoftGraphExternalConnectorsExternalConnection{
 			OdataType: &t, OdataEtag: &tag, Id: &conn.ID, Name: &conn.Name, Description: &conn.Description, State: &state,
+			ContentCategory: new(gen.MicrosoftGraphExternalConnectorsContentCategory("uncategorized")),
+		}
+		// The settings as stored: each was checked against the contract
+		// when it was written.
+		for name, v := range conn.Settings {
+			var field any
+			switch name {
+			case "connectorId":
+				field = &out.ConnectorId
+			case "contentCategory":
+				field = &out.ContentCategory
+			case "configuration":
+				field = &out.Configuration
+			case "activitySettings":
+				field = &out.ActivitySettings
+			case "searchSettings":
+				field = &out.SearchSettings
+			default:
+				continue
+			}
+			_ = jsonv2.Unmarshal(v, field) // the response check catches what this would miss
 		}
 		if ctx != "" {
 			out.OdataContext = &ctx

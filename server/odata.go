@@ -313,15 +313,15 @@ type selection []string
 
 // parseSelect checks $select against the properties of the type, which come
 // from openapi.yaml.
-func parseSelect(raw *string, typeName string, allowed []string) (selection, error) {
+func parseSelect(raw *string, of entity) (selection, error) {
 	if raw == nil {
 		return nil, nil
 	}
 	var sel selection
 	for _, p := range strings.Split(*raw, ",") {
 		p = strings.TrimSpace(p)
-		if !slices.Contains(allowed, p) {
-			return nil, badRequest("Could not find a property named '%s' on type '%s'.", truncate(p, 100), typeName)
+		if !slices.Contains(of.props, p) {
+			return nil, badRequest("Could not find a property named '%s' on type '%s'.", truncate(p, 100), of.name)
 		}
 		if !slices.Contains(sel, p) {
 			sel = append(sel, p)
@@ -401,8 +401,14 @@ func page(top *int, skiptoken *string, most int) (store.Page, error) {
 // selected parts of them.
 type collection struct {
 	Context  string  `json:"@odata.context"`
+	Count    *int64  `json:"@odata.count,omitempty"`
 	Value    []any   `json:"value"`
 	NextLink *string `json:"@odata.nextLink,omitempty"`
+}
+
+// writeCount answers a /$count request: the number, as plain text.
+func writeCount(c echo.Context, n int64) error {
+	return c.String(http.StatusOK, strconv.FormatInt(n, 10))
 }
 
 // nextLink is the URL of the page after this one, or nil on the last page.

@@ -29,7 +29,23 @@ const (
 
 // ExternalConnectionsListOperations lists a connection's operations.
 func (s *Server) ExternalConnectionsListOperations(c echo.Context, connID string, p gen.ExternalConnectionsListOperationsParams) error {
-	return s.listOperations(c, connID, p.Top, p.Skiptoken, p.Filter, p.Select)
+	return s.listOperations(c, connID, p.Top, p.Skiptoken, p.Filter, p.Select, p.Count != nil && *p.Count)
+}
+
+// ExternalConnectionsCountOperations counts a connection's operations.
+func (s *Server) ExternalConnectionsCountOperations(c echo.Context, connID string, p gen.ExternalConnectionsCountOperationsParams) error {
+	if err := s.visible(c, connID); err != nil {
+		return err
+	}
+	status, err := parseStatusFilter(p.Filter)
+	if err != nil {
+		return err
+	}
+	n, err := s.store.CountOperations(c.Request().Context(), tenantOf(c), connID, status)
+	if err != nil {
+		return err
+	}
+	return writeCount(c, n)
 }
 
 // ExternalConnectionsCreateOperations creates an operation on a connection.
@@ -52,11 +68,11 @@ func (s *Server) ExternalConnectionsDeleteOperations(c echo.Context, connID, opI
 	return s.deleteOperation(c, connID, opID, p.IfMatch)
 }
 
-func (s *Server) listOperations(c echo.Context, connID string, top *int, skiptoken, filter, selectRaw *string) error {
+func (s *Server) listOperations(c echo.Context, connID string, top *int, skiptoken, filter, selectRaw *string, count bool) error {
 	if err := s.visible(c, connID); err != nil {
 		return err
 	}
-	pg, err := page(top, skiptoken, s.operationPage)
+	pg, err := page(top, skiptoken, s.operation[shapeOf(c)].page)
 	if err != nil {
 		return err
 	}
@@ -64,7 +80,7 @@ func (s *Server) listOperations(c echo.Context, connID string, top *int, skiptok
 	if err != nil {
 		return err
 	}
-	sel, err := parseSelect(selectRaw, operationTypeNameOf(c), s.operationProps)
+	sel, err := parseSelect(selectRaw, s.operation[shapeOf(c)])
 	if err != nil {
 		return err
 	}
@@ -78,11 +94,19 @@ func (s *Server) listOperations(c echo.Context, connID string, top *int, skiptok
 			return err
 		}
 	}
-	return c.JSON(http.StatusOK, collection{
+	out := collection{
 		Context:  contextURL(c, connectionSet(c, connID)+"/operations"+sel.suffix()),
 		Value:    values,
 		NextLink: nextLink(c, next),
-	})
+	}
+	if count {
+		n, err := s.store.CountOperations(c.Request().Context(), tenantOf(c), connID, status)
+		if err != nil {
+			return err
+		}
+		out.Count = &n
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) createOperation(c echo.Context, connID string) error {
@@ -111,7 +135,7 @@ func (s *Server) getOperation(c echo.Context, connID, opID string, selectRaw *st
 	if err := s.visible(c, connID); err != nil {
 		return err
 	}
-	sel, err := parseSelect(selectRaw, operationTypeNameOf(c), s.operationProps)
+	sel, err := parseSelect(selectRaw, s.operation[shapeOf(c)])
 	if err != nil {
 		return err
 	}
@@ -194,15 +218,6 @@ func decodeOperation(c echo.Context) (operationInput, error) {
 		in.Error = errorDetailFromAPI(body.Error.MustGet())
 	}
 	return in, nil
-}
-
-// operationTypeNameOf names the operation's type in the request's shape,
-// for messages.
-func operationTypeNameOf(c echo.Context) string {
-	if today(c) {
-		return graphOperationTypeName
-	}
-	return operationTypeName
 }
 
 func (s *Server) writeOperation(c echo.Context, status int, op *store.Operation, sel selection) error {

@@ -75,11 +75,28 @@ type Server struct {
 	store          store.Store
 	operationDelay time.Duration
 	notify         func()
-	// The properties that $select may name, from openapi.yaml.
-	operationProps, connectionProps []string
-	// The most entities a page holds, whatever $top says, so that no page
-	// is larger than maxPageBytes: from openapi.yaml's bounds.
-	operationPage, connectionPage int
+	// What lists and $select need of each entity, in each shape: [0] the
+	// early beta's, [1] today's (see shapeOf).
+	operation, connection [2]entity
+}
+
+// entity is what lists and $select need of an entity type of openapi.yaml.
+type entity struct {
+	name string // the type's name, for messages
+	// props are the properties that $select may name.
+	props []string
+	// page is the most entities a page holds, whatever $top says, so that
+	// no page is larger than maxPageBytes: from openapi.yaml's bounds.
+	page int
+}
+
+func newEntity(spec *openapi3.T, name string) (entity, error) {
+	page, err := pageItems(spec, name)
+	if err != nil {
+		return entity{}, err
+	}
+	props, err := selectable(spec, name)
+	return entity{name: name, props: props, page: page}, err
 }
 
 // maxPageBytes bounds the JSON of a page of a list (its entities; the
@@ -98,17 +115,16 @@ func New(cfg Config) (http.Handler, error) {
 	if s.notify == nil {
 		s.notify = func() {}
 	}
-	if s.operationPage, err = pageItems(spec, "microsoft.graph.connectionOperation"); err != nil {
-		return nil, err
-	}
-	if s.connectionPage, err = pageItems(spec, "microsoft.graph.externalConnection"); err != nil {
-		return nil, err
-	}
-	if s.operationProps, err = selectable(spec, "microsoft.graph.connectionOperation"); err != nil {
-		return nil, err
-	}
-	if s.connectionProps, err = selectable(spec, "microsoft.graph.externalConnection"); err != nil {
-		return nil, err
+	for i, names := range [2][2]string{
+		{operationTypeName, connectionTypeName},
+		{graphOperationTypeName, graphConnectionTypeName},
+	} {
+		if s.operation[i], err = newEntity(spec, names[0]); err != nil {
+			return nil, err
+		}
+		if s.connection[i], err = newEntity(spec, names[1]); err != nil {
+			return nil, err
+		}
 	}
 	return build(cfg, spec, func(e *echo.Echo, c *contract.Contract) error { return registerRoutes(e, c, s) })
 }

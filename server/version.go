@@ -33,6 +33,15 @@ func versionPrefix(c echo.Context) string {
 // today reports whether the request takes and gets today's Graph shapes.
 func today(c echo.Context) bool { return versionPrefix(c) != "" }
 
+// shapeOf indexes what depends on the request's shape: 0 for the early
+// beta's, 1 for today's.
+func shapeOf(c echo.Context) int {
+	if today(c) {
+		return 1
+	}
+	return 0
+}
+
 // unknownEnumMembers reports whether the request asked, with Prefer:
 // include-unknown-enum-members, for the members of evolvable enumerations
 // that come after unknownFutureValue; without it they are written as

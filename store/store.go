@@ -147,6 +147,10 @@ type Store interface {
 	// Returns NotFound if there is none.
 	Connection(ctx context.Context, tenant, id string) (*Connection, error)
 
+	// CountConnections counts the tenant's connections, those of owner
+	// only unless owner is "".
+	CountConnections(ctx context.Context, tenant, owner string) (int64, error)
+
 	// Connections returns a page of the tenant's connections in id order,
 	// only those of the given owner unless owner is "", and the After of the
 	// next page ("" on the last page).
@@ -176,6 +180,11 @@ type Store interface {
 	// the After of the next page ("" on the last page).
 	// Returns NotFound if the connection does not exist.
 	Operations(ctx context.Context, tenant, connID string, status *OperationStatus, p Page) ([]*Operation, string, error)
+
+	// CountOperations counts the operations of connection connID, those of
+	// status only unless it is nil.
+	// Returns NotFound if the connection does not exist.
+	CountOperations(ctx context.Context, tenant, connID string, status *OperationStatus) (int64, error)
 
 	// UpdateOperation applies u to the operation id of connection connID and
 	// returns the operation as stored after the change.

@@ -168,3 +168,158 @@ func TestVersionedSurface(t *testing.T) {
 		t.Errorf("GET /v1.0/connections/… = %d, want 404", r.status)
 	}
 }
+
+// The whole externalConnection of today's Graph: created with the settings
+// that public connector samples send, read back, changed by PATCH, checked
+// by Graph's rules; the early beta's paths do not show them.
+func TestConnectionSettings(t *testing.T) {
+	e := newEnv(t)
+	resolver := map[string]any{
+		"@odata.type": "#microsoft.graph.externalConnectors.itemIdResolver",
+		"urlMatchInfo": map[string]any{"baseUrls": []any{"https://contoso.com"}, "urlPattern": "/tickets/(?<ticketId>[0-9]+)"},
+		"itemId":       "{ticketId}", "priority": float64(1),
+	}
+	template := map[string]any{
+		"id": "tickets", "priority": float64(1),
+		"layout": map[string]any{"type": "AdaptiveCard", "version": "1.3", "body": []any{map[string]any{"type": "TextBlock", "text": "${title}"}}},
+		"rules":  []any{map[string]any{"property": "ticketTitle", "operation": "contains", "values": []any{"a"}, "valuesJoinedBy": "or"}},
+	}
+	body := map[string]any{
+		"id": "tickets", "name": "Tickets", "description": "d", "connectorId": "e5b9e2ec-7d8e-4bde-9b8b-97ec4a2bbd3b",
+		"activitySettings": map[string]any{"urlToItemResolvers": []any{resolver}},
+		"searchSettings":   map[string]any{"searchResultTemplates": []any{template}},
+		"configuration":    map[string]any{"authorizedAppIds": []any{"a8b3e0c1-0000-4000-8000-000000000001"}},
+	}
+	r := e.do(call{method: "POST", path: "/v1.0/external/connections", body: body,
+		header: map[string]string{"GraphConnectors-Ticket": "opaque-ticket"}})
+	if r.status != http.StatusCreated {
+		t.Fatalf("POST with settings = %d %s, want 201", r.status, r.body)
+	}
+	check := func(what string, got map[string]any, want map[string]any) {
+		t.Helper()
+		for k, v := range want {
+			if k == "id" || k == "name" || k == "description" {
+				continue
+			}
+			g := got[k]
+			if m, ok := g.(map[string]any); ok {
+				stripTypes(m)
+			}
+			if !reflect.DeepEqual(g, v) {
+				t.Errorf("%s: %s = %v, want %v", what, k, g, v)
+			}
+		}
+	}
+	check("POST", r.json(t), body)
+	if got := r.json(t)["contentCategory"]; got != "uncategorized" {
+		t.Errorf("contentCategory = %v, want uncategorized by default", got)
+	}
+	for _, path := range []string{"/v1.0/external/connections/tickets", "/beta/external/connections/tickets"} {
+		check("GET "+path, e.do(call{method: "GET", path: path}).json(t), body)
+	}
+	// PATCH replaces configuration and keeps the rest.
+	if r := e.do(call{method: "PATCH", path: "/v1.0/external/connections/tickets", body: map[string]any{
+		"configuration": map[string]any{"authorizedAppIds": []any{}}, "contentCategory": "qna",
+	}}); r.status != http.StatusNoContent {
+		t.Fatalf("PATCH configuration = %d %s", r.status, r.body)
+	}
+	got := e.do(call{method: "GET", path: "/v1.0/external/connections/tickets"}).json(t)
+	body["configuration"] = map[string]any{"authorizedAppIds": []any{}}
+	body["contentCategory"] = "qna"
+	check("after PATCH", got, body)
+	// The early beta's shape has none of them.
+	seed := e.do(call{method: "GET", path: "/external/connections/tickets"}).json(t)
+	for _, k := range []string{"activitySettings", "searchSettings", "configuration", "connectorId", "contentCategory"} {
+		if _, ok := seed[k]; ok {
+			t.Errorf("unprefixed GET has %s", k)
+		}
+	}
+
+	// Graph's rules, each a 400 that names what is wrong; nothing changes.
+	bad := func(name string, mutate func(map[string]any), wantInMsg string) {
+		t.Run(name, func(t *testing.T) {
+			e := e.with(t)
+			b := map[string]any{"id": "badsettings", "name": "n"}
+			mutate(b)
+			r := e.do(call{method: "POST", path: "/v1.0/external/connections", body: b})
+			if r.status != http.StatusBadRequest || !strings.Contains(r.errorMessage(t), wantInMsg) {
+				t.Errorf("POST = %d %s, want 400 saying %q", r.status, r.body, wantInMsg)
+			}
+		})
+	}
+	withResolver := func(pattern, itemID string) func(map[string]any) {
+		return func(b map[string]any) {
+			b["activitySettings"] = map[string]any{"urlToItemResolvers": []any{map[string]any{
+				"urlMatchInfo": map[string]any{"urlPattern": pattern}, "itemId": itemID, "priority": 1}}}
+		}
+	}
+	bad("an invalid urlPattern", withResolver("/tickets/(?<id>[0-9+", "{id}"), "is not a valid regular expression")
+	bad("an itemId naming a missing group", withResolver("/tickets/(?<id>[0-9]+)", "{ticket}"), "names the group 'ticket'")
+	bad("three result templates", func(b map[string]any) {
+		b["searchSettings"] = map[string]any{"searchResultTemplates": []any{template, template, template}}
+	}, "maximum number of items is 2")
+	bad("a layout past 32 KiB", func(b map[string]any) {
+		t := map[string]any{"id": "big", "layout": map[string]any{"text": strings.Repeat("x", 33000)}}
+		b["searchSettings"] = map[string]any{"searchResultTemplates": []any{t}}
+	}, "larger than 32768 bytes")
+	bad("an unknown contentCategory", func(b map[string]any) { b["contentCategory"] = "gossip" }, "contentCategory")
+	if r := e.do(call{method: "GET", path: "/v1.0/external/connections/badsettings"}); r.status != http.StatusNotFound {
+		t.Errorf("a refused connection was stored: GET = %d", r.status)
+	}
+}
+
+// stripTypes removes @odata.type annotations, which responses add, from m
+// and what it holds.
+func stripTypes(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		delete(v, "@odata.type")
+		for _, x := range v {
+			stripTypes(x)
+		}
+	case []any:
+		for _, x := range v {
+			stripTypes(x)
+		}
+	}
+}
+
+// $count on every collection: the /$count segment as plain text, and
+// $count=true adding @odata.count to a page.
+func TestCount(t *testing.T) {
+	e := newEnv(t)
+	f := e.fixture() // a connection with an operation
+	for _, prefix := range []string{"", "/v1.0", "/beta"} {
+		conns := prefix + "/external/connections"
+		families := []string{conns + "/" + f.conn + "/operations"}
+		if prefix != "/v1.0" {
+			families = append(families, prefix+"/connections/"+f.conn+"/operations")
+		}
+		tests := []struct {
+			path, want string
+		}{{conns + "/$count", "1"}}
+		for _, ops := range families {
+			tests = append(tests,
+				struct{ path, want string }{ops + "/$count", "1"},
+				struct{ path, want string }{ops + "/$count?" + url.Values{"$filter": {"status eq 'completed'"}}.Encode(), "0"})
+		}
+		for _, tt := range tests {
+			r := e.do(call{method: "GET", path: tt.path})
+			if r.status != http.StatusOK || string(r.body) != tt.want || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") {
+				t.Errorf("GET %s = %d %q (%s), want 200 %q as text/plain", tt.path, r.status, r.body, r.header.Get("Content-Type"), tt.want)
+			}
+		}
+		for _, list := range append([]string{conns}, families...) {
+			r := e.do(call{method: "GET", path: list + "?$count=true&$top=1"})
+			if got := r.json(t)["@odata.count"]; got != float64(1) {
+				t.Errorf("GET %s?$count=true: @odata.count = %v, want 1", list, got)
+			}
+			if r := e.do(call{method: "GET", path: list}); strings.Contains(string(r.body), "@odata.count") {
+				t.Errorf("GET %s without $count has @odata.count", list)
+			}
+		}
+		if r := e.do(call{method: "GET", path: conns + "/nosuch/operations/$count"}); r.status != http.StatusNotFound {
+			t.Errorf("$count of a missing connection's operations = %d, want 404", r.status)
+		}
+	}
+}

@@ -25,6 +25,9 @@ func TestEveryStringAndArrayIsBounded(t *testing.T) {
 		}
 		s := ref.Value
 		seen[s] = true
+		if _, ok := s.Extensions[MaxBytesExtension]; ok {
+			return // bounded by the server
+		}
 		switch {
 		case s.Type.Is(openapi3.TypeString) && s.MaxLength == nil && len(s.Enum) == 0:
 			t.Errorf("%s: a string without maxLength", where)

@@ -7,6 +7,11 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
+// MaxBytesExtension bounds a schema that JSON Schema cannot (a free-form
+// object): its value, written as encoding/json writes it, is at most that
+// many bytes. The server that takes such a value checks it.
+const MaxBytesExtension = "x-graphconn-maxBytes"
+
 // MaxJSONBytes returns the most bytes that a JSON value of schema s can
 // take, as encoding/json writes it (a UTF-16 code unit of a string escaped
 // as \uXXXX at worst), and false when s does not bound it: a string
@@ -19,6 +24,11 @@ func MaxJSONBytes(s *openapi3.Schema) (int64, bool) {
 func maxJSONBytes(s *openapi3.Schema, visiting map[*openapi3.Schema]bool) (int64, bool) {
 	if s == nil || visiting[s] {
 		return 0, false // no schema, or a recursive one
+	}
+	if v, ok := s.Extensions[MaxBytesExtension]; ok {
+		// A free-form value bounded by the server (see MaxBytesExtension).
+		n, ok := v.(float64)
+		return int64(n), ok
 	}
 	visiting[s] = true
 	defer delete(visiting, s)
