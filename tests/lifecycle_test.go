@@ -225,30 +225,90 @@ func TestSchemaRejectedByTheContract(t *testing.T) {
 	}
 }
 
-// The first terminal status wins, whether the client's or the worker's.
-func TestTerminalStatusIsFinal(t *testing.T) {
+// outcome is an operation's status and its error's errorCode ("" when its
+// error is null), as a PATCH or a GET answers them.
+type outcome struct{ status, errorCode string }
+
+func outcomeOf(op map[string]any) outcome {
+	status, _ := op["status"].(string)
+	opErr, _ := op["error"].(map[string]any)
+	code, _ := opErr["errorCode"].(string)
+	if opErr != nil && code == "" {
+		code = "(no errorCode)"
+	}
+	return outcome{status, code}
+}
+
+// onFamily returns the operation path opPath, which is on
+// /external/connections, on the path family of step i: the two families
+// take turns.
+func onFamily(opPath string, i int) string {
+	if i%2 == 1 {
+		return strings.Replace(opPath, "/external/connections/", "/connections/", 1)
+	}
+	return opPath
+}
+
+// PATCH of an operation applies whatever its status, completed and failed
+// too, on both path families (issue 15). A client's terminal write before
+// the worker's turn ends the registration: the worker leaves the operation
+// as the client set it, and the schema does not apply. Once the worker has
+// finished, a PATCH changes the operation only.
+func TestPatchOperationOnEveryStatus(t *testing.T) {
+	late := map[string]any{"errorCode": "LateFailure", "message": "The source rejected the schema after all."}
+	cancelled := map[string]any{"errorCode": "Cancelled", "message": "cancelled by the connector"}
+
 	t.Run("client first", func(t *testing.T) {
 		e := newEnv(t)
-		f := e.fixture()
-		opPath := e.registerSchema(f.conn, goodSchema)
-		clientErr := map[string]any{"errorCode": "Cancelled", "message": "cancelled by the connector"}
-		if r := e.do(call{method: "PATCH", path: opPath, body: map[string]any{"status": "failed", "error": clientErr}}); r.status != http.StatusOK {
-			t.Fatalf("client PATCH = %d %s", r.status, r.body)
+		tests := []struct {
+			name    string
+			patches []map[string]any // the client's, in order; the first is terminal
+			want    outcome
+		}{
+			{"failed", []map[string]any{{"status": "failed", "error": cancelled}}, outcome{"failed", "Cancelled"}},
+			{"completed", []map[string]any{{"status": "completed"}}, outcome{"completed", ""}},
+			{"failed, then completed without the error", []map[string]any{
+				{"status": "failed", "error": cancelled},
+				{"status": "completed", "error": nil},
+			}, outcome{"completed", ""}},
+			{"completed, then inprogress again", []map[string]any{
+				{"status": "completed"},
+				{"status": "inprogress"},
+			}, outcome{"inprogress", ""}},
 		}
-		// The worker's turn comes and goes: a registration made after the
-		// abandoned one falls due after it, and the worker finishes due
-		// registrations in order. (Were the worker not running, the poll
-		// would fail, rather than the checks below pass for nothing.)
-		witness := e.fixture()
-		if seen, _ := e.pollOperation(e.registerSchema(witness.conn, goodSchema)); !cmp.Equal(seen, []string{"inprogress", "completed"}) {
-			t.Fatalf("a later registration went through %v, want inprogress then completed", seen)
-		}
-		op := e.do(call{method: "GET", path: opPath}).entity(t)
-		if opErr, _ := op["error"].(map[string]any); op["status"] != "failed" || opErr["errorCode"] != "Cancelled" {
-			t.Errorf("operation = %v, want the client's failure kept", op)
-		}
-		if got := e.connectionState(f.conn); got != "draft" {
-			t.Errorf("state = %q, want draft: the abandoned schema must not apply", got)
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e := e.with(t)
+				f := e.fixture()
+				opPath := e.registerSchema(f.conn, goodSchema)
+				for i, body := range tt.patches {
+					r := e.do(call{method: "PATCH", path: onFamily(opPath, i), body: body})
+					if r.status != http.StatusOK {
+						t.Fatalf("client PATCH %v = %d %s, want 200", body, r.status, r.body)
+					}
+				}
+				// The worker's turn comes and goes: a registration made after
+				// the client's falls due after it, and the worker finishes due
+				// registrations in order. (Were the worker not running, the
+				// poll would fail, rather than the checks below pass for
+				// nothing.)
+				witness := e.fixture()
+				if seen, _ := e.pollOperation(e.registerSchema(witness.conn, goodSchema)); !cmp.Equal(seen, []string{"inprogress", "completed"}) {
+					t.Fatalf("a later registration went through %v, want inprogress then completed", seen)
+				}
+				for i := range 2 {
+					path := onFamily(opPath, i)
+					if got := outcomeOf(e.do(call{method: "GET", path: path}).entity(t)); got != tt.want {
+						t.Errorf("GET %s = %+v, want the client's %+v kept", path, got, tt.want)
+					}
+				}
+				if got := e.connectionState(f.conn); got != "draft" {
+					t.Errorf("state = %q, want draft: the schema of a registration the client ended must not apply", got)
+				}
+				if r := e.do(call{method: "GET", path: "/external/connections/" + f.conn + "/schema"}); r.status != http.StatusNotFound {
+					t.Errorf("GET schema = %d %s, want 404", r.status, r.body)
+				}
+			})
 		}
 	})
 
@@ -256,27 +316,58 @@ func TestTerminalStatusIsFinal(t *testing.T) {
 		e := newEnv(t)
 		f := e.fixture()
 		opPath := e.registerSchema(f.conn, goodSchema)
-		e.pollOperation(opPath)
-		for i, body := range []map[string]any{
-			{"status": "failed"},
-			{"status": "inprogress"},
-			{"error": map[string]any{"message": "too late"}},
-		} {
-			path := opPath
-			if i%2 == 1 {
-				path = strings.Replace(opPath, "/external/connections/", "/connections/", 1)
+		if seen, _ := e.pollOperation(opPath); !cmp.Equal(seen, []string{"inprogress", "completed"}) {
+			t.Fatalf("registration went through %v, want inprogress then completed", seen)
+		}
+		tag := e.do(call{method: "GET", path: opPath}).header.Get("ETag")
+		// Each step applies to the result of the one before it, on the two
+		// path families in turn.
+		steps := []struct {
+			name string
+			body map[string]any
+			want outcome
+		}{
+			{"completed to failed with an error", map[string]any{"status": "failed", "error": late}, outcome{"failed", "LateFailure"}},
+			{"failed to completed keeps the error", map[string]any{"status": "completed"}, outcome{"completed", "LateFailure"}},
+			{"completed, error cleared", map[string]any{"error": nil}, outcome{"completed", ""}},
+			{"completed to inprogress", map[string]any{"status": "inprogress"}, outcome{"inprogress", ""}},
+			{"inprogress to failed", map[string]any{"status": "failed", "error": late}, outcome{"failed", "LateFailure"}},
+			{"failed, error cleared", map[string]any{"error": nil}, outcome{"failed", ""}},
+			{"failed to unspecified", map[string]any{"status": "unspecified"}, outcome{"unspecified", ""}},
+			{"completed again", map[string]any{"status": "completed"}, outcome{"completed", ""}},
+			{"completed, the same status again", map[string]any{"status": "completed"}, outcome{"completed", ""}},
+			{"completed to inprogress, last", map[string]any{"status": "inprogress"}, outcome{"inprogress", ""}},
+		}
+		for i, st := range steps {
+			path := onFamily(opPath, i)
+			r := e.do(call{method: "PATCH", path: path, body: st.body})
+			if r.status != http.StatusOK {
+				t.Fatalf("step %q: PATCH %s %v = %d %s, want 200", st.name, path, st.body, r.status, r.body)
 			}
-			r := e.do(call{method: "PATCH", path: path, body: body})
-			if r.status != http.StatusConflict || r.errorCode(t) != "notAllowed" {
-				t.Errorf("PATCH %v of a completed operation = %d %s, want 409 notAllowed", body, r.status, r.body)
+			if got := outcomeOf(r.entity(t)); got != st.want {
+				t.Errorf("step %q: PATCH %v = %+v, want %+v", st.name, st.body, got, st.want)
+			}
+			newTag := r.header.Get("ETag")
+			if newTag == "" || newTag == tag {
+				t.Errorf("step %q: PATCH ETag = %q, want one other than %q", st.name, newTag, tag)
+			}
+			tag = newTag
+			other := onFamily(opPath, i+1)
+			read := e.do(call{method: "GET", path: other})
+			if got := outcomeOf(read.entity(t)); got != st.want || read.header.Get("ETag") != tag {
+				t.Errorf("step %q: GET %s = %+v, ETag %q; want %+v, %q", st.name, other, got, read.header.Get("ETag"), st.want, tag)
 			}
 		}
-		if r := e.do(call{method: "PATCH", path: opPath, body: map[string]any{"status": "completed"}}); r.status != http.StatusOK {
-			t.Errorf("PATCH repeating the terminal status = %d %s, want 200", r.status, r.body)
+		// The registration stands: the schema stays and the connection ready,
+		// and an operation the client set to inprogress does not hold up the
+		// next registration.
+		if got := e.connectionState(f.conn); got != "ready" {
+			t.Errorf("state = %q, want ready", got)
 		}
-		if op := e.do(call{method: "GET", path: opPath}).entity(t); op["status"] != "completed" || op["error"] != nil {
-			t.Errorf("operation = %v, want completed without error", op)
+		if r := e.do(call{method: "GET", path: "/external/connections/" + f.conn + "/schema"}); r.status != http.StatusOK {
+			t.Errorf("GET schema = %d %s, want 200", r.status, r.body)
 		}
+		e.registerSchema(f.conn, goodSchema)
 	})
 }
 

@@ -42,13 +42,26 @@ func TestReadmeWalkthrough(t *testing.T) {
 		`"source":"properties/0"`,
 		`"error":null,"id":"`,
 		`"status":"completed"`,
-		`"code":"notAllowed"`,
-		`"code":"invalidRequest"`,
 		`"@odata.context":"` + p.url + `/$metadata#external/connections('contosohr')/operations","value":[{`,
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("walk-through output lacks %s:\n%s", want, out)
 		}
+	}
+	// Step 7, in this order: the 400, then the completed operation failed
+	// with an error, then completed again with the error cleared (200s).
+	seq := string(out)
+	for _, want := range []string{
+		`"code":"invalidRequest"`,
+		`"errorCode":"LateFailure"`, `"status":"failed"}`,
+		`"error":null,"id":"`, `"status":"completed"}`,
+	} {
+		i := strings.Index(seq, want)
+		if i < 0 {
+			t.Errorf("walk-through step 7 lacks %s in its order:\n%s", want, out)
+			break
+		}
+		seq = seq[i+len(want):]
 	}
 	if strings.Contains(string(out), "generalException") {
 		t.Errorf("walk-through hit a server error:\n%s", out)

@@ -42,9 +42,8 @@ type Result struct {
 	Err error           // ErrNoRow when the update matched no row
 }
 
-// ErrNoRow is the Result.Err of an update that matched no row: an If-Match
-// that does not hold, or a terminal operation whose status or error the
-// update would change.
+// ErrNoRow is the Result.Err of an update that matched no row: one whose
+// If-Match does not hold.
 var ErrNoRow = errors.New("the update matched no row")
 
 // GroupCommitOpener returns a new, empty store for one test; the suite

@@ -31,7 +31,7 @@ func Run(t *testing.T, open Opener) {
 		{"ListConnections", testListConnections},
 		{"CreateOperation", testCreateOperation},
 		{"UpdateOperation", testUpdateOperation},
-		{"TerminalStatusIsFinal", testTerminal},
+		{"UpdateTerminalOperation", testUpdateTerminal},
 		{"IfMatch", testIfMatch},
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
 		{"ConcurrentUpdates", testConcurrentUpdates},
@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"FailedRegistration", testFailedRegistration},
 		{"ClientFinishesFirst", testClientFinishesFirst},
 		{"ClientUpdatesWithoutFinishing", testClientUpdatesWithoutFinishing},
+		{"ClientUpdatesAfterTheWorker", testClientUpdatesAfterTheWorker},
 		{"FinishDueExactlyOnce", testFinishDueExactlyOnce},
 		{"EndedContext", testEndedContext},
 	}
@@ -301,29 +302,63 @@ func testUpdateOperation(t *testing.T, s store.Store) {
 	wantKind(t, "UpdateOperation(missing connection)", err, store.NotFound)
 }
 
-func testTerminal(t *testing.T, s store.Store) {
+// An update applies whatever the operation's status: a completed or failed
+// operation takes a new status and error as any other, at a new version.
+func testUpdateTerminal(t *testing.T, s store.Store) {
 	mustCreateConnection(t, s, "contosohr")
-	for _, final := range []store.OperationStatus{store.StatusCompleted, store.StatusFailed} {
-		id := "op-" + string(final)
-		mustCreateOperation(t, s, "contosohr", id, final)
-		tests := []struct {
-			name   string
-			update store.OperationUpdate
-		}{
-			{"other status", store.OperationUpdate{Status: ptr(store.StatusInProgress)}},
-			{"set error", store.OperationUpdate{SetError: true, Error: &store.ErrorDetail{Message: "late"}}},
-		}
-		for _, tt := range tests {
-			_, err := s.UpdateOperation(ctx, tenant, "contosohr", id, tt.update)
-			wantKind(t, fmt.Sprintf("UpdateOperation(%s operation, %s)", final, tt.name), err, store.Conflict)
-		}
-		got, err := s.Operation(ctx, tenant, "contosohr", id)
-		if err != nil || got.Status != final || got.Error != nil {
-			t.Errorf("after refused updates, Operation() = %+v, %v; want it unchanged", got, err)
-		}
-		if _, err := s.UpdateOperation(ctx, tenant, "contosohr", id, store.OperationUpdate{Status: ptr(final), SetError: true}); err != nil {
-			t.Errorf("UpdateOperation(repeating the terminal state) = %v, want success", err)
-		}
+	boom := &store.ErrorDetail{Code: "E1", Message: "boom", Details: []store.InnerErrorDetail{{Source: "properties/0"}}}
+	late := &store.ErrorDetail{Code: "E2", Message: "found late"}
+	tests := []struct {
+		name       string
+		status     store.OperationStatus // the operation's before the update
+		err        *store.ErrorDetail    // and its error
+		update     store.OperationUpdate
+		wantStatus store.OperationStatus
+		wantError  *store.ErrorDetail
+	}{
+		{"failed to completed", store.StatusFailed, boom,
+			store.OperationUpdate{Status: ptr(store.StatusCompleted)}, store.StatusCompleted, boom},
+		{"failed to completed, error cleared", store.StatusFailed, boom,
+			store.OperationUpdate{Status: ptr(store.StatusCompleted), SetError: true}, store.StatusCompleted, nil},
+		{"completed to failed with an error", store.StatusCompleted, nil,
+			store.OperationUpdate{Status: ptr(store.StatusFailed), SetError: true, Error: late}, store.StatusFailed, late},
+		{"failed, error cleared", store.StatusFailed, boom,
+			store.OperationUpdate{SetError: true}, store.StatusFailed, nil},
+		{"failed, error replaced", store.StatusFailed, boom,
+			store.OperationUpdate{SetError: true, Error: late}, store.StatusFailed, late},
+		{"completed, error set", store.StatusCompleted, nil,
+			store.OperationUpdate{SetError: true, Error: late}, store.StatusCompleted, late},
+		{"completed to inprogress", store.StatusCompleted, nil,
+			store.OperationUpdate{Status: ptr(store.StatusInProgress)}, store.StatusInProgress, nil},
+		{"failed to inprogress keeps the error", store.StatusFailed, boom,
+			store.OperationUpdate{Status: ptr(store.StatusInProgress)}, store.StatusInProgress, boom},
+		{"failed to unspecified, error cleared", store.StatusFailed, boom,
+			store.OperationUpdate{Status: ptr(store.StatusUnspecified), SetError: true}, store.StatusUnspecified, nil},
+		{"completed, the same status again", store.StatusCompleted, nil,
+			store.OperationUpdate{Status: ptr(store.StatusCompleted)}, store.StatusCompleted, nil},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := &store.Operation{ConnectionID: "contosohr", ID: fmt.Sprint("op", i), Status: tt.status, Error: tt.err}
+			if err := s.CreateOperation(ctx, tenant, before); err != nil {
+				t.Fatalf("CreateOperation(%+v) = %v", before, err)
+			}
+			got, err := s.UpdateOperation(ctx, tenant, "contosohr", before.ID, tt.update)
+			if err != nil {
+				t.Fatalf("UpdateOperation() = %v, want success", err)
+			}
+			if got.Status != tt.wantStatus || !cmp.Equal(got.Error, tt.wantError) || got.Version <= before.Version {
+				t.Errorf("UpdateOperation() = status %q, error %+v, version %d; want %q, %+v, a version above %d",
+					got.Status, got.Error, got.Version, tt.wantStatus, tt.wantError, before.Version)
+			}
+			read, err := s.Operation(ctx, tenant, "contosohr", before.ID)
+			if err != nil {
+				t.Fatalf("Operation() = %v", err)
+			}
+			if diff := cmp.Diff(got, read, approx); diff != "" {
+				t.Errorf("Operation() differs from what UpdateOperation returned (-update +read):\n%s", diff)
+			}
+		})
 	}
 }
 
@@ -338,9 +373,16 @@ func testIfMatch(t *testing.T, s store.Store) {
 	if err != nil || got.Status != store.StatusCompleted {
 		t.Fatalf("UpdateOperation(current If-Match) = %+v, %v", got, err)
 	}
-	// A precondition failure wins over the terminal-state conflict.
+	// A terminal operation holds to If-Match as any other.
 	_, err = s.UpdateOperation(ctx, tenant, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusFailed), IfMatch: []int64{op.Version}})
-	wantKind(t, "UpdateOperation(stale If-Match on a terminal operation)", err, store.PreconditionFailed)
+	wantKind(t, "UpdateOperation(stale If-Match on a completed operation)", err, store.PreconditionFailed)
+	if read, err := s.Operation(ctx, tenant, "contosohr", "op1"); err != nil || read.Status != store.StatusCompleted || read.Version != got.Version {
+		t.Errorf("Operation() after a stale If-Match = %+v, %v; want it completed at version %d", read, err, got.Version)
+	}
+	again, err := s.UpdateOperation(ctx, tenant, "contosohr", "op1", store.OperationUpdate{Status: ptr(store.StatusFailed), IfMatch: []int64{got.Version}})
+	if err != nil || again.Status != store.StatusFailed || again.Version <= got.Version {
+		t.Errorf("UpdateOperation(current If-Match on a completed operation) = %+v, %v; want it failed at a version above %d", again, err, got.Version)
+	}
 }
 
 func testConcurrentIfMatch(t *testing.T, s store.Store) {
@@ -553,25 +595,61 @@ func testFailedRegistration(t *testing.T, s store.Store) {
 	}
 }
 
+// A client's terminal write ends the registration before the worker's turn:
+// the worker leaves the operation as the client set it, whatever the client
+// writes after, and the schema is not applied.
 func testClientFinishesFirst(t *testing.T, s store.Store) {
-	mustCreateConnection(t, s, "contosohr")
-	op, err := s.RegisterSchema(ctx, tenant, "contosohr", validSchema(), nil, time.Now())
-	if err != nil {
-		t.Fatalf("RegisterSchema() = %v", err)
+	clientErr := &store.ErrorDetail{Code: "Cancelled", Message: "cancelled by the client"}
+	tests := []struct {
+		name       string
+		updates    []store.OperationUpdate // the client's, in order; the first is terminal
+		wantStatus store.OperationStatus
+		wantError  *store.ErrorDetail
+	}{
+		{"failed with an error", []store.OperationUpdate{
+			{Status: ptr(store.StatusFailed), SetError: true, Error: clientErr},
+		}, store.StatusFailed, clientErr},
+		{"completed", []store.OperationUpdate{
+			{Status: ptr(store.StatusCompleted)},
+		}, store.StatusCompleted, nil},
+		{"failed, then completed without the error", []store.OperationUpdate{
+			{Status: ptr(store.StatusFailed), SetError: true, Error: clientErr},
+			{Status: ptr(store.StatusCompleted), SetError: true},
+		}, store.StatusCompleted, nil},
+		{"completed, then inprogress again", []store.OperationUpdate{
+			{Status: ptr(store.StatusCompleted)},
+			{Status: ptr(store.StatusInProgress)},
+		}, store.StatusInProgress, nil},
 	}
-	clientErr := &store.ErrorDetail{Message: "cancelled by the client"}
-	if _, err := s.UpdateOperation(ctx, tenant, "contosohr", op.ID, store.OperationUpdate{Status: ptr(store.StatusFailed), SetError: true, Error: clientErr}); err != nil {
-		t.Fatalf("UpdateOperation() = %v", err)
-	}
-	if done, err := s.FinishDue(ctx, time.Now().Add(time.Second)); err != nil || done != nil {
-		t.Errorf("FinishDue() after the client failed the operation = %+v, %v; want nothing to finish", done, err)
-	}
-	got, _ := s.Operation(ctx, tenant, "contosohr", op.ID)
-	if got == nil || got.Status != store.StatusFailed || !cmp.Equal(got.Error, clientErr) {
-		t.Errorf("Operation() = %+v, want the client's failure kept", got)
-	}
-	if c, _ := s.Connection(ctx, tenant, "contosohr"); c == nil || c.State != store.ConnectionDraft {
-		t.Errorf("Connection() = %+v, want still draft", c)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn := fmt.Sprint("conn", i)
+			mustCreateConnection(t, s, conn)
+			op, err := s.RegisterSchema(ctx, tenant, conn, validSchema(), nil, time.Now())
+			if err != nil {
+				t.Fatalf("RegisterSchema() = %v", err)
+			}
+			for _, u := range tt.updates {
+				if _, err := s.UpdateOperation(ctx, tenant, conn, op.ID, u); err != nil {
+					t.Fatalf("UpdateOperation(%+v) = %v", u, err)
+				}
+			}
+			if n, err := s.PendingOperations(ctx); err != nil || n != 0 {
+				t.Errorf("PendingOperations() = %d, %v; want 0", n, err)
+			}
+			if done, err := s.FinishDue(ctx, time.Now().Add(time.Second)); err != nil || done != nil {
+				t.Errorf("FinishDue() after the client's terminal write = %+v, %v; want nothing to finish", done, err)
+			}
+			got, err := s.Operation(ctx, tenant, conn, op.ID)
+			if err != nil || got.Status != tt.wantStatus || !cmp.Equal(got.Error, tt.wantError) {
+				t.Errorf("Operation() = %+v, %v; want the client's %q, %+v kept", got, err, tt.wantStatus, tt.wantError)
+			}
+			_, err = s.Schema(ctx, tenant, conn)
+			wantKind(t, "Schema(after the client ended the registration)", err, store.NotFound)
+			if c, err := s.Connection(ctx, tenant, conn); err != nil || c.State != store.ConnectionDraft {
+				t.Errorf("Connection() = %+v, %v; want still draft", c, err)
+			}
+		})
 	}
 }
 
@@ -601,6 +679,34 @@ func testClientUpdatesWithoutFinishing(t *testing.T, s store.Store) {
 	}
 	if c, _ := s.Connection(ctx, tenant, "contosohr"); c == nil || c.State != store.ConnectionReady {
 		t.Errorf("Connection() = %+v, want ready", c)
+	}
+}
+
+// A client's update of a registration that the worker has finished changes
+// the operation only: the schema stays applied and the connection ready.
+func testClientUpdatesAfterTheWorker(t *testing.T, s store.Store) {
+	mustCreateConnection(t, s, "contosohr")
+	op, err := s.RegisterSchema(ctx, tenant, "contosohr", validSchema(), nil, time.Now())
+	if err != nil {
+		t.Fatalf("RegisterSchema() = %v", err)
+	}
+	done, err := s.FinishDue(ctx, time.Now().Add(time.Second))
+	if err != nil || done == nil || done.ID != op.ID || done.Status != store.StatusCompleted {
+		t.Fatalf("FinishDue() = %+v, %v; want operation %s completed", done, err, op.ID)
+	}
+	clientErr := &store.ErrorDetail{Code: "Late", Message: "failed by the client after the fact"}
+	got, err := s.UpdateOperation(ctx, tenant, "contosohr", op.ID, store.OperationUpdate{Status: ptr(store.StatusFailed), SetError: true, Error: clientErr})
+	if err != nil || got.Status != store.StatusFailed || !cmp.Equal(got.Error, clientErr) || got.Version <= done.Version {
+		t.Fatalf("UpdateOperation(failed) of the finished registration = %+v, %v; want it failed with %+v at a version above %d", got, err, clientErr, done.Version)
+	}
+	if again, err := s.FinishDue(ctx, time.Now().Add(time.Second)); err != nil || again != nil {
+		t.Errorf("FinishDue() again = %+v, %v; want nothing to finish", again, err)
+	}
+	if sc, err := s.Schema(ctx, tenant, "contosohr"); err != nil || !cmp.Equal(sc, validSchema()) {
+		t.Errorf("Schema() = %+v, %v; want the registered schema kept", sc, err)
+	}
+	if c, err := s.Connection(ctx, tenant, "contosohr"); err != nil || c.State != store.ConnectionReady {
+		t.Errorf("Connection() = %+v, %v; want still ready", c, err)
 	}
 }
 
