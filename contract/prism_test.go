@@ -68,9 +68,11 @@ func (v violation) String() string {
 }
 
 // TestTrafficThroughPrism drives every operation of openapi.yaml, with its
-// success and its error answers, through Prism to a real graphconn. It fails
-// if Prism finds a violation in any response, or in a request that graphconn
-// accepted (2xx), or if some documented response was never seen.
+// success and its error answers, through Prism to a real graphconn: the same
+// script under each version (unprefixed, /v1.0, /beta), in that version's
+// shapes. It fails if Prism finds a violation in any response, or in a
+// request that graphconn accepted (2xx), or if some documented response was
+// never seen.
 func TestTrafficThroughPrism(t *testing.T) {
 	prism := graphconntest.Tool(t, prismPath, "install it with `npm ci` at the repository root")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -91,7 +93,6 @@ func TestTrafficThroughPrism(t *testing.T) {
 	readOnly := srv.Token(t, "ExternalConnection.Read.All")
 	unrelated := srv.Token(t, "User.Read.All")
 
-	const conn = "contosohr"
 	big := strings.Repeat("x", maxBody+1) // a body over graphconn's limit, in a valid JSON string
 
 	t.Run("Prism checks responses", func(t *testing.T) {
@@ -100,175 +101,196 @@ func TestTrafficThroughPrism(t *testing.T) {
 			header: hdr{canaryHeader: "1"}, want: 201, canary: true})
 	})
 
-	t.Run("connections", func(t *testing.T) {
-		r := c.do(t, call{method: "POST", path: "/external/connections",
-			body: obj{"id": conn, "name": "Contoso HR", "description": "Connection to index Contoso HR system"}, want: 201})
-		etag := r.header.Get("ETag")
-		c.do(t, call{method: "POST", path: "/external/connections", body: obj{"id": "fabrikam", "name": "Fabrikam"}, want: 201})
-		c.do(t, call{method: "POST", path: "/external/connections", body: obj{"id": conn, "name": "Again"}, want: 409})
-		c.do(t, call{method: "POST", path: "/external/connections", body: obj{"id": "x!", "name": "X"}, want: 400, requestViolation: true})
-		c.do(t, call{method: "POST", path: "/external/connections", body: "id=x", header: hdr{"Content-Type": "text/plain"}, want: 415})
-		c.do(t, call{method: "POST", path: "/external/connections", body: obj{"id": "big", "name": "Big", "description": big}, want: 413})
-		c.do(t, call{method: "POST", path: "/external/connections", body: obj{"id": "readonly", "name": "R"}, token: readOnly, want: 403})
+	// The connections that exist, for the listings to check: every version
+	// lists them all, whichever version created them.
+	live := []string{"canary"}
 
-		// $top pages through every connection, @odata.nextLink to the end.
-		ids := c.pages(t, "/external/connections?%24top=1", 2)
-		if want := []string{"canary", conn, "fabrikam"}; !slices.Equal(ids, want) {
-			t.Errorf("connections listed one per page = %v, want %v", ids, want)
-		}
-		c.do(t, call{method: "GET", path: "/external/connections?%24top=0", want: 400, requestViolation: true})
-		c.do(t, call{method: "GET", path: "/external/connections", token: readOnly, want: 200})
+	// The same script under each version, with its own connections so that
+	// the versions do not interfere, and its own shapes.
+	for _, v := range versions {
+		conns := v.prefix + "/external/connections" // the collection
+		conn := conns + "/" + v.conn                // the connection the version keeps
 
-		r = c.do(t, call{method: "GET", path: "/external/connections/" + conn + "?%24select=id,state", want: 200})
-		if got := properties(t, r.body); !slices.Equal(got, []string{"id", "state"}) {
-			t.Errorf("GET with $select=id,state: properties %v, want id, state", got)
-		}
-		c.do(t, call{method: "GET", path: "/external/connections/" + conn + "?%24select=nosuch", want: 400})
-		c.do(t, call{method: "GET", path: "/external/connections/nosuch", want: 404})
+		t.Run(v.name+" connections", func(t *testing.T) {
+			r := c.do(t, call{method: "POST", path: conns,
+				body: obj{"@odata.type": v.connType, "id": v.conn, "name": "Contoso HR", "description": "Connection to index Contoso HR system"}, want: 201})
+			etag := r.header.Get("ETag")
+			c.do(t, call{method: "POST", path: conns, body: obj{"id": v.other, "name": "Fabrikam"}, want: 201})
+			live = append(live, v.conn, v.other)
+			c.do(t, call{method: "POST", path: conns, body: obj{"id": v.conn, "name": "Again"}, want: 409})
+			c.do(t, call{method: "POST", path: conns, body: obj{"id": "x!", "name": "X"}, want: 400, requestViolation: true})
+			c.do(t, call{method: "POST", path: conns, body: "id=x", header: hdr{"Content-Type": "text/plain"}, want: 415})
+			c.do(t, call{method: "POST", path: conns, body: obj{"id": "big", "name": "Big", "description": big}, want: 413})
+			c.do(t, call{method: "POST", path: conns, body: obj{"id": "readonly", "name": "R"}, token: readOnly, want: 403})
 
-		upd := obj{"description": "Connection to index the Contoso HR system and its archive"}
-		c.do(t, call{method: "PATCH", path: "/external/connections/" + conn, body: upd, header: hdr{"If-Match": `"1"`}, want: 412})
-		r = c.do(t, call{method: "PATCH", path: "/external/connections/" + conn, body: upd, header: hdr{"If-Match": etag}, want: 204})
-		if r.header.Get("ETag") == etag {
-			t.Errorf("PATCH connection: ETag %s unchanged", etag)
-		}
-		c.do(t, call{method: "PATCH", path: "/external/connections/" + conn, body: obj{"id": "other"}, want: 400})
-		c.do(t, call{method: "PATCH", path: "/external/connections/" + conn, body: obj{"name": ""}, want: 400, requestViolation: true})
-		c.do(t, call{method: "PATCH", path: "/external/connections/nosuch", body: upd, want: 404})
-		c.do(t, call{method: "PATCH", path: "/external/connections/" + conn, body: "x", header: hdr{"Content-Type": "text/plain"}, want: 415})
-		c.do(t, call{method: "PATCH", path: "/external/connections/" + conn, body: obj{"description": big}, want: 413})
-	})
-
-	t.Run("schema", func(t *testing.T) {
-		schemaPath := "/external/connections/" + conn + "/schema"
-		schema := obj{"baseType": "microsoft.graph.externalItem", "properties": []obj{
-			{"name": "ticketTitle", "type": "string", "isSearchable": true, "isRetrievable": true, "labels": []string{"title"}},
-			{"name": "priority", "type": "int64", "isQueryable": true, "isRefinable": true},
-		}}
-		c.do(t, call{method: "GET", path: schemaPath, want: 404})
-		c.do(t, call{method: "PATCH", path: schemaPath, body: obj{"baseType": "microsoft.graph.other", "properties": []obj{}}, want: 400, requestViolation: true})
-		c.do(t, call{method: "PATCH", path: "/external/connections/nosuch/schema", body: schema, want: 404})
-		c.do(t, call{method: "PATCH", path: schemaPath, body: "x", header: hdr{"Content-Type": "text/plain"}, want: 415})
-		c.do(t, call{method: "PATCH", path: schemaPath, body: obj{"baseType": "microsoft.graph.externalItem", "properties": []obj{{"name": "a", "type": "string", "description": big}}}, want: 413})
-
-		// A registration answers 202 with the operation to poll; another one
-		// meanwhile gets 409. The first stays in progress for only 200ms, so
-		// try a few times rather than depend on the machine's speed.
-		var location string
-		for attempt := 0; attempt < 5; attempt++ {
-			r := c.do(t, call{method: "PATCH", path: schemaPath, body: schema, want: 202})
-			location = r.header.Get("Location")
-			if r2 := c.do(t, call{method: "PATCH", path: schemaPath, body: schema, want: -1}); r2.status == http.StatusConflict {
-				break
-			} else if r2.status == http.StatusAccepted {
-				location = r2.header.Get("Location")
-			} else {
-				t.Fatalf("second schema registration = %d %s, want 409 (or 202 once the first completed)", r2.status, r2.body)
+			// $top pages through every connection, @odata.nextLink to the end.
+			want := slices.Sorted(slices.Values(live))
+			ids := c.pages(t, conns+"?%24top=1", len(want)-1)
+			if !slices.Equal(ids, want) {
+				t.Errorf("connections listed one per page = %v, want %v", ids, want)
 			}
-		}
-		if !c.seen["PATCH /external/connections/{externalConnectionId}/schema 409"] {
-			t.Errorf("no second registration got 409 while the first was in progress")
-		}
-		u, err := url.Parse(location)
-		if err != nil || !u.IsAbs() || !strings.HasPrefix(u.Path, "/external/connections/"+conn+"/operations/") {
-			t.Fatalf("Location = %q, want the absolute URL of an operation of %s", location, conn)
-		}
-		// Poll the operation, through Prism, until it is completed.
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			r := c.do(t, call{method: "GET", path: u.RequestURI(), want: 200})
-			var op struct{ Status string }
-			_ = json.Unmarshal(r.body, &op)
-			if op.Status == "completed" {
-				break
-			}
-			if op.Status != "inprogress" || time.Now().After(deadline) {
-				t.Fatalf("operation %s: status %q, want inprogress then completed", location, op.Status)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		c.do(t, call{method: "GET", path: schemaPath, want: 200})
-		r := c.do(t, call{method: "GET", path: "/external/connections/" + conn + "?%24select=state", want: 200})
-		if !bytes.Contains(r.body, []byte(`"state":"ready"`)) {
-			t.Errorf("connection after registration = %s, want state ready", r.body)
-		}
-	})
+			c.do(t, call{method: "GET", path: conns + "?%24top=0", want: 400, requestViolation: true})
+			c.do(t, call{method: "GET", path: conns, token: readOnly, want: 200})
 
-	// The same operations on both path families.
-	for _, prefix := range []string{"/external/connections/" + conn, "/connections/" + conn} {
-		t.Run("operations "+prefix, func(t *testing.T) {
-			ops := prefix + "/operations"
-			nosuchConn := strings.Replace(prefix, conn, "nosuch", 1) + "/operations"
-			r := c.do(t, call{method: "POST", path: ops, body: obj{}, want: 201})
-			id, etag := entityID(t, r.body), r.header.Get("ETag")
-			c.do(t, call{method: "POST", path: ops, body: obj{"foo": 1}, want: 400, requestViolation: true})
-			c.do(t, call{method: "POST", path: nosuchConn, body: obj{}, want: 404})
-			c.do(t, call{method: "POST", path: ops, body: "{}", header: hdr{"Content-Type": "text/plain"}, want: 415})
-			c.do(t, call{method: "POST", path: ops, body: obj{"error": obj{"message": big}}, want: 413})
+			r = c.do(t, call{method: "GET", path: conn + "?%24select=id,state", want: 200})
+			if got := properties(t, r.body); !slices.Equal(got, []string{"id", "state"}) {
+				t.Errorf("GET with $select=id,state: properties %v, want id, state", got)
+			}
+			c.do(t, call{method: "GET", path: conn + "?%24select=nosuch", want: 400})
+			c.do(t, call{method: "GET", path: conns + "/nosuch", want: 404})
 
-			op := ops + "/" + id
-			r = c.do(t, call{method: "GET", path: op + "?%24select=id,status", want: 200})
-			if got := properties(t, r.body); !slices.Equal(got, []string{"id", "status"}) {
-				t.Errorf("GET with $select=id,status: properties %v, want id, status", got)
+			upd := obj{"description": "Connection to index the Contoso HR system and its archive"}
+			c.do(t, call{method: "PATCH", path: conn, body: upd, header: hdr{"If-Match": `"1"`}, want: 412})
+			r = c.do(t, call{method: "PATCH", path: conn, body: upd, header: hdr{"If-Match": etag}, want: 204})
+			if r.header.Get("ETag") == etag {
+				t.Errorf("PATCH connection: ETag %s unchanged", etag)
 			}
-			c.do(t, call{method: "GET", path: op + "?%24select=nosuch", want: 400})
-			c.do(t, call{method: "GET", path: ops + "/00000000-0000-0000-0000-000000000000", want: 404})
+			c.do(t, call{method: "PATCH", path: conn, body: obj{"id": "other"}, want: 400})
+			c.do(t, call{method: "PATCH", path: conn, body: obj{"name": ""}, want: 400, requestViolation: true})
+			c.do(t, call{method: "PATCH", path: conns + "/nosuch", body: upd, want: 404})
+			c.do(t, call{method: "PATCH", path: conn, body: "x", header: hdr{"Content-Type": "text/plain"}, want: 415})
+			c.do(t, call{method: "PATCH", path: conn, body: obj{"description": big}, want: 413})
+		})
 
-			seed := obj{"@odata.type": "#microsoft.graph.connectionOperation", "status": "inprogress",
-				"error": obj{"@odata.type": "microsoft.graph.errorDetail", "errorCode": "SlowSource", "message": "Retrying.",
-					"details": []obj{{"@odata.type": "microsoft.graph.innerErrorDetail", "source": "properties/0"}}}}
-			c.do(t, call{method: "PATCH", path: op, body: seed, header: hdr{"If-Match": `"1"`}, want: 412})
-			r = c.do(t, call{method: "PATCH", path: op, body: seed, header: hdr{"If-Match": etag, "client-request-id": "prism-1"}, want: 200})
-			if got := r.header.Get("client-request-id"); got != "prism-1" {
-				t.Errorf("client-request-id = %q, want the one sent, prism-1", got)
-			}
-			c.do(t, call{method: "PATCH", path: op, body: obj{"status": "String"}, want: 400, requestViolation: true})
-			c.do(t, call{method: "PATCH", path: ops + "/00000000-0000-0000-0000-000000000000", body: obj{"status": "failed"}, want: 404})
-			c.do(t, call{method: "PATCH", path: op, body: "x", header: hdr{"Content-Type": "text/plain"}, want: 415})
-			c.do(t, call{method: "PATCH", path: op, body: obj{"error": obj{"message": big}}, want: 413})
-			c.do(t, call{method: "PATCH", path: op, body: obj{"status": "completed", "error": nil}, want: 200})
-			c.do(t, call{method: "PATCH", path: op, body: obj{"status": "failed"}, want: 409})
+		t.Run(v.name+" schema", func(t *testing.T) {
+			schemaPath := conn + "/schema"
+			c.do(t, call{method: "GET", path: schemaPath, want: 404})
+			c.do(t, call{method: "PATCH", path: schemaPath, body: obj{"baseType": "microsoft.graph.other", "properties": []obj{}}, want: 400, requestViolation: true})
+			c.do(t, call{method: "PATCH", path: conns + "/nosuch/schema", body: v.schema, want: 404})
+			c.do(t, call{method: "PATCH", path: schemaPath, body: "x", header: hdr{"Content-Type": "text/plain"}, want: 415})
+			c.do(t, call{method: "PATCH", path: schemaPath, body: obj{"baseType": "microsoft.graph.externalItem", "properties": []obj{{"name": "a", "type": "string", "description": big}}}, want: 413})
 
-			// A second operation, so that paging and $filter have work.
-			r = c.do(t, call{method: "POST", path: ops, body: obj{"status": "inprogress"}, want: 201})
-			second := entityID(t, r.body)
-			all := c.pages(t, ops+"?%24top=1", -1)
-			if len(all) < 3 || !slices.Contains(all, id) || !slices.Contains(all, second) {
-				t.Errorf("operations listed one per page = %v, want at least the registration, %s and %s", all, id, second)
-			}
-			q := url.Values{"$filter": {"status eq 'completed'"}}
-			r = c.do(t, call{method: "GET", path: ops + "?" + q.Encode(), want: 200})
-			var page struct{ Value []struct{ ID, Status string } }
-			_ = json.Unmarshal(r.body, &page)
-			if len(page.Value) == 0 {
-				t.Errorf("$filter=status eq 'completed' listed nothing")
-			}
-			for _, o := range page.Value {
-				if o.Status != "completed" {
-					t.Errorf("$filter=status eq 'completed' listed %s, status %q", o.ID, o.Status)
+			// A registration answers 202 with the operation to poll; another one
+			// meanwhile gets 409. The first stays in progress for only 200ms, so
+			// try a few times rather than depend on the machine's speed.
+			var location string
+			for attempt := 0; attempt < 5; attempt++ {
+				r := c.do(t, call{method: "PATCH", path: schemaPath, body: v.schema, want: 202})
+				location = r.header.Get("Location")
+				if r2 := c.do(t, call{method: "PATCH", path: schemaPath, body: v.schema, want: -1}); r2.status == http.StatusConflict {
+					break
+				} else if r2.status == http.StatusAccepted {
+					location = r2.header.Get("Location")
+				} else {
+					t.Fatalf("second schema registration = %d %s, want 409 (or 202 once the first completed)", r2.status, r2.body)
 				}
 			}
-			c.do(t, call{method: "GET", path: ops + "?" + url.Values{"$filter": {"name eq 'x'"}}.Encode(), want: 400})
-			c.do(t, call{method: "GET", path: ops + "?%24top=1000", want: 400, requestViolation: true})
-			c.do(t, call{method: "GET", path: nosuchConn, want: 404})
+			if !c.seen["PATCH "+v.prefix+"/external/connections/{externalConnectionId}/schema 409"] {
+				t.Errorf("no second registration got 409 while the first was in progress")
+			}
+			u, err := url.Parse(location)
+			if err != nil || !u.IsAbs() || !strings.HasPrefix(u.Path, conn+"/operations/") {
+				t.Fatalf("Location = %q, want the absolute URL of an operation under %s", location, conn)
+			}
+			// Poll the operation, through Prism, until it is completed.
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				r := c.do(t, call{method: "GET", path: u.RequestURI(), want: 200})
+				var op struct{ Status string }
+				_ = json.Unmarshal(r.body, &op)
+				if op.Status == "completed" {
+					break
+				}
+				if op.Status != "inprogress" || time.Now().After(deadline) {
+					t.Fatalf("operation %s: status %q, want inprogress then completed", location, op.Status)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			c.do(t, call{method: "GET", path: schemaPath, want: 200})
+			r := c.do(t, call{method: "GET", path: conn + "?%24select=state", want: 200})
+			if !bytes.Contains(r.body, []byte(`"state":"ready"`)) {
+				t.Errorf("connection after registration = %s, want state ready", r.body)
+			}
+		})
 
-			c.do(t, call{method: "DELETE", path: ops + "/" + second, header: hdr{"If-Match": `"1"`}, want: 412})
-			c.do(t, call{method: "DELETE", path: ops + "/" + second, want: 204})
-			c.do(t, call{method: "DELETE", path: ops + "/" + second, want: 404})
+		// The same operations on each path family of the version.
+		for _, family := range v.families {
+			t.Run(v.name+" operations "+family, func(t *testing.T) {
+				ops := v.prefix + family + "/" + v.conn + "/operations"
+				nosuchConn := v.prefix + family + "/nosuch/operations"
+				r := c.do(t, call{method: "POST", path: ops, body: obj{}, want: 201})
+				id, etag := entityID(t, r.body), r.header.Get("ETag")
+				c.do(t, call{method: "POST", path: ops, body: obj{"foo": 1}, want: 400, requestViolation: true})
+				c.do(t, call{method: "POST", path: nosuchConn, body: obj{}, want: 404})
+				c.do(t, call{method: "POST", path: ops, body: "{}", header: hdr{"Content-Type": "text/plain"}, want: 415})
+				c.do(t, call{method: "POST", path: ops, body: obj{"error": obj{"message": big}}, want: 413})
+
+				op := ops + "/" + id
+				r = c.do(t, call{method: "GET", path: op + "?%24select=id,status", want: 200})
+				if got := properties(t, r.body); !slices.Equal(got, []string{"id", "status"}) {
+					t.Errorf("GET with $select=id,status: properties %v, want id, status", got)
+				}
+				c.do(t, call{method: "GET", path: op + "?%24select=nosuch", want: 400})
+				c.do(t, call{method: "GET", path: ops + "/00000000-0000-0000-0000-000000000000", want: 404})
+
+				seed := v.opBody("inprogress", "SlowSource", "Retrying.", "properties/0")
+				c.do(t, call{method: "PATCH", path: op, body: seed, header: hdr{"If-Match": `"1"`}, want: 412})
+				r = c.do(t, call{method: "PATCH", path: op, body: seed, header: hdr{"If-Match": etag, "client-request-id": "prism-1"}, want: 200})
+				if got := r.header.Get("client-request-id"); got != "prism-1" {
+					t.Errorf("client-request-id = %q, want the one sent, prism-1", got)
+				}
+				if !bytes.Contains(r.body, []byte(`"SlowSource"`)) {
+					t.Errorf("PATCH with an error: %s, want the error back", truncate(r.body))
+				}
+				c.do(t, call{method: "PATCH", path: op, body: obj{"status": "String"}, want: 400, requestViolation: true})
+				c.do(t, call{method: "PATCH", path: ops + "/00000000-0000-0000-0000-000000000000", body: obj{"status": "failed"}, want: 404})
+				c.do(t, call{method: "PATCH", path: op, body: "x", header: hdr{"Content-Type": "text/plain"}, want: 415})
+				c.do(t, call{method: "PATCH", path: op, body: obj{"error": obj{"message": big}}, want: 413})
+				c.do(t, call{method: "PATCH", path: op, body: obj{"status": "completed", "error": nil}, want: 200})
+				// No status is final: a completed operation may still fail.
+				r = c.do(t, call{method: "PATCH", path: op, body: obj{"status": "failed"}, want: 200})
+				if !bytes.Contains(r.body, []byte(`"status":"failed"`)) {
+					t.Errorf("PATCH completed → failed: %s, want status failed", truncate(r.body))
+				}
+
+				// A second operation, so that paging and $filter have work.
+				r = c.do(t, call{method: "POST", path: ops, body: obj{"status": "inprogress"}, want: 201})
+				second := entityID(t, r.body)
+				all := c.pages(t, ops+"?%24top=1", -1)
+				if len(all) < 3 || !slices.Contains(all, id) || !slices.Contains(all, second) {
+					t.Errorf("operations listed one per page = %v, want at least the registration, %s and %s", all, id, second)
+				}
+				q := url.Values{"$filter": {"status eq 'completed'"}}
+				r = c.do(t, call{method: "GET", path: ops + "?" + q.Encode(), want: 200})
+				var page struct{ Value []struct{ ID, Status string } }
+				_ = json.Unmarshal(r.body, &page)
+				if len(page.Value) == 0 {
+					t.Errorf("$filter=status eq 'completed' listed nothing")
+				}
+				for _, o := range page.Value {
+					if o.Status != "completed" {
+						t.Errorf("$filter=status eq 'completed' listed %s, status %q", o.ID, o.Status)
+					}
+				}
+				c.do(t, call{method: "GET", path: ops + "?" + url.Values{"$filter": {"name eq 'x'"}}.Encode(), want: 400})
+				c.do(t, call{method: "GET", path: ops + "?%24top=1000", want: 400, requestViolation: true})
+				c.do(t, call{method: "GET", path: nosuchConn, want: 404})
+
+				c.do(t, call{method: "DELETE", path: ops + "/" + second, header: hdr{"If-Match": `"1"`}, want: 412})
+				c.do(t, call{method: "DELETE", path: ops + "/" + second, want: 204})
+				c.do(t, call{method: "DELETE", path: ops + "/" + second, want: 404})
+			})
+		}
+
+		t.Run(v.name+" delete connections", func(t *testing.T) {
+			other := conns + "/" + v.other
+			c.do(t, call{method: "DELETE", path: other, header: hdr{"If-Match": `"1"`}, want: 412})
+			c.do(t, call{method: "DELETE", path: other, want: 202})
+			live = slices.DeleteFunc(live, func(id string) bool { return id == v.other })
+			c.do(t, call{method: "DELETE", path: other, want: 404})
 		})
 	}
 
-	t.Run("delete connections", func(t *testing.T) {
-		c.do(t, call{method: "DELETE", path: "/external/connections/fabrikam", header: hdr{"If-Match": `"1"`}, want: 412})
-		c.do(t, call{method: "DELETE", path: "/external/connections/fabrikam", want: 202})
-		c.do(t, call{method: "DELETE", path: "/external/connections/fabrikam", want: 404})
-	})
-
 	// Every operation without a token (401), and with a token that grants
-	// no permission of this API (403). Requests are otherwise valid.
+	// no permission of this API (403). Requests are otherwise valid: each
+	// path names its version's connection and an operation of it.
 	t.Run("authentication and permissions", func(t *testing.T) {
-		r := c.do(t, call{method: "POST", path: "/external/connections/" + conn + "/operations", body: obj{}, want: 201})
-		op := "/operations/" + entityID(t, r.body)
+		fill := map[string]*strings.Replacer{}
+		for _, v := range versions {
+			r := c.do(t, call{method: "POST", path: v.prefix + "/external/connections/" + v.conn + "/operations", body: obj{}, want: 201})
+			fill[v.prefix] = strings.NewReplacer("{externalConnectionId}", v.conn, "{connectionsId}", v.conn,
+				"{connectionOperationId}", entityID(t, r.body))
+		}
 		paths := c.spec.Paths.InMatchingOrder()
 		sort.Strings(paths)
 		for _, path := range paths {
@@ -276,8 +298,10 @@ func TestTrafficThroughPrism(t *testing.T) {
 				if !c.documents(method, path) {
 					continue
 				}
-				concrete := strings.NewReplacer("{externalConnectionId}", conn, "{connectionsId}", conn,
-					"/operations/{connectionOperationId}", op).Replace(path)
+				concrete := fill[versionOf(path).prefix].Replace(path)
+				if strings.ContainsAny(concrete, "{}") {
+					t.Fatalf("%s %s: a path parameter is left in %s", method, path, concrete)
+				}
 				var body any
 				if method == "POST" || method == "PATCH" {
 					body = obj{}
@@ -299,6 +323,94 @@ func TestTrafficThroughPrism(t *testing.T) {
 			t.Errorf("no request through Prism got these documented responses:\n  %s", strings.Join(missing, "\n  "))
 		}
 	})
+}
+
+// version is one of the API's versions that openapi.yaml describes, as the
+// script drives it.
+type version struct {
+	name   string // of its subtests
+	prefix string // of its paths: "", "/v1.0" or "/beta"
+	// families are the paths of a connection's operations under prefix,
+	// without the connection: /external/connections, and /connections where
+	// the version has that family too.
+	families []string
+	// conn and other are the connections that the script creates under this
+	// version, distinct from the other versions': it keeps conn and deletes
+	// other.
+	conn, other string
+	connType    string // an externalConnection's @odata.type, as the version's clients send it
+	// opBody is an operation's body with an error, in the version's shape:
+	// errorDetail on the unprefixed paths, publicError on /v1.0 and /beta.
+	opBody func(status, code, message, target string) obj
+	schema obj // a schema registration, spelt as the version's clients spell it
+}
+
+var versions = []version{
+	{
+		name: "unprefixed", prefix: "", families: []string{"/external/connections", "/connections"},
+		conn: "contosohr", other: "fabrikam", connType: "#microsoft.graph.externalConnection",
+		opBody: errorDetailOp,
+		schema: registration("", "string", "int64"),
+	},
+	{
+		name: "v1.0", prefix: "/v1.0", families: []string{"/external/connections"},
+		conn: "contosohrv1", other: "fabrikamv1", connType: "#microsoft.graph.externalConnectors.externalConnection",
+		opBody: publicErrorOp("#microsoft.graph.externalConnectors.connectionOperation"),
+		schema: registration("#microsoft.graph.externalConnectors.schema", "String", "Int64"),
+	},
+	{
+		// Today's @odata.type without its '#', as some clients send it.
+		name: "beta", prefix: "/beta", families: []string{"/external/connections", "/connections"},
+		conn: "contosohrbeta", other: "fabrikambeta", connType: "microsoft.graph.externalConnectors.externalConnection",
+		opBody: publicErrorOp("microsoft.graph.externalConnectors.connectionOperation"),
+		schema: registration("microsoft.graph.externalConnectors.schema", "string", "Int64"),
+	},
+}
+
+// versionOf is the version of a path of openapi.yaml: the one with the
+// longest prefix that the path starts with.
+func versionOf(path string) version {
+	var best version
+	for _, v := range versions {
+		if strings.HasPrefix(path, v.prefix+"/") && len(v.prefix) >= len(best.prefix) {
+			best = v
+		}
+	}
+	return best
+}
+
+// errorDetailOp is an operation in the unprefixed paths' shape: its error
+// an errorDetail.
+func errorDetailOp(status, code, message, target string) obj {
+	return obj{"@odata.type": "#microsoft.graph.connectionOperation", "status": status,
+		"error": obj{"@odata.type": "microsoft.graph.errorDetail", "errorCode": code, "message": message,
+			"details": []obj{{"@odata.type": "microsoft.graph.innerErrorDetail", "source": target}}}}
+}
+
+// publicErrorOp makes operations in today's shape, with odataType: their
+// error a publicError, with every property it has.
+func publicErrorOp(odataType string) func(status, code, message, target string) obj {
+	return func(status, code, message, target string) obj {
+		detail := obj{"@odata.type": "microsoft.graph.publicErrorDetail", "code": code, "message": message, "target": target}
+		return obj{"@odata.type": odataType, "status": status,
+			"error": obj{"@odata.type": "microsoft.graph.publicError", "code": code, "message": message, "target": target,
+				"details": []obj{detail},
+				"innerError": obj{"@odata.type": "microsoft.graph.publicInnerError", "code": code, "message": message, "target": target,
+					"details": []obj{detail}}}}
+	}
+}
+
+// registration is a schema of two properties, a string and an int64, with
+// their types spelt str and i64, and odataType unless it is empty.
+func registration(odataType, str, i64 string) obj {
+	s := obj{"baseType": "microsoft.graph.externalItem", "properties": []obj{
+		{"name": "ticketTitle", "type": str, "isSearchable": true, "isRetrievable": true, "labels": []string{"title"}},
+		{"name": "priority", "type": i64, "isQueryable": true, "isRefinable": true},
+	}}
+	if odataType != "" {
+		s["@odata.type"] = odataType
+	}
+	return s
 }
 
 type (
