@@ -1,8 +1,8 @@
 -- Load for graphconn's benchmark (bench/run.sh): wrk -s bench/load.lua URL -- METHOD PATH TOKEN
 --
 -- PATCH alternates two bodies that both change the operation (its status
--- goes between inprogress and unspecified, never terminal, so every request
--- writes and none may answer 409); GET repeats one request. done() prints
+-- goes between inprogress and unspecified, so that every request
+-- writes); GET repeats one request. done() prints
 -- one RESULT line of JSON that bench/driver reads.
 --
 -- wrk counts every answer outside 2xx and 3xx by itself, at no cost. With

@@ -447,7 +447,7 @@ type idScanner struct {
 func (s idScanner) Scan(dest ...any) error { return s.rows.Scan(append([]any{s.id}, dest...)...) }
 
 // UpdateOperation implements store.Store. One statement holds the
-// precondition, the terminal-status rule and the merge: a row lock decides
+// precondition and the merge: a row lock decides
 // between racing replicas, and the loser re-evaluates the WHERE clause
 // against the winner's row.
 func (db *DB) UpdateOperation(ctx context.Context, tenant, connID, id string, u store.OperationUpdate) (*store.Operation, error) {
