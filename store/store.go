@@ -4,6 +4,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -39,6 +40,20 @@ type Connection struct {
 	Version  int64
 	Created  time.Time
 	Modified time.Time
+	// Settings holds the connection's other properties of today's Graph
+	// shape (configuration, activitySettings, searchSettings, connectorId,
+	// contentCategory...), by name, each as the JSON value it was given.
+	//
+	// The store keeps the properties whose value is not JSON null (a nil
+	// or empty json.RawMessage counts as null). It returns each value in
+	// one canonical form, the same bytes from every store: compact, the
+	// members of objects in byte order of their names, strings escaped as
+	// encoding/json escapes them but without its HTML escapes. Numbers keep
+	// their spelling, except that PostgreSQL writes them as its numeric
+	// type does (1e2 reads back as 100; 1.50 stays 1.50). Settings is nil
+	// when there are none. A value that is not JSON is Invalid, as is, on
+	// PostgreSQL, a string holding U+0000.
+	Settings map[string]json.RawMessage
 }
 
 // ConnectionUpdate holds the changes of a merge-patch of a connection: nil
@@ -46,7 +61,13 @@ type Connection struct {
 type ConnectionUpdate struct {
 	Name        *string
 	Description *string
-	IfMatch     []int64 // when not nil, the update applies only at one of these versions
+	// Settings replaces each named property; a JSON null removes it.
+	//
+	// Each property is replaced as a whole, as Connection.Settings holds
+	// it: a value that is an object is not merged into the stored one. A
+	// nil or empty Settings leaves the properties as they are.
+	Settings map[string]json.RawMessage
+	IfMatch  []int64 // when not nil, the update applies only at one of these versions
 }
 
 // OperationStatus is the status of an Operation. Values are case-sensitive.
@@ -139,7 +160,8 @@ type Page struct {
 // to the store; callers give it in one canonical form (auth.ParseTenantID).
 type Store interface {
 	// CreateConnection stores c in the draft state in the tenant; it sets
-	// c.Tenant, c.State, c.Version, c.Created and c.Modified.
+	// c.Tenant, c.State, c.Version, c.Created and c.Modified, and
+	// c.Settings to the settings as stored (see Connection.Settings).
 	// Returns Exist if the tenant has a connection with c.ID.
 	CreateConnection(ctx context.Context, tenant string, c *Connection) error
 

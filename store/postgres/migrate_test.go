@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
 	"path"
 	"sort"
@@ -127,5 +128,43 @@ func TestMigrateToTenants(t *testing.T) {
 	}
 	if err := db.CreateConnection(ctx, other, &store.Connection{ID: "fabrikam", Name: "Other"}); err != nil {
 		t.Errorf("CreateConnection(another tenant, fabrikam) = %v", err)
+	}
+}
+
+// The connections stored before settings were recorded have none, and get
+// some by UpdateConnection.
+func TestMigrateToSettings(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	dev := auth.DevTenantID
+	createAt(t, dsn, 3, `
+		INSERT INTO connections (tenant, id, name, description, state, version, created, modified, owner)
+			VALUES ('`+dev+`', 'contosohr', 'Contoso HR', 'HR', 'ready', 5, 1, 2, 'app1');`)
+
+	db, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	defer db.Close()
+	want := &store.Connection{Tenant: dev, ID: "contosohr", Name: "Contoso HR", Description: "HR", State: store.ConnectionReady, Owner: "app1", Version: 5, Created: unixTime(1), Modified: unixTime(2)}
+	got, err := db.Connection(ctx, dev, "contosohr")
+	if err != nil {
+		t.Fatalf("Connection() = %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Connection() after the migration mismatch (-want +got):\n%s", diff)
+	}
+	conns, _, err := db.Connections(ctx, dev, "", store.Page{Limit: 10})
+	if err != nil {
+		t.Fatalf("Connections() = %v", err)
+	}
+	if diff := cmp.Diff([]*store.Connection{want}, conns); diff != "" {
+		t.Errorf("Connections() after the migration mismatch (-want +got):\n%s", diff)
+	}
+	upd, err := db.UpdateConnection(ctx, dev, "contosohr", store.ConnectionUpdate{
+		Settings: map[string]json.RawMessage{"connectorId": json.RawMessage(`"c1"`)}, IfMatch: []int64{5},
+	})
+	if err != nil || string(upd.Settings["connectorId"]) != `"c1"` || len(upd.Settings) != 1 {
+		t.Errorf("UpdateConnection(settings) after the migration = %+v, %v; want connectorId set", upd, err)
 	}
 }

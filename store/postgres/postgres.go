@@ -5,6 +5,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -191,7 +192,7 @@ func (db *DB) Close() error {
 }
 
 const (
-	connectionColumns = `name, description, state, owner, version, created, modified`
+	connectionColumns = `name, description, state, owner, version, created, modified, settings`
 	operationColumns  = `status, error, version, created, modified`
 	terminal          = `('completed', 'failed')`
 )
@@ -227,23 +228,38 @@ func (db *DB) inTx(ctx context.Context, what string, f func(pgx.Tx) error) error
 
 // CreateConnection implements store.Store.
 func (db *DB) CreateConnection(ctx context.Context, tenant string, c *store.Connection) error {
+	settings, err := settingsObject(c.Settings, false)
+	if err != nil {
+		return err
+	}
 	now := time.Now().UTC()
-	_, err := db.pool.Exec(ctx, `INSERT INTO connections (tenant, id, name, description, state, owner, version, created, modified)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7)`, tenant, c.ID, c.Name, c.Description, string(store.ConnectionDraft), c.Owner, now.UnixNano())
+	var stored []byte
+	err = db.pool.QueryRow(ctx, `INSERT INTO connections (tenant, id, name, description, state, owner, version, created, modified, settings)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7, $8::jsonb) RETURNING settings`,
+		tenant, c.ID, c.Name, c.Description, string(store.ConnectionDraft), c.Owner, now.UnixNano(), settings).Scan(&stored)
 	if err != nil {
 		if sqlState(err) == uniqueViolation {
 			return store.E(store.Exist, "A connection with id '%s' already exists.", c.ID)
 		}
 		return dbError("create connection", err)
 	}
+	if c.Settings, err = decodeSettings(stored); err != nil {
+		return dbError("create connection", err)
+	}
 	c.Tenant, c.State, c.Version, c.Created, c.Modified = tenant, store.ConnectionDraft, now.UnixNano(), now, now
 	return nil
 }
 
+// scanConnection scans connectionColumns.
 func scanConnection(row pgx.Row, c *store.Connection) error {
 	var state string
 	var created, modified int64
-	if err := row.Scan(&c.Name, &c.Description, &state, &c.Owner, &c.Version, &created, &modified); err != nil {
+	var settings []byte
+	if err := row.Scan(&c.Name, &c.Description, &state, &c.Owner, &c.Version, &created, &modified, &settings); err != nil {
+		return err
+	}
+	var err error
+	if c.Settings, err = decodeSettings(settings); err != nil {
 		return err
 	}
 	c.State, c.Created, c.Modified = store.ConnectionState(state), unixTime(created), unixTime(modified)
@@ -290,16 +306,24 @@ func (db *DB) Connections(ctx context.Context, tenant, owner string, p store.Pag
 }
 
 // UpdateConnection implements store.Store. The precondition is part of the
-// UPDATE, so that two replicas cannot both pass it.
+// UPDATE, so that two replicas cannot both pass it, and so is the merge of
+// the settings: the patch ($7, a JSON object of the properties to replace
+// or, with null, to remove) replaces the stored properties of its names
+// whole (||), and then the keys whose patch value is null go.
 func (db *DB) UpdateConnection(ctx context.Context, tenant, id string, u store.ConnectionUpdate) (*store.Connection, error) {
+	patch, err := settingsObject(u.Settings, true)
+	if err != nil {
+		return nil, err
+	}
 	c := store.Connection{Tenant: tenant, ID: id}
 	row := db.pool.QueryRow(ctx, `UPDATE connections SET
 			name = coalesce($1, name), description = coalesce($2, description),
+			settings = (settings || $7::jsonb) - ARRAY(SELECT key FROM jsonb_each($7::jsonb) WHERE value = 'null'::jsonb),
 			version = GREATEST(version + 1, $3), modified = $3
 		WHERE tenant = $4 AND id = $5 AND `+ifMatch(6)+`
 		RETURNING `+connectionColumns,
-		u.Name, u.Description, time.Now().UTC().UnixNano(), tenant, id, u.IfMatch)
-	err := scanConnection(row, &c)
+		u.Name, u.Description, time.Now().UTC().UnixNano(), tenant, id, u.IfMatch, patch)
+	err = scanConnection(row, &c)
 	if errors.Is(err, pgx.ErrNoRows) {
 		if _, err := db.Connection(ctx, tenant, id); err != nil {
 			return nil, err
@@ -667,6 +691,84 @@ func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, e
 		return nil, err
 	}
 	return op, nil
+}
+
+// A connection's settings are one JSON object in its settings column, which
+// holds the properties whose value is not null. PostgreSQL's jsonb sorts and
+// spaces the members of objects its own way; decodeSettings gives them the
+// canonical form of store.Connection.Settings on the way out, the same as
+// store/sqlite's.
+
+// settingsObject encodes m as a JSON object for a jsonb parameter: with the
+// properties whose value is null as null when nulls is true (a patch),
+// without them otherwise.
+func settingsObject(m map[string]json.RawMessage, nulls bool) ([]byte, error) {
+	out := make(map[string]json.RawMessage, len(m))
+	for k, v := range m {
+		switch {
+		case isNull(v):
+			if nulls {
+				out[k] = json.RawMessage("null")
+			}
+		case !json.Valid(v):
+			return nil, store.E(store.Invalid, "The value of the connection's property '%s' is not JSON.", k)
+		default:
+			out[k] = v
+		}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, dbError("encode settings", err)
+	}
+	return b, nil
+}
+
+// isNull reports whether v is JSON null; an empty v is too, as json.Marshal
+// encodes a nil json.RawMessage.
+func isNull(v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	return len(v) == 0 || string(v) == "null"
+}
+
+// decodeSettings returns the settings column's object as
+// store.Connection.Settings: nil when empty, each value in canonical form.
+func decodeSettings(b []byte) (map[string]json.RawMessage, error) {
+	if string(b) == "{}" {
+		return nil, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("decode settings: %w", err)
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	for k, v := range m {
+		c, err := canonicalJSON(v)
+		if err != nil {
+			return nil, fmt.Errorf("decode settings: %s: %w", k, err)
+		}
+		m[k] = c
+	}
+	return m, nil
+}
+
+// canonicalJSON re-encodes v: compact, object members in byte order of
+// their names, numbers as they are spelt, no HTML escapes.
+func canonicalJSON(v []byte) (json.RawMessage, error) {
+	d := json.NewDecoder(bytes.NewReader(v))
+	d.UseNumber()
+	var x any
+	if err := d.Decode(&x); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(x); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // marshal encodes v as JSON for a jsonb parameter: nil (SQL NULL) for a nil

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -150,6 +151,15 @@ func TestUnstorableText(t *testing.T) {
 		}},
 		{"UpdateConnection(NUL in the description)", func() error {
 			_, err := db.UpdateConnection(ctx, storetest.Tenant, "contosohr", store.ConnectionUpdate{Description: new("a\x00b")})
+			return err
+		}},
+		{"CreateConnection(NUL in a setting)", func() error {
+			return db.CreateConnection(ctx, storetest.Tenant, &store.Connection{ID: "other", Name: "x",
+				Settings: map[string]json.RawMessage{"connectorId": json.RawMessage(`"a\u0000b"`)}})
+		}},
+		{"UpdateConnection(NUL in a setting)", func() error {
+			_, err := db.UpdateConnection(ctx, storetest.Tenant, "contosohr", store.ConnectionUpdate{
+				Settings: map[string]json.RawMessage{"configuration": json.RawMessage(`{"a":["\u0000"]}`)}})
 			return err
 		}},
 		{"UpdateOperation(NUL in the error)", func() error {

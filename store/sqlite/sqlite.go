@@ -3,6 +3,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"embed"
@@ -171,8 +172,9 @@ func (db *DB) migrate(ctx context.Context) error {
 }
 
 const (
-	operationColumns = `status, error, version, created, modified`
-	terminal         = `('completed', 'failed')`
+	connectionColumns = `name, description, state, owner, version, created, modified, settings`
+	operationColumns  = `status, error, version, created, modified`
+	terminal          = `('completed', 'failed')`
 	// ifMatch is true when parameter ?N is NULL or a JSON array holding the
 	// row's version.
 	ifMatch = `(?%[1]d IS NULL OR version IN (SELECT value FROM json_each(?%[1]d)))`
@@ -198,7 +200,7 @@ func (db *DB) prepare(ctx context.Context) error {
 		on  *sql.DB
 		sql string
 	}{
-		{&db.connection, db.read, `SELECT name, description, state, owner, version, created, modified
+		{&db.connection, db.read, `SELECT ` + connectionColumns + `
 			FROM connections WHERE tenant = ? AND id = ?`},
 		{&db.operation, db.read, `SELECT ` + operationColumns + `
 			FROM operations WHERE tenant = ? AND connection_id = ? AND id = ?`},
@@ -250,24 +252,41 @@ func (db *DB) inTx(ctx context.Context, what string, f func(*sql.Tx) error) erro
 
 // CreateConnection implements store.Store.
 func (db *DB) CreateConnection(ctx context.Context, tenant string, c *store.Connection) error {
+	settings, err := settingsObject(c.Settings)
+	if err != nil {
+		return err
+	}
+	// SQLite stores the text as it is: the settings as stored read back
+	// from it.
+	stored, err := decodeSettings([]byte(settings))
+	if err != nil {
+		return internal("create connection", err)
+	}
 	now := time.Now().UTC()
-	_, err := db.write.ExecContext(ctx, `INSERT INTO connections (tenant, id, name, description, state, owner, version, created, modified)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7)`, tenant, c.ID, c.Name, c.Description, store.ConnectionDraft, c.Owner, now.UnixNano())
+	_, err = db.write.ExecContext(ctx, `INSERT INTO connections (tenant, id, name, description, state, owner, version, created, modified, settings)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, ?8)`, tenant, c.ID, c.Name, c.Description, store.ConnectionDraft, c.Owner, now.UnixNano(), settings)
 	if err != nil {
 		if code(err) == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
 			return store.E(store.Exist, "A connection with id '%s' already exists.", c.ID)
 		}
 		return internal("create connection", err)
 	}
+	c.Settings = stored
 	c.Tenant, c.State, c.Version, c.Created, c.Modified = tenant, store.ConnectionDraft, now.UnixNano(), now, now
 	return nil
 }
 
 type scanner interface{ Scan(...any) error }
 
+// scanConnection scans connectionColumns.
 func scanConnection(row scanner, c *store.Connection) error {
 	var created, modified int64
-	if err := row.Scan(&c.Name, &c.Description, &c.State, &c.Owner, &c.Version, &created, &modified); err != nil {
+	var settings []byte
+	if err := row.Scan(&c.Name, &c.Description, &c.State, &c.Owner, &c.Version, &created, &modified, &settings); err != nil {
+		return err
+	}
+	var err error
+	if c.Settings, err = decodeSettings(settings); err != nil {
 		return err
 	}
 	c.Created, c.Modified = unixTime(created), unixTime(modified)
@@ -289,7 +308,7 @@ func (db *DB) Connection(ctx context.Context, tenant, id string) (*store.Connect
 
 // Connections implements store.Store.
 func (db *DB) Connections(ctx context.Context, tenant, owner string, p store.Page) ([]*store.Connection, string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, name, description, state, owner, version, created, modified
+	rows, err := db.read.QueryContext(ctx, `SELECT id, `+connectionColumns+`
 		FROM connections WHERE tenant = ?1 AND id > ?2 AND (?3 = '' OR owner = ?3) ORDER BY id LIMIT ?4`, tenant, p.After, owner, p.Limit+1)
 	if err != nil {
 		return nil, "", internal("list connections", err)
@@ -298,11 +317,9 @@ func (db *DB) Connections(ctx context.Context, tenant, owner string, p store.Pag
 	var list []*store.Connection
 	for rows.Next() {
 		c := store.Connection{Tenant: tenant}
-		var created, modified int64
-		if err := rows.Scan(&c.ID, &c.Name, &c.Description, &c.State, &c.Owner, &c.Version, &created, &modified); err != nil {
+		if err := scanConnection(idScanner{rows, &c.ID}, &c); err != nil {
 			return nil, "", internal("list connections", err)
 		}
-		c.Created, c.Modified = unixTime(created), unixTime(modified)
 		list = append(list, &c)
 	}
 	if err := rows.Err(); err != nil {
@@ -315,19 +332,28 @@ func (db *DB) Connections(ctx context.Context, tenant, owner string, p store.Pag
 	return list, "", nil
 }
 
-// UpdateConnection implements store.Store.
+// UpdateConnection implements store.Store. The settings are merged in the
+// UPDATE itself (settingsPatch), with the precondition.
 func (db *DB) UpdateConnection(ctx context.Context, tenant, id string, u store.ConnectionUpdate) (*store.Connection, error) {
 	match, err := versions(u.IfMatch)
 	if err != nil {
 		return nil, err
 	}
+	args := []any{u.Name, u.Description, time.Now().UTC().UnixNano(), tenant, id, match}
+	patch, patchArgs, err := settingsPatch(u.Settings, len(args)+1)
+	if err != nil {
+		return nil, err
+	}
+	if patch != "" {
+		patch = "settings = " + patch + ","
+	}
 	c := store.Connection{Tenant: tenant, ID: id}
 	row := db.write.QueryRowContext(ctx, `UPDATE connections SET
-			name = coalesce(?1, name), description = coalesce(?2, description),
+			name = coalesce(?1, name), description = coalesce(?2, description), `+patch+`
 			version = max(version + 1, ?3), modified = ?3
 		WHERE tenant = ?4 AND id = ?5 AND `+fmt.Sprintf(ifMatch, 6)+`
-		RETURNING name, description, state, owner, version, created, modified`,
-		u.Name, u.Description, time.Now().UTC().UnixNano(), tenant, id, match)
+		RETURNING `+connectionColumns,
+		append(args, patchArgs...)...)
 	err = scanConnection(row, &c)
 	if errors.Is(err, sql.ErrNoRows) {
 		if _, err := db.Connection(ctx, tenant, id); err != nil {
@@ -464,7 +490,8 @@ func (db *DB) Operations(ctx context.Context, tenant, connID string, status *sto
 	return list, "", nil
 }
 
-// idScanner scans a leading id column, then the rest as scanOperation wants.
+// idScanner scans a leading id column, then the rest as the scan functions
+// of single rows want.
 type idScanner struct {
 	rows *sql.Rows
 	id   *string
@@ -709,6 +736,148 @@ func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, e
 		return nil, err
 	}
 	return op, nil
+}
+
+// A connection's settings are one JSON object in its settings column, which
+// holds the properties whose value is not null. SQLite keeps the text of
+// each value as it was given; decodeSettings gives it the canonical form of
+// store.Connection.Settings on the way out.
+
+// maxSetPairs bounds the paths and values of one call of json_set, well
+// below SQLite's limit on the arguments of a function.
+const maxSetPairs = 50
+
+// settingsObject returns the settings column's value for a new connection:
+// the properties of m whose value is not null, as a JSON object.
+func settingsObject(m map[string]json.RawMessage) (string, error) {
+	kept := make(map[string]json.RawMessage, len(m))
+	for k, v := range m {
+		if isNull(v) {
+			continue
+		}
+		if !json.Valid(v) {
+			return "", invalidSetting(k)
+		}
+		kept[k] = v
+	}
+	b, err := json.Marshal(kept)
+	if err != nil {
+		return "", internal("encode settings", err)
+	}
+	return string(b), nil
+}
+
+// settingsPatch returns the expression that applies m to the settings
+// column, and its arguments, numbered from n: json_remove takes the
+// properties whose value is null away, json_set replaces the others
+// whole; "" when m changes nothing. (json_patch would not do: it merges
+// objects into objects, and takes the nulls out of the values, as RFC 7396
+// says.) The paths quote each name as a JSON string, which SQLite's paths
+// accept with the escapes of JSON.
+func settingsPatch(m map[string]json.RawMessage, n int) (string, []any, error) {
+	if len(m) == 0 {
+		return "", nil, nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // one statement per set of names
+	var args []any
+	var remove, set []string
+	for _, k := range keys {
+		path, err := jsonPath(k)
+		if err != nil {
+			return "", nil, err
+		}
+		v := m[k]
+		if isNull(v) {
+			remove = append(remove, fmt.Sprintf("?%d", n+len(args)))
+			args = append(args, path)
+			continue
+		}
+		var b bytes.Buffer
+		if err := json.Compact(&b, v); err != nil {
+			return "", nil, invalidSetting(k)
+		}
+		set = append(set, fmt.Sprintf("?%d, json(?%d)", n+len(args), n+len(args)+1))
+		args = append(args, path, b.String())
+	}
+	expr := "settings"
+	for len(remove) > 0 {
+		chunk := remove[:min(len(remove), maxSetPairs)]
+		remove = remove[len(chunk):]
+		expr = "json_remove(" + expr + ", " + strings.Join(chunk, ", ") + ")"
+	}
+	for len(set) > 0 {
+		chunk := set[:min(len(set), maxSetPairs)]
+		set = set[len(chunk):]
+		expr = "json_set(" + expr + ", " + strings.Join(chunk, ", ") + ")"
+	}
+	return expr, args, nil
+}
+
+// jsonPath is SQLite's JSON path of the member name of the top object.
+func jsonPath(name string) (string, error) {
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(name); err != nil {
+		return "", internal("encode settings", err)
+	}
+	return "$." + strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// isNull reports whether v is JSON null; an empty v is too, as json.Marshal
+// encodes a nil json.RawMessage.
+func isNull(v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	return len(v) == 0 || string(v) == "null"
+}
+
+func invalidSetting(name string) error {
+	return store.E(store.Invalid, "The value of the connection's property '%s' is not JSON.", name)
+}
+
+// decodeSettings returns the settings column's object as
+// store.Connection.Settings: nil when empty, each value in canonical form.
+func decodeSettings(b []byte) (map[string]json.RawMessage, error) {
+	if string(b) == "{}" {
+		return nil, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("decode settings: %w", err)
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	for k, v := range m {
+		c, err := canonicalJSON(v)
+		if err != nil {
+			return nil, fmt.Errorf("decode settings: %s: %w", k, err)
+		}
+		m[k] = c
+	}
+	return m, nil
+}
+
+// canonicalJSON re-encodes v: compact, object members in byte order of
+// their names, numbers as they are spelt, no HTML escapes.
+func canonicalJSON(v []byte) (json.RawMessage, error) {
+	d := json.NewDecoder(bytes.NewReader(v))
+	d.UseNumber()
+	var x any
+	if err := d.Decode(&x); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(x); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 func marshal(v any) (any, error) {

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"EndedContext", testEndedContext},
 	}
 	tests = append(tests, tenantTests...)
+	tests = append(tests, settingsTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
