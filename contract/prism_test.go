@@ -122,6 +122,11 @@ func TestTrafficThroughPrism(t *testing.T) {
 			c.do(t, call{method: "POST", path: conns, body: "id=x", header: hdr{"Content-Type": "text/plain"}, want: 415})
 			c.do(t, call{method: "POST", path: conns, body: obj{"id": "big", "name": "Big", "description": big}, want: 413})
 			c.do(t, call{method: "POST", path: conns, body: obj{"id": "readonly", "name": "R"}, token: readOnly, want: 403})
+			r = c.do(t, call{method: "GET", path: conns + "/$count", want: 200})
+			if n, err := strconv.Atoi(string(r.body)); err != nil || n < 2 {
+				t.Errorf("GET %s/$count = %q, want a number, at least 2", conns, r.body)
+			}
+			c.do(t, call{method: "GET", path: conns + "/$count?%24top=1", want: 400})
 
 			// $top pages through every connection, @odata.nextLink to the end.
 			want := slices.Sorted(slices.Values(live))
@@ -265,6 +270,18 @@ func TestTrafficThroughPrism(t *testing.T) {
 				c.do(t, call{method: "GET", path: ops + "?" + url.Values{"$filter": {"name eq 'x'"}}.Encode(), want: 400})
 				c.do(t, call{method: "GET", path: ops + "?%24top=1000", want: 400, requestViolation: true})
 				c.do(t, call{method: "GET", path: nosuchConn, want: 404})
+				// $count: the /$count segment, as plain text, and $count=true.
+				r = c.do(t, call{method: "GET", path: ops + "/$count", want: 200})
+				if n, err := strconv.Atoi(string(r.body)); err != nil || n < 3 {
+					t.Errorf("GET %s/$count = %q, want the number of operations, at least 3", ops, r.body)
+				}
+				c.do(t, call{method: "GET", path: ops + "/$count?" + q.Encode(), want: 200})
+				c.do(t, call{method: "GET", path: ops + "/$count?%24filter=garbage", want: 400})
+				c.do(t, call{method: "GET", path: nosuchConn + "/$count", want: 404})
+				r = c.do(t, call{method: "GET", path: ops + "?%24count=true&%24top=1", want: 200})
+				if !bytes.Contains(r.body, []byte(`"@odata.count":`)) {
+					t.Errorf("$count=true: %s, want @odata.count", truncate(r.body))
+				}
 
 				c.do(t, call{method: "DELETE", path: ops + "/" + second, header: hdr{"If-Match": `"1"`}, want: 412})
 				c.do(t, call{method: "DELETE", path: ops + "/" + second, want: 204})

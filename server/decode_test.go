@@ -29,6 +29,13 @@ func TestGeneratedTypesKnowEveryRequestProperty(t *testing.T) {
 		"microsoft.graph.publicError":                            reflect.TypeFor[gen.MicrosoftGraphPublicError](),
 		"microsoft.graph.publicErrorDetail":                      reflect.TypeFor[gen.MicrosoftGraphPublicErrorDetail](),
 		"microsoft.graph.publicInnerError":                       reflect.TypeFor[gen.MicrosoftGraphPublicInnerError](),
+		"microsoft.graph.externalConnectors.configuration":       reflect.TypeFor[gen.MicrosoftGraphExternalConnectorsConfiguration](),
+		"microsoft.graph.externalConnectors.activitySettings":    reflect.TypeFor[gen.MicrosoftGraphExternalConnectorsActivitySettings](),
+		"microsoft.graph.externalConnectors.itemIdResolver":      reflect.TypeFor[gen.MicrosoftGraphExternalConnectorsItemIdResolver](),
+		"microsoft.graph.externalConnectors.urlMatchInfo":        reflect.TypeFor[gen.MicrosoftGraphExternalConnectorsUrlMatchInfo](),
+		"microsoft.graph.externalConnectors.searchSettings":      reflect.TypeFor[gen.MicrosoftGraphExternalConnectorsSearchSettings](),
+		"microsoft.graph.externalConnectors.displayTemplate":     reflect.TypeFor[gen.MicrosoftGraphExternalConnectorsDisplayTemplate](),
+		"microsoft.graph.externalConnectors.propertyRule":        reflect.TypeFor[gen.MicrosoftGraphExternalConnectorsPropertyRule](),
 	}
 	spec, err := LoadSpec()
 	if err != nil {

@@ -656,7 +656,8 @@ func TestListOperations(t *testing.T) {
 			"?$skiptoken=%25%25%25",
 			"?$select=bogus",
 			"?$orderby=status",
-			"?$count=true",
+			"?$count=maybe",
+			"?$expand=schema",
 		} {
 			if r := e.do(call{method: "GET", path: base + q}); r.status != http.StatusBadRequest || r.errorCode(t) != "invalidRequest" {
 				t.Errorf("GET %s = %d %s, want 400 invalidRequest", q, r.status, r.body)

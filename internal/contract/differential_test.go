@@ -352,6 +352,11 @@ func responseCases(t testing.TB, op *Operation) []responseCase {
 			}
 			if mt := ref.Value.Content.Get(ct); mt != nil {
 				bodies = bodyCases(t, mt, false)
+			} else if mt := ref.Value.Content.Get("text/plain"); mt != nil {
+				// Plain text: the example, and text the schema refuses.
+				ct = "text/plain"
+				bodies = []namedBody{{"example", []byte(fmt.Sprint(mt.Example))}, {"not a number", []byte("two")},
+					{"too long", []byte(strings.Repeat("9", 21))}, {"empty", nil}}
 			}
 		}
 		if len(bodies) == 0 {
@@ -545,7 +550,7 @@ func sample(s *openapi3.Schema, request bool, depth int) any {
 	if len(s.Enum) > 0 {
 		return s.Enum[0]
 	}
-	if depth > 6 {
+	if depth > 12 {
 		return nil
 	}
 	switch {
