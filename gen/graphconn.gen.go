@@ -710,33 +710,16 @@ func (e MicrosoftGraphInnerErrorDetailOdataType) Valid() bool {
 
 // Defines values for MicrosoftGraphLabel.
 const (
-	MicrosoftGraphLabelAssignedToPeople     MicrosoftGraphLabel = "assignedToPeople"
 	MicrosoftGraphLabelAuthors              MicrosoftGraphLabel = "authors"
-	MicrosoftGraphLabelClosedBy             MicrosoftGraphLabel = "closedBy"
-	MicrosoftGraphLabelClosedDate           MicrosoftGraphLabel = "closedDate"
 	MicrosoftGraphLabelContainerName        MicrosoftGraphLabel = "containerName"
 	MicrosoftGraphLabelContainerUrl         MicrosoftGraphLabel = "containerUrl"
 	MicrosoftGraphLabelCreatedBy            MicrosoftGraphLabel = "createdBy"
 	MicrosoftGraphLabelCreatedDateTime      MicrosoftGraphLabel = "createdDateTime"
-	MicrosoftGraphLabelDueDate              MicrosoftGraphLabel = "dueDate"
 	MicrosoftGraphLabelFileExtension        MicrosoftGraphLabel = "fileExtension"
 	MicrosoftGraphLabelFileName             MicrosoftGraphLabel = "fileName"
 	MicrosoftGraphLabelIconUrl              MicrosoftGraphLabel = "iconUrl"
-	MicrosoftGraphLabelItemParentId         MicrosoftGraphLabel = "itemParentId"
-	MicrosoftGraphLabelItemPath             MicrosoftGraphLabel = "itemPath"
-	MicrosoftGraphLabelItemType             MicrosoftGraphLabel = "itemType"
 	MicrosoftGraphLabelLastModifiedBy       MicrosoftGraphLabel = "lastModifiedBy"
 	MicrosoftGraphLabelLastModifiedDateTime MicrosoftGraphLabel = "lastModifiedDateTime"
-	MicrosoftGraphLabelNumberOfReactions    MicrosoftGraphLabel = "numberOfReactions"
-	MicrosoftGraphLabelParentUrl            MicrosoftGraphLabel = "parentUrl"
-	MicrosoftGraphLabelPriority             MicrosoftGraphLabel = "priority"
-	MicrosoftGraphLabelPriorityNormalized   MicrosoftGraphLabel = "priorityNormalized"
-	MicrosoftGraphLabelReportedBy           MicrosoftGraphLabel = "reportedBy"
-	MicrosoftGraphLabelSecondaryId          MicrosoftGraphLabel = "secondaryId"
-	MicrosoftGraphLabelSeverity             MicrosoftGraphLabel = "severity"
-	MicrosoftGraphLabelSprintName           MicrosoftGraphLabel = "sprintName"
-	MicrosoftGraphLabelState                MicrosoftGraphLabel = "state"
-	MicrosoftGraphLabelTags                 MicrosoftGraphLabel = "tags"
 	MicrosoftGraphLabelTitle                MicrosoftGraphLabel = "title"
 	MicrosoftGraphLabelUrl                  MicrosoftGraphLabel = "url"
 )
@@ -744,13 +727,7 @@ const (
 // Valid indicates whether the value is a known member of the MicrosoftGraphLabel enum.
 func (e MicrosoftGraphLabel) Valid() bool {
 	switch e {
-	case MicrosoftGraphLabelAssignedToPeople:
-		return true
 	case MicrosoftGraphLabelAuthors:
-		return true
-	case MicrosoftGraphLabelClosedBy:
-		return true
-	case MicrosoftGraphLabelClosedDate:
 		return true
 	case MicrosoftGraphLabelContainerName:
 		return true
@@ -760,43 +737,15 @@ func (e MicrosoftGraphLabel) Valid() bool {
 		return true
 	case MicrosoftGraphLabelCreatedDateTime:
 		return true
-	case MicrosoftGraphLabelDueDate:
-		return true
 	case MicrosoftGraphLabelFileExtension:
 		return true
 	case MicrosoftGraphLabelFileName:
 		return true
 	case MicrosoftGraphLabelIconUrl:
 		return true
-	case MicrosoftGraphLabelItemParentId:
-		return true
-	case MicrosoftGraphLabelItemPath:
-		return true
-	case MicrosoftGraphLabelItemType:
-		return true
 	case MicrosoftGraphLabelLastModifiedBy:
 		return true
 	case MicrosoftGraphLabelLastModifiedDateTime:
-		return true
-	case MicrosoftGraphLabelNumberOfReactions:
-		return true
-	case MicrosoftGraphLabelParentUrl:
-		return true
-	case MicrosoftGraphLabelPriority:
-		return true
-	case MicrosoftGraphLabelPriorityNormalized:
-		return true
-	case MicrosoftGraphLabelReportedBy:
-		return true
-	case MicrosoftGraphLabelSecondaryId:
-		return true
-	case MicrosoftGraphLabelSeverity:
-		return true
-	case MicrosoftGraphLabelSprintName:
-		return true
-	case MicrosoftGraphLabelState:
-		return true
-	case MicrosoftGraphLabelTags:
 		return true
 	case MicrosoftGraphLabelTitle:
 		return true
@@ -827,17 +776,15 @@ func (e MicrosoftGraphPropertyOdataType) Valid() bool {
 
 // Defines values for MicrosoftGraphPropertyType.
 const (
-	MicrosoftGraphPropertyTypeBoolean             MicrosoftGraphPropertyType = "boolean"
-	MicrosoftGraphPropertyTypeDateTime            MicrosoftGraphPropertyType = "dateTime"
-	MicrosoftGraphPropertyTypeDateTimeCollection  MicrosoftGraphPropertyType = "dateTimeCollection"
-	MicrosoftGraphPropertyTypeDouble              MicrosoftGraphPropertyType = "double"
-	MicrosoftGraphPropertyTypeDoubleCollection    MicrosoftGraphPropertyType = "doubleCollection"
-	MicrosoftGraphPropertyTypeInt64               MicrosoftGraphPropertyType = "int64"
-	MicrosoftGraphPropertyTypeInt64Collection     MicrosoftGraphPropertyType = "int64Collection"
-	MicrosoftGraphPropertyTypePrincipal           MicrosoftGraphPropertyType = "principal"
-	MicrosoftGraphPropertyTypePrincipalCollection MicrosoftGraphPropertyType = "principalCollection"
-	MicrosoftGraphPropertyTypeString              MicrosoftGraphPropertyType = "string"
-	MicrosoftGraphPropertyTypeStringCollection    MicrosoftGraphPropertyType = "stringCollection"
+	MicrosoftGraphPropertyTypeBoolean            MicrosoftGraphPropertyType = "boolean"
+	MicrosoftGraphPropertyTypeDateTime           MicrosoftGraphPropertyType = "dateTime"
+	MicrosoftGraphPropertyTypeDateTimeCollection MicrosoftGraphPropertyType = "dateTimeCollection"
+	MicrosoftGraphPropertyTypeDouble             MicrosoftGraphPropertyType = "double"
+	MicrosoftGraphPropertyTypeDoubleCollection   MicrosoftGraphPropertyType = "doubleCollection"
+	MicrosoftGraphPropertyTypeInt64              MicrosoftGraphPropertyType = "int64"
+	MicrosoftGraphPropertyTypeInt64Collection    MicrosoftGraphPropertyType = "int64Collection"
+	MicrosoftGraphPropertyTypeString             MicrosoftGraphPropertyType = "string"
+	MicrosoftGraphPropertyTypeStringCollection   MicrosoftGraphPropertyType = "stringCollection"
 )
 
 // Valid indicates whether the value is a known member of the MicrosoftGraphPropertyType enum.
@@ -856,10 +803,6 @@ func (e MicrosoftGraphPropertyType) Valid() bool {
 	case MicrosoftGraphPropertyTypeInt64:
 		return true
 	case MicrosoftGraphPropertyTypeInt64Collection:
-		return true
-	case MicrosoftGraphPropertyTypePrincipal:
-		return true
-	case MicrosoftGraphPropertyTypePrincipalCollection:
 		return true
 	case MicrosoftGraphPropertyTypeString:
 		return true
@@ -2740,71 +2683,72 @@ var swaggerSpec = []string{
 	"C3Feymnwc3ZEaByLS3WTyDQf4VJNfdgu86G21Zvgybyt+m6wpDLr+nC2UbMvMm4hJ+ZX8uXTO5VXKIyx",
 	"TmZDwNWhb3Dm6UF/O7Hy6UF/oVh5WBcrUxl/zHSyuvG8wQmEFiSICB0biV1na9MZ0n/59G7ew93rH66V",
 	"0b707JYiXa0Ewe1gWW2aFSBppDQY6dWSWKW1ZMNUAxGSJFTmG50JgjaUh6bKRfJgCsyiUMb+00pBAvQe",
-	"1uN90F+1+qE1bMXSU9rOZ3MfnCGFY2OJB+Tf2+9xy06OBR6NR/fFv4P7otFdkZtvB/zRXfHornh0V9yU",
-	"u+LRN7GFb+ImHBHreB22NqfeE8PhMhvhSmJIKbv7wVaNq3aSXvTrWWO8/j0pstZavs6qD7kNBeEopKmD",
-	"3m2kJtW7aVftcA0l66olmdef7KR4/36WnCv6azem8+FvlUO6c5WzehOWU8LaId+SNtLQmn35Mzd1WW+n",
-	"wOEKBp318eWmDn91g0Pt6q0ZrS0kEDoUqS6TJov1MWgMhw6plDNXRrzAH7+UP2qTgfQEFJCRSOVNs4bS",
-	"8lbYgbvEu1VpPtLWOuW/S/L+/VyRCjosvSH32SvZ6oJ89DeupHLcrXOx3ZNYw5b6znx4Y5QS9wimx7gN",
-	"cl3juuTE6Hm2Op0zhKvuShmT5cYR66E5rCLt2eGnlHEn3M3tI+RU1+1bGZ7WzcoysJsa9FjnwY7CPlno",
-	"WMyawpovAmLbSayyY41xURYAtjrPrG5aY8uM+jKC2nNBduS2Jk0GcxOjaVTcu38cdc7+1qi3R411aH4z",
-	"KltRNntCkwS467H75fR1JdfOjNDRVuFdVnZu6dJXWnM+dZpi7YPysT1bFuIVWe9ACZKmxkpnrehXoPOa",
-	"h7++IOETlYYTTKJxHX9cOFewQd7s6kpaDctvQAawatVCEOfOCfermLiygPbTKedyNvgPh0rEqYYyFTVv",
-	"YL7mK/MzcEyRtolOyv5QRTnJViCtGDERppLp2WezqxYFkBkcp+at+jYW2fgssu3pSBJTbSaeawXlKNqx",
-	"q0XpmoxZ0uYPePATUAmSfMXHr4MjQsk/fzsllxOhzA0TMagAq0tmDYdIAhK7Swmu9oiQJFBhEgz4bgQx",
-	"jLEsQukJn6iEhtBRkFBpftwzAj3uW57hrUKRYOlL6zcZ8KJMYMwMscViVYyPCQeIFAne1hJXu+aJ7nEc",
-	"ow235fffJNPQ/XCJcaCYrL/4STPcqwHHRP1i9hLgeOj6UnTJMQlpHINEiwG2Q+LxbGVIFKCFO57NiTIK",
-	"C8WKS05okgy4M02b2ertvdx5j402ddg7IEF74zSzKOqev2R6kqllxbFlwzyZQ5w/HEl5A5xB5KIjR7G4",
-	"tDFL5UezpgSVL7/I2HVmVEf7+7EYM97NxR/BY8ahG4qpoTNTwfeFebm/f9Hv9vbzYqqe71mEwRbt7Zjg",
-	"HXnmI6FxXJSHKe2tuajLjj8fg0fk0ny5+WjusOsjIuNsGNEWxkiSrNgIVsXEQ9tiF/H9ojvgawlIPqjV",
-	"LR/3dct9vS5YDf5oG6wxF62FkQ0hCu6utWZh2zCCgg17UC4co4BkzPQkHeLU+QvFp1qdF+/YlkUcpXFW",
-	"ITVzxRdsw9pesv3plPfn+OOJT4YpizWxmecDbshQLPi4I1POGR93CgqdidE+CRrM+oZEDPhHqifKd63k",
-	"bKHUzADOS6E3rjzTSMSxuJyHtUveXoCcDfjh1RW+9vTqKo8xR+MRc+WT3dJwxKGIDBn+OrDqw8A7+jpA",
-	"YWHg+YNMXMDPhcBgHzKSH/5QyHn4Z036G5hDNmynyM6vgUWrsqrlvjadP5wIUE1SPO7cJ9cG1dB6WlVy",
-	"nbuJKULVjIcTKbhIbZkC4bIRj0jw8fj09T8GfL+p2+3+VxZdO0EuIJSrS5CKBP1en2S9TQPX6K/UoHTA",
-	"HficTi1YHC6bXDpZLQPkabg8bH+qXL1KptWAO2RgZgeyapqWM1tB3u4CVvrEkjDZ2NZ1IoG6iIWUG4iC",
-	"6upKf5xE1/vFy+a0rE6sJ7nZiMp4RjCZM7PDO8fUUOgJPqoIjSKZpRMgQChGGhB/+IGcypnZD6aJSHUO",
-	"tr2A+I95j6l8eEI1CQxUnCasO6PTLNch/+5PJXjgXO98wBnXILFmFnraQQIPwY4SiVAF7oqUqixbiYWS",
-	"oRXykEodkSmz8teA2/iwWIQ0JxXmvAc8KFXtQzmh0zFL7URMkjcnn0inQ5OkwyJy/PEj6XRQTCRLhakB",
-	"3813LihGDFBpKWZESII9XHdClQabO+KiGyw8IwZxNOB0KC7ABfW5DbFCScxC4ApKtPb9yWmNspqNdu2v",
-	"hRzvu5fUvnm2ZB8saK3vXYBUlsz2uv1uz+VwmePyjrwn3V73CQaF6QnyUawvtyJWmueNkDwFjY0GWipw",
-	"F4/sV4byrv3lL8x31Ty79teCcf/HvBrPvQf1awNNOomu7wL2pom3XHQTAd9gKetNsPlxrznP13otoo2O",
-	"qmmYW9j4Fni3usz3BvSND/3+rODGrv7GS7ojCtC2F4U36lse4T3new+D5f27cbs2Rtfo/n3HlK4bzTgW",
-	"fZMRSPRBJHRsHYW2mh7ZjWBE01iTg15vrzvgwVxpv8AGbGdJOQ22XyOPqgYLsJU9RWkbjnLrhQH1dWlJ",
-	"/prnokWyyqaqc5ZkVp7lD0NsDeIrHLK5A9dYPt/ldZvT6Pd6bQ6C/Ln9hRUlr33vcJVBhjTzZ9hXDpa/",
-	"kvKiA5N96cnyl0ZCDlkUgbOrIKKssMTcZZlZ8vFISzb83xfa1M7MEazydNXoteZrdqYz31PpdErlLLtA",
-	"9QNSWdrM0e9e06/mpm4rEfpeIlTDnX6NdjlnV6hP3iUnmtiaFrl3wzXCsN1AjNo4hFBMQQ2463dhw0qX",
-	"tMiwdR1ZlBdSdPWAB7w1lnq6uCCw1d1LDw14yX1gg6sLO5cEayZYREXs5lQPyhmNfhLRLDMzgmVYJbfN",
-	"/p/KFRmxEfAN+14k3WphUwfIa8G1UIL84xNRM6Vh6tnKyTiJUGIivSw43Suexcy8Ih5mo4ZSjcVJv9ZL",
-	"2ePkZ9dn11WXoIubnyNWBxsRK2snvt+U6rD3cvkboeCjmFkP6OHBClO4oJFTId5ROQb73tNV1qPSxKa9",
-	"vYeIURuzfzf09KYppCNHzfWVF5LINmmmJFE2CjUNlY3naxqTXY0OWvzNeh6xZgvAHlqAk5ga2ghXGALR",
-	"QkoMEPOUZF3e7uSCRyb+LZk4nuQ34uKtSN5u0okA+zU1BLOa7yt+DstRmc7dHYafolM813xeoe/QstSp",
-	"82IM+GHv0DYHwa5XRmr4DXnzyaiDmZOBbx3uzLLit6d07BL0VaVy8kF/ETe2EG8j1bMRgtMkWfeXYyx1",
-	"bpo7ZTSHy9/gQv8sUm6nOFhhIYnExGgMj/rZtlJ7oOzCIfEG7MJv5gbWrV1ug0CCH63iFtgsEVXOKGWQ",
-	"5ZlC1E77f4GtdNFMb7whdfC+i1ZrYvz3z3B+Ab0Zhn8rayS65MKGULovSUTneI7LpCVClhvkvJq/ZM76",
-	"kzGZAcc+s+cAifmTSVf1sEsCFgW2s2ypOS0+7ILszO+2E63C4Qrn9I5qbklbZ2bmjdStxZXJcfzNjlZZ",
-	"Xpnbkd3gP4P8D8pne2vwP7t7N8f/bk2PNVtQ02VzYYLaJjxVtXVbZXUVffRwJZ3NDWk3O/rOiOUW4sGj",
-	"CrsiuXZE7iZV2JUcoItN9qVgnrkGvj4RcQRKkxGTSjfZ8DHcuGTEJxva8Ae8wYhPgh9tZZCg1LJyJOT0",
-	"iAQuYAn+Ijtf7efrnWChwa7YNLPyD8UG3QcHgF3n/XEVLO40/igmPkDnQsORlu0SjT9/Y1FxsVuiAWJb",
-	"JKasopVi/2wFMxvLzyKf0AH/5cvJm1fWrFEEQJY6jVfqFqOoOGYXlhCtSGsstJUdnxOvmnEue4S1XEYc",
-	"1tvIst463Pcn0jzKJeuY1hsQYzmB2FwyuTfm9+KyGni2kAwyLn72nVrwH1lri8n/ofHWLS7tgvimNfwJ",
-	"+atdctwYDMA0uaSKuDwXpyFQHgkO0e34EEp0wAK8BSFY4E1Y6Qa9diaXR3fCPXMnbMQiV3UolDJ2yiUS",
-	"tcB8nZKYWvI8DPgS18NqGP8LbMP3tnJDNG3pIxd8eH6IDa/Gg4sDX+bC0LW6OC2M70OWaF56OpGggOsB",
-	"dxF1qHPaDvWvSFBkTxJbpDGMgUpVrmDX5ORwLpEWLwdZ5uTIUujm3BqXE6rhwpW/zQnMTkajjsyybbah",
-	"EcmnVJ5j8lyRFOdKhFAekZhqkHkAYOQTIe3akOi5pR1n4+kJ1QM+sgW3itdUS1zhEEZC2nOxloAdhc2K",
-	"xi6p9lLIc5BkxDhTE3AtobmyjXPdjzHQC/sTVdZi6ec5s3kC6ADL79r9iXDb1nAP1baxLMYM+DbeoRKd",
-	"tzh6Y5LN9oYMC1CDIeORczw6Ze7SKXMnxo/Cq9kuEda8xNLlnkPkSM0rctg7dNnbrTHUK0p9n7MiZ+tf",
-	"P7eYR8HrGwteRZ06h6xZNcH7GOeRFVIgu0ISCUlMQ9ir47xdQpd8qtgEqiUWjmxEhY00RMv9kooJWb2H",
-	"rDaQLhWXGnDnnWwto+Dkp5KjgPFEirEEpYIu+WhVNHstB9xmJpWLKexWZIXyrc4EiVK4pUuX2CNCDnhW",
-	"g4HsGmkoQGQNiKIz5So7yDSGsigylEDPUYAxEEuIqba1kGDAMWHf6JSUowBRVIdgCusVShrqrJWA65pU",
-	"lDRr6TyAJaOYwuQKSmw9LRTiqOsdYHv7XLIQss7cgkOFdA24TLki1Ayg2RTmXTlHGcD45hQov5ywGLIK",
-	"SS/XEoBKVG/DUJeiLOfiqprVgnK/f53vWGGr5Vb7TNjvshYNWXOgszzBQ7PwHPSpaxk0XzPua7XJRzZB",
-	"qTlH8VUNEDdDqYNPffi86czvnrjkgIXdFg3mOgc1wHq2caBPxntWCe7pr8rKjitRvN+PEPmYknJL3Ddn",
-	"Zu0s2EiIFwfd3q3WjWid4IbrRrTPcz/rRqwL7z2qG7EF6PekbsQ2K/je6kasvRf3oG7ENySwaKWz662X",
-	"g52rTyWt8NlU2Kub15naR5XEEef2OGVnEM2rFWJjIVuXyrX1KpKErcDWLdJumwI3zQbUV+Ck9DnLcFEv",
-	"vawalPSdeFaaLVe+a2GdpfKAldBOPhfamYn0DSbT0jyNho/6rNvsIcaV2mKB5p4Y7W9CEygBYb4md7C/",
-	"K0Ky/d43TkN2g1Kfh2Bvftq7PYohaNqwAViY726PYhEkN3gU5WkWHAVO23wUZ7531dF0/IsUaWIpTen8",
-	"StJhKz77FQTzF5w70tYSSKXRW4/Ir+yZv2Ap5dG/8ETCiF1BZE0YRYHGbLf2loSv50qe32ZHPbv+fwEA",
-	"AP//",
+	"1uN90F+1+qE1bMXSU9rOZ3MfnCGFY2OhB2QVEfGWHQELrP6PJv5/BxN/o0k/N3EO+KNJ/9Gk/2jSvymT",
+	"foP9/qD/aL9fMQv3Boz161jmtzY53gvj2kpCRim/+cHWTav2Ul7061ljxPo9KTPWWsDNCtC5FQHhKGSl",
+	"g95tJOfU+0lXaVdD0bZqUeL1Jzsp3r+fRdeKDtONCW34W+WQ7lzpqt6E5XSudsi3pGs0NCdf/sxNXdbb",
+	"KfG3gkljfXy5qcNfXeWuXb0145WFBEKHItVl0mSxPgaNAcEhlXLmCmkX+OOXMihtOoyegAIyEqm8adZQ",
+	"Wt4KO3CXeLcqzUfaWqf8d0nev58rUkGHpTfkPvvlWp1wjx63lRSKu3WvtfvSathS35kPb4zK4R7BBBG3",
+	"Qa5vWpecGC3O1mdzpmDVXSlnsNw6YT00h1WkPTv8lDLuhLu5fYSc6rp9K8PTullZDnJTixprPt9R2CkK",
+	"XWtZW1TzRUBsQ4VVdqwxMsgCwFbnmdVNa2waUV9GUHsuyI7cVmXJYG5iNI1qefePo87Z3xq18qixEstv",
+	"RmUrCkdPaJIAd11mv5y+rmSbmRE62qqzywqvLV36SmvOp05TzP4vH9uzZUFOkc0LKEHS1FrorBX9CnRe",
+	"8/DXFyR8otJwgmkkrueNC2gKNsgcXV1Jq2H5DcgAVq1aCOLcOeF+FRNXFtB+OuVsxgYP2lCJONVQpqLm",
+	"DcxYfGV+Bo5JwjbVR9kfqign2QqkFWMGwlQyPftsdtWiADKD49S8Vd/GIh+dRbZBG0liqs3Ec82QHEU7",
+	"dtUYXZstS9r8AQ9+AipBkq/4+HVwRCj552+n5HIilLlhIgYVYH3FrOUOSUBifyXB1R4RkgQqTIIB340g",
+	"hjEWBig94ROV0BA6ChIqzY97RqDHfctznFUoEiz+aL0iA14UyouZIbZYronxMeEAkSLB21rqZtc80T2O",
+	"Y7TQtvz+m2Qauh8uMRIS09UXP2mGezXgmKpezF4CHA9dX4ouOSYhjWOQaDHAhkA8nq0MiQK0X8ezOVFG",
+	"YalUcckJTZIBd4ZnM1u9wZU777HRpg57ByRobx1mFkXd85dMTzK1rDi2bJgnc4jzhyMpb4AziFx84CgW",
+	"lzZqp/xoVpa/8uUXGbvehOpofz8WY8a7ufgjeMw4dEMxNXRmKvi+MC/39y/63d5+Xk7U8z2LMNikvB0T",
+	"vCPPfCQ0josCKXNt+Zcdfz4Gj8il+XLz0dxh10dExtkwoi0NkSRZuQ2sC4mHtsUu4vtFf7zXEpB8UKtb",
+	"Pu7rlvt6XbAa/NG2GGMuXgl9+yEK7q65ZGHbMIKCdfwrF5BQQDJmepIOcer8heJTrdKJd2wLA47SOKsR",
+	"mjnaC7ZhbS/Z/nTK+3P88cQnw5TFmtjc6wE3ZCgWfNyRKeeMjzsFhc7EaJ8EDWZ9QyIG/CPVE+W7Zmq2",
+	"VGhmAOel4BNXoGgk4lhczsPaJW8vQM4G/PDqCl97enWVR1mj8Yi5AsJuaTjiUESGDH8dWPVh4B19HaCw",
+	"MPD8QSYu4OdCYLAPGckPfyjkPPyzJv0NzCEbtlPkp9fAolVZ1XJfm9AeTgSoJiked+6TawRqaD2tKrnO",
+	"mcQUoWrGw4kUXKQ2UV+4fLwjEnw8Pn39jwHfb+r3uv+VRddOkAsI5eoSpCJBv9cnWXfPwLW6K7XoHHAH",
+	"PqdTCxaHyyaXTpbNjzwNl4cNQJWr2Mi0GnCHDMzsQFZP0nJmK8jbXcBal1gUJRvbuk4kUBePkHIDUVBd",
+	"XemPk+h6v3jZnJbVifUkNxtRGc8IpjNmdnjnmBoKPcFHFaFRJLOAegQIxUgD4g8/kFM5M/vBNBGpzsG2",
+	"FxD/Me8xlQ9PqCaBgYrThHVndJpF++ff/akED5xjnQ844xokVo1CPzpI4CHYUSIRqsBdkVKdYSuxUDK0",
+	"Qh5SqSMyZVb+GnAbIRWLkOakwpz3gAelunUoJ3Q6ZqmdiEny5uQT6XRoknRYRI4/fiSdDoqJZKkwNeC7",
+	"+c4FxYgBKi3FjAhJsIfrTqjSYLMnXOyChWfEII4GnA7FBbiwNrchViiJWQhcQYnWvj85rVFWs9GuAbSQ",
+	"4333kto3z5bsgwWt9b0LkMqS2V633+25LCZzXN6R96Tb6z7BdHA9QT6KFdZWxErzvBGSp6Cx1H5LDeri",
+	"kf3KUN61v/yF+b6SZ9f+WjDu/5jXo7n3oH5toEkn0fVdwN408ZaLbiLgGyxlvQk2P+415/lar8az0VE1",
+	"DXMLG98C71aX+d6AvvGh358V3NjV33hJd0QB2vai8EZ9yyO853zvYbC8fzdu18boGt2/75jSdaMZx7Jn",
+	"MgKJPoiEjq2j0NaTI7sRjGgaa3LQ6+11BzyYK24X2HDsLC2lwfZr5FHVYAG2sqcobcNRbr0woL4uLclf",
+	"81y0SFbZVHXOkszKs/xhiK1BfIVDNnfgGgvIu8xmcxr9Xq/NQZA/t7+wpuK17x2uMsiQZv4M+8rB8ldS",
+	"XvQgsi89Wf7SSMghiyJwdhVElBWWmLssM0s+HmnJhv/7QpvamTmCVZ6uGr3WfM3OdOZ7Kp1OqZxlF6h+",
+	"QCormHX0u9f0q7mp20qEvpcI1XCnX6NdztkV6pN3yYkmtqpD7t1wrSBsPwyjNg4hFFNQA+46Ptiw0iVN",
+	"ImxlQxblpQRdRdwBb42Uni4uiWt199JDA15yH9jQ6cLOJcGaCRZREbs51YNyRqOfRDTLzIxgGVbJbbP/",
+	"p3JlNmx8e8O+F2mnWtjEAPJacC2UIP/4RNRMaZh6tnYwTiKUmEgvCz33imcxN62Ih9msV35Tec6v9WLu",
+	"OPnZ9dl11SXoouLniNXBRsTK2onvN6U67L1c/kYo+Chm1gN6eLDCFC5o5FSId1SOwb73dJX1qDSxBe/e",
+	"Q8Sojci/G3p60xTSkaPmCsMLSWSbNFOSKBuFmobavvNVfcmuRgct/mY9j1i1BGAPLcBJTA1thCsMgWgh",
+	"JQaIeUqyLm93csEjE/+WTBxP8htx8VYkbzfpRIAdixqCWc33FT+H5ahM5+4Ow0/RKZ5rPq/Qd2hZ6tR5",
+	"MQb8sHdo22Ng3ycjNfyGvPlk1MG8yMC3DndmWfHbUzp2KeqqUjv4oL+IG1uIt5Hq2QjBaZKs+8sxljo3",
+	"zZ0ymsPlb3ChfxYpt1McrLCQRGJJVAyP+tk2E3ug7MIh8Qbswm/mBtatXW4EQIIfreIW2CwRVc4XZZBl",
+	"kULUTvt/ga100UxvvCF18L6LVmti/PfPcH4BvRmGfytrJLrkwoZQui9JROd4jsuTJUKWW8S8mr9kzvqT",
+	"MZkBx06r5wCJ+ZNJV/evSwIWBba3aqk9Kz7sguzM77YXq8LhCuf0jmpuylpnZuaN1K3FFYpx/M2OVlle",
+	"mduR3eA/g/wPymd7a/A/u3s3x/9uTY81W1DTZXNhgto2NFW1dVtldRV99HAlnc0NaTc7+s6I5RbiwaMK",
+	"uyK5dkTuJlXYlRygi032pWCeuRa2PhFxBEqTEZNKN9nwMdy4ZMQnG9rwB7zBiE+CH23dj6DUtHEk5PSI",
+	"BC5gCf4iO1/t5+udYKHBrtg0s/IPxQbdBweAXef9cRUs7rX9KCY+QOdCw5GW7RKNP39jUXGxW6IBYlsC",
+	"pqyilWL/bO8SG8vPIp/QAf/ly8mbV9asUQRAlnptVyr3oqg4ZheWEK1Iayy0lR2fE6+acS57hLVcRhzW",
+	"28iy3jrc9yfSPMol65jWm7ruLyUQm0sm98b8XlxWA88WkkHGxc++Uwv+I2ttMfk/NN66xaVdEN+0hj8h",
+	"f7VLjhuDAZgml1QRl+fiNATKI8Ehuh0fQokOWIC3IAQLvAkr3aDXzuTy6E64Z+6EjVjkqg6FUsZOuQCi",
+	"FpivUxJTS56HAV/ielgN43+BbfjeVm6Ipi195IIPzw+x4dV4cHHgy1wYulYXp4XxfcgSzUtPJxIUcD3g",
+	"LqIOdU7bo/0VCYrsSWKLNIYxUKnKFeyanBzOJdLi5SDLnBxZCt2cW+NyQjVcuOK2OYHZyWjUkVm2zTY0",
+	"IvmUynNMniuS4lyJEMojElMNMg8AjHwipF0bEj23tONsPD2hesBHtuBW8ZpqiSscwsi2+c8sATsK2/WM",
+	"XVLtpZDnIMmIcaYm4Joic2Vbx7ofY6AX9ieqrMXSz3Nm8wTQARbXtfsT4bat4R6qbWNZjBnwbbxDJTpv",
+	"cfTGJJvtDRkWoAZDxiPneHTK3KVT5k6MH4VXs10irHmJpcs9h8iRmlfksHfosrdbY6gH/ITPJVQb2jyh",
+	"CRjSXK2+jaWRmSYRizBAekIvgOwWEw+4nkiRjick2L846PZsajimQwV7hmvEMMJ0a0sVlcC0DFcVfG7c",
+	"1SXSz1kBtvVJg9voR6HwGwuFRQ09d5GySof3MQYlK/JAdoUkEpKYhrBXv492CV3yqWKvqJZ/OLLRHjYK",
+	"Er0KS6o5ZLUosrpFulT4asCd57S1xIOT7UpODMYTKcYSlAq65KNVHy3JGHCbNVUu9LBbkWPKFCcTckqh",
+	"oC6VY48IOeBZfQiyayS1AJE1IIrOlKs6IdMYymLSUAI9R+HKQCwhptrWaYIBx2ICRt+lHIWbonIFU1hL",
+	"UdJQZ00MXE+jotxaS88DLGfFFNIfSmytLxQwM/pkO+9cshCyvtmCQ4WsDrhMuSLUDKDZFObdTEcZwPjm",
+	"FCi/nLAYsupNL9cSzkpUb8MwnKJk6OKKn9Vid79/ne+VYSv5Vjtc2O+y5hBZ656zPPlEs/Ac9Klr6DNf",
+	"z+5rtb1INkGpLUjxVQ0QN0PW1r9x+Lzdze+euOSARecWDWZ9gtAA69nGQUgZ71kl8Ki/Kis7rkQYfz8C",
+	"7mO6zC1x35yZtbNgI70aae5Wa1q0TnDDNS3a57mfNS3Whfce1bTYAvR7UtNimxV8bzUt1t6Le1DT4hsS",
+	"WLQg2vXWS9XO1c6SVvhsKjrWzWtg7aNK4ohzewy1M9bmlRSxpZGtmeUaihUJzFZg6xYpwU1BpWYD6itw",
+	"Uvqc1bqo5V5WDUr6TjwrzZYr37WQ01LpwkrYKZ8LO81E+gZzbmmeRqNMfdZt9hBjXm0hQ3NPMgtKCQjz",
+	"NbmD/V0Rku33vnEashuUelAEe/PT3u1RlI1ZJUiwaODdHsUiSG7wKMrTLDgKnLb5KM5876qj6fgXKdLE",
+	"UprS+ZWkw1Z89isI5i84d6StJZBKo7cekV/ZM3/BUsqjf+GJhBG7gsiaMOq2zr0lofW5kue32XjPrv9f",
+	"AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

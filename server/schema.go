@@ -96,21 +96,28 @@ func schemaToAPI(in *store.Schema) gen.MicrosoftGraphSchema {
 	t := schemaType
 	out := gen.MicrosoftGraphSchema{OdataType: &t, BaseType: gen.MicrosoftGraphSchemaBaseType(in.BaseType),
 		Properties: make([]gen.MicrosoftGraphProperty, len(in.Properties))}
+	out.Properties = out.Properties[:0]
 	for i, p := range in.Properties {
-		labels := make([]gen.MicrosoftGraphLabel, len(p.Labels))
-		for j, l := range p.Labels {
-			labels[j] = gen.MicrosoftGraphLabel(l)
+		if !gen.MicrosoftGraphPropertyType(p.Type).Valid() {
+			continue // a type the early beta did not have
+		}
+		labels := make([]gen.MicrosoftGraphLabel, 0, len(p.Labels))
+		for _, l := range p.Labels {
+			if gen.MicrosoftGraphLabel(l).Valid() {
+				labels = append(labels, gen.MicrosoftGraphLabel(l))
+			}
 		}
 		aliases := append([]string{}, p.Aliases...)
-		out.Properties[i] = gen.MicrosoftGraphProperty{
+		prop := gen.MicrosoftGraphProperty{
 			Name: p.Name, Type: gen.MicrosoftGraphPropertyType(p.Type),
 			IsSearchable: &p.IsSearchable, IsQueryable: &p.IsQueryable, IsRetrievable: &p.IsRetrievable,
 			IsRefinable: &p.IsRefinable, IsExactMatchRequired: &p.IsExactMatchRequired,
 			Labels: &labels, Aliases: &aliases,
 		}
 		if p.Description != "" {
-			out.Properties[i].Description = &in.Properties[i].Description
+			prop.Description = &in.Properties[i].Description
 		}
+		out.Properties = append(out.Properties, prop)
 	}
 	return out
 }

@@ -56,12 +56,3 @@ func unknownEnumMembers(c echo.Context) bool {
 	}
 	return false
 }
-
-// odataType is the @odata.type of a connectors type (connectionOperation,
-// externalConnection, schema...) in the request's shape.
-func odataType(c echo.Context, name string) string {
-	if today(c) {
-		return "#microsoft.graph.externalConnectors." + name
-	}
-	return "#microsoft.graph." + name
-}

@@ -114,6 +114,27 @@ func TestVersionedSurface(t *testing.T) {
 				}
 			}
 
+			// The early beta's shape leaves out what it cannot say.
+			var seedSchema struct {
+				Properties []struct {
+					Name   string
+					Labels []string
+				}
+			}
+			if err := json.Unmarshal(e.do(call{method: "GET", path: "/external/connections/contosohr/schema"}).body, &seedSchema); err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, p := range seedSchema.Properties {
+				names = append(names, p.Name)
+				if p.Name == "icon" && !reflect.DeepEqual(p.Labels, []string{"iconUrl"}) {
+					t.Errorf("unprefixed schema: icon's labels = %v, want [iconUrl], which the early beta has", p.Labels)
+				}
+			}
+			if !reflect.DeepEqual(names, []string{"ticketTitle", "opened", "icon"}) {
+				t.Errorf("unprefixed schema's properties = %v, want all but the principal", names)
+			}
+
 			// An operation's error is a publicError, as an SDK writes it; the
 			// early beta's paths read it as an errorDetail.
 			opPath := loc.Path

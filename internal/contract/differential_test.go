@@ -364,6 +364,10 @@ func responseCases(t testing.TB, op *Operation) []responseCase {
 		}
 		valid.Set("Content-Type", ct)
 		for _, method := range []string{op.Method, http.MethodHead} {
+			bodies := bodies
+			if method == http.MethodHead {
+				bodies = bodies[:1] // a HEAD's body is never checked: one will do
+			}
 			for _, b := range bodies {
 				cases = append(cases, responseCase{fmt.Sprintf("%d, %s", status, b.name), method, status, valid, b.data})
 			}
