@@ -48,7 +48,10 @@ func (s *Server) ExternalConnectionsUpdateSchema(c echo.Context, connID string, 
 	if err != nil {
 		return err
 	}
-	op, err := s.store.RegisterSchema(c.Request().Context(), tenantOf(c), connID, sch, store.ValidateSchema(sch), time.Now().Add(s.operationDelay))
+	if bad := store.ValidateSchema(sch); bad != nil {
+		return badRequest("%s", truncate(bad.Message, 2000)) // nothing is registered
+	}
+	op, err := s.store.RegisterSchema(c.Request().Context(), tenantOf(c), connID, sch, nil, time.Now().Add(s.operationDelay))
 	if err != nil {
 		return err
 	}

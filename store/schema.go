@@ -65,8 +65,8 @@ func isText(t PropertyType) bool { return t == TypeString || t == TypeStringColl
 // ValidateSchema checks the rules of Graph's schema that relate one field to
 // another, which openapi.yaml cannot express; the contract checks the rest
 // (names, types, labels, counts). It returns nil for a valid schema, and
-// otherwise the error its registration fails with, one detail per broken
-// rule.
+// otherwise what is wrong, one detail per broken rule, each message naming
+// the property and the rule.
 func ValidateSchema(s *Schema) *ErrorDetail {
 	var msgs []string
 	var details []InnerErrorDetail
@@ -91,6 +91,12 @@ func ValidateSchema(s *Schema) *ErrorDetail {
 		}
 		if p.IsSearchable && p.IsRefinable {
 			fail(src+"/isRefinable", "Property '%s' is both searchable and refinable; it can be only one of them.", p.Name)
+		}
+		if p.IsRefinable && p.Type == TypeBoolean {
+			fail(src+"/isRefinable", "Property '%s' is refinable, but a boolean property cannot be (RefinerShouldNotBeOfType).", p.Name)
+		}
+		if len(p.Labels) > 0 && !p.IsRetrievable {
+			fail(src+"/isRetrievable", "Property '%s' has a label, so it must be retrievable.", p.Name)
 		}
 		if p.IsExactMatchRequired && (p.IsSearchable || !isText(p.Type)) {
 			fail(src+"/isExactMatchRequired", "Property '%s' requires an exact match, which only non-searchable string and stringCollection properties can.", p.Name)

@@ -35,7 +35,7 @@ func validBody(method, path string) map[string]any {
 		return map[string]any{"id": "c" + strings.ReplaceAll(uuid.NewString(), "-", "")[:20], "name": "n"}
 	case strings.HasSuffix(path, "/schema"):
 		return map[string]any{"baseType": "microsoft.graph.externalItem", "properties": []any{
-			map[string]any{"name": "title", "type": "string", "isSearchable": true, "labels": []any{"title"}}}}
+			map[string]any{"name": "title", "type": "string", "isSearchable": true, "isRetrievable": true, "labels": []any{"title"}}}}
 	case path == "/external/connections/{externalConnectionId}":
 		return map[string]any{"description": "changed"}
 	}

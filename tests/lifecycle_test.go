@@ -131,50 +131,48 @@ func TestSchemaRegistrationPolling(t *testing.T) {
 	e.registerSchema(f.conn, goodSchema)
 }
 
-// Rules that relate one field to another fail the operation, as Graph's
-// asynchronous validation does; the connection stays a draft.
-func TestSchemaRegistrationFails(t *testing.T) {
+// Graph's schema rules that relate one field to another are refused at
+// once, with a 400 that names the property and the rule, on every version
+// and path family; nothing is registered, and the connection stays a draft.
+func TestSchemaRulesRefused(t *testing.T) {
 	e := newEnv(t)
 	tests := []struct {
-		name        string
-		schema      map[string]any
-		wantSources []any
+		name      string
+		schema    map[string]any
+		wantInMsg string
 	}{
 		{"searchable number", schemaBody(map[string]any{"name": "n", "type": "int64", "isSearchable": true}),
-			[]any{"properties/0/isSearchable"}},
+			"Property 'n' is searchable, but only string and stringCollection properties can be."},
 		{"searchable and refinable", schemaBody(map[string]any{"name": "s", "type": "string", "isSearchable": true, "isRefinable": true}),
-			[]any{"properties/0/isRefinable"}},
+			"Property 's' is both searchable and refinable"},
+		{"refinable boolean", schemaBody(map[string]any{"name": "done", "type": "boolean", "isRefinable": true}),
+			"Property 'done' is refinable, but a boolean property cannot be"},
+		{"label on a property that is not retrievable", schemaBody(map[string]any{"name": "t", "type": "string", "labels": []any{"title"}}),
+			"Property 't' has a label, so it must be retrievable."},
 		{"label on two properties", schemaBody(
-			map[string]any{"name": "a", "type": "string", "labels": []any{"title"}},
-			map[string]any{"name": "b", "type": "string", "labels": []any{"title"}}),
-			[]any{"properties/1/labels"}},
+			map[string]any{"name": "a", "type": "string", "isRetrievable": true, "labels": []any{"title"}},
+			map[string]any{"name": "b", "type": "string", "isRetrievable": true, "labels": []any{"title"}}),
+			"The label 'title' of property 'b' is already on property 'a'."},
 		{"duplicate name", schemaBody(map[string]any{"name": "a", "type": "string"}, map[string]any{"name": "A", "type": "int64"}),
-			[]any{"properties/1"}},
+			"The name or alias 'A' of property 'A' is already used by property 'a'."},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := e.with(t)
-			f := e.fixture()
-			seen, op := e.pollOperation(e.registerSchema(f.conn, tt.schema))
-			if diff := cmp.Diff([]string{"inprogress", "failed"}, seen); diff != "" {
-				t.Errorf("statuses seen while polling (-want +got):\n%s", diff)
-			}
-			opErr, _ := op["error"].(map[string]any)
-			var sources []any
-			details, _ := opErr["details"].([]any)
-			for _, d := range details {
-				sources = append(sources, d.(map[string]any)["source"])
-			}
-			if opErr["errorCode"] != "InvalidSchema" || opErr["message"] == "" || !cmp.Equal(sources, tt.wantSources) {
-				t.Errorf("error = %v, want InvalidSchema with a message and sources %v", opErr, tt.wantSources)
-			}
-			if got := e.connectionState(f.conn); got != "draft" {
-				t.Errorf("state after a failed registration = %q, want draft", got)
-			}
-			if r := e.do(call{method: "GET", path: "/external/connections/" + f.conn + "/schema"}); r.status != http.StatusNotFound {
-				t.Errorf("GET schema after a failed registration = %d, want 404", r.status)
-			}
-		})
+		for _, prefix := range []string{"", "/v1.0", "/beta"} {
+			t.Run(tt.name+" "+prefix, func(t *testing.T) {
+				e := e.with(t)
+				f := e.fixture()
+				r := e.do(call{method: "PATCH", path: prefix + "/external/connections/" + f.conn + "/schema", body: tt.schema})
+				if r.status != http.StatusBadRequest || r.errorCode(t) != "invalidRequest" || !strings.Contains(r.errorMessage(t), tt.wantInMsg) {
+					t.Errorf("PATCH schema = %d %s, want 400 invalidRequest saying %q", r.status, r.body, tt.wantInMsg)
+				}
+				if got := e.connectionState(f.conn); got != "draft" {
+					t.Errorf("state after a refused schema = %q, want draft", got)
+				}
+				if r := e.do(call{method: "GET", path: "/external/connections/" + f.conn + "/operations/$count"}); string(r.body) != "1" {
+					t.Errorf("operations after a refused schema = %s, want only the fixture's", r.body)
+				}
+			})
+		}
 	}
 }
 
