@@ -34,6 +34,31 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatalf("walk-through failed: %v\n%s", err, out)
 	}
+	// The walk-through of /v1.0, the second block.
+	if _, v1, ok := strings.Cut(rest, "<!-- walkthrough:"); !ok {
+		t.Error("README.md has no second walk-through, of /v1.0")
+	} else {
+		_, v1, _ = strings.Cut(v1, "```sh\n")
+		script, _, _ := strings.Cut(v1, "```")
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+		cmd.Env = append(os.Environ(), "URL="+p.url, "GRAPHCONN="+binary(t), "DATA_DIR="+dir)
+		v1out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("/v1.0 walk-through failed: %v\n%s", err, v1out)
+		}
+		for _, want := range []string{
+			`"@odata.type":"#microsoft.graph.externalConnectors.externalConnection"`,
+			`"urlPattern":"/tickets/(?\u003cticketId\u003e[0-9]+)"`,
+			"polling " + p.url + "/v1.0/external/connections/contosotickets/operations/",
+			`"@odata.type":"#microsoft.graph.externalConnectors.connectionOperation"`,
+			`"code":"ItemsRejected"`,
+			"\n202\n",
+		} {
+			if !strings.Contains(string(v1out), want) {
+				t.Errorf("/v1.0 walk-through output lacks %s:\n%s", want, v1out)
+			}
+		}
+	}
 	for _, want := range []string{
 		`"state":"draft"`,
 		`"status":"inprogress"`,
