@@ -212,8 +212,11 @@ func newClient(t *testing.T, s *server) (*msgraphsdk.GraphServiceClient, *wireLo
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := absauth.NewBaseBearerTokenAuthenticationProvider(&staticToken{token: s.token,
-		hosts: absauth.NewAllowedHostsValidator([]string{u.Hostname()})})
+	hosts, err := absauth.NewAllowedHostsValidatorErrorCheck([]string{u.Hostname()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := absauth.NewBaseBearerTokenAuthenticationProvider(&staticToken{token: s.token, hosts: hosts})
 
 	pem, err := os.ReadFile(s.caFile)
 	if err != nil {
@@ -241,7 +244,7 @@ func newClient(t *testing.T, s *server) (*msgraphsdk.GraphServiceClient, *wireLo
 // staticToken is an AccessTokenProvider of one token, for its hosts only.
 type staticToken struct {
 	token string
-	hosts absauth.AllowedHostsValidator
+	hosts *absauth.AllowedHostsValidator
 }
 
 func (p *staticToken) GetAuthorizationToken(_ context.Context, u *url.URL, _ map[string]any) (string, error) {
@@ -251,7 +254,7 @@ func (p *staticToken) GetAuthorizationToken(_ context.Context, u *url.URL, _ map
 	return p.token, nil
 }
 
-func (p *staticToken) GetAllowedHostsValidator() *absauth.AllowedHostsValidator { return &p.hosts }
+func (p *staticToken) GetAllowedHostsValidator() *absauth.AllowedHostsValidator { return p.hosts }
 
 // wireLog sees each request as it leaves the SDK's middleware.
 type wireLog struct {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -109,7 +110,8 @@ func startServer(t *testing.T) *server {
 	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := cmd.Wait(); err != nil && ctx.Err() == nil {
+		// A clean stop on SIGINT: Wait reports the context's end only.
+		if err := cmd.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("graphconn serve: %v", err)
 		}
 		if t.Failed() {
