@@ -98,6 +98,10 @@ func (br *bodyReader) read(req *http.Request, op *contract.Operation, buf []byte
 	case err == nil:
 		return data, release, nil
 	case errors.Is(err, errBudget):
+		// The rest of the body is read (not kept: within the limit), so that
+		// the client, still sending it, gets the answer rather than a broken
+		// connection.
+		_, _ = io.Copy(io.Discard, wire)
 		return nil, release, newError(http.StatusServiceUnavailable, "serviceNotAvailable",
 			"The server is reading too many request bodies at once; retry after %s second.", retryAfter).with("Retry-After", retryAfter)
 	case errors.Is(err, errInflation):
