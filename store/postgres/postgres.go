@@ -5,7 +5,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -243,7 +242,7 @@ func (db *DB) CreateConnection(ctx context.Context, tenant string, c *store.Conn
 		}
 		return dbError("create connection", err)
 	}
-	if c.Settings, err = decodeSettings(stored); err != nil {
+	if c.Settings, err = store.DecodeSettings(stored); err != nil {
 		return dbError("create connection", err)
 	}
 	c.Tenant, c.State, c.Version, c.Created, c.Modified = tenant, store.ConnectionDraft, now.UnixNano(), now, now
@@ -259,7 +258,7 @@ func scanConnection(row pgx.Row, c *store.Connection) error {
 		return err
 	}
 	var err error
-	if c.Settings, err = decodeSettings(settings); err != nil {
+	if c.Settings, err = store.DecodeSettings(settings); err != nil {
 		return err
 	}
 	c.State, c.Created, c.Modified = store.ConnectionState(state), unixTime(created), unixTime(modified)
@@ -706,7 +705,7 @@ func settingsObject(m map[string]json.RawMessage, nulls bool) ([]byte, error) {
 	out := make(map[string]json.RawMessage, len(m))
 	for k, v := range m {
 		switch {
-		case isNull(v):
+		case store.IsNull(v):
 			if nulls {
 				out[k] = json.RawMessage("null")
 			}
@@ -721,54 +720,6 @@ func settingsObject(m map[string]json.RawMessage, nulls bool) ([]byte, error) {
 		return nil, dbError("encode settings", err)
 	}
 	return b, nil
-}
-
-// isNull reports whether v is JSON null; an empty v is too, as json.Marshal
-// encodes a nil json.RawMessage.
-func isNull(v json.RawMessage) bool {
-	v = bytes.TrimSpace(v)
-	return len(v) == 0 || string(v) == "null"
-}
-
-// decodeSettings returns the settings column's object as
-// store.Connection.Settings: nil when empty, each value in canonical form.
-func decodeSettings(b []byte) (map[string]json.RawMessage, error) {
-	if string(b) == "{}" {
-		return nil, nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("decode settings: %w", err)
-	}
-	if len(m) == 0 {
-		return nil, nil
-	}
-	for k, v := range m {
-		c, err := canonicalJSON(v)
-		if err != nil {
-			return nil, fmt.Errorf("decode settings: %s: %w", k, err)
-		}
-		m[k] = c
-	}
-	return m, nil
-}
-
-// canonicalJSON re-encodes v: compact, object members in byte order of
-// their names, numbers as they are spelt, no HTML escapes.
-func canonicalJSON(v []byte) (json.RawMessage, error) {
-	d := json.NewDecoder(bytes.NewReader(v))
-	d.UseNumber()
-	var x any
-	if err := d.Decode(&x); err != nil {
-		return nil, err
-	}
-	var b bytes.Buffer
-	e := json.NewEncoder(&b)
-	e.SetEscapeHTML(false)
-	if err := e.Encode(x); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // marshal encodes v as JSON for a jsonb parameter: nil (SQL NULL) for a nil

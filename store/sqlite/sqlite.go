@@ -258,7 +258,7 @@ func (db *DB) CreateConnection(ctx context.Context, tenant string, c *store.Conn
 	}
 	// SQLite stores the text as it is: the settings as stored read back
 	// from it.
-	stored, err := decodeSettings([]byte(settings))
+	stored, err := store.DecodeSettings([]byte(settings))
 	if err != nil {
 		return internal("create connection", err)
 	}
@@ -286,7 +286,7 @@ func scanConnection(row scanner, c *store.Connection) error {
 		return err
 	}
 	var err error
-	if c.Settings, err = decodeSettings(settings); err != nil {
+	if c.Settings, err = store.DecodeSettings(settings); err != nil {
 		return err
 	}
 	c.Created, c.Modified = unixTime(created), unixTime(modified)
@@ -752,7 +752,7 @@ const maxSetPairs = 50
 func settingsObject(m map[string]json.RawMessage) (string, error) {
 	kept := make(map[string]json.RawMessage, len(m))
 	for k, v := range m {
-		if isNull(v) {
+		if store.IsNull(v) {
 			continue
 		}
 		if !json.Valid(v) {
@@ -791,7 +791,7 @@ func settingsPatch(m map[string]json.RawMessage, n int) (string, []any, error) {
 			return "", nil, err
 		}
 		v := m[k]
-		if isNull(v) {
+		if store.IsNull(v) {
 			remove = append(remove, fmt.Sprintf("?%d", n+len(args)))
 			args = append(args, path)
 			continue
@@ -828,56 +828,8 @@ func jsonPath(name string) (string, error) {
 	return "$." + strings.TrimSuffix(b.String(), "\n"), nil
 }
 
-// isNull reports whether v is JSON null; an empty v is too, as json.Marshal
-// encodes a nil json.RawMessage.
-func isNull(v json.RawMessage) bool {
-	v = bytes.TrimSpace(v)
-	return len(v) == 0 || string(v) == "null"
-}
-
 func invalidSetting(name string) error {
 	return store.E(store.Invalid, "The value of the connection's property '%s' is not JSON.", name)
-}
-
-// decodeSettings returns the settings column's object as
-// store.Connection.Settings: nil when empty, each value in canonical form.
-func decodeSettings(b []byte) (map[string]json.RawMessage, error) {
-	if string(b) == "{}" {
-		return nil, nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("decode settings: %w", err)
-	}
-	if len(m) == 0 {
-		return nil, nil
-	}
-	for k, v := range m {
-		c, err := canonicalJSON(v)
-		if err != nil {
-			return nil, fmt.Errorf("decode settings: %s: %w", k, err)
-		}
-		m[k] = c
-	}
-	return m, nil
-}
-
-// canonicalJSON re-encodes v: compact, object members in byte order of
-// their names, numbers as they are spelt, no HTML escapes.
-func canonicalJSON(v []byte) (json.RawMessage, error) {
-	d := json.NewDecoder(bytes.NewReader(v))
-	d.UseNumber()
-	var x any
-	if err := d.Decode(&x); err != nil {
-		return nil, err
-	}
-	var b bytes.Buffer
-	e := json.NewEncoder(&b)
-	e.SetEscapeHTML(false)
-	if err := e.Encode(x); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 func marshal(v any) (any, error) {
