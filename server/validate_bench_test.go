@@ -25,13 +25,14 @@ func BenchmarkSeedPatch(b *testing.B) {
 	for _, bc := range []struct {
 		name         string
 		noValidation bool
-	}{{"validated", false}, {"unvalidated", true}} {
+		prefix       string
+	}{{"validated", false, ""}, {"unvalidated", true, ""}, {"validated/v1.0", false, "/v1.0"}} {
 		b.Run(bc.name, func(b *testing.B) {
 			h, token := benchServer(b, bc.noValidation)
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				req := httptest.NewRequest(http.MethodPatch, benchOpPath, bytes.NewReader(bodies[i%2]))
+				req := httptest.NewRequest(http.MethodPatch, bc.prefix+benchOpPath, bytes.NewReader(bodies[i%2]))
 				req.Header.Set("Authorization", token)
 				req.Header.Set("Content-Type", "application/json")
 				rec := httptest.NewRecorder()

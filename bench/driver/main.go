@@ -51,6 +51,9 @@ type build struct {
 	label string // "" for --bin
 	bin   string
 	env   []string
+	// prefix goes before the path of the PATCH, as "/v1.0": the same
+	// operation on another version's path.
+	prefix string
 }
 
 func main() {
@@ -79,6 +82,14 @@ func main() {
 		cfg.variants = append(cfg.variants, build{label: label, bin: f[0], env: f[1:]})
 		return nil
 	})
+	flag.Func("path-variant", "the -bin binary's validated PATCH on SQLite under another version's path, measured in the same rounds: LABEL=PREFIX (e.g. v1.0=/v1.0); repeatable", func(v string) error {
+		label, prefix, ok := strings.Cut(v, "=")
+		if !ok || label == "" || !strings.HasPrefix(prefix, "/") {
+			return errors.New("want LABEL=/PREFIX")
+		}
+		cfg.variants = append(cfg.variants, build{label: label, prefix: prefix}) // bin: -bin, once parsed
+		return nil
+	})
 	flag.Func("server-env", "an environment variable NAME=VALUE for graphconn (e.g. GOGC=400, to measure a proposal); repeatable", func(v string) error {
 		if !strings.Contains(v, "=") {
 			return errors.New("want NAME=VALUE")
@@ -87,6 +98,11 @@ func main() {
 		return nil
 	})
 	flag.Parse()
+	for i := range cfg.variants {
+		if cfg.variants[i].bin == "" {
+			cfg.variants[i].bin = cfg.bin // a -path-variant
+		}
+	}
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "driver:", err)
 		os.Exit(1)
@@ -617,7 +633,7 @@ func (s *server) setup() error {
 	if err := json.Unmarshal(body, &op); err != nil || op.ID == "" {
 		return fmt.Errorf("create operation: %s", body)
 	}
-	s.opPath = "/external/connections/bench/operations/" + op.ID
+	s.opPath = s.build.prefix + "/external/connections/bench/operations/" + op.ID
 	_, err = s.call("PATCH", s.opPath, `{"status":"inprogress"}`, http.StatusOK)
 	return err
 }
