@@ -8,6 +8,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/graphconn/graphconn/gen"
+	"github.com/graphconn/graphconn/internal/contract"
 )
 
 // Handlers decode request bodies into the generated types (decodeBody),
@@ -112,4 +113,18 @@ func jsonFields(typ reflect.Type) map[string]bool {
 		}
 	}
 	return out
+}
+
+// checkSettings bounds a displayTemplate's layout by maxLayoutBytes, which
+// must be what openapi.yaml says (x-graphconn-maxBytes).
+func TestLayoutBoundIsTheContracts(t *testing.T) {
+	spec, err := LoadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout := spec.Components.Schemas["microsoft.graph.externalConnectors.displayTemplate"].Value.Properties["layout"].Value
+	got, ok := layout.Extensions[contract.MaxBytesExtension].(float64)
+	if !ok || int(got) != maxLayoutBytes {
+		t.Errorf("openapi.yaml's layout %s = %v, want maxLayoutBytes (%d)", contract.MaxBytesExtension, layout.Extensions[contract.MaxBytesExtension], maxLayoutBytes)
+	}
 }
