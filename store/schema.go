@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // PropertyType is the data type of a schema property.
@@ -28,6 +29,11 @@ const (
 type Schema struct {
 	BaseType   string     `json:"baseType"`
 	Properties []Property `json:"properties"`
+	// Registered is when the registration of the schema completed, as the
+	// store read it (zero on a schema not yet stored): with the tenant and
+	// the connection, it names one registered schema, which callers may
+	// compile once and reuse.
+	Registered time.Time `json:"-"`
 }
 
 // Property is one property of a Schema.

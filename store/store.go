@@ -54,6 +54,10 @@ type Connection struct {
 	// when there are none. A value that is not JSON is Invalid, as is, on
 	// PostgreSQL, a string holding U+0000.
 	Settings map[string]json.RawMessage
+	// ItemCount is the number of the connection's items, kept by the store
+	// in the transactions that add and delete them (beta's
+	// ingestedItemsCount and quota read it).
+	ItemCount int64
 }
 
 // ConnectionUpdate holds the changes of a merge-patch of a connection: nil
@@ -159,6 +163,8 @@ type Page struct {
 // schema of a connection belong to its tenant. A tenant is an opaque string
 // to the store; callers give it in one canonical form (auth.ParseTenantID).
 type Store interface {
+	ItemStore
+
 	// CreateConnection stores c in the draft state in the tenant; it sets
 	// c.Tenant, c.State, c.Version, c.Created and c.Modified, and
 	// c.Settings to the settings as stored (see Connection.Settings).
