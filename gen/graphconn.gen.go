@@ -123,6 +123,75 @@ func (e MicrosoftGraphExternalConnectionOdataType) Valid() bool {
 	}
 }
 
+// Defines values for MicrosoftGraphExternalConnectorsAclOdataType.
+const (
+	MicrosoftGraphExternalConnectorsAclOdataTypeHashMicrosoftGraphExternalConnectorsAcl MicrosoftGraphExternalConnectorsAclOdataType = "#microsoft.graph.externalConnectors.acl"
+	MicrosoftGraphExternalConnectorsAclOdataTypeMicrosoftGraphExternalConnectorsAcl     MicrosoftGraphExternalConnectorsAclOdataType = "microsoft.graph.externalConnectors.acl"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsAclOdataType enum.
+func (e MicrosoftGraphExternalConnectorsAclOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsAclOdataTypeHashMicrosoftGraphExternalConnectorsAcl:
+		return true
+	case MicrosoftGraphExternalConnectorsAclOdataTypeMicrosoftGraphExternalConnectorsAcl:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsAclAccessType.
+const (
+	MicrosoftGraphExternalConnectorsAclAccessTypeDeny               MicrosoftGraphExternalConnectorsAclAccessType = "deny"
+	MicrosoftGraphExternalConnectorsAclAccessTypeGrant              MicrosoftGraphExternalConnectorsAclAccessType = "grant"
+	MicrosoftGraphExternalConnectorsAclAccessTypeUnknownFutureValue MicrosoftGraphExternalConnectorsAclAccessType = "unknownFutureValue"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsAclAccessType enum.
+func (e MicrosoftGraphExternalConnectorsAclAccessType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsAclAccessTypeDeny:
+		return true
+	case MicrosoftGraphExternalConnectorsAclAccessTypeGrant:
+		return true
+	case MicrosoftGraphExternalConnectorsAclAccessTypeUnknownFutureValue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsAclType.
+const (
+	MicrosoftGraphExternalConnectorsAclTypeEveryone             MicrosoftGraphExternalConnectorsAclType = "everyone"
+	MicrosoftGraphExternalConnectorsAclTypeEveryoneExceptGuests MicrosoftGraphExternalConnectorsAclType = "everyoneExceptGuests"
+	MicrosoftGraphExternalConnectorsAclTypeExternalGroup        MicrosoftGraphExternalConnectorsAclType = "externalGroup"
+	MicrosoftGraphExternalConnectorsAclTypeGroup                MicrosoftGraphExternalConnectorsAclType = "group"
+	MicrosoftGraphExternalConnectorsAclTypeUnknownFutureValue   MicrosoftGraphExternalConnectorsAclType = "unknownFutureValue"
+	MicrosoftGraphExternalConnectorsAclTypeUser                 MicrosoftGraphExternalConnectorsAclType = "user"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsAclType enum.
+func (e MicrosoftGraphExternalConnectorsAclType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsAclTypeEveryone:
+		return true
+	case MicrosoftGraphExternalConnectorsAclTypeEveryoneExceptGuests:
+		return true
+	case MicrosoftGraphExternalConnectorsAclTypeExternalGroup:
+		return true
+	case MicrosoftGraphExternalConnectorsAclTypeGroup:
+		return true
+	case MicrosoftGraphExternalConnectorsAclTypeUnknownFutureValue:
+		return true
+	case MicrosoftGraphExternalConnectorsAclTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MicrosoftGraphExternalConnectorsActivitySettingsOdataType.
 const (
 	MicrosoftGraphExternalConnectorsActivitySettingsOdataTypeHashMicrosoftGraphExternalConnectorsActivitySettings MicrosoftGraphExternalConnectorsActivitySettingsOdataType = "#microsoft.graph.externalConnectors.activitySettings"
@@ -198,6 +267,21 @@ func (e MicrosoftGraphExternalConnectorsConnectionOperationStatus) Valid() bool 
 	case MicrosoftGraphExternalConnectorsConnectionOperationStatusUnknownFutureValue:
 		return true
 	case MicrosoftGraphExternalConnectorsConnectionOperationStatusUnspecified:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsConnectionQuotaOdataType.
+const (
+	HashMicrosoftGraphExternalConnectorsConnectionQuota MicrosoftGraphExternalConnectorsConnectionQuotaOdataType = "#microsoft.graph.externalConnectors.connectionQuota"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsConnectionQuotaOdataType enum.
+func (e MicrosoftGraphExternalConnectorsConnectionQuotaOdataType) Valid() bool {
+	switch e {
+	case HashMicrosoftGraphExternalConnectorsConnectionQuota:
 		return true
 	default:
 		return false
@@ -306,6 +390,66 @@ func (e MicrosoftGraphExternalConnectorsDisplayTemplateOdataType) Valid() bool {
 	}
 }
 
+// Defines values for MicrosoftGraphExternalConnectorsExternalActivityOdataType.
+const (
+	MicrosoftGraphExternalConnectorsExternalActivityOdataTypeHashMicrosoftGraphExternalConnectorsExternalActivity MicrosoftGraphExternalConnectorsExternalActivityOdataType = "#microsoft.graph.externalConnectors.externalActivity"
+	MicrosoftGraphExternalConnectorsExternalActivityOdataTypeMicrosoftGraphExternalConnectorsExternalActivity     MicrosoftGraphExternalConnectorsExternalActivityOdataType = "microsoft.graph.externalConnectors.externalActivity"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsExternalActivityOdataType enum.
+func (e MicrosoftGraphExternalConnectorsExternalActivityOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsExternalActivityOdataTypeHashMicrosoftGraphExternalConnectorsExternalActivity:
+		return true
+	case MicrosoftGraphExternalConnectorsExternalActivityOdataTypeMicrosoftGraphExternalConnectorsExternalActivity:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsExternalActivityResultOdataType.
+const (
+	HashMicrosoftGraphExternalConnectorsExternalActivityResult MicrosoftGraphExternalConnectorsExternalActivityResultOdataType = "#microsoft.graph.externalConnectors.externalActivityResult"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsExternalActivityResultOdataType enum.
+func (e MicrosoftGraphExternalConnectorsExternalActivityResultOdataType) Valid() bool {
+	switch e {
+	case HashMicrosoftGraphExternalConnectorsExternalActivityResult:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsExternalActivityType.
+const (
+	MicrosoftGraphExternalConnectorsExternalActivityTypeCommented          MicrosoftGraphExternalConnectorsExternalActivityType = "commented"
+	MicrosoftGraphExternalConnectorsExternalActivityTypeCreated            MicrosoftGraphExternalConnectorsExternalActivityType = "created"
+	MicrosoftGraphExternalConnectorsExternalActivityTypeModified           MicrosoftGraphExternalConnectorsExternalActivityType = "modified"
+	MicrosoftGraphExternalConnectorsExternalActivityTypeUnknownFutureValue MicrosoftGraphExternalConnectorsExternalActivityType = "unknownFutureValue"
+	MicrosoftGraphExternalConnectorsExternalActivityTypeViewed             MicrosoftGraphExternalConnectorsExternalActivityType = "viewed"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsExternalActivityType enum.
+func (e MicrosoftGraphExternalConnectorsExternalActivityType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsExternalActivityTypeCommented:
+		return true
+	case MicrosoftGraphExternalConnectorsExternalActivityTypeCreated:
+		return true
+	case MicrosoftGraphExternalConnectorsExternalActivityTypeModified:
+		return true
+	case MicrosoftGraphExternalConnectorsExternalActivityTypeUnknownFutureValue:
+		return true
+	case MicrosoftGraphExternalConnectorsExternalActivityTypeViewed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MicrosoftGraphExternalConnectorsExternalConnectionOdataType.
 const (
 	MicrosoftGraphExternalConnectorsExternalConnectionOdataTypeHashMicrosoftGraphExternalConnectorsExternalConnection MicrosoftGraphExternalConnectorsExternalConnectionOdataType = "#microsoft.graph.externalConnectors.externalConnection"
@@ -318,6 +462,186 @@ func (e MicrosoftGraphExternalConnectorsExternalConnectionOdataType) Valid() boo
 	case MicrosoftGraphExternalConnectorsExternalConnectionOdataTypeHashMicrosoftGraphExternalConnectorsExternalConnection:
 		return true
 	case MicrosoftGraphExternalConnectorsExternalConnectionOdataTypeMicrosoftGraphExternalConnectorsExternalConnection:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsExternalGroupOdataType.
+const (
+	MicrosoftGraphExternalConnectorsExternalGroupOdataTypeHashMicrosoftGraphExternalConnectorsExternalGroup MicrosoftGraphExternalConnectorsExternalGroupOdataType = "#microsoft.graph.externalConnectors.externalGroup"
+	MicrosoftGraphExternalConnectorsExternalGroupOdataTypeMicrosoftGraphExternalConnectorsExternalGroup     MicrosoftGraphExternalConnectorsExternalGroupOdataType = "microsoft.graph.externalConnectors.externalGroup"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsExternalGroupOdataType enum.
+func (e MicrosoftGraphExternalConnectorsExternalGroupOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsExternalGroupOdataTypeHashMicrosoftGraphExternalConnectorsExternalGroup:
+		return true
+	case MicrosoftGraphExternalConnectorsExternalGroupOdataTypeMicrosoftGraphExternalConnectorsExternalGroup:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsExternalItemOdataType.
+const (
+	MicrosoftGraphExternalConnectorsExternalItemOdataTypeHashMicrosoftGraphExternalConnectorsExternalItem MicrosoftGraphExternalConnectorsExternalItemOdataType = "#microsoft.graph.externalConnectors.externalItem"
+	MicrosoftGraphExternalConnectorsExternalItemOdataTypeMicrosoftGraphExternalConnectorsExternalItem     MicrosoftGraphExternalConnectorsExternalItemOdataType = "microsoft.graph.externalConnectors.externalItem"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsExternalItemOdataType enum.
+func (e MicrosoftGraphExternalConnectorsExternalItemOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsExternalItemOdataTypeHashMicrosoftGraphExternalConnectorsExternalItem:
+		return true
+	case MicrosoftGraphExternalConnectorsExternalItemOdataTypeMicrosoftGraphExternalConnectorsExternalItem:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsExternalItemContentOdataType.
+const (
+	MicrosoftGraphExternalConnectorsExternalItemContentOdataTypeHashMicrosoftGraphExternalConnectorsExternalItemContent MicrosoftGraphExternalConnectorsExternalItemContentOdataType = "#microsoft.graph.externalConnectors.externalItemContent"
+	MicrosoftGraphExternalConnectorsExternalItemContentOdataTypeMicrosoftGraphExternalConnectorsExternalItemContent     MicrosoftGraphExternalConnectorsExternalItemContentOdataType = "microsoft.graph.externalConnectors.externalItemContent"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsExternalItemContentOdataType enum.
+func (e MicrosoftGraphExternalConnectorsExternalItemContentOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsExternalItemContentOdataTypeHashMicrosoftGraphExternalConnectorsExternalItemContent:
+		return true
+	case MicrosoftGraphExternalConnectorsExternalItemContentOdataTypeMicrosoftGraphExternalConnectorsExternalItemContent:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsExternalItemContentType.
+const (
+	MicrosoftGraphExternalConnectorsExternalItemContentTypeHtml               MicrosoftGraphExternalConnectorsExternalItemContentType = "html"
+	MicrosoftGraphExternalConnectorsExternalItemContentTypeText               MicrosoftGraphExternalConnectorsExternalItemContentType = "text"
+	MicrosoftGraphExternalConnectorsExternalItemContentTypeUnknownFutureValue MicrosoftGraphExternalConnectorsExternalItemContentType = "unknownFutureValue"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsExternalItemContentType enum.
+func (e MicrosoftGraphExternalConnectorsExternalItemContentType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsExternalItemContentTypeHtml:
+		return true
+	case MicrosoftGraphExternalConnectorsExternalItemContentTypeText:
+		return true
+	case MicrosoftGraphExternalConnectorsExternalItemContentTypeUnknownFutureValue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabelOdataType.
+const (
+	MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabelOdataTypeHashMicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabel MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabelOdataType = "#microsoft.graph.externalConnectors.externalItemInformationProtectionLabel"
+	MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabelOdataTypeMicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabel     MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabelOdataType = "microsoft.graph.externalConnectors.externalItemInformationProtectionLabel"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabelOdataType enum.
+func (e MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabelOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabelOdataTypeHashMicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabel:
+		return true
+	case MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabelOdataTypeMicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabel:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsExternalItemUpdateOdataType.
+const (
+	MicrosoftGraphExternalConnectorsExternalItemUpdateOdataTypeHashMicrosoftGraphExternalConnectorsExternalItem MicrosoftGraphExternalConnectorsExternalItemUpdateOdataType = "#microsoft.graph.externalConnectors.externalItem"
+	MicrosoftGraphExternalConnectorsExternalItemUpdateOdataTypeMicrosoftGraphExternalConnectorsExternalItem     MicrosoftGraphExternalConnectorsExternalItemUpdateOdataType = "microsoft.graph.externalConnectors.externalItem"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsExternalItemUpdateOdataType enum.
+func (e MicrosoftGraphExternalConnectorsExternalItemUpdateOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsExternalItemUpdateOdataTypeHashMicrosoftGraphExternalConnectorsExternalItem:
+		return true
+	case MicrosoftGraphExternalConnectorsExternalItemUpdateOdataTypeMicrosoftGraphExternalConnectorsExternalItem:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsIdentityOdataType.
+const (
+	MicrosoftGraphExternalConnectorsIdentityOdataTypeHashMicrosoftGraphExternalConnectorsExternalGroupMember MicrosoftGraphExternalConnectorsIdentityOdataType = "#microsoft.graph.externalConnectors.externalGroupMember"
+	MicrosoftGraphExternalConnectorsIdentityOdataTypeHashMicrosoftGraphExternalConnectorsIdentity            MicrosoftGraphExternalConnectorsIdentityOdataType = "#microsoft.graph.externalConnectors.identity"
+	MicrosoftGraphExternalConnectorsIdentityOdataTypeMicrosoftGraphExternalConnectorsExternalGroupMember     MicrosoftGraphExternalConnectorsIdentityOdataType = "microsoft.graph.externalConnectors.externalGroupMember"
+	MicrosoftGraphExternalConnectorsIdentityOdataTypeMicrosoftGraphExternalConnectorsIdentity                MicrosoftGraphExternalConnectorsIdentityOdataType = "microsoft.graph.externalConnectors.identity"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsIdentityOdataType enum.
+func (e MicrosoftGraphExternalConnectorsIdentityOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsIdentityOdataTypeHashMicrosoftGraphExternalConnectorsExternalGroupMember:
+		return true
+	case MicrosoftGraphExternalConnectorsIdentityOdataTypeHashMicrosoftGraphExternalConnectorsIdentity:
+		return true
+	case MicrosoftGraphExternalConnectorsIdentityOdataTypeMicrosoftGraphExternalConnectorsExternalGroupMember:
+		return true
+	case MicrosoftGraphExternalConnectorsIdentityOdataTypeMicrosoftGraphExternalConnectorsIdentity:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsIdentityType.
+const (
+	MicrosoftGraphExternalConnectorsIdentityTypeExternalGroup      MicrosoftGraphExternalConnectorsIdentityType = "externalGroup"
+	MicrosoftGraphExternalConnectorsIdentityTypeGroup              MicrosoftGraphExternalConnectorsIdentityType = "group"
+	MicrosoftGraphExternalConnectorsIdentityTypeUnknownFutureValue MicrosoftGraphExternalConnectorsIdentityType = "unknownFutureValue"
+	MicrosoftGraphExternalConnectorsIdentityTypeUser               MicrosoftGraphExternalConnectorsIdentityType = "user"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsIdentityType enum.
+func (e MicrosoftGraphExternalConnectorsIdentityType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsIdentityTypeExternalGroup:
+		return true
+	case MicrosoftGraphExternalConnectorsIdentityTypeGroup:
+		return true
+	case MicrosoftGraphExternalConnectorsIdentityTypeUnknownFutureValue:
+		return true
+	case MicrosoftGraphExternalConnectorsIdentityTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsIdentitySourceType.
+const (
+	MicrosoftGraphExternalConnectorsIdentitySourceTypeAzureActiveDirectory MicrosoftGraphExternalConnectorsIdentitySourceType = "azureActiveDirectory"
+	MicrosoftGraphExternalConnectorsIdentitySourceTypeExternal             MicrosoftGraphExternalConnectorsIdentitySourceType = "external"
+	MicrosoftGraphExternalConnectorsIdentitySourceTypeUnknownFutureValue   MicrosoftGraphExternalConnectorsIdentitySourceType = "unknownFutureValue"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsIdentitySourceType enum.
+func (e MicrosoftGraphExternalConnectorsIdentitySourceType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsIdentitySourceTypeAzureActiveDirectory:
+		return true
+	case MicrosoftGraphExternalConnectorsIdentitySourceTypeExternal:
+		return true
+	case MicrosoftGraphExternalConnectorsIdentitySourceTypeUnknownFutureValue:
 		return true
 	default:
 		return false
@@ -1024,6 +1348,32 @@ type MicrosoftGraphExternalConnectionCollection struct {
 	Value []MicrosoftGraphExternalConnection `json:"value"`
 }
 
+// MicrosoftGraphExternalConnectorsAcl defines model for microsoft.graph.externalConnectors.acl.
+type MicrosoftGraphExternalConnectorsAcl struct {
+	OdataType *MicrosoftGraphExternalConnectorsAclOdataType `json:"@odata.type,omitempty"`
+
+	// AccessType Whether the entry grants or denies access; deny wins. An evolvable enumeration.
+	AccessType MicrosoftGraphExternalConnectorsAclAccessType `json:"accessType"`
+
+	// IdentitySource Where the identity comes from (beta in Graph; graphconn takes it on every version).
+	IdentitySource *MicrosoftGraphExternalConnectorsIdentitySourceType `json:"identitySource,omitempty"`
+
+	// Type Whom the entry names. An evolvable enumeration.
+	Type MicrosoftGraphExternalConnectorsAclType `json:"type"`
+
+	// Value The Entra object id of a user or group, the tenant id for `everyone` and `everyoneExceptGuests`, or an external group's id.
+	Value string `json:"value"`
+}
+
+// MicrosoftGraphExternalConnectorsAclOdataType defines model for MicrosoftGraphExternalConnectorsAcl.OdataType.
+type MicrosoftGraphExternalConnectorsAclOdataType string
+
+// MicrosoftGraphExternalConnectorsAclAccessType Whether the entry grants or denies access; deny wins. An evolvable enumeration.
+type MicrosoftGraphExternalConnectorsAclAccessType string
+
+// MicrosoftGraphExternalConnectorsAclType Whom the entry names. An evolvable enumeration.
+type MicrosoftGraphExternalConnectorsAclType string
+
 // MicrosoftGraphExternalConnectorsActivitySettings defines model for microsoft.graph.externalConnectors.activitySettings.
 type MicrosoftGraphExternalConnectorsActivitySettings struct {
 	OdataType *MicrosoftGraphExternalConnectorsActivitySettingsOdataType `json:"@odata.type,omitempty"`
@@ -1034,6 +1384,12 @@ type MicrosoftGraphExternalConnectorsActivitySettings struct {
 
 // MicrosoftGraphExternalConnectorsActivitySettingsOdataType defines model for MicrosoftGraphExternalConnectorsActivitySettings.OdataType.
 type MicrosoftGraphExternalConnectorsActivitySettingsOdataType string
+
+// MicrosoftGraphExternalConnectorsAddActivitiesRequest defines model for microsoft.graph.externalConnectors.addActivitiesRequest.
+type MicrosoftGraphExternalConnectorsAddActivitiesRequest struct {
+	// Activities 1 to 20 activities, as Graph allows in one call.
+	Activities []MicrosoftGraphExternalConnectorsExternalActivity `json:"activities"`
+}
 
 // MicrosoftGraphExternalConnectorsConfiguration defines model for microsoft.graph.externalConnectors.configuration.
 type MicrosoftGraphExternalConnectorsConfiguration struct {
@@ -1089,6 +1445,18 @@ type MicrosoftGraphExternalConnectorsConnectionOperationCollection struct {
 // enumeration.
 type MicrosoftGraphExternalConnectorsConnectionOperationStatus string
 
+// MicrosoftGraphExternalConnectorsConnectionQuota defines model for microsoft.graph.externalConnectors.connectionQuota.
+type MicrosoftGraphExternalConnectorsConnectionQuota struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext   *OdataContext                                             `json:"@odata.context,omitempty"`
+	OdataType      *MicrosoftGraphExternalConnectorsConnectionQuotaOdataType `json:"@odata.type,omitempty"`
+	Id             *string                                                   `json:"id,omitempty"`
+	ItemsRemaining *int64                                                    `json:"itemsRemaining,omitempty"`
+}
+
+// MicrosoftGraphExternalConnectorsConnectionQuotaOdataType defines model for MicrosoftGraphExternalConnectorsConnectionQuota.OdataType.
+type MicrosoftGraphExternalConnectorsConnectionQuotaOdataType string
+
 // MicrosoftGraphExternalConnectorsConnectionState `draft` until a schema registration completes, then `ready`. Read-only. An
 // evolvable enumeration: members after `unknownFutureValue` come back as
 // `unknownFutureValue` unless the request sends `Prefer: include-unknown-enum-members`.
@@ -1116,6 +1484,49 @@ type MicrosoftGraphExternalConnectorsDisplayTemplate struct {
 
 // MicrosoftGraphExternalConnectorsDisplayTemplateOdataType defines model for MicrosoftGraphExternalConnectorsDisplayTemplate.OdataType.
 type MicrosoftGraphExternalConnectorsDisplayTemplateOdataType string
+
+// MicrosoftGraphExternalConnectorsExternalActivity defines model for microsoft.graph.externalConnectors.externalActivity.
+type MicrosoftGraphExternalConnectorsExternalActivity struct {
+	OdataType   *MicrosoftGraphExternalConnectorsExternalActivityOdataType `json:"@odata.type,omitempty"`
+	Id          *string                                                    `json:"id,omitempty"`
+	PerformedBy *MicrosoftGraphExternalConnectorsIdentity                  `json:"performedBy,omitempty"`
+
+	// StartDateTime When the activity took place (ISO 8601).
+	StartDateTime time.Time `json:"startDateTime"`
+
+	// Type What the person did. An evolvable enumeration.
+	Type MicrosoftGraphExternalConnectorsExternalActivityType `json:"type"`
+}
+
+// MicrosoftGraphExternalConnectorsExternalActivityOdataType defines model for MicrosoftGraphExternalConnectorsExternalActivity.OdataType.
+type MicrosoftGraphExternalConnectorsExternalActivityOdataType string
+
+// MicrosoftGraphExternalConnectorsExternalActivityResult defines model for microsoft.graph.externalConnectors.externalActivityResult.
+type MicrosoftGraphExternalConnectorsExternalActivityResult struct {
+	OdataType *MicrosoftGraphExternalConnectorsExternalActivityResultOdataType `json:"@odata.type,omitempty"`
+
+	// Error What went wrong in a connectionOperation; `null` when nothing did.
+	Error         nullable.Nullable[MicrosoftGraphPublicError] `json:"error,omitempty"`
+	Id            *string                                      `json:"id,omitempty"`
+	PerformedBy   *MicrosoftGraphExternalConnectorsIdentity    `json:"performedBy,omitempty"`
+	StartDateTime *time.Time                                   `json:"startDateTime,omitempty"`
+
+	// Type What the person did. An evolvable enumeration.
+	Type *MicrosoftGraphExternalConnectorsExternalActivityType `json:"type,omitempty"`
+}
+
+// MicrosoftGraphExternalConnectorsExternalActivityResultOdataType defines model for MicrosoftGraphExternalConnectorsExternalActivityResult.OdataType.
+type MicrosoftGraphExternalConnectorsExternalActivityResultOdataType string
+
+// MicrosoftGraphExternalConnectorsExternalActivityResultCollection defines model for microsoft.graph.externalConnectors.externalActivityResultCollection.
+type MicrosoftGraphExternalConnectorsExternalActivityResultCollection struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext                                            `json:"@odata.context,omitempty"`
+	Value        []MicrosoftGraphExternalConnectorsExternalActivityResult `json:"value"`
+}
+
+// MicrosoftGraphExternalConnectorsExternalActivityType What the person did. An evolvable enumeration.
+type MicrosoftGraphExternalConnectorsExternalActivityType string
 
 // MicrosoftGraphExternalConnectorsExternalConnection A connection from an external data source, in today's Graph shape (`/v1.0`, `/beta`).
 type MicrosoftGraphExternalConnectorsExternalConnection struct {
@@ -1174,6 +1585,146 @@ type MicrosoftGraphExternalConnectorsExternalConnectionCollection struct {
 	Value []MicrosoftGraphExternalConnectorsExternalConnection `json:"value"`
 }
 
+// MicrosoftGraphExternalConnectorsExternalGroup defines model for microsoft.graph.externalConnectors.externalGroup.
+type MicrosoftGraphExternalConnectorsExternalGroup struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext                                           `json:"@odata.context,omitempty"`
+	OdataType    *MicrosoftGraphExternalConnectorsExternalGroupOdataType `json:"@odata.type,omitempty"`
+
+	// Description What the group is. Graph documents no limit; 1,024 characters.
+	Description *string `json:"description,omitempty"`
+
+	// DisplayName The group's name. Graph documents no limit; 256 characters.
+	DisplayName *string `json:"displayName,omitempty"`
+
+	// Id 1 to 128 letters, digits, `-` or `_` (Graph's reference says alphanumeric; its
+	// guide allows the URL-safe Base64 alphabet). Required on create; read-only.
+	Id *string `json:"id,omitempty"`
+}
+
+// MicrosoftGraphExternalConnectorsExternalGroupOdataType defines model for MicrosoftGraphExternalConnectorsExternalGroup.OdataType.
+type MicrosoftGraphExternalConnectorsExternalGroupOdataType string
+
+// MicrosoftGraphExternalConnectorsExternalItem An item of a connection, its properties checked against the connection's registered schema.
+type MicrosoftGraphExternalConnectorsExternalItem struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext                                          `json:"@odata.context,omitempty"`
+	OdataType    *MicrosoftGraphExternalConnectorsExternalItemOdataType `json:"@odata.type,omitempty"`
+
+	// Acl Who may find the item in search; deny wins over grant. At least 1 entry; at most 4,096 (Graph documents no limit).
+	Acl []MicrosoftGraphExternalConnectorsAcl `json:"acl"`
+
+	// Content The item's content, searched with its searchable properties.
+	Content *MicrosoftGraphExternalConnectorsExternalItemContent `json:"content,omitempty"`
+
+	// Id 1 to 128 alphanumeric characters, as Graph's rule says; read-only (the path's).
+	Id                         *string                                                                 `json:"id,omitempty"`
+	InformationProtectionLabel *MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabel `json:"informationProtectionLabel,omitempty"`
+
+	// Properties The item's properties, by name, with the `name@odata.type` annotations of
+	// collections (`Collection(String)`, `Collection(Int64)`, `Collection(Double)`,
+	// `Collection(DateTimeOffset)`, `Collection(Boolean)`). An open type: graphconn
+	// checks it against the connection's registered schema when it arrives. At
+	// least one property; at most the schema's 128, each with its annotation.
+	//
+	//
+	// Example: {"tags":["payments","gateway"],"tags@odata.type":"Collection(String)","ticketTitle":"Error in the payment gateway"}
+	Properties MicrosoftGraphExternalConnectorsProperties `json:"properties"`
+}
+
+// MicrosoftGraphExternalConnectorsExternalItemOdataType defines model for MicrosoftGraphExternalConnectorsExternalItem.OdataType.
+type MicrosoftGraphExternalConnectorsExternalItemOdataType string
+
+// MicrosoftGraphExternalConnectorsExternalItemContent The item's content, searched with its searchable properties.
+type MicrosoftGraphExternalConnectorsExternalItemContent struct {
+	OdataType *MicrosoftGraphExternalConnectorsExternalItemContentOdataType `json:"@odata.type,omitempty"`
+
+	// Type `text` unless set. An evolvable enumeration.
+	Type *MicrosoftGraphExternalConnectorsExternalItemContentType `json:"type,omitempty"`
+
+	// Value The content; within the 4 MiB of the whole request.
+	Value string `json:"value"`
+}
+
+// MicrosoftGraphExternalConnectorsExternalItemContentOdataType defines model for MicrosoftGraphExternalConnectorsExternalItemContent.OdataType.
+type MicrosoftGraphExternalConnectorsExternalItemContentOdataType string
+
+// MicrosoftGraphExternalConnectorsExternalItemContentType `text` unless set. An evolvable enumeration.
+type MicrosoftGraphExternalConnectorsExternalItemContentType string
+
+// MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabel defines model for microsoft.graph.externalConnectors.externalItemInformationProtectionLabel.
+type MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabel struct {
+	OdataType *MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabelOdataType `json:"@odata.type,omitempty"`
+
+	// SensitivityLabelId The id (a GUID) of a Microsoft Purview sensitivity label.
+	SensitivityLabelId *string `json:"sensitivityLabelId,omitempty"`
+}
+
+// MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabelOdataType defines model for MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabel.OdataType.
+type MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabelOdataType string
+
+// MicrosoftGraphExternalConnectorsExternalItemUpdate The parts of an item that a PATCH replaces; those absent keep their values.
+type MicrosoftGraphExternalConnectorsExternalItemUpdate struct {
+	OdataType *MicrosoftGraphExternalConnectorsExternalItemUpdateOdataType `json:"@odata.type,omitempty"`
+	Acl       *[]MicrosoftGraphExternalConnectorsAcl                       `json:"acl,omitempty"`
+
+	// Content The item's content, searched with its searchable properties.
+	Content *MicrosoftGraphExternalConnectorsExternalItemContent `json:"content,omitempty"`
+
+	// Id Read-only; when present, it must be the path's.
+	Id                         *string                                                                 `json:"id,omitempty"`
+	InformationProtectionLabel *MicrosoftGraphExternalConnectorsExternalItemInformationProtectionLabel `json:"informationProtectionLabel,omitempty"`
+
+	// Properties The item's properties, by name, with the `name@odata.type` annotations of
+	// collections (`Collection(String)`, `Collection(Int64)`, `Collection(Double)`,
+	// `Collection(DateTimeOffset)`, `Collection(Boolean)`). An open type: graphconn
+	// checks it against the connection's registered schema when it arrives. At
+	// least one property; at most the schema's 128, each with its annotation.
+	//
+	//
+	// Example: {"tags":["payments","gateway"],"tags@odata.type":"Collection(String)","ticketTitle":"Error in the payment gateway"}
+	Properties *MicrosoftGraphExternalConnectorsProperties `json:"properties,omitempty"`
+}
+
+// MicrosoftGraphExternalConnectorsExternalItemUpdateOdataType defines model for MicrosoftGraphExternalConnectorsExternalItemUpdate.OdataType.
+type MicrosoftGraphExternalConnectorsExternalItemUpdateOdataType string
+
+// MicrosoftGraphExternalConnectorsIdentity defines model for microsoft.graph.externalConnectors.identity.
+type MicrosoftGraphExternalConnectorsIdentity struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext                                      `json:"@odata.context,omitempty"`
+	OdataType    *MicrosoftGraphExternalConnectorsIdentityOdataType `json:"@odata.type,omitempty"`
+
+	// Id An Entra object id (user, group) or an external group's id.
+	Id string `json:"id"`
+
+	// IdentitySource Where the identity comes from (beta in Graph; graphconn takes it on every version).
+	IdentitySource *MicrosoftGraphExternalConnectorsIdentitySourceType `json:"identitySource,omitempty"`
+
+	// Type What the identity is; `user` unless set. An evolvable enumeration.
+	Type *MicrosoftGraphExternalConnectorsIdentityType `json:"type,omitempty"`
+}
+
+// MicrosoftGraphExternalConnectorsIdentityOdataType defines model for MicrosoftGraphExternalConnectorsIdentity.OdataType.
+type MicrosoftGraphExternalConnectorsIdentityOdataType string
+
+// MicrosoftGraphExternalConnectorsIdentityType What the identity is; `user` unless set. An evolvable enumeration.
+type MicrosoftGraphExternalConnectorsIdentityType string
+
+// MicrosoftGraphExternalConnectorsIdentityCollection defines model for microsoft.graph.externalConnectors.identityCollection.
+type MicrosoftGraphExternalConnectorsIdentityCollection struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext `json:"@odata.context,omitempty"`
+	OdataCount   *int64        `json:"@odata.count,omitempty"`
+
+	// OdataNextLink The absolute URL of the next page; absent on the last page.
+	OdataNextLink *OdataNextLink                             `json:"@odata.nextLink,omitempty"`
+	Value         []MicrosoftGraphExternalConnectorsIdentity `json:"value"`
+}
+
+// MicrosoftGraphExternalConnectorsIdentitySourceType Where the identity comes from (beta in Graph; graphconn takes it on every version).
+type MicrosoftGraphExternalConnectorsIdentitySourceType string
+
 // MicrosoftGraphExternalConnectorsItemIdResolver Maps a URL matching `urlMatchInfo` to the id of an item: `itemId` may name the
 // regular expression's named groups, as `{id}`. The pattern must be a valid
 // regular expression (graphconn checks it with Go's RE2 syntax, which has no
@@ -1192,6 +1743,15 @@ type MicrosoftGraphExternalConnectorsItemIdResolverOdataType string
 // after `unknownFutureValue` come back as `unknownFutureValue` unless the
 // request sends `Prefer: include-unknown-enum-members`.
 type MicrosoftGraphExternalConnectorsLabel string
+
+// MicrosoftGraphExternalConnectorsProperties The item's properties, by name, with the `name@odata.type` annotations of
+// collections (`Collection(String)`, `Collection(Int64)`, `Collection(Double)`,
+// `Collection(DateTimeOffset)`, `Collection(Boolean)`). An open type: graphconn
+// checks it against the connection's registered schema when it arrives. At
+// least one property; at most the schema's 128, each with its annotation.
+//
+// Example: {"tags":["payments","gateway"],"tags@odata.type":"Collection(String)","ticketTitle":"Error in the payment gateway"}
+type MicrosoftGraphExternalConnectorsProperties map[string]interface{}
 
 // MicrosoftGraphExternalConnectorsProperty defines model for microsoft.graph.externalConnectors.property.
 type MicrosoftGraphExternalConnectorsProperty struct {
@@ -1501,11 +2061,20 @@ type Count = bool
 // ExternalConnectionId defines model for externalConnectionId.
 type ExternalConnectionId = string
 
+// ExternalGroupId defines model for externalGroupId.
+type ExternalGroupId = string
+
+// ExternalItemId defines model for externalItemId.
+type ExternalItemId = string
+
 // Filter defines model for filter.
 type Filter = string
 
 // GraphConnectorsTicket defines model for graphConnectorsTicket.
 type GraphConnectorsTicket = string
+
+// IdentityId defines model for identityId.
+type IdentityId = string
 
 // IfMatch defines model for ifMatch.
 type IfMatch = string
@@ -1534,8 +2103,17 @@ type ConnectionOperationCollection = MicrosoftGraphConnectionOperationCollection
 // ConnectionOperationCreated defines model for connectionOperationCreated.
 type ConnectionOperationCreated = MicrosoftGraphConnectionOperation
 
+// ConnectionQuota defines model for connectionQuota.
+type ConnectionQuota = MicrosoftGraphExternalConnectorsConnectionQuota
+
 // Error defines model for error.
 type Error = OdataError
+
+// ExternalActivityResults defines model for externalActivityResults.
+type ExternalActivityResults = MicrosoftGraphExternalConnectorsExternalActivityResultCollection
+
+// ExternalActivityResultsPartial defines model for externalActivityResultsPartial.
+type ExternalActivityResultsPartial = MicrosoftGraphExternalConnectorsExternalActivityResultCollection
 
 // ExternalConnection defines model for externalConnection.
 type ExternalConnection = MicrosoftGraphExternalConnection
@@ -1545,6 +2123,15 @@ type ExternalConnectionCollection = MicrosoftGraphExternalConnectionCollection
 
 // ExternalConnectionCreated defines model for externalConnectionCreated.
 type ExternalConnectionCreated = MicrosoftGraphExternalConnection
+
+// ExternalGroup defines model for externalGroup.
+type ExternalGroup = MicrosoftGraphExternalConnectorsExternalGroup
+
+// ExternalGroupCreated defines model for externalGroupCreated.
+type ExternalGroupCreated = MicrosoftGraphExternalConnectorsExternalGroup
+
+// ExternalItem An item of a connection, its properties checked against the connection's registered schema.
+type ExternalItem = MicrosoftGraphExternalConnectorsExternalItem
 
 // Forbidden defines model for forbidden.
 type Forbidden = OdataError
@@ -1569,6 +2156,15 @@ type GraphExternalConnectionCreated = MicrosoftGraphExternalConnectorsExternalCo
 
 // GraphSchema defines model for graph.schema.
 type GraphSchema = MicrosoftGraphExternalConnectorsSchema
+
+// IdentityCollection defines model for identityCollection.
+type IdentityCollection = MicrosoftGraphExternalConnectorsIdentityCollection
+
+// IdentityCreated defines model for identityCreated.
+type IdentityCreated = MicrosoftGraphExternalConnectorsIdentity
+
+// InsufficientStorage defines model for insufficientStorage.
+type InsufficientStorage = OdataError
 
 // NotFound defines model for notFound.
 type NotFound = OdataError
@@ -1599,6 +2195,14 @@ type GraphConnectionOperationCreate = MicrosoftGraphExternalConnectorsConnection
 
 // GraphConnectionOperationUpdate defines model for graph.connectionOperationUpdate.
 type GraphConnectionOperationUpdate = MicrosoftGraphExternalConnectorsConnectionOperation
+
+// BetaExternalConnectionsGetQuotaParams defines parameters for BetaExternalConnectionsGetQuota.
+type BetaExternalConnectionsGetQuotaParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
 
 // ExternalListConnectionsParams defines parameters for ExternalListConnections.
 type ExternalListConnectionsParams struct {
@@ -1695,6 +2299,119 @@ type ExternalUpdateConnectionsParams struct {
 	// (comma-separated), or exists at all for `*`; otherwise 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalConnectionsCreateGroupsParams defines parameters for ExternalConnectionsCreateGroups.
+type ExternalConnectionsCreateGroupsParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalConnectionsDeleteGroupsParams defines parameters for ExternalConnectionsDeleteGroups.
+type ExternalConnectionsDeleteGroupsParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalConnectionsGetGroupsParams defines parameters for ExternalConnectionsGetGroups.
+type ExternalConnectionsGetGroupsParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalConnectionsUpdateGroupsParams defines parameters for ExternalConnectionsUpdateGroups.
+type ExternalConnectionsUpdateGroupsParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalConnectionsGroupsListMembersParams defines parameters for ExternalConnectionsGroupsListMembers.
+type ExternalConnectionsGroupsListMembersParams struct {
+	// Top The most items a page holds.
+	Top *Top `form:"$top,omitempty" json:"$top,omitempty"`
+
+	// Skiptoken Where the page starts; taken from the previous page's `@odata.nextLink`.
+	Skiptoken *Skiptoken `form:"$skiptoken,omitempty" json:"$skiptoken,omitempty"`
+
+	// Count With `true`, the page also says in `@odata.count` how many items the whole collection holds.
+	Count *Count `form:"$count,omitempty" json:"$count,omitempty"`
+
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalConnectionsGroupsCreateMembersParams defines parameters for ExternalConnectionsGroupsCreateMembers.
+type ExternalConnectionsGroupsCreateMembersParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalConnectionsGroupsCountMembersParams defines parameters for ExternalConnectionsGroupsCountMembers.
+type ExternalConnectionsGroupsCountMembersParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalConnectionsGroupsDeleteMembersParams defines parameters for ExternalConnectionsGroupsDeleteMembers.
+type ExternalConnectionsGroupsDeleteMembersParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalConnectionsDeleteItemsParams defines parameters for ExternalConnectionsDeleteItems.
+type ExternalConnectionsDeleteItemsParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalConnectionsGetItemsParams defines parameters for ExternalConnectionsGetItems.
+type ExternalConnectionsGetItemsParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalConnectionsUpdateItemsParams defines parameters for ExternalConnectionsUpdateItems.
+type ExternalConnectionsUpdateItemsParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalConnectionsSetItemsParams defines parameters for ExternalConnectionsSetItems.
+type ExternalConnectionsSetItemsParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
+// ExternalConnectionsItemsAddActivitiesParams defines parameters for ExternalConnectionsItemsAddActivities.
+type ExternalConnectionsItemsAddActivitiesParams struct {
 	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
 	// send a GUID; a value longer than 128 characters, or with characters other
 	// than letters, digits and `._:-`, is replaced by the request-id.
@@ -1800,6 +2517,24 @@ type ExternalCreateConnectionsJSONRequestBody ExternalCreateConnectionsJSONBody
 // ExternalUpdateConnectionsJSONRequestBody defines body for ExternalUpdateConnections for application/json ContentType.
 type ExternalUpdateConnectionsJSONRequestBody = MicrosoftGraphExternalConnection
 
+// ExternalConnectionsCreateGroupsJSONRequestBody defines body for ExternalConnectionsCreateGroups for application/json ContentType.
+type ExternalConnectionsCreateGroupsJSONRequestBody = MicrosoftGraphExternalConnectorsExternalGroup
+
+// ExternalConnectionsUpdateGroupsJSONRequestBody defines body for ExternalConnectionsUpdateGroups for application/json ContentType.
+type ExternalConnectionsUpdateGroupsJSONRequestBody = MicrosoftGraphExternalConnectorsExternalGroup
+
+// ExternalConnectionsGroupsCreateMembersJSONRequestBody defines body for ExternalConnectionsGroupsCreateMembers for application/json ContentType.
+type ExternalConnectionsGroupsCreateMembersJSONRequestBody = MicrosoftGraphExternalConnectorsIdentity
+
+// ExternalConnectionsUpdateItemsJSONRequestBody defines body for ExternalConnectionsUpdateItems for application/json ContentType.
+type ExternalConnectionsUpdateItemsJSONRequestBody = MicrosoftGraphExternalConnectorsExternalItemUpdate
+
+// ExternalConnectionsSetItemsJSONRequestBody defines body for ExternalConnectionsSetItems for application/json ContentType.
+type ExternalConnectionsSetItemsJSONRequestBody = MicrosoftGraphExternalConnectorsExternalItem
+
+// ExternalConnectionsItemsAddActivitiesJSONRequestBody defines body for ExternalConnectionsItemsAddActivities for application/json ContentType.
+type ExternalConnectionsItemsAddActivitiesJSONRequestBody = MicrosoftGraphExternalConnectorsAddActivitiesRequest
+
 // ExternalConnectionsCreateOperationsJSONRequestBody defines body for ExternalConnectionsCreateOperations for application/json ContentType.
 type ExternalConnectionsCreateOperationsJSONRequestBody = MicrosoftGraphConnectionOperation
 
@@ -1811,6 +2546,9 @@ type ExternalConnectionsUpdateSchemaJSONRequestBody = MicrosoftGraphSchema
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// BetaExternalConnectionsGetQuota Get connectionQuota
+	// (GET /beta/external/connections/{externalConnectionId}/quota)
+	BetaExternalConnectionsGetQuota(ctx echo.Context, externalConnectionId ExternalConnectionId, params BetaExternalConnectionsGetQuotaParams) error
 	// ExternalListConnections List externalConnections
 	// (GET /external/connections)
 	ExternalListConnections(ctx echo.Context, params ExternalListConnectionsParams) error
@@ -1829,6 +2567,45 @@ type ServerInterface interface {
 	// ExternalUpdateConnections Update externalConnection
 	// (PATCH /external/connections/{externalConnectionId})
 	ExternalUpdateConnections(ctx echo.Context, externalConnectionId ExternalConnectionId, params ExternalUpdateConnectionsParams) error
+	// ExternalConnectionsCreateGroups Create externalGroup
+	// (POST /external/connections/{externalConnectionId}/groups)
+	ExternalConnectionsCreateGroups(ctx echo.Context, externalConnectionId ExternalConnectionId, params ExternalConnectionsCreateGroupsParams) error
+	// ExternalConnectionsDeleteGroups Delete externalGroup
+	// (DELETE /external/connections/{externalConnectionId}/groups/{externalGroupId})
+	ExternalConnectionsDeleteGroups(ctx echo.Context, externalConnectionId ExternalConnectionId, externalGroupId ExternalGroupId, params ExternalConnectionsDeleteGroupsParams) error
+	// ExternalConnectionsGetGroups Get externalGroup
+	// (GET /external/connections/{externalConnectionId}/groups/{externalGroupId})
+	ExternalConnectionsGetGroups(ctx echo.Context, externalConnectionId ExternalConnectionId, externalGroupId ExternalGroupId, params ExternalConnectionsGetGroupsParams) error
+	// ExternalConnectionsUpdateGroups Update externalGroup
+	// (PATCH /external/connections/{externalConnectionId}/groups/{externalGroupId})
+	ExternalConnectionsUpdateGroups(ctx echo.Context, externalConnectionId ExternalConnectionId, externalGroupId ExternalGroupId, params ExternalConnectionsUpdateGroupsParams) error
+	// ExternalConnectionsGroupsListMembers List members
+	// (GET /external/connections/{externalConnectionId}/groups/{externalGroupId}/members)
+	ExternalConnectionsGroupsListMembers(ctx echo.Context, externalConnectionId ExternalConnectionId, externalGroupId ExternalGroupId, params ExternalConnectionsGroupsListMembersParams) error
+	// ExternalConnectionsGroupsCreateMembers Create identity (add a member)
+	// (POST /external/connections/{externalConnectionId}/groups/{externalGroupId}/members)
+	ExternalConnectionsGroupsCreateMembers(ctx echo.Context, externalConnectionId ExternalConnectionId, externalGroupId ExternalGroupId, params ExternalConnectionsGroupsCreateMembersParams) error
+	// ExternalConnectionsGroupsCountMembers Count members
+	// (GET /external/connections/{externalConnectionId}/groups/{externalGroupId}/members/$count)
+	ExternalConnectionsGroupsCountMembers(ctx echo.Context, externalConnectionId ExternalConnectionId, externalGroupId ExternalGroupId, params ExternalConnectionsGroupsCountMembersParams) error
+	// ExternalConnectionsGroupsDeleteMembers Delete identity (remove a member)
+	// (DELETE /external/connections/{externalConnectionId}/groups/{externalGroupId}/members/{identityId})
+	ExternalConnectionsGroupsDeleteMembers(ctx echo.Context, externalConnectionId ExternalConnectionId, externalGroupId ExternalGroupId, identityId IdentityId, params ExternalConnectionsGroupsDeleteMembersParams) error
+	// ExternalConnectionsDeleteItems Delete externalItem
+	// (DELETE /external/connections/{externalConnectionId}/items/{externalItemId})
+	ExternalConnectionsDeleteItems(ctx echo.Context, externalConnectionId ExternalConnectionId, externalItemId ExternalItemId, params ExternalConnectionsDeleteItemsParams) error
+	// ExternalConnectionsGetItems Get externalItem
+	// (GET /external/connections/{externalConnectionId}/items/{externalItemId})
+	ExternalConnectionsGetItems(ctx echo.Context, externalConnectionId ExternalConnectionId, externalItemId ExternalItemId, params ExternalConnectionsGetItemsParams) error
+	// ExternalConnectionsUpdateItems Update externalItem
+	// (PATCH /external/connections/{externalConnectionId}/items/{externalItemId})
+	ExternalConnectionsUpdateItems(ctx echo.Context, externalConnectionId ExternalConnectionId, externalItemId ExternalItemId, params ExternalConnectionsUpdateItemsParams) error
+	// ExternalConnectionsSetItems Create or replace externalItem
+	// (PUT /external/connections/{externalConnectionId}/items/{externalItemId})
+	ExternalConnectionsSetItems(ctx echo.Context, externalConnectionId ExternalConnectionId, externalItemId ExternalItemId, params ExternalConnectionsSetItemsParams) error
+	// ExternalConnectionsItemsAddActivities Invoke action addActivities
+	// (POST /external/connections/{externalConnectionId}/items/{externalItemId}/microsoft.graph.externalConnectors.addActivities)
+	ExternalConnectionsItemsAddActivities(ctx echo.Context, externalConnectionId ExternalConnectionId, externalItemId ExternalItemId, params ExternalConnectionsItemsAddActivitiesParams) error
 	// ExternalConnectionsListOperations List connectionOperations
 	// (GET /external/connections/{externalConnectionId}/operations)
 	ExternalConnectionsListOperations(ctx echo.Context, externalConnectionId ExternalConnectionId, params ExternalConnectionsListOperationsParams) error
@@ -1858,6 +2635,42 @@ type ServerInterface interface {
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// BetaExternalConnectionsGetQuota converts echo context to params.
+func (w *ServerInterfaceWrapper) BetaExternalConnectionsGetQuota(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params BetaExternalConnectionsGetQuotaParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.BetaExternalConnectionsGetQuota(ctx, externalConnectionId, params)
+	return err
 }
 
 // ExternalListConnections converts echo context to params.
@@ -2115,6 +2928,598 @@ func (w *ServerInterfaceWrapper) ExternalUpdateConnections(ctx echo.Context) err
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ExternalUpdateConnections(ctx, externalConnectionId, params)
+	return err
+}
+
+// ExternalConnectionsCreateGroups converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsCreateGroups(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsCreateGroupsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsCreateGroups(ctx, externalConnectionId, params)
+	return err
+}
+
+// ExternalConnectionsDeleteGroups converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsDeleteGroups(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// ------------- Path parameter "externalGroupId" -------------
+	var externalGroupId ExternalGroupId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalGroupId", ctx.Param("externalGroupId"), &externalGroupId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalGroupId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsDeleteGroupsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsDeleteGroups(ctx, externalConnectionId, externalGroupId, params)
+	return err
+}
+
+// ExternalConnectionsGetGroups converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsGetGroups(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// ------------- Path parameter "externalGroupId" -------------
+	var externalGroupId ExternalGroupId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalGroupId", ctx.Param("externalGroupId"), &externalGroupId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalGroupId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsGetGroupsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsGetGroups(ctx, externalConnectionId, externalGroupId, params)
+	return err
+}
+
+// ExternalConnectionsUpdateGroups converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsUpdateGroups(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// ------------- Path parameter "externalGroupId" -------------
+	var externalGroupId ExternalGroupId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalGroupId", ctx.Param("externalGroupId"), &externalGroupId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalGroupId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsUpdateGroupsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsUpdateGroups(ctx, externalConnectionId, externalGroupId, params)
+	return err
+}
+
+// ExternalConnectionsGroupsListMembers converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsGroupsListMembers(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// ------------- Path parameter "externalGroupId" -------------
+	var externalGroupId ExternalGroupId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalGroupId", ctx.Param("externalGroupId"), &externalGroupId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalGroupId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsGroupsListMembersParams
+	// ------------- Optional query parameter "$top" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$top", ctx.QueryParams(), &params.Top, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $top: %s", err))
+	}
+
+	// ------------- Optional query parameter "$skiptoken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$skiptoken", ctx.QueryParams(), &params.Skiptoken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $skiptoken: %s", err))
+	}
+
+	// ------------- Optional query parameter "$count" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$count", ctx.QueryParams(), &params.Count, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $count: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsGroupsListMembers(ctx, externalConnectionId, externalGroupId, params)
+	return err
+}
+
+// ExternalConnectionsGroupsCreateMembers converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsGroupsCreateMembers(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// ------------- Path parameter "externalGroupId" -------------
+	var externalGroupId ExternalGroupId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalGroupId", ctx.Param("externalGroupId"), &externalGroupId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalGroupId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsGroupsCreateMembersParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsGroupsCreateMembers(ctx, externalConnectionId, externalGroupId, params)
+	return err
+}
+
+// ExternalConnectionsGroupsCountMembers converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsGroupsCountMembers(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// ------------- Path parameter "externalGroupId" -------------
+	var externalGroupId ExternalGroupId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalGroupId", ctx.Param("externalGroupId"), &externalGroupId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalGroupId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsGroupsCountMembersParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsGroupsCountMembers(ctx, externalConnectionId, externalGroupId, params)
+	return err
+}
+
+// ExternalConnectionsGroupsDeleteMembers converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsGroupsDeleteMembers(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// ------------- Path parameter "externalGroupId" -------------
+	var externalGroupId ExternalGroupId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalGroupId", ctx.Param("externalGroupId"), &externalGroupId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalGroupId: %s", err))
+	}
+
+	// ------------- Path parameter "identityId" -------------
+	var identityId IdentityId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "identityId", ctx.Param("identityId"), &identityId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter identityId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsGroupsDeleteMembersParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsGroupsDeleteMembers(ctx, externalConnectionId, externalGroupId, identityId, params)
+	return err
+}
+
+// ExternalConnectionsDeleteItems converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsDeleteItems(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// ------------- Path parameter "externalItemId" -------------
+	var externalItemId ExternalItemId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalItemId", ctx.Param("externalItemId"), &externalItemId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalItemId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsDeleteItemsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsDeleteItems(ctx, externalConnectionId, externalItemId, params)
+	return err
+}
+
+// ExternalConnectionsGetItems converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsGetItems(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// ------------- Path parameter "externalItemId" -------------
+	var externalItemId ExternalItemId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalItemId", ctx.Param("externalItemId"), &externalItemId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalItemId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsGetItemsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsGetItems(ctx, externalConnectionId, externalItemId, params)
+	return err
+}
+
+// ExternalConnectionsUpdateItems converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsUpdateItems(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// ------------- Path parameter "externalItemId" -------------
+	var externalItemId ExternalItemId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalItemId", ctx.Param("externalItemId"), &externalItemId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalItemId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsUpdateItemsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsUpdateItems(ctx, externalConnectionId, externalItemId, params)
+	return err
+}
+
+// ExternalConnectionsSetItems converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsSetItems(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// ------------- Path parameter "externalItemId" -------------
+	var externalItemId ExternalItemId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalItemId", ctx.Param("externalItemId"), &externalItemId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalItemId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsSetItemsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsSetItems(ctx, externalConnectionId, externalItemId, params)
+	return err
+}
+
+// ExternalConnectionsItemsAddActivities converts echo context to params.
+func (w *ServerInterfaceWrapper) ExternalConnectionsItemsAddActivities(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "externalConnectionId" -------------
+	var externalConnectionId ExternalConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalConnectionId", ctx.Param("externalConnectionId"), &externalConnectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalConnectionId: %s", err))
+	}
+
+	// ------------- Path parameter "externalItemId" -------------
+	var externalItemId ExternalItemId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "externalItemId", ctx.Param("externalItemId"), &externalItemId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter externalItemId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExternalConnectionsItemsAddActivitiesParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExternalConnectionsItemsAddActivities(ctx, externalConnectionId, externalItemId, params)
 	return err
 }
 
@@ -2567,6 +3972,20 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.PATCH(options.BaseURL+"/external/connections/:externalConnectionId/operations/:connectionOperationId", wrapper.ExternalConnectionsUpdateOperations, options.OperationMiddlewares["external.connections.UpdateOperations"]...)
 	router.GET(options.BaseURL+"/external/connections/$count", wrapper.ExternalCountConnections, options.OperationMiddlewares["external.CountConnections"]...)
 	router.GET(options.BaseURL+"/external/connections/:externalConnectionId/operations/$count", wrapper.ExternalConnectionsCountOperations, options.OperationMiddlewares["external.connections.CountOperations"]...)
+	router.DELETE(options.BaseURL+"/external/connections/:externalConnectionId/items/:externalItemId", wrapper.ExternalConnectionsDeleteItems, options.OperationMiddlewares["external.connections.DeleteItems"]...)
+	router.GET(options.BaseURL+"/external/connections/:externalConnectionId/items/:externalItemId", wrapper.ExternalConnectionsGetItems, options.OperationMiddlewares["external.connections.GetItems"]...)
+	router.PATCH(options.BaseURL+"/external/connections/:externalConnectionId/items/:externalItemId", wrapper.ExternalConnectionsUpdateItems, options.OperationMiddlewares["external.connections.UpdateItems"]...)
+	router.PUT(options.BaseURL+"/external/connections/:externalConnectionId/items/:externalItemId", wrapper.ExternalConnectionsSetItems, options.OperationMiddlewares["external.connections.SetItems"]...)
+	router.POST(options.BaseURL+"/external/connections/:externalConnectionId/items/:externalItemId/microsoft.graph.externalConnectors.addActivities", wrapper.ExternalConnectionsItemsAddActivities, options.OperationMiddlewares["external.connections.items.AddActivities"]...)
+	router.POST(options.BaseURL+"/external/connections/:externalConnectionId/groups", wrapper.ExternalConnectionsCreateGroups, options.OperationMiddlewares["external.connections.CreateGroups"]...)
+	router.DELETE(options.BaseURL+"/external/connections/:externalConnectionId/groups/:externalGroupId", wrapper.ExternalConnectionsDeleteGroups, options.OperationMiddlewares["external.connections.DeleteGroups"]...)
+	router.GET(options.BaseURL+"/external/connections/:externalConnectionId/groups/:externalGroupId", wrapper.ExternalConnectionsGetGroups, options.OperationMiddlewares["external.connections.GetGroups"]...)
+	router.PATCH(options.BaseURL+"/external/connections/:externalConnectionId/groups/:externalGroupId", wrapper.ExternalConnectionsUpdateGroups, options.OperationMiddlewares["external.connections.UpdateGroups"]...)
+	router.GET(options.BaseURL+"/external/connections/:externalConnectionId/groups/:externalGroupId/members", wrapper.ExternalConnectionsGroupsListMembers, options.OperationMiddlewares["external.connections.groups.ListMembers"]...)
+	router.POST(options.BaseURL+"/external/connections/:externalConnectionId/groups/:externalGroupId/members", wrapper.ExternalConnectionsGroupsCreateMembers, options.OperationMiddlewares["external.connections.groups.CreateMembers"]...)
+	router.GET(options.BaseURL+"/external/connections/:externalConnectionId/groups/:externalGroupId/members/$count", wrapper.ExternalConnectionsGroupsCountMembers, options.OperationMiddlewares["external.connections.groups.CountMembers"]...)
+	router.DELETE(options.BaseURL+"/external/connections/:externalConnectionId/groups/:externalGroupId/members/:identityId", wrapper.ExternalConnectionsGroupsDeleteMembers, options.OperationMiddlewares["external.connections.groups.DeleteMembers"]...)
+	router.GET(options.BaseURL+"/beta/external/connections/:externalConnectionId/quota", wrapper.BetaExternalConnectionsGetQuota, options.OperationMiddlewares["beta.external.connections.GetQuota"]...)
 
 }
 
@@ -2575,181 +3994,257 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lc9s4lij8V1Ds3rK9Q8my4rycmvo+d5Lu8dykk02c7dpt+TYh8khCmwLYAGhbk/J/v4UD8CWSetqO",
-	"nfFUTUeWSOAAODjvx1cvFNNEcOBaeUdfvQnQCCR+DGMGXH+Cv1JQ+iQyX0WgQskSzQT3jrzTCZDAPtWR",
-	"9rEOiwKiJ0Ds10QB1z4REr8Lyg+xEWH2d8IFB7IrJDH/6gnV5JIqwoUmlCjKgbBor+v5nnmdSYi8Iy1T",
-	"8D0VTmBKDVxTevUO+FhPvKOD/gvfS6jWIA2M//f3487/0s6/ep2X3T+OOmd/+9HzPT1LwDvylJaMj73r",
-	"a98DTcfNC5SgRCpD2FHkAqRigr8yUEcG+iENzwnjJDgZdd5THU4CogVJk4hqIILHM7sa997KS3jSr6xg",
-	"4P3e67w8+9vAa4Y9FiG1ADfBT4dKxKkG8uXTOyJG9nAE5xCahz4kIPFlC6mWNDxX+IyEMVPa/rgY8pGQ",
-	"U6q9Iy+VzPPLC+n3Dl80QSzbceqYcLgkv3w5eUNGQhKg4YS4x32zuQZCMHvPOIKpQF6A3FEkFmO1Kpwp",
-	"i6qAPnlWB/PaHIKkU9Cr3odjh/WdcCIUcMIiXIPdTbcECCcCogx6CSoRXEGX/CJpMtlRbgQ14IhjFHfi",
-	"FaHkgsYpkFjwMZgRKScH/RcknFBJQwMgXrJLpiel74jQE5ADjo/HoO1zERszrQjlEQnMlQh8whSRkMQ0",
-	"hIgMZ2WAOyzqDrjne8ws0BIHz/c4nZq9qt19r7zf9XNvwLs2usKiBcjazQBKqJ6UwGkcfh26sQhktRxU",
-	"uDJ3lsav85fILiIpneJjVJGg/sxJFOwtXZG6gZWkXNdX8JvBmcAMF/i4iISOgdBYCaLoTCF5+/9FRDXt",
-	"4ggBmYhLMqV8RpiGqSUWlxMRm5OKY7fsiYgjlS/qrxTkrFjVjxaUBlwZChED5ZYkN2zU+gfQsrGNg2+3",
-	"vyMWa5B1CD8YPhAoTXWqCPxFdr7az9c7gbl4Kk0SITVEviV4V3SaxFB5gfFEirEEpXaC1j1107fB3Osf",
-	"NgE9NmTHbYKQ6pSF56DbOP3cY0G266dAp4rQaMo4CYFrpMdcaDZiljP55HICSPEGvEBps/pQAtVg6SQl",
-	"+QwkgiQWM4jMOxLILlK2AgK8MgN+HIaQmNcNMTPyQjiB8BwWkaxfqgvuuBW3bNth7+Wzpm1jI2T3DSwg",
-	"SeIKAbViABtl5D6TJcJUSiP7vD2lY7MRRvSx26lgwHdDMZ3SjgLDgTREe0je4YopQ7k1oXGMWxb8Z/DK",
-	"UvlLpoAcHvQXLD0TUtbFEQXmVjeyuyqUJGZmwXatiRQJSM1AGbYtQaeSz6E4i3yL5e1Y7eZeF+Jzlmhx",
-	"Dg0i0W+ITzmdU5pKrV4RTc+Bk5EUUwc8XDCRKnxoR+UUkMOVfsf4+QKA86lbYH560G8CWYuk+dpNhdKO",
-	"0lIL82LaagYqTx3BiKaxNpvVQ5mHTdOpd/Ty5UvfmzJu/zrIQWJcwxiklX8cDv8kIgZWBKpz2Nd4g92P",
-	"GiyLoUkSu7u//6eyoqk7dvPR7aab8ocpC6VQYqS7SI66DbOYJSGqIIgZOfSuyyv9UcLIDLdfaDT79le1",
-	"v8oUuOT6ARh5VGQP7agSYr8qSaCEKsXGXBEjW7GoLok2iz9fUFe4g90DKYWsvz3/Mj72BjRlsWc2w3xQ",
-	"3tHvy95jnIN8W3nZkjrDefMN2+9512cOltciQqLEL2jMos/2FH1vCkrRMbi9t8eXbfmM7GimY9gxBNOQ",
-	"ewVUhhM6jKGLqJBhyIiyGKI7wY4qmQsnlI/B4gWSZUXOARLzN5NWhleNqNE67y1crznZR0h1FzduxVlv",
-	"/RK27vQtXMWVd3rF25mkw5iFeM08Q04ab9Dql7Y0XH5r3aC/Cv05v1yVa4nirGVcZeQPKSdDqNxI39NU",
-	"jo04WScB9+Kab4eSN3LzkclaGwAyWOok2mZZoIDORxR3+0bRGqWKC6LIpZFyIohBA16DmlmvrLS3bJt7",
-	"Z3/e7lEIBiu8XJh6cBuHNHIDrXfR8gvi8JNZpM/GMrJQxoBa1ug9D1/Cs2fPX3aeH/afdg57EXReHh4O",
-	"O9B7PgoPRi97FJ6b64NEwOv3+s86BwedJ73Tg/5Rr3fU6/2vV1241xu9GNHo6bATvQyHncNnL0cdevDs",
-	"aed578Wz58/7L14+7YHZrSqyF1g+EmKHRAIslqN0TwQn5raSnRV40k7XSrsrIb+lBHYfWzA6U1mYIlMa",
-	"j4ScQmT0jqEEem7ET5nGUDLLaElDfZ+wKxR8FLNwS9wykvRxLIFGs7eocT0Y9DouUQhrDGQR2TE7IZSY",
-	"yB1C7bKcJnmD6HOc67Z23rLVy06WewFKSrCh5FDcABrH4tIiF1LTe4ZaNcawiaiAL1wZnjjROjna3z/o",
-	"P+/2ur3uwdGL3ove/o9T0NQ8+UPGnfZLRsDd0mHu7Rf0fv9H4Jppowe6eaxDwxt4B8+fHT7tHfZK/xt4",
-	"xXM3okX8sKka8cOGesTBPlMl+WR1peJjTnwTyYRkeoZSRiFh+GSYOqONE3IMd7UfXxf2zZrkg5IJXtuw",
-	"//LgaXg47OB/zF+dw+HTsPPyIOybD+Zf79soKy2m9NIde3tq/WCLbgailrkS9+w+Fsdzj25mcdMy21Hr",
-	"BE3D7uejlsb8//6jf6hF8veDQdrr9Z/9R/8wtzr9/f1p2P/1zZfLX98cX76v/D/58/2f51e//va+9z9j",
-	"z/dQJC1fyVulGDyN4w3vh8EFlGO967ObvCQldGm4Lh+4sxDWvFA7ZUH7nrMoaz2I/n051RZ4d8dmxnyL",
-	"MPjB+UUePnW2VpWl+iwu2gZORFaJzhwjRrHlcFkOoniYO+K8r6V7aK7XfhJTVr2BXr/Nd9DvVUNbMCyk",
-	"KSikhmH/qPts5721PqGKIDTEAHafKFtJQ9tUqRsDB0njt1chJI5EPByTgbNuhiKNnZ/T8cSyp/EmtTk+",
-	"s0Ysgo/4RKXhxKAHzUDB78nu015vz+h1lJOU0wvKYiNDE6WFBPPrE9+qg59Ay1nneKRB7t0rxKqFAXwD",
-	"VnnzLLFhWfNHXApR0YIwHsEVeW05NvnHJ6JmSsPUy1hnxsoLP2PxrOOZ5stI0pG+MXvsAmbZHOfxEPlC",
-	"fSXfVI25DcXgW2Ejmrq2URoWns0SnaG0p/eb4H07FeGR7q1N9+YEZqcl+Fk4aYCABNau+lAp4kjIIYsi",
-	"4NsJfMepngjJ/oUv/OFAewOcQfRgZL8TrtLRiIUYSp9IdsFiGDt/Y1kCFIU170YdQmhSInEeE56AnDKl",
-	"bLh4WWXlAJG18IdiCsoGUlHzvBKcxgP+PkN5QkNUhXxyOWHhhOgJU+T440nhBXABkTaQ7b7QzXZ1/jbo",
-	"5sVB9/7YV7YNYvjhhqMYflgjjKHdEfBhbQv/CrENDW6JO3E9rAbNN/JPbBdl8R25LFaxRN8zarKG9wJn",
-	"eeAujHVJ3bf2aqwG73fn6FgSLBk98uR75gbZjgV8V56RVo3vG+HsneDm96GXt6zkuzdRrmAM+0bIe0cy",
-	"wPdiwGxey4O3abbi57eVBh4p6y1R1n8HI6jdpmJzv704a2GpI/UayKoyM8yQKjhtSUBzr51YpCzMGUjj",
-	"acwoZkr8fuZ7TL29oqHGnNZPeVrFiMYKzI//lYKcoeWj+O4TjBivfaclgwv7rU37rthN3HcxHQLaozxM",
-	"TvHO8guiMYX4FL+thWLcKPF2A7WG74+Z0iAhcokh94lIc/G6QOEq7G8Eh/sFqv5ZpDzaMkNFw/TXbKSH",
-	"FGzSVBxmZxWtcScv2zMyiyaCl0l1iZjcsJeiJSvKpRsU2mM10+Y+YVxCZ7Gg0akQ76gcw3aI58Z+i3Q6",
-	"H/IhYWCWhzQU0YwwRWKzAlf1xhxpzKYM6wwcHrw8fNI7JMOZBnVLyVAGCJ/QkQZJIjBjSUAXmN8EWpaH",
-	"iml890pKTiSEgkfMLPFna9LfEs1sYsZ7EbHRQ3KqbknjJkbkxPSkiCjGQyhFq3KS1dhAUmj0txvGyto8",
-	"OVGb4p/lBKv7hH23KMnephD7KLGuI7E+YPHUQnS8MPu6XBHPFo6B6BVJRBzPCRpYSi9458ryBcTs+jwv",
-	"eFcq2rcIzry437fWSFNOXUTNtpzDOeWPUz0x99C+eOpq5jyQRNswBKVcfAxTBKaJnt0wqadzc2DkDR8b",
-	"udZlv9+nC5TyvJDZe4gYtcRyGzRpHPGhIIhTdjunmMtfJHoUNS2ytblqovObc8PIlInSZup/fv7wK8Zq",
-	"MUUyeRYiG6hPOQEeiggRDTMAULQd/4sl9wfb8o1BQFbJuTLYF1nZl8YfSxza8dQy064LHqvsfvbw9Zy1",
-	"d6WTcxbHijDy1QOeTg33XjHjbZWnzmrcvhS2ReP4wwiFlrXMVKW4q+szv1ZubTbHHG040SvC0zi2ZQGZ",
-	"RqGaC50nUddKzWFdn6I6qVOzdm191L0u+QQ06ggez44IreqPUzojEhKgmjDtD/gw1YSSiI1GgAX4bGFV",
-	"rID6J4Q6uwiHvZ6NQFxS+LHwlG+dGfjZDoTV4FA0O/JWO3kHkhiaBSAdWiv79VtcjpZipP9YtbSoyysK",
-	"bCnRv2P5UkOg8hq/jOtnh16pxF2vXuKuIbhpldXkT1/n7sd6acTMZ0a1reD38uVLt6jd4EctkmBHEVeM",
-	"zxZ/Nb/dSHopouyJHQ6r/LllUynpLC+/bFWP390CzjZDos856tc5jq3tYXagMYaP/DeWRCJUAgmpgo4C",
-	"rphmF6i2ZqQv5SqBsLAv5KEofimAys9CFJuoW/sqPmtX7qsKe+Y+SrlmMaGZNbEi/GdzK6yYy0mAntqg",
-	"RIYs7ciWYb1lvnPo+p4YKmHe93wPbVlvr0KAyK7APPOBx7NMi1u6ojIBXnaV54kz1eTSEMFLKTjaFRoP",
-	"6xUJDLUOLLnmQk+MeBBZAdT8UtY6G6nFUpZWLRiy6NemQ86DhdurfdqExZBOAYPTX+UXs98jwI0+rcgu",
-	"FoclkQjTqbl3hAtra9z8htbqmVSuZ783fzsrdUzqVGVKwwnj0DFIgpmWblkiykqIN0D/Cn+3V01NhNTk",
-	"UkhbQXQpc8sl2josk3RKeQGJe3IRGId+7+Wzcn1yQ8qJJfcoBc/D1FZ+t409VrFoKUVrjsL6jgTFxuiA",
-	"FR5qvmOl469jQ+nveiSpb/Dukmce+iIZ5Mmzp5W60d0Bb0efvt87LJe8N0LbiEoyFXjHnQUehxtwOx7O",
-	"q3wMpD8HSPIaumKEHLlkKESBAingCC7JFMbUehXmhcDGngbNUusTogV50ic0TiaUp1OQLCzB3yXvU6VR",
-	"JRvCmLmKXUG+OwHWXgNXGnrAg18FB5+8YRLdwTOfvL2yluji07EMJ+wCfGIEFIhOuE/eUxYPxZVPPnB4",
-	"I9kF/JQqxkEpf8A/T6iEj4Jx7dsq3j75HzqdgvRJ4Xb2ySlV5z/ToWShTz6KS5A/nfjEyORKU26E6lOR",
-	"sPAtHzMD4PvPP5/+cRzHfxRDBF3yGbC4HUZrIJLkXLK980XRu+Ps6xP/Sf+6odZBZtRskkEippKYztAA",
-	"V8fKJgI4ZTz/u0XWh82lNCtyLKRgTTd2A0L2KN5/B+J9U0jUbUn3DdEmNNTsgunZZ9Ca8bHaDJPWZVKN",
-	"M28GbxMbS2V8Ksz+fQIl4gtnzKqjKeV4njuKfPn0zvAvKm3blgrz8smUJpiPaSsOF2Ll4W1Ikw2LNuOc",
-	"RNliqvhx2IAdKxKellPYBI1CwUdsnG5jidsEh6rTbgBpE/YULpDjJDmJWlRfmiTKJ0NQzIjdaP7KGltl",
-	"/S6Y9u0XUzozJNGQkyp3Irs0SQiL1F5FV1kRq0p87dlhk1y/QAdZD0vm93lDFPnOTbYrJ+xs+OItGHbL",
-	"abqPht0bznVawda7Msrc0I17FBm/P5GxNdPuDsXIO7Mbk2NO4ELEGBgz4IAat32rYo1dz6jseyk/5+KS",
-	"/5zqVMJ/z23FArvsoq24XeMzOeYDnm8FKe3EEZnCdAhSuYjGoL64AGt42N6WVA144yMpjzE4oRQoiQY8",
-	"EnyUMAJ5RBgP4zSCjnu7Y4DouMmDDc3jbWexvs288Ww0cP2aahgLOWuyJVNdz5B2rxGmXpnNDO3rRkLM",
-	"N0mBXgM3SyN4vmdWG0M0hp+oMvtxyc6ZQdQRi+ETJEIxLbD901+cGvyVU4xsUJOhoNIMkIBIXAePiJlH",
-	"YOps7GivNftjPoOR8E8l5XbFKOtTdf4eJVMjaJqzACo54+PKlzd3OZyx5hSmSewux91oCvMTbwTt2Yo2",
-	"QSyr417aMSqjT9LEKJAHz1rthHPCyrNWG9mBf/Cs2UYW05lIm3q4cXIc0cTQT/KaygiLgP7z84dfF9nx",
-	"cVPMLcC2aXnvujQZcDR4+s+fvbAx2WT3sNcjCcUWZnsW1as8xPeuOvl4nSm9+sm85x096T9/9gLDlm2t",
-	"lEoDV8b1k/5SVi7TGBp9Qgx7yqo01paCZedhg3CwvlKhc724I0U+awvyKbW1Wgr+/GIJd8a2q+6Az9aS",
-	"J+uYvwmD38CNUm8kmKu9tnQUz/OnibnXxEY02xw/EdHZjnL4qSY0AbIbYEJb4JNgfwia2oaqD15F3MR/",
-	"0/JeozWjwcC3JRbXhnRdWSoGoO0F2tJ4RbVpIdsaxLoGpWhPmfMDYJZQyTAz77hiI0L5bCVfaYMEsf1K",
-	"KyN+j264RxfcowtuLRcc5jncIMmaG3BTL98K6t6a1p4b8QUurfnwaOv5jmw939hjOOeMWk8KfE+RL3z5",
-	"9M7msjE+JkEqY8yWOuEjERharvN+785Dd0QCO22AFmGkM9hoXMI4jakkcJVlbO4o/DkiYynSxDY8CL6y",
-	"6DroEuzMZ8kemRqeMARCCaZZNA1FdgslCJuOK8K0xcpfxI4in972iZpxTa+yQqfWEj7gsRDnHSpFyqM9",
-	"yxHhAuTMwlSsBXOGckiYWWul03dmxb4xLXju7DY570YdGB+Z72Px9NlSOr+a4nfQdK/LSHMDl6oyXE35",
-	"susrwTs3/3oaWe0UNrmGmPjXRJYUTCnXLCT4hGu6P9d8tWqqqtoOMfkaswoHfEX7IVliPjSXa1v7oXaJ",
-	"jKnE0q9Wkv9phlqx0lmCMn5hHbiqeOwN1XDKpjD3cOnrEYvhV5p/fHulgSvLjBuMX1YNoIyDdC/lf39B",
-	"8FgouP1Ene/rVHzMjHRhLJSD1H58Y9XyEnKpRDKu3diaolteGRLiftb2jSgF965BqY9UAteIp/ZPPXEf",
-	"XVYVT83Gfhh9ApqX1krwJQtrBsCv5ibGzjgpwaYwIbwK08upnJ1Em1oAMxS8O9NfPuN68DUq01mi7/y1",
-	"+4BpVJaej1xRimwknxwsVlAI0HBSGKOe9DcIAFgg0R+0SvSFzGBer4gMBu/ZXym4311f7YWKaW47z5vf",
-	"OjlOCzKBOCGvRcJizGJPyF8pSNdVmenuvOrXa2IyjXnVDcHgeBTZ+EXGvHUVgxkjnpHdIWhqWC7u9F6X",
-	"YK1oLninqNU84IGdPkAWHsxXaQ7myzQ7nmFWVLaCDoWIgXK7iFL+dxvs/+e/3uXwm2FTBZV97bYMXUoj",
-	"bxvaLi43jLqi1yMW25xts0xpRimc9csnLeWprzitBJ1KvtLw5Yz3ttGL0x0LUIRxJ0KO0jjuGK3EFkRz",
-	"Z1w+0/yEFxxqpSi4FeYoKSNJju4h5dbIYPcQi4i34EGWtj+/pM8V5q1eIWlwnBwXhxp96Yo5omHhwrLi",
-	"ghNaAgqdrCOGiq/tOr1rCJTLySUB8tUA38q3xh/wYI51Zk9E2d/O0H9TSo0VZ6o0qbcSTWo3S2R74FSC",
-	"o2V02Cd2/Mx2ZsEf8F025gJrtYdUwR6hU8HHjtgjOliusI6VpZ0mZxzuhjwNyPrn5VnuBAvz23qia4mX",
-	"biK0Vvwfdy4A4Kzrw9kkCIhyCFsGC09jI0bBXymNjWzFhX6bfXYCovv6dfGXkZFPJ9SgzhivnHR/YfEJ",
-	"9RtDKW5FD2xZuJpDxNqzSDEbSNBx7hOzTxgKctCvGIPXF09aEo/a3V8ZfP8Uhhn9NCvvM7aUoHzlsI05",
-	"7C/hsChFWLn92Ow+ONTa5k5kxRQazKtUU0u6kZjXdDmXbq/QNqISiGPCtFHL8Jh2FBGXfMAdxVckEmQ3",
-	"+OwoPQlyCt/tdvdeGR6dCK5AFSMxjjl1MZK/hXEngdFbQpbQ2IlM+d9lBnvXoScOD/zcYhiJdIjnFRUa",
-	"YMacfW9eIsherHxjh6h+5QarfNmoPea7Uv5cee1zBvKJA/lNBnJJaf0pB/lzHeSTGshv6iC/aQL5Ywm6",
-	"jw3Qbaj4FWUu7twUvQnTyKtCrf5s08YUNaXmb/Z7Z/YLFtWaCsqJ0guLUi1gBwzUQgGJWSJfC3tCQu60",
-	"14P+i9sIhKhygcw1lP25xIyd721lpesR8PyYNyHddTfV3Qg0c/NuAutZq9ftEyppWbhIS+bMnEJXwx4S",
-	"C3Feymnwc3ZEaByLS3WTyDQf4VJNfdgu86G21Zvgybyt+m6wpDLr+nC2UbMvMm4hJ+ZX8uXTO5VXKIyx",
-	"TmZDwNWhb3Dm6UF/O7Hy6UF/oVh5WBcrUxl/zHSyuvG8wQmEFiSICB0biV1na9MZ0n/59G7ew93rH66V",
-	"0b707JYiXa0Ewe1gWW2aFSBppDQY6dWSWKW1ZMNUAxGSJFTmG50JgjaUh6bKRfJgCsyiUMb+00pBAvQe",
-	"1uN90F+1+qE1bMXSU9rOZ3MfnCGFY2OhB2QVEfGWHQELrP6PJv5/BxN/o0k/N3EO+KNJ/9Gk/2jSvymT",
-	"foP9/qD/aL9fMQv3Boz161jmtzY53gvj2kpCRim/+cHWTav2Ul7061ljxPo9KTPWWsDNCtC5FQHhKGSl",
-	"g95tJOfU+0lXaVdD0bZqUeL1Jzsp3r+fRdeKDtONCW34W+WQ7lzpqt6E5XSudsi3pGs0NCdf/sxNXdbb",
-	"KfG3gkljfXy5qcNfXeWuXb0145WFBEKHItVl0mSxPgaNAcEhlXLmCmkX+OOXMihtOoyegAIyEqm8adZQ",
-	"Wt4KO3CXeLcqzUfaWqf8d0nev58rUkGHpTfkPvvlWp1wjx63lRSKu3WvtfvSathS35kPb4zK4R7BBBG3",
-	"Qa5vWpecGC3O1mdzpmDVXSlnsNw6YT00h1WkPTv8lDLuhLu5fYSc6rp9K8PTullZDnJTixprPt9R2CkK",
-	"XWtZW1TzRUBsQ4VVdqwxMsgCwFbnmdVNa2waUV9GUHsuyI7cVmXJYG5iNI1qefePo87Z3xq18qixEstv",
-	"RmUrCkdPaJIAd11mv5y+rmSbmRE62qqzywqvLV36SmvOp05TzP4vH9uzZUFOkc0LKEHS1FrorBX9CnRe",
-	"8/DXFyR8otJwgmkkrueNC2gKNsgcXV1Jq2H5DcgAVq1aCOLcOeF+FRNXFtB+OuVsxgYP2lCJONVQpqLm",
-	"DcxYfGV+Bo5JwjbVR9kfqign2QqkFWMGwlQyPftsdtWiADKD49S8Vd/GIh+dRbZBG0liqs3Ec82QHEU7",
-	"dtUYXZstS9r8AQ9+AipBkq/4+HVwRCj552+n5HIilLlhIgYVYH3FrOUOSUBifyXB1R4RkgQqTIIB340g",
-	"hjEWBig94ROV0BA6ChIqzY97RqDHfctznFUoEiz+aL0iA14UyouZIbZYronxMeEAkSLB21rqZtc80T2O",
-	"Y7TQtvz+m2Qauh8uMRIS09UXP2mGezXgmKpezF4CHA9dX4ouOSYhjWOQaDHAhkA8nq0MiQK0X8ezOVFG",
-	"YalUcckJTZIBd4ZnM1u9wZU777HRpg57ByRobx1mFkXd85dMTzK1rDi2bJgnc4jzhyMpb4AziFx84CgW",
-	"lzZqp/xoVpa/8uUXGbvehOpofz8WY8a7ufgjeMw4dEMxNXRmKvi+MC/39y/63d5+Xk7U8z2LMNikvB0T",
-	"vCPPfCQ0josCKXNt+Zcdfz4Gj8il+XLz0dxh10dExtkwoi0NkSRZuQ2sC4mHtsUu4vtFf7zXEpB8UKtb",
-	"Pu7rlvt6XbAa/NG2GGMuXgl9+yEK7q65ZGHbMIKCdfwrF5BQQDJmepIOcer8heJTrdKJd2wLA47SOKsR",
-	"mjnaC7ZhbS/Z/nTK+3P88cQnw5TFmtjc6wE3ZCgWfNyRKeeMjzsFhc7EaJ8EDWZ9QyIG/CPVE+W7Zmq2",
-	"VGhmAOel4BNXoGgk4lhczsPaJW8vQM4G/PDqCl97enWVR1mj8Yi5AsJuaTjiUESGDH8dWPVh4B19HaCw",
-	"MPD8QSYu4OdCYLAPGckPfyjkPPyzJv0NzCEbtlPkp9fAolVZ1XJfm9AeTgSoJiked+6TawRqaD2tKrnO",
-	"mcQUoWrGw4kUXKQ2UV+4fLwjEnw8Pn39jwHfb+r3uv+VRddOkAsI5eoSpCJBv9cnWXfPwLW6K7XoHHAH",
-	"PqdTCxaHyyaXTpbNjzwNl4cNQJWr2Mi0GnCHDMzsQFZP0nJmK8jbXcBal1gUJRvbuk4kUBePkHIDUVBd",
-	"XemPk+h6v3jZnJbVifUkNxtRGc8IpjNmdnjnmBoKPcFHFaFRJLOAegQIxUgD4g8/kFM5M/vBNBGpzsG2",
-	"FxD/Me8xlQ9PqCaBgYrThHVndJpF++ff/akED5xjnQ844xokVo1CPzpI4CHYUSIRqsBdkVKdYSuxUDK0",
-	"Qh5SqSMyZVb+GnAbIRWLkOakwpz3gAelunUoJ3Q6ZqmdiEny5uQT6XRoknRYRI4/fiSdDoqJZKkwNeC7",
-	"+c4FxYgBKi3FjAhJsIfrTqjSYLMnXOyChWfEII4GnA7FBbiwNrchViiJWQhcQYnWvj85rVFWs9GuAbSQ",
-	"4333kto3z5bsgwWt9b0LkMqS2V633+25LCZzXN6R96Tb6z7BdHA9QT6KFdZWxErzvBGSp6Cx1H5LDeri",
-	"kf3KUN61v/yF+b6SZ9f+WjDu/5jXo7n3oH5toEkn0fVdwN408ZaLbiLgGyxlvQk2P+415/lar8az0VE1",
-	"DXMLG98C71aX+d6AvvGh358V3NjV33hJd0QB2vai8EZ9yyO853zvYbC8fzdu18boGt2/75jSdaMZx7Jn",
-	"MgKJPoiEjq2j0NaTI7sRjGgaa3LQ6+11BzyYK24X2HDsLC2lwfZr5FHVYAG2sqcobcNRbr0woL4uLclf",
-	"81y0SFbZVHXOkszKs/xhiK1BfIVDNnfgGgvIu8xmcxr9Xq/NQZA/t7+wpuK17x2uMsiQZv4M+8rB8ldS",
-	"XvQgsi89Wf7SSMghiyJwdhVElBWWmLssM0s+HmnJhv/7QpvamTmCVZ6uGr3WfM3OdOZ7Kp1OqZxlF6h+",
-	"QCormHX0u9f0q7mp20qEvpcI1XCnX6NdztkV6pN3yYkmtqpD7t1wrSBsPwyjNg4hFFNQA+46Ptiw0iVN",
-	"ImxlQxblpQRdRdwBb42Uni4uiWt199JDA15yH9jQ6cLOJcGaCRZREbs51YNyRqOfRDTLzIxgGVbJbbP/",
-	"p3JlNmx8e8O+F2mnWtjEAPJacC2UIP/4RNRMaZh6tnYwTiKUmEgvCz33imcxN62Ih9msV35Tec6v9WLu",
-	"OPnZ9dl11SXoouLniNXBRsTK2onvN6U67L1c/kYo+Chm1gN6eLDCFC5o5FSId1SOwb73dJX1qDSxBe/e",
-	"Q8Sojci/G3p60xTSkaPmCsMLSWSbNFOSKBuFmobavvNVfcmuRgct/mY9j1i1BGAPLcBJTA1thCsMgWgh",
-	"JQaIeUqyLm93csEjE/+WTBxP8htx8VYkbzfpRIAdixqCWc33FT+H5ahM5+4Ow0/RKZ5rPq/Qd2hZ6tR5",
-	"MQb8sHdo22Ng3ycjNfyGvPlk1MG8yMC3DndmWfHbUzp2KeqqUjv4oL+IG1uIt5Hq2QjBaZKs+8sxljo3",
-	"zZ0ymsPlb3ChfxYpt1McrLCQRGJJVAyP+tk2E3ug7MIh8Qbswm/mBtatXW4EQIIfreIW2CwRVc4XZZBl",
-	"kULUTvt/ga100UxvvCF18L6LVmti/PfPcH4BvRmGfytrJLrkwoZQui9JROd4jsuTJUKWW8S8mr9kzvqT",
-	"MZkBx06r5wCJ+ZNJV/evSwIWBba3aqk9Kz7sguzM77YXq8LhCuf0jmpuylpnZuaN1K3FFYpx/M2OVlle",
-	"mduR3eA/g/wPymd7a/A/u3s3x/9uTY81W1DTZXNhgto2NFW1dVtldRV99HAlnc0NaTc7+s6I5RbiwaMK",
-	"uyK5dkTuJlXYlRygi032pWCeuRa2PhFxBEqTEZNKN9nwMdy4ZMQnG9rwB7zBiE+CH23dj6DUtHEk5PSI",
-	"BC5gCf4iO1/t5+udYKHBrtg0s/IPxQbdBweAXef9cRUs7rX9KCY+QOdCw5GW7RKNP39jUXGxW6IBYlsC",
-	"pqyilWL/bO8SG8vPIp/QAf/ly8mbV9asUQRAlnptVyr3oqg4ZheWEK1Iayy0lR2fE6+acS57hLVcRhzW",
-	"28iy3jrc9yfSPMol65jWm7ruLyUQm0sm98b8XlxWA88WkkHGxc++Uwv+I2ttMfk/NN66xaVdEN+0hj8h",
-	"f7VLjhuDAZgml1QRl+fiNATKI8Ehuh0fQokOWIC3IAQLvAkr3aDXzuTy6E64Z+6EjVjkqg6FUsZOuQCi",
-	"FpivUxJTS56HAV/ielgN43+BbfjeVm6Ipi195IIPzw+x4dV4cHHgy1wYulYXp4XxfcgSzUtPJxIUcD3g",
-	"LqIOdU7bo/0VCYrsSWKLNIYxUKnKFeyanBzOJdLi5SDLnBxZCt2cW+NyQjVcuOK2OYHZyWjUkVm2zTY0",
-	"IvmUynNMniuS4lyJEMojElMNMg8AjHwipF0bEj23tONsPD2hesBHtuBW8ZpqiSscwsi2+c8sATsK2/WM",
-	"XVLtpZDnIMmIcaYm4Joic2Vbx7ofY6AX9ieqrMXSz3Nm8wTQARbXtfsT4bat4R6qbWNZjBnwbbxDJTpv",
-	"cfTGJJvtDRkWoAZDxiPneHTK3KVT5k6MH4VXs10irHmJpcs9h8iRmlfksHfosrdbY6gH/ITPJVQb2jyh",
-	"CRjSXK2+jaWRmSYRizBAekIvgOwWEw+4nkiRjick2L846PZsajimQwV7hmvEMMJ0a0sVlcC0DFcVfG7c",
-	"1SXSz1kBtvVJg9voR6HwGwuFRQ09d5GySof3MQYlK/JAdoUkEpKYhrBXv492CV3yqWKvqJZ/OLLRHjYK",
-	"Er0KS6o5ZLUosrpFulT4asCd57S1xIOT7UpODMYTKcYSlAq65KNVHy3JGHCbNVUu9LBbkWPKFCcTckqh",
-	"oC6VY6874FlHRpnGWeEoCUaYs65aBnFk1FfKUVYpClEwhaURJQ2160kw4K5HkY8VJcIJhOdmek0ED5Fi",
-	"OfBwkqEEem79wbvlVgc5WTPbT3GZKJIRW+LLR3LpGh/g29lTpSGwWgnWd/czEjbg6FfKaWZ5bFl0l8if",
-	"J7aZzyUL8bssigkL8w948eNeVt+p52dVPCrdSLLNN9trKWtWkN0Im8UpOV3CLKjCDWTKldlCSjQzIFSd",
-	"Y0fZudgaFFOg/HLCYsiAermWTFki1htGDxWVThcXKq3W6Pv963yLD1uAuNqYw36X9bTIOg6d5TkzmoXn",
-	"oE9dH6L5Mnxfq11RsglK3UyKr2qAuBkSyQQS76bh8y49v3vikgPWyls0mHVlQgOsZxvHTmUsc5V4qf6q",
-	"HPi4Ehj9/cjlj1k+tyQ05Dy4XXIwQrcRQm+1FEfrBDdciqN9nvtZimNdeO9RKY4tQL8npTi2WcH3Vopj",
-	"7b24B6U4viGBRcOnXW+9wu5cyS9pBdymWmndvHTXPmpSjji3h347G3NeABI7MdlSX64PWpF3bQW2bpHJ",
-	"3BQLazagvgKnHMwZ24sS9GWNpqSmxbPSbLnNoBYpW6q4WImW5XPRslnh5wYrdGmeRltSfdZt9hBDdW39",
-	"RXNPMsNPCQjzNbmD/V0Rku33vnEashuUWmcEe/PT3u1RlG1wJUiw1uHdHsUiSG7wKMrTLDgKnLb5KM58",
-	"76qj6fgXKdLEUprS+ZWkw1Z89isI5i84d6StJZBKo7cekV/ZM3/BUsqjf+GJhBG7gshaXuom2r0lGQG5",
-	"kue3mabPrv9fAAAA//8=",
+	"7L0Jc9s4tij8V1DqvmX7XkqWZMXxUre+z1m6x/OSTiZ27tSdll8TIiEJbQpgA6BtTcr//RUOwE0kJWqx",
+	"LSeeqp5YEgkcAAdnX741PD4JOSNMycbJt8aYYJ8I+NMLKGHqC/krIlKd+/orn0hP0FBRzhonjcsxQa55",
+	"qinMY03qu0iNCTJfI0mYchAX8J2bfYgOETW/I8YZQbtcIP2vGmOFbrFEjCuEkcSMIOrvtRpOQ79OBfEb",
+	"J0pExGlIb0wmWMM1wXcfCBupceOk0z1yGiFWiggN4//9/az5L9z8d7t53PrjpHn1Xz83nIaahqRx0pBK",
+	"UDZq3N87DaLwqHyBgkgeCY/sSHRDhKScnWqofQ39AHvXiDLkng+bH7Hyxi5SHEWhjxVBnAVTsxr7Xu0l",
+	"HHRzK+g3fm83j6/+q98ohz3gHjYAl8GPB5IHkSLo65cPiA/N4XDGiKcf+hQSAS8bSJXA3rWEZwQZUanM",
+	"j/MhH3Ixwapx0ogEbTjZhXTbvaMyiEU1Tp0hRm7Rr1/P36EhF4hgb4zs447eXA0h0XtPGYApibghYkei",
+	"gI9kXTgj6ucBPTgsgnmvD0HgCVF178OZxfqmN+aSMER9WIPZTbsE4o058WPoBZEhZ5K00K8Ch+MdaUeQ",
+	"fQY4hmEnThFGNziICAo4GxE9Imao0z1C3hgL7GkA4ZLdUjXOfIe4GhPRZ/B4QJR5zqcjqiTCzEeuvhKu",
+	"g6hEgoQB9oiPBtMswE3qt/qs4TSoXqAhDg2nwfBE71Xh7jey+1089xK8q6Ir1J+DrK0YoBCrcQac0uGX",
+	"oRvzQJaLQSV3+s7i4G3yEtoFJMUTeAxL5BafOffdvYUrkhtYScRUcQX/1Djj6uFcBxYR4hFBOJAcSTyV",
+	"QN7+f+5jhVswgovG/BZNMJsiqsjEEIvbMQ/0SQWBXfaYB75MFvVXRMQ0XdXPBpQSXBlwHhDMDEku2ajl",
+	"D6BiY0sHX29/4yF/FTwK64MKjy+AMh6yJoDdV4fzADxXZFIfPv30AvDsgOtBN6SBIqII1SfNRl2psIok",
+	"In+hnW/m7/sdV9MtGYUhF4r4juEXd3gSBiT3AmWh4CNBpNxxK1HSTl915O1urwzokabaFoe4kJfUuyaq",
+	"SlCaecyNd/qS4IlE2J9QhjzCFLAzxhUdUsPYHXQ7JsAw+iylCHr1niBYEcNmMEpmQD4JAz4lvn5HELQL",
+	"jCGFAChOn515Hgn165oXaHHLGxPvmsyj+L/mF9y0K67Ytl77uPSsqU+Yomq6GAsnZDIgAu1izU3NS3uz",
+	"GIpGc65QZqr18JMOQcIr4fphGOR4ppH86DDm8LH46EVCaHH3/SUe6cPT0q5ZiiR9tuvxyQQ3JdFChyL+",
+	"HnB0ckelZtYK4SCAY3b/0z01jP2WSoJ6ne6c44rl0mXxWhJNyEslnDyUKKB6wWatoeAhEYoSqSU1QVQk",
+	"2My1pL5jbmb1TbRzLwvxNQ0VvyYlUvA/4Q4krE0qLJQ8RQpfE4aGgk8s8OSG8kjCQzsyYXqM3KkPlF3P",
+	"ATiZugLmV51uGciKh+XoP+FSWeaKDczz2akeKDu1T4Y4CpTerDaIuXQSTRonx8fHTmNCmfnUSUCiTJER",
+	"EUbktTj8hvuUGKm3KFS9Bapjf1TESBU4DANLr/b/lEYbsceu/7S7aaf8aUI9wSUfqhaQ0FbJLHpJgCoA",
+	"YkzCG/fZlf4syFAPt58qsfvmV7lfZwpYcvEAtArC44d2ZAaxTzNKB8JS0hGTSIvT1C8qH+US71dQDx9h",
+	"94gQXBTfnn0ZHntHFKZBQ2+G/kM2Tn5f9B5ljIj3uZcNqdM0ONmw/Xbj/srC8pb7QJTYDQ6of2FO0WlM",
+	"iJR4ROzem+OLt3yKdhRVAdnRBFOzKEmw8MZ4EJAWoEKMIUNMA+I/CnbkyZw3xmxEDF4AWZbompBQf6bC",
+	"qG2yFDUq532A6zUj7nIhH+PG1Zz1wS9h5U4/wFWsvdM1b2cYDQLqwTVraHJSeoPqX9rMcMmttYP+xtVF",
+	"crly1xJEcMO4ssjvYYYGJHcjnYbCYqRF4CIJ2Iprvh5KbuTmA5M1Zh9gsNhK4eWyQAqdAyhu9w2DAVKm",
+	"F0SiWy3l+CQgisA1KFhys3aaim2z7+zPmrpSwaDGy6l1D7ZxgH070HIXLbkgFj+pQfp4LC0LxQyoYo2N",
+	"194xOTx8fdx83eu+avbaPmke93qDJmm/Hnqd4XEbk9f6+gARaHTb3cNmp9M8aF92uift9km7/a9GfuGN",
+	"9vBoiP1Xg6Z/7A2avcPjYRN3Dl81X7ePDl+/7h4dv2oTvVt5ZE+xfMj5DvI5MVgO0j3iDOnbinZq8KSd",
+	"lpF2ayG/oQRmHyswOlZZqEQTHAy5mBBf6x0DQfC1Fj9FFJCMJU4J7Kltwi6Ps2FAvTVxS0vSZ4Eg2J++",
+	"B43r2aDXWYZCGPsv9dGO3gku+VjsIGyWZTXJDaLPWaLbmnmzhk4zWeL4ySjBmpKT9AbgIOC3BrmAmm4Z",
+	"ahUYwyqiArxwp3niWKnwZH+/033darfarc7JUfuovf/zhCisn/wp5k77GbvvbuYw9/ZTer//szFsNJx4",
+	"HuPDavQbndeHvVftXjvzv34jfW4jWsRPq6oRP62oR3T2qczIJ/WVis8J8Q0F5YKqKUgZqYThoEFkjTZW",
+	"yNHc1fz5NjVpFyQfkEzg2nrd484rrzdowv/pT83e4JXXPO54Xf2H/rfxNMpKhfckc8feXxrX57ybAail",
+	"r8SW3cf0eLboZqY3LbYdVU5QNux+MmpmzP/vP7o9xcP/7vSjdrt7+B/dXmJ1+u+Pl173t3dfb397d3b7",
+	"Mfdf+OfHP6/vfvvnx/b/jhpOA0TS7JV8UIrBoiBY8X5oXAA5tnF/tclLkkGXkuvyiVkLYcHxuJMVtLec",
+	"RRnrgf/jcqo18O6RzYzJFkG8i/XlPH/q/I+IK/wg+DcgCi+FhH9pUIr4t5Lxxiwrxqx4Ev2FIhP5hUww",
+	"ZZSNGie94+Pjdrv9MDYKA8VCZr8jEax9O4mVsbsttHjAtTDRVL4xs8SuM6ok2AczkVXP887YkIzMTdEX",
+	"YD8MMM3fkUa3yrvUbefj3SBWrCxSrIAyfysGcsyGcDgISwTQIA3YNqFTRodfVe0fEUYEDt7feSS0TOT5",
+	"GJWs/dvjUWC991ZqyvqiN6nvs6kxcyJ4xEEy8sYaPXAMCnyPdl+123ta88cMRQzfYBpoLQtJxQXRvx44",
+	"xmDwhSgxbZ4NFRF7W4VYlv6eeYreUDX9QmQUKPkgHO2m08qKVamAuluDK5QDulcm6S/B8cpHnZWvQiKM",
+	"tfDNVC8X8LgzbHvHx69J8/h4+LrZOxh2mkeeh5vto8Phkd/rDsiRn9KlSBJhbftCvcOKXNKJvTGdZrvX",
+	"bB9edo5O2r2Tg06rfXDwr/RNKymtoxzUXvd8leH9DRFThO0bwK8E8bjwt8sEX4HRn7FQFAcviL11iO08",
+	"xPpmPSnxcwUXfILPJlQmDlYeRioSeSeffdLY5/LrvX/QrTw+Pm62O8125xJYquWq9q0bSm63gjxc8Emy",
+	"m5RYF50gw0gS3zGx7cZkryRy4ZTcnDvRPr+9BCUNn30Ce8Pm7Qoly5o90kxot+KIMp/cobdGGUR/+4Lk",
+	"VCoyKdMSbbBW+qw1POgvfYGHamNO7TkWh/L46OeoOhVX8qS24Iewrj4VNoK/cIPUcynDa2ZPt5vgPZ2d",
+	"9YXuLU33ZmxKVs5yYsnGBUBc45x+7hQRkkUeQ6ZfbH6FwHy5lv01v6qKoCw/8hSaYHFNFGUjpAjWqOhT",
+	"GQZ4+lseAT/Gj8XIetAZEHzgvzp4fdzuttvtxkNIjQb8BVw5SQXaNqoHgD0kwXvBrIfBLNimOd6lD5nU",
+	"4Xl4kaQYbwuRO9fcZiswEWznG0HEc8NBsReAFIk9j0h5acYZCQwZk1m9OBE5G+So0zl+feg3jw78YbPn",
+	"Dfzm0eB40HzV7bwadI4wPnrdg4iZrJ/BjASbkY4Elm/NFkM8nRCm0AgrcounrVYa7XJ58bnbPWofdY8P",
+	"jhpOJkZHDxvH2OgNpqOxBhlSxC6pCnITmHyc3CRL2KqX3dYFlDdOctwWwjvkYkB9n7D1/BtnkRpzQf8N",
+	"L/xhQXtHGCX+s3F1nDMZDYfUg3ISoaA3NCAjG4CddXjwNLxpoxGyEGODgqQuQkjEhEppSiZkffiMEN+E",
+	"PHp8QqTJLMP6eckZDvrsY4yzCHvg+XPQ7Zh6Y6TGVKKzz+dpWKTNajWZfduClNXxDVtBiB8y4GTdrI6f",
+	"NpzW8dMSeR3VkZGflg55rJHsURKn+SixmPWgeaKAzfXSTr6jGM46oXlbRk2WCOeEWZ55TOeypO6pwzzr",
+	"wfvdRX4uyB71X3jylsWFrscCvqtQ0Urr7RPh7KPg5vdhY69YyXfvbqzh2Hoi5H0kGeB7cUaWr+XZ+ycr",
+	"8fNppYEXyvpAlPVHcGiabUo39+nFWQPLWsZ+GZthBliSy4qKPHmHQNbA/vu3Bg4ohtIRv185DSrf32FP",
+	"QZGvL0mdiSEOJNE//iMiYgqWj/S7L2RIWeE7JSi5Md+a2mg5u4n9LsADAvaoBlTraFwlFyRr5C9kHmyU",
+	"eNuBKusZjKhURBDfVsrYJiId16LbNluHcabu7sz6K3f29k39Pblm5G288JjC1vJXzQSBbhSJSk6ihlkA",
+	"9mlH2qKEcitRa/uc9PPwai1SugmsegCcqiJNtpSlZtfY37J4Xppxsl0oLsBav47nEZIPP9AJVe/vPEL8",
+	"Z+RwnBGvsrVUICUOvTLSqsmaM1WZAr3SU1t9yabTDciQC6LPmrKRjejesG8yA6YBDctsQh+WiCrkYXaK",
+	"sCmnxoip9Q0R6GjXFP0G8MwvjKutSsVi/G2Kgvn1v+OMbBeo6hceMX/NIleKTH6LR3qeNyZtKbBTx866",
+	"kzR7GOpFI84qbt+D3Z1cYTVbsSi1t+aLdW0TxoV4GnDsX3L+AYt1CbYd+z2wsGTI54SBcSmzAfenmpYF",
+	"egW2V4I+UqDRWpTrdY57B+0eGkwVkQ9UT00D4SA8VEQgn+ixBIGgEacMtLiUJVQC3Cq5MhTE48yneom/",
+	"GCf4mmhmajt95D4dUvLD0LgxlrbCmY8kZR7JlDNgKC7TbRNIsb9hrCzMkxC1CXzM1mjbJux7QNvPQ5p9",
+	"Xmw8y6hSz9igYyA6m1vANdtHySTUEv8UhTwIZgQNaMDkxhHZLtK7Lp97vHbEsI1BXZdz2DC2s0iN9T00",
+	"L17asvvPpFYnRHTbiFIqEZmEarphUo9n5oBYVa3gCWTTvrfpAkUs6d/ykfgUG2K5DpqUjvhcEMQqu81L",
+	"KAecVgJKy2LHa7M96GY3Z8PIFIvSeuq/X3z6DaKbqUSxPEt8k7+OGSLM46mhw4i2o3/TLUpnSjYGAKlT",
+	"tk1jn29kXxx8znBoy1PzmQ+zgked3Y8fvp/xj9Y6Oeujywkj3xqERRPNvWsWzavz1FWB22cCnXEQfBqC",
+	"0LKU/TQTqXx/5RQ6tkxnmKMJwD1FLAoC0w2JKhCqGVdJZkqhWw20Bkh72lk1a9d01dtroS8E+03OgukJ",
+	"wnn9cYKnSJCQYIWocvpsECmEkU+HQwI9fEw7PrCl/Uk8FV+EXrttYvYXtAtLY8vWLi54YQaChjI2x6be",
+	"yVuQ+EAvAOjQUgU0n+JyVLSw+1vdhnS28JRrGtD9NzS90wQq6QxJmTrsNTJdctrFLjkl4cB1VpM8fZ/4",
+	"0ordlWJvE1amCdDx8bFd1K77s+KhuyOR7edjWgbq3zZSoRJQ9twMB42C7LKxEDYxK21j8LtdwNVqSHSR",
+	"oH6R45jy4HoHSqPe0f9AVwWEBUEelqQpCZNU0RtQW2PSFzEZEi+1LyTBm04m5NiJg/rLqFv1Ki6U7RiS",
+	"hz0OuIiYogHCsTUxJ/zHc0vos8iQC7FNboYMGdoRL8PElzg2BMpp8IHk+v2G0whynpUr88wnFkxjLW7h",
+	"irIEeNFVniXOWKFbTQRvBWdgVyg9rFPkamrtGnLNuBpr8cA3Aqj+Jat1llKLhSwtX3N83q9lh5yk11Q3",
+	"DDMV7Tw8IZDOdZpczG4bEab1aYl2oSce8rkXTfS9Q4wbW+PqN7RQEj13Pbvt2duZK4VepCoT7I0pI02N",
+	"JFCKzy6L+3Hj2RLoT+F3c9XkmAuFbrkwTcgWMrdEoi3CMo4mmKWQ2CfngdFz2seH2a62mpQjQ+5BCp6F",
+	"qarrYBV7zGPRQopWHrf8HQmKpfF0NR4qv2OZ4y9iQ+ZzMffC0Xh3y+KYtjR98uDwVa5dZqvPqtGn67R7",
+	"2UbJWmgbYoEmHO64tcDDcH1mxoN5pQOpZ9eEhEkbPj4EjpwxFIJAARRwSG7RhIyw8SrMCoGlnbDLpdYD",
+	"pDg66CIchGPMogkR1MvA30IfI6lAJRuQEbVNP9xkd1xo30Jsd8k+c3/jjDjoHRUQpzB10Ps7Y4lO/zoT",
+	"3pjeEAdpAYX458xBHzENBvzOQZ8YeSfoDXkTScqIlE6fXYyxIJ85ZcoxzUsd9L94MiHCQWk8hIMusbz+",
+	"BQ8E9Rz0md8S8ebcQVomlwozLVRf8pB679mIagA/Xvxy+cdZEPyRDuG20AWB/jgQ3whIknDJ6n7pacf3",
+	"q28HzkH3vqQYbmzULJNBbHUHMMAVsbKMAE4oSz5XyPpkdSnNiBxzKVjZjV2BkL2I99+BeF8WRPxQ0n1J",
+	"GBSUr1gFeZblS/FktaEq40/ZIhslYqC1ZREQ9qYIqnBIBA2WmZb9zOun+uMU3VImW+iMIXLDgxsjaAH9",
+	"TjJ246XF1Tz0aw2nEbFrxm/ZL1Bf839mNj/LLIwD6sJ2x9lYxJoZEDbhPp63uBm2T67ZCeOcqLVYW6tk",
+	"ZMvskBsippyRzJ+m/vavETGNt2YL89TcnopbB/5PpgRGBo1tc2mMNFz6KAEw0/peEYYZPAGdlmP4XJAE",
+	"3DJwXcdWus43o96Je1EuxSlmrqEypmuzrhyqXtVmBeklWe0um1qnF0QpykbyMS/2zMyrwVuGJ5EILrmm",
+	"hV+I5MGNNUwXWQ5mQJt3JPr65YOWRbEgvhZGc4KogyY4hGokpgFpqiL2HkIzLLvF0H0/Xkye1vdKKP1S",
+	"mFM4hZXQyI9rDVMiM70gl0CltIhu8bA6eve77UyhXehaYDYfGsxBCWMtEHs4CDa597NFgYuK+oQy+6mz",
+	"gOtmlpi537m9i23UK56Dx9mQjqJ1vBur3OX8tCtAWsq4E7fyWRie+xXmRByG0kEDIqlPjOSosQA87TZl",
+	"ClHlmC8meKrFTC2i5SV+tIvDEFFf7uXsPzVvd4YDHPbKbCVz7DrL3dbZfV4RRb5zN1jtsgErvvgAzrJs",
+	"saAXZ9mGKy7U8J/VRpkN3bgXNfz7U8Mr6308omr+aL64nF7YZ1nFMOfhWs5RV1sTXKGh2lPcs/VYlYH7",
+	"qtKovJCozrat+7bcBV2VXsZt9NZD4Id1w6Iz1melho2TOPnTxva7RZR0of4jGmDvGmHZZ6WPRCyAML1M",
+	"ygC4spD7WZAhESeIMi+IfNK0bzc1EE07ubuio7jqBi3vPS49G0WYeosVGXExLbMgYVWsrmVfQ1Se6s30",
+	"zOtark82SRK1BEXJjNBwGnq1AfFH5A2Wej9u6TXV5GVIA/KFhFxSpYF1Gn8xjZSegPLOWI4HHAs9QEh4",
+	"CPHOE+JT/Yi+MEFSRtFUe54QqPt8KTAzKwZNGcvrj6BPaPVAnwXBQl+13JebI2nWbXFJJmFgL8fj6Hez",
+	"E68E7VVN7xiUZLUvgZXNQVGIFEedw0qP2YyIeVjpLeo4ncNyb1GApzwqEYrOGDrzcai5HnqLhQ+Wh79f",
+	"fPptnkcbNkXfAqTwNZHWVYeisM/A9ee8Pjwy2Ulot9duoxBLLVnvGVTPE06ncddMxmtO8N0b/V7j5KD7",
+	"+vAIEnjiesx5+n7QXSiAiSggpdER1BsjYVqIWbOpOQ8Tjgq1eVNN+eiRzGAWnadfIlPnM5WqjhbIVFTf",
+	"c3vAy1lWi5i/ClcrGJEe7eYWZl4N3jWEkJkWYRtLwS+0DCtx7ljPf9zsTHF+jcIAewTtnl98QkeH7c5e",
+	"Tm/xsSJNpYdzFpp14uPYsIHROGnKHQX5FS+HySWYsAlUti3ongyh7fxzbTIrW2K2Ecm3ElfXwMOkh+Hm",
+	"sPGprCuJOeKhnA92rxbblMsNCvaQMlW2+RA96HlUud2tnmAq50PEaC1Hs2376DQmaXJx3FETDApa+tiw",
+	"HWGFYMBZa1TG0WBaBmScyRqHkMnLNbXduI+nO7FvS45xSNCuC5V5XAe50CDfBab17I3yq0QhVrxXHvhR",
+	"dG2veR8LQ5qe93mX2/omxMx4aVN9Ls4rlCUI0EPGgzUTzQa1LjKusNnwSzpEmE1rRfyWaP/rrzQ34vcY",
+	"TPoSSPoSSLpUIClk62+QZM0MuGqsag1T7Ypy4FoRrQtr/b54174j79oTx70W2m8+C3/SbKzl0q8snfSR",
+	"iPemNyGV8yylHafd7c0x5ba7Zfpsrj3jt6q2iDsSCPO86buvDqsn7746rMmIIUCt0z1CAdG8RTrIpyOq",
+	"pIPcJnBZ9w/XWkl3oDofEYR5BEk8lTnufYqokn02iqhP4sg2vZVfv3xoSjwk6A2W5LBn3hkQBVEbBr8T",
+	"5kdOocJQs5QBAhMq5YB/NME83j0qY4Kr0fYY59a5bXEfyGU0LhPXOevYNlXgso2lxsS7Jj7CI0yZLHFd",
+	"lZam2baLbesLLftGucoUlMaFQ/zPkDKjQMDeUmZ7emVC4xG/IcKE0LfQmUIBwVKhjgkoz4TNQrrf4/gM",
+	"9Iry8bKQOjgnZjPXQnODDSrjMpeLKEiFLJ8GvGq8jAJDOzI3He2afptqvCP3WnUv/Zwr7zQoMyIH5eyz",
+	"4Mpciw94QIIN78159UT3sxduM04kPVgxPDfIX+/VDOz2Pq5L8zJlUZcgfZf2fqZ+d8fe0zgmDyphJjXB",
+	"MuSwkratS5zilay8BVdzLNoz0SGarlaHFVTZFW2L3LGaBBvJRrFbfxqr/Ppm9tBH+ibWEY3gb+NCZpOb",
+	"TfHKRbkjBbPuyqeyLqaezyUTj+sWWgDPJtd2Vaq+mwA5qqbwUJXJjvpJ2K2RUlJr1edI3FByizJDIajY",
+	"N4MmBzNBDu3m8VnzF9wcXn07um9mP/aW+djpbk78W3gY62Le19CvEwdT0vcdCyVh562oCFZSjD6fXb79",
+	"GzJFs4k8RWrMJUF4IAlTYNvTt5cKE+/8cBRzs+LcDydLJWF+pyY2PhREAiekCk0iqdCAoFRYepGVaspK",
+	"jysLJU7w52JoyTSrWO7ppa04HyFGdAVbjn2xbiTeGSvk1e5GkgjHmFf2NpgY++S5z9ZkFb9ko1UlEctL",
+	"k7Pp0KskOxcD2JaT9DLotc7l2xZLesH0/ZDm7o2l7WbCeFKm2Wm314zY2NDZZu7FnPpYyYXw+IRIE7+w",
+	"OyAKI8qMPaIY7UrBEQfJ9OiGCEk528teEPzvSBAIESGJrzFzUTYavjGTO72cqPgRgzP365cPpow6ZSPk",
+	"RiKAQt2aEbtIcbtNGWnyBLlmWhcMZ+AcVGPSZ4KMogALRO7iZgHWRO0b2mmsPO436t+7LWQEVRBEErEF",
+	"I6jwWzYU2k3PASybcBCg8//KdyT68r6L5JQpfOegW4jwNQmDfRZwft3EgkfM3zNubHN2xn6frAUqQiSQ",
+	"UL3WU1MM9pZKkib7bUwknjm7Vc77qiIt5nw2rg9s/QtYVL1I604ZdcoizQZIS264ArMw68vAOzP/kqxk",
+	"9hRWITpBLAnP+hIlmWCmqGd0XKjKkST1xAHf1Wz3xPT9gIL2fVYzYQctyNfRl2vdhB1la+hHIkhj1N5M",
+	"IQxdqrg3Bnxh8txl+lgS7Zl/OPP1kAYEfF/mz/d3ijBpPOgllNNoYZgyIuxLyeevAB71ODN/YZsifMk/",
+	"x1kxXsClhdT8+c7EwWeQS4aCMmXHVhiqSEhNQuzPyrzhR8S+q1HqMxaEKcBT81GN7Z+2oDeL9MZ+Gn4h",
+	"OOmDHMJLBtYYgN/0TQxsNpAgpno2wCuhswkW03N/VfYxU6OilHWYjKpKO2w6hIMGhhtYDz/0cdWfMzTS",
+	"RZgxrkxLfYjKScMDJNp1U1Fg9wIWsuc6KPvtuZaQZr98x6NBQPZcp89yX1uU+jQcSqJmX3rDeUAw23P3",
+	"4ALykDCkQTxJGX6fpZymvhctyVjHQtAbqDKk+sx4izhLbNIZlxGkq8O7OxJpbQIR7I1Tg3a6Z/YapuXj",
+	"AR9Pfm+EeAp+Ji2ZY0VusclqwCOZ7/VR3GCN1JnGGCcNiA6P48zsuCge1Ah7WfyIWUv2u85SJDiDhXWz",
+	"g6wVeSksf8S8lGTG5eArtXLFnVRmmcsnqO1lpJah7foVj+SgzvzYOUCwFAEPuitUA5kTbNapDDZLNQX9",
+	"ek5P0NSd/hUR+7umO7VjMeKFxyFGiqMxCUL0loc0gDZBIforIsIkdyE665XoZrSWjChV2rimqsxaPH7a",
+	"ksjUjSB6jGA6o1fstdAnFkwR46yZOqz6zDXT25Jd5kN6ad2cgx8zZCUjvaJsct3AEDeziEyDnSrY/88/",
+	"PiTw62EjSXL72qoYOtOnp2pos7gk306PPiBoSANDM/UyhR4lrdyxeNJMI6Ca0wqiIsFqDZ9tKTSvpJ45",
+	"3RHXKiGzitIwCoKmVvNNj3Z7xtkzTU54zqEOSMaHaVQWjLJIkqC7B6xBvyDik6jCg7gv0uySLnIiqjw1",
+	"vMfIq7A4znJsKyYaBi7wzXOGcAYocPkMKcRkAktFu5pAWa6FXGANLryVbI1m3TMCYvyEH3+2+aObMmAE",
+	"sVU5Q5PatWhSdcRsvAdW8T1ZRIcdZMaP2a0Bv8926YhxvTFQmWIP4QlnI0vsAR0MV1gmALiaJm8ofSpe",
+	"e2mKH7Pi8/LV/zK8dBXVLJdW++gCAMy6PJxlggDP1rOKYWFRoJUF8leEAy09Ma7ex39bNch+/Tb9pDXB",
+	"yzFmYMXVV07YT5CNJ/9JQVepaaTKClcziFgeU1BCgs6SVGvzhKYgnW4uT2F58aSisnt1VnUM39+5ZkYm",
+	"1THeZy60+sj8FQ3cGRzmmXJLdj9Wuw8Wtda5E+XWUYj8xwob0g3EvGCxsEUQJVgAZUiCABSeNIaL37I+",
+	"sxRfIp+jXffCUnrkJhS+1WrtnWoeHXImiUxHogyaFgRA/uaWM3G1du7REAdWZEo+ZxnsY1c0sXjgJBZ9",
+	"H1RU23/L2jli5uw0ZiWC+MXcN2aI/Fd2sNyXpTaSZFeyf+deu4hBPrcgv4tBzphm3iQgXxRBPi+A/K4I",
+	"8rsykD9noPtcAt2K5o20j9izcLEmbTfrP1u2MWnTztmb/dEat915zTzdrC9jbtfPOeygtM5pRkCihsgX",
+	"jCm2JX0cLvoQ9TVm/FXWd1uzxmmyt2tEUibHvArpLmZQPY5AMzPvKrBeVSaEmaTsuApJRTnjGYWugD0o",
+	"4Pw6U+C0UEN3k8g0Wzgln7O+XhnUwlavgiezHpnHwZLcrMvDWUXNvoqggpzoX9HXLx9k0gI6gEbkJXV8",
+	"eo7GmVed7npi5atOd65Y2SuKlZEIPsc6WdFFVOLqBAvSTOaG0AKJRfqvXz7USSRaDu1mzm4h0hV6PD0M",
+	"lhWmqQFJKaVJAm9KqiwrJeggUgRxAcGT8UbHgqDJMseRtEnmUHulfuKV8ZEXU9HLMrDmHFrJViw8pfU8",
+	"k9vg8kvdd3P9fHVExAd2BMyx+r+Y+H8EE3+pST8xcfbZi0n/xaT/YtLflEm/xH7f6b7Y72sWgtuAsX4Z",
+	"y/zaJsetMK7VEjIyJfaebWPa7CLmL/GqtJjSlvRxreyQawToxIoAcKSyUqf9EPnbmV0r64rbKemKm0r8",
+	"q012nr6/nV1tnYbCYkRURZ1k+C13SI+udOVvwmI6VzjkB9I1CvPUgWVTl/VheijXqo2yLL5s6vDrq9yF",
+	"q7dkVD4XBOEBj1SWNBmsD4iCYEQPCzE1wem5AMw0RN5UalNjIgka8khsmjVklldjBx4T7+rSfKCtRcr/",
+	"mOT9+7kiOXRYeEO22S9X6YR78bjVUige171W7UsrYEtxZz690yqHfQTSoOwGhXgacOy30LnW4kzTTGsK",
+	"LhTRKi9naavI1iL/+QOsVdbbDD/BlFnhbmYfSUJ17b5l4ancrLg8bnGnBDHm8x2J3l/iEbjWrMbr6i9c",
+	"NCbYJ6LOjpVGBhkAaH2emd80L6CEqaadsVnVd8MtPOfGR25aNFXULKlOmm/9cdK8+q9SrdwvbfCTlO03",
+	"XG2Mw5Aw4kNx5K+Xb1cu179w6bXWnEwdRdBUYqYgx/wgJ99kv2QgcUoO5qoS/VJ0XvLwlxckHCQjbwzJ",
+	"UpRByqENaHJXSe2uraQVsHwDMkBSpaJ2W2bYr3Ti3AKqTyebeVziQRtIHkSKZKmofgOKaZ7GJUY4swlt",
+	"0vyQRzlBa5BWiBnwIkHV9ELvqkEBYAZnkX6ruI1p8Zkk2zcMsNIT2/7nSPFrkpRWds9sa1ZsLLmGtDl9",
+	"5r4hWBCBvsHj9+4Jwujv/7xEt1BGxRU8INKFZqsB9UyV3pCICQWnroR6Aq70QrfPdn0SkBHUrM484SAZ",
+	"Yo80JQmx0D/umWpzcX8dY2DkIXSCNV6RPku7ZgZUE1voAkbZCDFCfInc94Wqoi39ROssCMBCW/H7PwVV",
+	"pPXpFiIhTY3HuU/q4U77DKoop7NnAIdDV7e8hc6gizERYDHQz3IWTGtDIgnYr4PpjCgjIVOK3zKEw7DP",
+	"rOG5hc6NfJOv4mCNsGlfYg1uukL9TrpLfbYrzJ7uOSXPzNmpmWfsHpnytwvGcRIzfL1lniHAIr2bAlma",
+	"ZtF6pJXGXruD3HPzvcZvfREMjl7qhzRc2D6v4Yu1zxQ742EOZu7HH5ZyviOMEt+GQQ4DfmuCk7KPvrWE",
+	"OvflVxE0ThpjpUJ5sr8f8BFlrUTK4yygjLQ8PtHkdMLZPtcvd/dvuq32ftJCueE0zL3Qo89BeFs8B+Eg",
+	"SBEis7eaHi3C8mQM5qNb/eXqo9mzLo4I8kHJiKY4exjGBe+zM+RwtnShINaXvlJ3cYtGmLsgq2iU37+C",
+	"ZlKyVq2EagRdA2PgfTA+gFzyVhDgCNiYC15w6AWHauPQfSopwY+N+3tbJ8vIpExhD/RO42xspKY5Leea",
+	"uBVp42lSSEZUjaMBTJ28kP5VqE3dODNNbodREPe7juNEUqnHmA7jA2hm9+fs87mDBhENFDIFMvpMs5eA",
+	"s1FTRIxRNmqmAkasBTrILfFKadLfZ5+xGksHOgg6yLS9jv03LBM7ZVu/DHkQ8NtZWFvo/Q0R0z7r3d3B",
+	"a6/u7pIkAbB9UtsM3y4NRhxwX0sR3/pG++03Tr71QdbtN5x+LO3C36m8ax7Sigv8kKop8LGgvPT1IWup",
+	"KS0iUgAL51UtIzyaqiPemBNZpoTCzn2xeeSah+O8jcb6QqlEWE6ZNxac8chUU+E2nfQEuVDdr8/245Pe",
+	"z5z0/jfq31s9xEWYyVsiJHK77S468zwSKuK7Jt8cI/cDN5KB22cWfIYnBixGbss8knHJFbh/sDwU8iCQ",
+	"to8tFP22yED1DsS9kY24ZPRQswvQtxnaTcRjG8+fINiG00RMQ+TmV5f5cO7f76cv69OKi+ElVk8sgimC",
+	"bNzYjWT9qgOuxvCoRNj3RZwPAgCBFqRB/OkndCmmej+oQjxSCdjmAsI/+j0qk+ERVsjVUDEc0tYUT+Jk",
+	"leS7PyVnro0LYX1GmSICaBvJ1FOHUXzuSddekUzPfCNwYzQwOgpQqRM0oUZ96DMT4BdwDyekQp93n7mZ",
+	"+kYg/zWbeqlNnwr07vwLajZxGDapj84+f0bNJmg5aKEu0Ge7yc656Ygu6NzpjACJuwfrDrFUxCT/2NAb",
+	"A8+QksDvMzzgN8RGZdoNMcJmQD3CJMnQ2o/nlwXKqjfakK8WF6N9+5Lc189mzNsprXUatrhT46TRbnVb",
+	"bZuEp4+rcdI4aLVbB1CzQ41BZoDeVTWxUj+vdbwJUZoLnPxebjdIH9nPDdW4dxa/ANfQCuf6lat7ZykY",
+	"939O6pNtPajfSmjSuX//GLCXTbzmossI+ApLWW6C1Y97yXm+FfucrHRUZcM8wMZXwLtvZNBnCnb6K5Rt",
+	"fNT9n5l5C9a+b3M4X/ZArE4GvsOt+Bbbi7f9fqRwPuL2gS6e/gjFm59in8zET77wfez7Z4kx4sfdhjqV",
+	"1n+wnVpH7n9icWED6sD2rGBjWsLKS3okZaFqL/6KuIKwq9LwsKSDIzSDTds4ZlKsPWyKIJ8U44g8HGKP",
+	"qmmf7brN5gTfNWGEZkhExuToOuiV02639X+ZyuN7KKm9YealyqR5tfrsDIxO0MYixFLpn8AV9ar92uj/",
+	"PLOXJ403ROGidUL+StQ/YPVOIyk3oreg225Xee2T5zJba8a4dxq9dmfxexFLXFS+eelg8UtDLgbU942f",
+	"otfuLX6DcfULj5hvzMNDHAVq8UskCRyK/emA+RlP+u9z3SBXGm3rPJ036y/5mpnpymnIaDLBYto4afxK",
+	"FJo9ECepgwlWPYPn+o48K1KVhkU+JdhbbsF6HsarH81uVWWyKmU0H2ihji6EE1IfceETAcFwIR4Zn57p",
+	"uYt2LWVDnXZ7r9Vn7kxHBNcwjLg+QkkQElXgQSmEIpVxkZgoaVAzXKSxLEVRPKyzqfKahrFvevHDJDCR",
+	"WTUOWd8BTT6X53lz+04DZ6oxyADHgXWPyDO/fxYIF6h4QDLDB8t+XZ4hFi+70wi5LLnTb8HDbj2Exclb",
+	"6FwhU14wCbPzBR4q1ziwwQE0INCFo89cQbA/tfmNSSqoKbRt3V2xC1GaRhLUTzo3HJiM3T6rTNmFJ02O",
+	"9Ygy24488UFbL1zmoT7LxLGZHN7UYy2IcfjNoyJmc/IHZd2/b7g/jQMG4n6Yafzg/p/S1ntMK37P7Hsq",
+	"nCtuMtTRW84Ulxz97QuSU2l6VFENj2d+GItGnAPdSJ+FIilpYkYQfBpWokjNSkmGVHyb7fVjJ7+6v7rP",
+	"x6ba9OwZYtVZiViZiI/tplS99nEt5WMYUBOK2+vUmMJmL1xy/gGLETHvvaqzHhmFpr/AR+JTHPeUegx6",
+	"umkKaclRCT4uIpFV0kxGopyvPWcV56SvkZFNdk3DRfjNhMBC+UxC9iCWIwywpo3kDmLxK0iJBmKWkiyv",
+	"z0ZMvTDxp2XicJJPxMUrkbzaOesTzW7Lsir197mIpUwnZsO5NT+FsOVE8zmFoEDDUic2HqnPeu2eacGl",
+	"NOPXUsM/gTefD5tQoCeOiqaGFb+/xCNbK03mWjV1uvO4sYF4HameDgGcMsm6uxhjsQ242mYzUq9TYyGh",
+	"gA40kKfzC8RwPVd2YZF4BXbhlHMDE7uauRMt5P5sFDfXlCuQ2cJFlMTljExAbjni/krW0kVjvXFD6uC2",
+	"i1YvhtMSw+lKGP5U1kgIrvNKcrpMY+zZKFmo98EFyjx7OnvJrPUnZjJ9NuD+tKT1NXKp7yKqb6VttnyC",
+	"MIQYx9le+nefDodEmLaRaZjpjjQv/kk8RXzDDHvtdgkz029Edi22Yqnlb2a03PKy3A7tuv/pJh8wm+4t",
+	"wf/M7m2O/z2YHqu3oKDLJsIEFt6Y3pC82rquslpHH+0t4zAym+1/Z8RyDfHgRYWtSa4tkdukCru1oYyL",
+	"rIqzXbjjfAPwCp+9/SDTTrS7bi6Ayt07TR7oM3iCKjQgQ+PjRuTOZM2eK4mof5LUwUABUcZa6NMRVdJB",
+	"btNkK/zhQr9A6vcZDsBQiaAucCFVM86YPJ5rGkyPxyz2V3MYGyOstgSIH3kKTbC4JqaEI8GThtOwZcx/",
+	"y9sCP8aPxXbDg86A4AP/1cHr43a33W5vjOYWWrg3Nm0RhFGfiTFwWSL841oPK3IGq4luSZrifIth3M5+",
+	"ltLa67kqkS0PvF5oWzGtqmPJJ6CmFLyNU7UEDkq3QkUwmx4JNQJiigcirk3jonPti8lKzOwZerSsFMT4",
+	"W0u0fjS97wHwc8ZEsRA/E8PEwnP+laiqQ24vSWh/3INeoNo/AEJk1fka2PCMovkX6/1A4XYkcjMCjJHO",
+	"Mi+4p0UtHu1iq7UTW1fFCmntvVo00UDweDJaqu2OCPMokU8tei1P9r8jpfdFfKqrrT6a+JTN3aosehmT",
+	"C/tseXxZJx+RDN3sqV+LKphVfaBSfbTQbEOc2DrRX3FG0XOJ+frhpQEICZsk2PfdCAKlZqEz30fYrvYE",
+	"YRRJIhDUNzCKEh9mArTeMyUwOn+HdgdTZKraIervOYiLPsPMqEx581KxlEwLmR00diYilYPIjSkZh5E3",
+	"9aBHx5kFCcV2IRvpZsZc0hpk5jNaaUpVVhY4wI5Djjqd49eHfvPowB82e97Abx4NjgfNV93Oq0HnCOOj",
+	"1720lKXe1Y2KGzFR2ZiRJ6FSL/adFwGlnn0nKQG5izNEZO8xRZViJFldYqBfy9KCNeK+XrjyoyAdxHh9",
+	"b2x54xdiNtE+tYfWvBnGOFZ5NV5slU9iq0xprSATfkPqkVvn+66zsJkSC4s8Bsy4RhPrUZJuv4Tl39Ts",
+	"f7lM22X4Pzf5HLPXxxzWgnhEgxWmer9Ct1jaUtyRQrvQ+RbaDtezhP5KVAWCLOE0gMW8yCNP4jNYiEjP",
+	"pyrHQoeBQfwT0weTD5GLvcB1kJtGBrqmqKkmWnFPT8pMbXrK2WfBlVnUBzwggZvUXzchgSa7Q5AwwJ6t",
+	"TCoVtMHgjOjbhvvsdswDgnazUyIqkTcm3vVMq+84ah6qe37+erlnwhjBUiHBkwvhgZloRSjBD0H0esxu",
+	"u22iDuN6CjVNDma30lu9oqkBewEgjKmtb/riNKCQfWpbgOKpnJGG04A1ZL8CPrlxH4delllgPfPDSlTs",
+	"xdfxA/o6FhPSqDq0Lb6iDuIipiCaOWuigYBmmNudCSuDzNQx1vJ0nwlbNZj4MdnYpdAbuSRX1t87yUYJ",
+	"t9txFVkTJML6LEed4oTatAmrsYtilUzFRdziAaRM09R2zzEE1BRINi2V48ZKaXtdTQhO0l7ByIWerC7a",
+	"1ZTLGk4Pe80BVX0mMBuRPQe5pkurfjrpIIx2zy8+oaPDdkc/YLu+2tjqNAFPwoYKgaeyzwAYLgnahVbL",
+	"0IbD1XuQ6RF2glLXx+4FALnnJjWsA3pNtBjVZ1B8eUfaqscSOl9CUtOp5jp2fIhqjqNxJIqNztDslkp9",
+	"iMNIEn8POBJlHg1xAJVyMYst1tATN5JE7MhEr2qhM7u9evA+GwiCr2WWhcTO7TjyJ99APkUUwB8AB+qt",
+	"w2haPJSE2abQcZdZKqEcuyJsIddxkB8J2776MmaVVCa99nroI30Tt5Iyhb/r8amLrOj5gEwKDOAZBlXH",
+	"eq7JSm5Mn7BMg+RZ/2g8dqc36QyOvYOjv8hh7/XwEINUk1mOfR+amaWvQRFz482cQp3pEVbkFk9brVax",
+	"NRyWko4Y0e/9HTOC3nHTZ41yQ0EbYzoaa1Cpd03UpS2InExhG6NlpzEk+CE49QuP3lIe/ar9uoZfhslo",
+	"OKSeJokXigs8eo6uggxDrsnqN2Pfee6VJF+KSK7o1v5CPC78hD9227nuJixV5wyvHRNmm1BoGQyi3PT7",
+	"xD/ts277tXlA8gmxDRRAxkC72NRhiUn6MFKR0MIMConQCq8WTLSsQiWUP8F9pvmgfgAEhLR2vwfSDbpm",
+	"/HbPMap1PIkGKEkCd+E6G5Gsz6wWG8NqpQgj2cZ9KUyLB/3uXxEO6JASP+7mbeyZ0AfepHOAAGE6eeIg",
+	"4LeyphABd/Ysh0RriRMpKv4+00u52GN2DvOz4GiRIT4P6IZjPfidYds7Pn5NmsfHw9fN3sGw0zzyPNxs",
+	"Hx0Oj/xed0CO/BIPvj7wd1Zibpw0uu1up9nuNduHl52jk3bv5KDTah8c/Ct904s96hvVxXN3NuGwG+b0",
+	"8Q5+ITIKFARMduswrYr3P2OhKA5eZIcfR78/Zzf8OiVKMzRiU8w/X0txfqG8TDMcUATT4R3EA59IhYZU",
+	"SFUW2QjdJjOl89CKlfP6rKR0HnJ/HtJAEeFCXVjT8VFTLVDtoeEP+QvtfDN/3++4NamzXvmndIO2IZzS",
+	"rHN7CvSVVHB8idZ83iX9So40S3FKf37iAg3ziwGWQKzJR74wSqZ3ljFRmB6n1He08Pnr1/N3p0boSxuI",
+	"RUyGxAPB0I2DthNvzIjeGEK0VN5tbsdn5MBynIsfoRWXEYZtrBTYWDmc/yKH/NAF7UoQYzGBWF0y2Zqi",
+	"d+ll1fCsIRnEXPzqO62b98JaK4IwnxtvXePSzqkqvkQVv+TVFjorLcFrQ4hsn1irIWDmc0b8h6ncVwhR",
+	"W4MQzKnh971EuP2YRfxWYpF1y/hlOt4OuUDWAogUh363GTE1U++vzxYU/KuZEETW4XtrFf8r29IXLvic",
+	"26YsdTWeXXOkRfGAMxdxxqSWYXyfNM+aeToURBKm+sw6UEDn9MaYjcgpctPu44hFQeAiLyBYyLTzeXlp",
+	"QVuIsKK2IFpUWjBuQT1TTPB2jBW5ISJvQ9yJadSJXrbp1q1F8gkW19B8Om0qbTpzg9slwIqINJQI4pVg",
+	"bUD07NLO4vFMQIp+XcKDcbX+imr+th6XSiwBOxINsHc9sk3pb7m4JgINKaNyTEz0MmXStKGyPwYE35if",
+	"THgzlU4Sr5M0UO+Dy8rsjw/btkRRxsI2ZsWYPlunJmMhCnNjks36how4avKFc7yUQnzSUoiPYvxInZ3V",
+	"EmGhNmshCvMU9do9FDFFA1TZuaTPzg0LIVgEUzQgCmvaPMYhOZmJurTOd6qQTyEYzwSA7qYT95kaCx6N",
+	"xsjdv+m02qYcDjQhc/c01wjIUCEe2Xg+ySEUDwV4QILZcetLpBdmt1YhDXajX4TCJxYKZXyE8UWyX2xl",
+	"5ecvFt8h9NhGZ+0V76NZQgt9ydkrJMJyyryx4IxH8sTUWE4DWN1uu4vObHF+1whXGLkfuAn7cNGYYJ8I",
+	"MGvGwbR4IHkQKdJn1nNqGiCV+T2MbJdxYlAWCj4SREq3hT4b9dGQjD4zvcrcRNxy0W5OjslSnFjIyYSI",
+	"2wZKe600QFlEAbE1AQUJIL6NETSkJPC1+mpjkuPCqmpMpR5QCewpG+nTZ+ROC79arhIkzVxRiDMPKJYF",
+	"Dyaxwch6kl2MJMHCG+NBkMYf6+3PhBkhEwnuALkcUgbP6rfjpzJDcIFsoLcTk7A+A79SQjOzYwuiBCU3",
+	"+tXkeVOzVd1SD76La4dDCDtEPNkf95IYaqcsiDrZfL29s5HS2eh8q0voBeW4gYgYRERjpKgGIe8cO0li",
+	"xTkjfTYhmN2OaUCWLSZiGGiGWK8Y5jTAkti45qpwHxsimQ09/v1bg8ov6SGYIB+nQeVFcqbxd3A4QIYU",
+	"BCBfJZ2qsmHJSZySQRogMlT+IyJimp/gS4xK2a8KgNgZklDosuFtcoOGjN8yIjRk8wZLoq0Lg60eUhWz",
+	"zDoRU926HPgs147kpXrKizS+QGhIeHC15KCFbi2EVvYF3UQDo8oJVm/+uuQ81d2SntJrtCy8W1D/fQ2w",
+	"yysqP7NqKhtbe7Yc4o++ByuTge9wK2Yr7HzXJVaW3r7qOivPK/NmQwt/7glIm9qG7zsLaaWdygetPytx",
+	"oTSq7bmuYE6Iz7Pz1q60F6kC/WRH+IS6GPhIzXrLql3HGXo2qtqUbIAu5caw53MvmhAGEZeRCBonjX0w",
+	"ulo9rro3m3VHJ9VyfawwkjwSHpGIMsUzdXeNbaeVthova1alN6C4AmtHnPHL70gTZurkjJ8Zi24wzcyW",
+	"uBcKSTWcjZpx0Fo2sYbNJNbIyBsjLMsc1pl5St1OxVnPShcyW/1npiKDmTlxY1MxU8htZmNNJlJxblu6",
+	"mA9RSHgYEOSTIWXERwMT3JAcp+mwV2yu5WEGFtKSOW3ZvuKk6yCNk1SEQJowxE6xzPT6a/QICFUTkvWR",
+	"rXQatOuG0SCgHhRhcPdmp90C3MsdxGMiYG7ih8bCrGs2A4P++pGxcB4kG8TC7DRzsBCm3QIszB3EY2Jh",
+	"buJKLEzSJCam6yCZyHzDdD2ywtcE7cKAnAXTwjb/FXFlysLcNRUe2ck0t87ciIwxtpJEOjma5cwhJU7Z",
+	"9XZKrx6IMhlwM4BU3hInh7bOHGxyyk7YKd19J7tbWai+slCQIb0jvvGlFoMu9hZ01kzcNk6jAspZAAub",
+	"dHX//wIAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

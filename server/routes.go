@@ -50,13 +50,18 @@ func registerRoutes(e *echo.Echo, c *contract.Contract, si gen.ServerInterface) 
 }
 
 // canonicalPath is the path of the operation that serves path: without its
-// version prefix, in the /external/connections family; and the path
-// parameters renamed on the way.
+// version prefix, in the /external/connections family, actions by their
+// qualified names; and the path parameters renamed on the way.
 func canonicalPath(path string) (string, map[string]string) {
 	for _, v := range []string{v1Prefix, betaPrefix} {
 		if p, ok := strings.CutPrefix(path, v+"/"); ok {
 			path = "/" + p
 		}
+	}
+	// OData lets an action be called by its short name when that is
+	// unambiguous, as Graph's documentation does.
+	if rest, ok := strings.CutSuffix(path, "/addActivities"); ok {
+		path = rest + "/microsoft.graph.externalConnectors.addActivities"
 	}
 	if rest, ok := strings.CutPrefix(path, "/connections/{connectionsId}"); ok {
 		return "/external/connections/{externalConnectionId}" + rest, map[string]string{"connectionsId": "externalConnectionId"}

@@ -68,6 +68,10 @@ type Config struct {
 	// proxies whose Host, X-Forwarded-Proto, X-Forwarded-Host and Forwarded
 	// headers may change the scheme and host of those URLs.
 	TrustedProxies []string
+	// MaxItemsPerConnection is how many items a connection holds at most:
+	// a new item past it gets 507 (beta's quota counts down to it);
+	// DefaultMaxItemsPerConnection when zero.
+	MaxItemsPerConnection int64
 }
 
 // Server implements the generated gen.ServerInterface.
@@ -78,6 +82,10 @@ type Server struct {
 	// What lists and $select need of each entity, in each shape: [0] the
 	// early beta's, [1] today's (see shapeOf).
 	operation, connection [2]entity
+	// maxItems is Config.MaxItemsPerConnection; schemas are the
+	// connections' registered schemas, compiled for checking items.
+	maxItems int64
+	schemas  itemSchemas
 }
 
 // entity is what lists and $select need of an entity type of openapi.yaml.
@@ -111,7 +119,10 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{store: cfg.Store, operationDelay: cfg.OperationDelay, notify: cfg.Notify}
+	s := &Server{store: cfg.Store, operationDelay: cfg.OperationDelay, notify: cfg.Notify, maxItems: cfg.MaxItemsPerConnection}
+	if s.maxItems <= 0 {
+		s.maxItems = DefaultMaxItemsPerConnection
+	}
 	if s.notify == nil {
 		s.notify = func() {}
 	}
