@@ -21,6 +21,24 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for BetaMicrosoftGraphExternalConnectorsExternalConnectionOdataType.
+const (
+	BetaMicrosoftGraphExternalConnectorsExternalConnectionOdataTypeHashMicrosoftGraphExternalConnectorsExternalConnection BetaMicrosoftGraphExternalConnectorsExternalConnectionOdataType = "#microsoft.graph.externalConnectors.externalConnection"
+	BetaMicrosoftGraphExternalConnectorsExternalConnectionOdataTypeMicrosoftGraphExternalConnectorsExternalConnection     BetaMicrosoftGraphExternalConnectorsExternalConnectionOdataType = "microsoft.graph.externalConnectors.externalConnection"
+)
+
+// Valid indicates whether the value is a known member of the BetaMicrosoftGraphExternalConnectorsExternalConnectionOdataType enum.
+func (e BetaMicrosoftGraphExternalConnectorsExternalConnectionOdataType) Valid() bool {
+	switch e {
+	case BetaMicrosoftGraphExternalConnectorsExternalConnectionOdataTypeHashMicrosoftGraphExternalConnectorsExternalConnection:
+		return true
+	case BetaMicrosoftGraphExternalConnectorsExternalConnectionOdataTypeMicrosoftGraphExternalConnectorsExternalConnection:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MicrosoftGraphConnectionOperationOdataType.
 const (
 	MicrosoftGraphConnectionOperationOdataTypeHashMicrosoftGraphConnectionOperation MicrosoftGraphConnectionOperationOdataType = "#microsoft.graph.connectionOperation"
@@ -204,6 +222,24 @@ func (e MicrosoftGraphExternalConnectorsActivitySettingsOdataType) Valid() bool 
 	case MicrosoftGraphExternalConnectorsActivitySettingsOdataTypeHashMicrosoftGraphExternalConnectorsActivitySettings:
 		return true
 	case MicrosoftGraphExternalConnectorsActivitySettingsOdataTypeMicrosoftGraphExternalConnectorsActivitySettings:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphExternalConnectorsComplianceSettingsOdataType.
+const (
+	MicrosoftGraphExternalConnectorsComplianceSettingsOdataTypeHashMicrosoftGraphExternalConnectorsComplianceSettings MicrosoftGraphExternalConnectorsComplianceSettingsOdataType = "#microsoft.graph.externalConnectors.complianceSettings"
+	MicrosoftGraphExternalConnectorsComplianceSettingsOdataTypeMicrosoftGraphExternalConnectorsComplianceSettings     MicrosoftGraphExternalConnectorsComplianceSettingsOdataType = "microsoft.graph.externalConnectors.complianceSettings"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphExternalConnectorsComplianceSettingsOdataType enum.
+func (e MicrosoftGraphExternalConnectorsComplianceSettingsOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphExternalConnectorsComplianceSettingsOdataTypeHashMicrosoftGraphExternalConnectorsComplianceSettings:
+		return true
+	case MicrosoftGraphExternalConnectorsComplianceSettingsOdataTypeMicrosoftGraphExternalConnectorsComplianceSettings:
 		return true
 	default:
 		return false
@@ -1242,6 +1278,74 @@ func (e ExternalCreateConnectionsJSONBodyOdataType) Valid() bool {
 	}
 }
 
+// BetaMicrosoftGraphExternalConnectorsExternalConnection A connection from an external data source, in Graph beta's shape (`/beta`): v1.0's
+// properties and `ingestedItemsCount`, `enabledContentExperiences`, `complianceSettings`.
+type BetaMicrosoftGraphExternalConnectorsExternalConnection struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext `json:"@odata.context,omitempty"`
+
+	// OdataEtag The resource's ETag, as in the `ETag` header. Ignored in requests.
+	OdataEtag        *OdataEtag                                                       `json:"@odata.etag,omitempty"`
+	OdataType        *BetaMicrosoftGraphExternalConnectorsExternalConnectionOdataType `json:"@odata.type,omitempty"`
+	ActivitySettings *MicrosoftGraphExternalConnectorsActivitySettings                `json:"activitySettings,omitempty"`
+
+	// ComplianceSettings How the connection's content looks in compliance tools such as eDiscovery (beta).
+	ComplianceSettings *MicrosoftGraphExternalConnectorsComplianceSettings `json:"complianceSettings,omitempty"`
+	Configuration      *MicrosoftGraphExternalConnectorsConfiguration      `json:"configuration,omitempty"`
+
+	// ConnectorId The Teams app id of the connector that created the connection, if any.
+	ConnectorId *string `json:"connectorId,omitempty"`
+
+	// ContentCategory What the connection's content is; `uncategorized` unless set. An evolvable
+	// enumeration.
+	ContentCategory *MicrosoftGraphExternalConnectorsContentCategory `json:"contentCategory,omitempty"`
+
+	// Description A description of the connection, shown in the Microsoft 365 admin center.
+	// Graph documents no limit; 2,048 characters is far more than the admin
+	// center shows, and keeps a page of connections within a few megabytes.
+	Description *string `json:"description,omitempty"`
+
+	// EnabledContentExperiences Where the connection's content appears: a comma-separated list of `search`,
+	// `compliance` (`unknownFutureValue` too), as Graph writes flag enumerations.
+	EnabledContentExperiences *string `json:"enabledContentExperiences,omitempty"`
+
+	// Id 3 to 32 alphanumeric characters. Must not begin with `Microsoft` or be one of
+	// `None, Directory, Exchange, ExchangeArchive, LinkedIn, Mailbox, OneDriveBusiness,
+	// SharePoint, Teams, Yammer, Connectors, TaskFabric, PowerBI, Assistant,
+	// TopicEngine, MSFT_All_Connectors`. Set on creation only.
+	Id *string `json:"id,omitempty"`
+
+	// IngestedItemsCount How many items the connection holds; `null` while it is a draft. Read-only.
+	IngestedItemsCount nullable.Nullable[int64] `json:"ingestedItemsCount,omitempty"`
+
+	// Name The display name of the connection.
+	Name           *string                                         `json:"name,omitempty"`
+	SearchSettings *MicrosoftGraphExternalConnectorsSearchSettings `json:"searchSettings,omitempty"`
+
+	// State `draft` until a schema registration completes, then `ready`. Read-only. An
+	// evolvable enumeration: members after `unknownFutureValue` come back as
+	// `unknownFutureValue` unless the request sends `Prefer: include-unknown-enum-members`.
+	State *MicrosoftGraphExternalConnectorsConnectionState `json:"state,omitempty"`
+}
+
+// BetaMicrosoftGraphExternalConnectorsExternalConnectionOdataType defines model for BetaMicrosoftGraphExternalConnectorsExternalConnection.OdataType.
+type BetaMicrosoftGraphExternalConnectorsExternalConnectionOdataType string
+
+// BetaMicrosoftGraphExternalConnectorsExternalConnectionCollection defines model for beta.microsoft.graph.externalConnectors.externalConnectionCollection.
+type BetaMicrosoftGraphExternalConnectorsExternalConnectionCollection struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext `json:"@odata.context,omitempty"`
+
+	// OdataCount How many items the whole collection holds, with `$count=true`.
+	OdataCount *int64 `json:"@odata.count,omitempty"`
+
+	// OdataNextLink The absolute URL of the next page; absent on the last page.
+	OdataNextLink *OdataNextLink `json:"@odata.nextLink,omitempty"`
+
+	// Value A page of at most 999 items (`$top`'s maximum).
+	Value []BetaMicrosoftGraphExternalConnectorsExternalConnection `json:"value"`
+}
+
 // MicrosoftGraphConnectionOperation defines model for microsoft.graph.connectionOperation.
 type MicrosoftGraphConnectionOperation struct {
 	// OdataContext The OData context URL of the payload. Ignored in requests.
@@ -1390,6 +1494,17 @@ type MicrosoftGraphExternalConnectorsAddActivitiesRequest struct {
 	// Activities 1 to 20 activities, as Graph allows in one call.
 	Activities []MicrosoftGraphExternalConnectorsExternalActivity `json:"activities"`
 }
+
+// MicrosoftGraphExternalConnectorsComplianceSettings How the connection's content looks in compliance tools such as eDiscovery (beta).
+type MicrosoftGraphExternalConnectorsComplianceSettings struct {
+	OdataType *MicrosoftGraphExternalConnectorsComplianceSettingsOdataType `json:"@odata.type,omitempty"`
+
+	// EDiscoveryResultTemplates How eDiscovery results of the connection look; at most 2, as searchResultTemplates (Graph documents no limit).
+	EDiscoveryResultTemplates *[]MicrosoftGraphExternalConnectorsDisplayTemplate `json:"eDiscoveryResultTemplates,omitempty"`
+}
+
+// MicrosoftGraphExternalConnectorsComplianceSettingsOdataType defines model for MicrosoftGraphExternalConnectorsComplianceSettings.OdataType.
+type MicrosoftGraphExternalConnectorsComplianceSettingsOdataType string
 
 // MicrosoftGraphExternalConnectorsConfiguration defines model for microsoft.graph.externalConnectors.configuration.
 type MicrosoftGraphExternalConnectorsConfiguration struct {
@@ -2090,6 +2205,17 @@ type Top = int
 
 // BadRequest defines model for badRequest.
 type BadRequest = OdataError
+
+// BetaGraphExternalConnection A connection from an external data source, in Graph beta's shape (`/beta`): v1.0's
+// properties and `ingestedItemsCount`, `enabledContentExperiences`, `complianceSettings`.
+type BetaGraphExternalConnection = BetaMicrosoftGraphExternalConnectorsExternalConnection
+
+// BetaGraphExternalConnectionCollection defines model for beta.graph.externalConnectionCollection.
+type BetaGraphExternalConnectionCollection = BetaMicrosoftGraphExternalConnectorsExternalConnectionCollection
+
+// BetaGraphExternalConnectionCreated A connection from an external data source, in Graph beta's shape (`/beta`): v1.0's
+// properties and `ingestedItemsCount`, `enabledContentExperiences`, `complianceSettings`.
+type BetaGraphExternalConnectionCreated = BetaMicrosoftGraphExternalConnectorsExternalConnection
 
 // Conflict defines model for conflict.
 type Conflict = OdataError
@@ -3994,257 +4120,263 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Jc9s4tij8V1DqvmX7XkqWZMXxUre+z1m6x/OSTiZ27tSdll8TIiEJbQpgA6BtTcr//RUOwE0kJWqx",
-	"LSeeqp5YEgkcAAdnX741PD4JOSNMycbJt8aYYJ8I+NMLKGHqC/krIlKd+/orn0hP0FBRzhonjcsxQa55",
-	"qinMY03qu0iNCTJfI0mYchAX8J2bfYgOETW/I8YZQbtcIP2vGmOFbrFEjCuEkcSMIOrvtRpOQ79OBfEb",
-	"J0pExGlIb0wmWMM1wXcfCBupceOk0z1yGiFWiggN4//9/az5L9z8d7t53PrjpHn1Xz83nIaahqRx0pBK",
-	"UDZq3N87DaLwqHyBgkgeCY/sSHRDhKScnWqofQ39AHvXiDLkng+bH7Hyxi5SHEWhjxVBnAVTsxr7Xu0l",
-	"HHRzK+g3fm83j6/+q98ohz3gHjYAl8GPB5IHkSLo65cPiA/N4XDGiKcf+hQSAS8bSJXA3rWEZwQZUanM",
-	"j/MhH3Ixwapx0ogEbTjZhXTbvaMyiEU1Tp0hRm7Rr1/P36EhF4hgb4zs447eXA0h0XtPGYApibghYkei",
-	"gI9kXTgj6ucBPTgsgnmvD0HgCVF178OZxfqmN+aSMER9WIPZTbsE4o058WPoBZEhZ5K00K8Ch+MdaUeQ",
-	"fQY4hmEnThFGNziICAo4GxE9Imao0z1C3hgL7GkA4ZLdUjXOfIe4GhPRZ/B4QJR5zqcjqiTCzEeuvhKu",
-	"g6hEgoQB9oiPBtMswE3qt/qs4TSoXqAhDg2nwfBE71Xh7jey+1089xK8q6Ir1J+DrK0YoBCrcQac0uGX",
-	"oRvzQJaLQSV3+s7i4G3yEtoFJMUTeAxL5BafOffdvYUrkhtYScRUcQX/1Djj6uFcBxYR4hFBOJAcSTyV",
-	"QN7+f+5jhVswgovG/BZNMJsiqsjEEIvbMQ/0SQWBXfaYB75MFvVXRMQ0XdXPBpQSXBlwHhDMDEku2ajl",
-	"D6BiY0sHX29/4yF/FTwK64MKjy+AMh6yJoDdV4fzADxXZFIfPv30AvDsgOtBN6SBIqII1SfNRl2psIok",
-	"In+hnW/m7/sdV9MtGYUhF4r4juEXd3gSBiT3AmWh4CNBpNxxK1HSTl915O1urwzokabaFoe4kJfUuyaq",
-	"SlCaecyNd/qS4IlE2J9QhjzCFLAzxhUdUsPYHXQ7JsAw+iylCHr1niBYEcNmMEpmQD4JAz4lvn5HELQL",
-	"jCGFAChOn515Hgn165oXaHHLGxPvmsyj+L/mF9y0K67Ytl77uPSsqU+Yomq6GAsnZDIgAu1izU3NS3uz",
-	"GIpGc65QZqr18JMOQcIr4fphGOR4ppH86DDm8LH46EVCaHH3/SUe6cPT0q5ZiiR9tuvxyQQ3JdFChyL+",
-	"HnB0ckelZtYK4SCAY3b/0z01jP2WSoJ6ne6c44rl0mXxWhJNyEslnDyUKKB6wWatoeAhEYoSqSU1QVQk",
-	"2My1pL5jbmb1TbRzLwvxNQ0VvyYlUvA/4Q4krE0qLJQ8RQpfE4aGgk8s8OSG8kjCQzsyYXqM3KkPlF3P",
-	"ATiZugLmV51uGciKh+XoP+FSWeaKDczz2akeKDu1T4Y4CpTerDaIuXQSTRonx8fHTmNCmfnUSUCiTJER",
-	"EUbktTj8hvuUGKm3KFS9Bapjf1TESBU4DANLr/b/lEYbsceu/7S7aaf8aUI9wSUfqhaQ0FbJLHpJgCoA",
-	"YkzCG/fZlf4syFAPt58qsfvmV7lfZwpYcvEAtArC44d2ZAaxTzNKB8JS0hGTSIvT1C8qH+US71dQDx9h",
-	"94gQXBTfnn0ZHntHFKZBQ2+G/kM2Tn5f9B5ljIj3uZcNqdM0ONmw/Xbj/srC8pb7QJTYDQ6of2FO0WlM",
-	"iJR4ROzem+OLt3yKdhRVAdnRBFOzKEmw8MZ4EJAWoEKMIUNMA+I/CnbkyZw3xmxEDF4AWZbompBQf6bC",
-	"qG2yFDUq532A6zUj7nIhH+PG1Zz1wS9h5U4/wFWsvdM1b2cYDQLqwTVraHJSeoPqX9rMcMmttYP+xtVF",
-	"crly1xJEcMO4ssjvYYYGJHcjnYbCYqRF4CIJ2Iprvh5KbuTmA5M1Zh9gsNhK4eWyQAqdAyhu9w2DAVKm",
-	"F0SiWy3l+CQgisA1KFhys3aaim2z7+zPmrpSwaDGy6l1D7ZxgH070HIXLbkgFj+pQfp4LC0LxQyoYo2N",
-	"194xOTx8fdx83eu+avbaPmke93qDJmm/Hnqd4XEbk9f6+gARaHTb3cNmp9M8aF92uift9km7/a9GfuGN",
-	"9vBoiP1Xg6Z/7A2avcPjYRN3Dl81X7ePDl+/7h4dv2oTvVt5ZE+xfMj5DvI5MVgO0j3iDOnbinZq8KSd",
-	"lpF2ayG/oQRmHyswOlZZqEQTHAy5mBBf6x0DQfC1Fj9FFJCMJU4J7Kltwi6Ps2FAvTVxS0vSZ4Eg2J++",
-	"B43r2aDXWYZCGPsv9dGO3gku+VjsIGyWZTXJDaLPWaLbmnmzhk4zWeL4ySjBmpKT9AbgIOC3BrmAmm4Z",
-	"ahUYwyqiArxwp3niWKnwZH+/033darfarc7JUfuovf/zhCisn/wp5k77GbvvbuYw9/ZTer//szFsNJx4",
-	"HuPDavQbndeHvVftXjvzv34jfW4jWsRPq6oRP62oR3T2qczIJ/WVis8J8Q0F5YKqKUgZqYThoEFkjTZW",
-	"yNHc1fz5NjVpFyQfkEzg2nrd484rrzdowv/pT83e4JXXPO54Xf2H/rfxNMpKhfckc8feXxrX57ybAail",
-	"r8SW3cf0eLboZqY3LbYdVU5QNux+MmpmzP/vP7o9xcP/7vSjdrt7+B/dXmJ1+u+Pl173t3dfb397d3b7",
-	"Mfdf+OfHP6/vfvvnx/b/jhpOA0TS7JV8UIrBoiBY8X5oXAA5tnF/tclLkkGXkuvyiVkLYcHxuJMVtLec",
-	"RRnrgf/jcqo18O6RzYzJFkG8i/XlPH/q/I+IK/wg+DcgCi+FhH9pUIr4t5Lxxiwrxqx4Ev2FIhP5hUww",
-	"ZZSNGie94+Pjdrv9MDYKA8VCZr8jEax9O4mVsbsttHjAtTDRVL4xs8SuM6ok2AczkVXP887YkIzMTdEX",
-	"YD8MMM3fkUa3yrvUbefj3SBWrCxSrIAyfysGcsyGcDgISwTQIA3YNqFTRodfVe0fEUYEDt7feSS0TOT5",
-	"GJWs/dvjUWC991ZqyvqiN6nvs6kxcyJ4xEEy8sYaPXAMCnyPdl+123ta88cMRQzfYBpoLQtJxQXRvx44",
-	"xmDwhSgxbZ4NFRF7W4VYlv6eeYreUDX9QmQUKPkgHO2m08qKVamAuluDK5QDulcm6S/B8cpHnZWvQiKM",
-	"tfDNVC8X8LgzbHvHx69J8/h4+LrZOxh2mkeeh5vto8Phkd/rDsiRn9KlSBJhbftCvcOKXNKJvTGdZrvX",
-	"bB9edo5O2r2Tg06rfXDwr/RNKymtoxzUXvd8leH9DRFThO0bwK8E8bjwt8sEX4HRn7FQFAcviL11iO08",
-	"xPpmPSnxcwUXfILPJlQmDlYeRioSeSeffdLY5/LrvX/QrTw+Pm62O8125xJYquWq9q0bSm63gjxc8Emy",
-	"m5RYF50gw0gS3zGx7cZkryRy4ZTcnDvRPr+9BCUNn30Ce8Pm7Qoly5o90kxot+KIMp/cobdGGUR/+4Lk",
-	"VCoyKdMSbbBW+qw1POgvfYGHamNO7TkWh/L46OeoOhVX8qS24Iewrj4VNoK/cIPUcynDa2ZPt5vgPZ2d",
-	"9YXuLU33ZmxKVs5yYsnGBUBc45x+7hQRkkUeQ6ZfbH6FwHy5lv01v6qKoCw/8hSaYHFNFGUjpAjWqOhT",
-	"GQZ4+lseAT/Gj8XIetAZEHzgvzp4fdzuttvtxkNIjQb8BVw5SQXaNqoHgD0kwXvBrIfBLNimOd6lD5nU",
-	"4Xl4kaQYbwuRO9fcZiswEWznG0HEc8NBsReAFIk9j0h5acYZCQwZk1m9OBE5G+So0zl+feg3jw78YbPn",
-	"Dfzm0eB40HzV7bwadI4wPnrdg4iZrJ/BjASbkY4Elm/NFkM8nRCm0AgrcounrVYa7XJ58bnbPWofdY8P",
-	"jhpOJkZHDxvH2OgNpqOxBhlSxC6pCnITmHyc3CRL2KqX3dYFlDdOctwWwjvkYkB9n7D1/BtnkRpzQf8N",
-	"L/xhQXtHGCX+s3F1nDMZDYfUg3ISoaA3NCAjG4CddXjwNLxpoxGyEGODgqQuQkjEhEppSiZkffiMEN+E",
-	"PHp8QqTJLMP6eckZDvrsY4yzCHvg+XPQ7Zh6Y6TGVKKzz+dpWKTNajWZfduClNXxDVtBiB8y4GTdrI6f",
-	"NpzW8dMSeR3VkZGflg55rJHsURKn+SixmPWgeaKAzfXSTr6jGM46oXlbRk2WCOeEWZ55TOeypO6pwzzr",
-	"wfvdRX4uyB71X3jylsWFrscCvqtQ0Urr7RPh7KPg5vdhY69YyXfvbqzh2Hoi5H0kGeB7cUaWr+XZ+ycr",
-	"8fNppYEXyvpAlPVHcGiabUo39+nFWQPLWsZ+GZthBliSy4qKPHmHQNbA/vu3Bg4ohtIRv185DSrf32FP",
-	"QZGvL0mdiSEOJNE//iMiYgqWj/S7L2RIWeE7JSi5Md+a2mg5u4n9LsADAvaoBlTraFwlFyRr5C9kHmyU",
-	"eNuBKusZjKhURBDfVsrYJiId16LbNluHcabu7sz6K3f29k39Pblm5G288JjC1vJXzQSBbhSJSk6ihlkA",
-	"9mlH2qKEcitRa/uc9PPwai1SugmsegCcqiJNtpSlZtfY37J4Xppxsl0oLsBav47nEZIPP9AJVe/vPEL8",
-	"Z+RwnBGvsrVUICUOvTLSqsmaM1WZAr3SU1t9yabTDciQC6LPmrKRjejesG8yA6YBDctsQh+WiCrkYXaK",
-	"sCmnxoip9Q0R6GjXFP0G8MwvjKutSsVi/G2Kgvn1v+OMbBeo6hceMX/NIleKTH6LR3qeNyZtKbBTx866",
-	"kzR7GOpFI84qbt+D3Z1cYTVbsSi1t+aLdW0TxoV4GnDsX3L+AYt1CbYd+z2wsGTI54SBcSmzAfenmpYF",
-	"egW2V4I+UqDRWpTrdY57B+0eGkwVkQ9UT00D4SA8VEQgn+ixBIGgEacMtLiUJVQC3Cq5MhTE48yneom/",
-	"GCf4mmhmajt95D4dUvLD0LgxlrbCmY8kZR7JlDNgKC7TbRNIsb9hrCzMkxC1CXzM1mjbJux7QNvPQ5p9",
-	"Xmw8y6hSz9igYyA6m1vANdtHySTUEv8UhTwIZgQNaMDkxhHZLtK7Lp97vHbEsI1BXZdz2DC2s0iN9T00",
-	"L17asvvPpFYnRHTbiFIqEZmEarphUo9n5oBYVa3gCWTTvrfpAkUs6d/ykfgUG2K5DpqUjvhcEMQqu81L",
-	"KAecVgJKy2LHa7M96GY3Z8PIFIvSeuq/X3z6DaKbqUSxPEt8k7+OGSLM46mhw4i2o3/TLUpnSjYGAKlT",
-	"tk1jn29kXxx8znBoy1PzmQ+zgked3Y8fvp/xj9Y6Oeujywkj3xqERRPNvWsWzavz1FWB22cCnXEQfBqC",
-	"0LKU/TQTqXx/5RQ6tkxnmKMJwD1FLAoC0w2JKhCqGVdJZkqhWw20Bkh72lk1a9d01dtroS8E+03OgukJ",
-	"wnn9cYKnSJCQYIWocvpsECmEkU+HQwI9fEw7PrCl/Uk8FV+EXrttYvYXtAtLY8vWLi54YQaChjI2x6be",
-	"yVuQ+EAvAOjQUgU0n+JyVLSw+1vdhnS28JRrGtD9NzS90wQq6QxJmTrsNTJdctrFLjkl4cB1VpM8fZ/4",
-	"0ordlWJvE1amCdDx8bFd1K77s+KhuyOR7edjWgbq3zZSoRJQ9twMB42C7LKxEDYxK21j8LtdwNVqSHSR",
-	"oH6R45jy4HoHSqPe0f9AVwWEBUEelqQpCZNU0RtQW2PSFzEZEi+1LyTBm04m5NiJg/rLqFv1Ki6U7RiS",
-	"hz0OuIiYogHCsTUxJ/zHc0vos8iQC7FNboYMGdoRL8PElzg2BMpp8IHk+v2G0whynpUr88wnFkxjLW7h",
-	"irIEeNFVniXOWKFbTQRvBWdgVyg9rFPkamrtGnLNuBpr8cA3Aqj+Jat1llKLhSwtX3N83q9lh5yk11Q3",
-	"DDMV7Tw8IZDOdZpczG4bEab1aYl2oSce8rkXTfS9Q4wbW+PqN7RQEj13Pbvt2duZK4VepCoT7I0pI02N",
-	"JFCKzy6L+3Hj2RLoT+F3c9XkmAuFbrkwTcgWMrdEoi3CMo4mmKWQ2CfngdFz2seH2a62mpQjQ+5BCp6F",
-	"qarrYBV7zGPRQopWHrf8HQmKpfF0NR4qv2OZ4y9iQ+ZzMffC0Xh3y+KYtjR98uDwVa5dZqvPqtGn67R7",
-	"2UbJWmgbYoEmHO64tcDDcH1mxoN5pQOpZ9eEhEkbPj4EjpwxFIJAARRwSG7RhIyw8SrMCoGlnbDLpdYD",
-	"pDg66CIchGPMogkR1MvA30IfI6lAJRuQEbVNP9xkd1xo30Jsd8k+c3/jjDjoHRUQpzB10Ps7Y4lO/zoT",
-	"3pjeEAdpAYX458xBHzENBvzOQZ8YeSfoDXkTScqIlE6fXYyxIJ85ZcoxzUsd9L94MiHCQWk8hIMusbz+",
-	"BQ8E9Rz0md8S8ebcQVomlwozLVRf8pB679mIagA/Xvxy+cdZEPyRDuG20AWB/jgQ3whIknDJ6n7pacf3",
-	"q28HzkH3vqQYbmzULJNBbHUHMMAVsbKMAE4oSz5XyPpkdSnNiBxzKVjZjV2BkL2I99+BeF8WRPxQ0n1J",
-	"GBSUr1gFeZblS/FktaEq40/ZIhslYqC1ZREQ9qYIqnBIBA2WmZb9zOun+uMU3VImW+iMIXLDgxsjaAH9",
-	"TjJ246XF1Tz0aw2nEbFrxm/ZL1Bf839mNj/LLIwD6sJ2x9lYxJoZEDbhPp63uBm2T67ZCeOcqLVYW6tk",
-	"ZMvskBsippyRzJ+m/vavETGNt2YL89TcnopbB/5PpgRGBo1tc2mMNFz6KAEw0/peEYYZPAGdlmP4XJAE",
-	"3DJwXcdWus43o96Je1EuxSlmrqEypmuzrhyqXtVmBeklWe0um1qnF0QpykbyMS/2zMyrwVuGJ5EILrmm",
-	"hV+I5MGNNUwXWQ5mQJt3JPr65YOWRbEgvhZGc4KogyY4hGokpgFpqiL2HkIzLLvF0H0/Xkye1vdKKP1S",
-	"mFM4hZXQyI9rDVMiM70gl0CltIhu8bA6eve77UyhXehaYDYfGsxBCWMtEHs4CDa597NFgYuK+oQy+6mz",
-	"gOtmlpi537m9i23UK56Dx9mQjqJ1vBur3OX8tCtAWsq4E7fyWRie+xXmRByG0kEDIqlPjOSosQA87TZl",
-	"ClHlmC8meKrFTC2i5SV+tIvDEFFf7uXsPzVvd4YDHPbKbCVz7DrL3dbZfV4RRb5zN1jtsgErvvgAzrJs",
-	"saAXZ9mGKy7U8J/VRpkN3bgXNfz7U8Mr6308omr+aL64nF7YZ1nFMOfhWs5RV1sTXKGh2lPcs/VYlYH7",
-	"qtKovJCozrat+7bcBV2VXsZt9NZD4Id1w6Iz1melho2TOPnTxva7RZR0of4jGmDvGmHZZ6WPRCyAML1M",
-	"ygC4spD7WZAhESeIMi+IfNK0bzc1EE07ubuio7jqBi3vPS49G0WYeosVGXExLbMgYVWsrmVfQ1Se6s30",
-	"zOtark82SRK1BEXJjNBwGnq1AfFH5A2Wej9u6TXV5GVIA/KFhFxSpYF1Gn8xjZSegPLOWI4HHAs9QEh4",
-	"CPHOE+JT/Yi+MEFSRtFUe54QqPt8KTAzKwZNGcvrj6BPaPVAnwXBQl+13JebI2nWbXFJJmFgL8fj6Hez",
-	"E68E7VVN7xiUZLUvgZXNQVGIFEedw0qP2YyIeVjpLeo4ncNyb1GApzwqEYrOGDrzcai5HnqLhQ+Wh79f",
-	"fPptnkcbNkXfAqTwNZHWVYeisM/A9ee8Pjwy2Ulot9duoxBLLVnvGVTPE06ncddMxmtO8N0b/V7j5KD7",
-	"+vAIEnjiesx5+n7QXSiAiSggpdER1BsjYVqIWbOpOQ8Tjgq1eVNN+eiRzGAWnadfIlPnM5WqjhbIVFTf",
-	"c3vAy1lWi5i/ClcrGJEe7eYWZl4N3jWEkJkWYRtLwS+0DCtx7ljPf9zsTHF+jcIAewTtnl98QkeH7c5e",
-	"Tm/xsSJNpYdzFpp14uPYsIHROGnKHQX5FS+HySWYsAlUti3ongyh7fxzbTIrW2K2Ecm3ElfXwMOkh+Hm",
-	"sPGprCuJOeKhnA92rxbblMsNCvaQMlW2+RA96HlUud2tnmAq50PEaC1Hs2376DQmaXJx3FETDApa+tiw",
-	"HWGFYMBZa1TG0WBaBmScyRqHkMnLNbXduI+nO7FvS45xSNCuC5V5XAe50CDfBab17I3yq0QhVrxXHvhR",
-	"dG2veR8LQ5qe93mX2/omxMx4aVN9Ls4rlCUI0EPGgzUTzQa1LjKusNnwSzpEmE1rRfyWaP/rrzQ34vcY",
-	"TPoSSPoSSLpUIClk62+QZM0MuGqsag1T7Ypy4FoRrQtr/b54174j79oTx70W2m8+C3/SbKzl0q8snfSR",
-	"iPemNyGV8yylHafd7c0x5ba7Zfpsrj3jt6q2iDsSCPO86buvDqsn7746rMmIIUCt0z1CAdG8RTrIpyOq",
-	"pIPcJnBZ9w/XWkl3oDofEYR5BEk8lTnufYqokn02iqhP4sg2vZVfv3xoSjwk6A2W5LBn3hkQBVEbBr8T",
-	"5kdOocJQs5QBAhMq5YB/NME83j0qY4Kr0fYY59a5bXEfyGU0LhPXOevYNlXgso2lxsS7Jj7CI0yZLHFd",
-	"lZam2baLbesLLftGucoUlMaFQ/zPkDKjQMDeUmZ7emVC4xG/IcKE0LfQmUIBwVKhjgkoz4TNQrrf4/gM",
-	"9Iry8bKQOjgnZjPXQnODDSrjMpeLKEiFLJ8GvGq8jAJDOzI3He2afptqvCP3WnUv/Zwr7zQoMyIH5eyz",
-	"4Mpciw94QIIN78159UT3sxduM04kPVgxPDfIX+/VDOz2Pq5L8zJlUZcgfZf2fqZ+d8fe0zgmDyphJjXB",
-	"MuSwkratS5zilay8BVdzLNoz0SGarlaHFVTZFW2L3LGaBBvJRrFbfxqr/Ppm9tBH+ibWEY3gb+NCZpOb",
-	"TfHKRbkjBbPuyqeyLqaezyUTj+sWWgDPJtd2Vaq+mwA5qqbwUJXJjvpJ2K2RUlJr1edI3FByizJDIajY",
-	"N4MmBzNBDu3m8VnzF9wcXn07um9mP/aW+djpbk78W3gY62Le19CvEwdT0vcdCyVh562oCFZSjD6fXb79",
-	"GzJFs4k8RWrMJUF4IAlTYNvTt5cKE+/8cBRzs+LcDydLJWF+pyY2PhREAiekCk0iqdCAoFRYepGVaspK",
-	"jysLJU7w52JoyTSrWO7ppa04HyFGdAVbjn2xbiTeGSvk1e5GkgjHmFf2NpgY++S5z9ZkFb9ko1UlEctL",
-	"k7Pp0KskOxcD2JaT9DLotc7l2xZLesH0/ZDm7o2l7WbCeFKm2Wm314zY2NDZZu7FnPpYyYXw+IRIE7+w",
-	"OyAKI8qMPaIY7UrBEQfJ9OiGCEk528teEPzvSBAIESGJrzFzUTYavjGTO72cqPgRgzP365cPpow6ZSPk",
-	"RiKAQt2aEbtIcbtNGWnyBLlmWhcMZ+AcVGPSZ4KMogALRO7iZgHWRO0b2mmsPO436t+7LWQEVRBEErEF",
-	"I6jwWzYU2k3PASybcBCg8//KdyT68r6L5JQpfOegW4jwNQmDfRZwft3EgkfM3zNubHN2xn6frAUqQiSQ",
-	"UL3WU1MM9pZKkib7bUwknjm7Vc77qiIt5nw2rg9s/QtYVL1I604ZdcoizQZIS264ArMw68vAOzP/kqxk",
-	"9hRWITpBLAnP+hIlmWCmqGd0XKjKkST1xAHf1Wz3xPT9gIL2fVYzYQctyNfRl2vdhB1la+hHIkhj1N5M",
-	"IQxdqrg3Bnxh8txl+lgS7Zl/OPP1kAYEfF/mz/d3ijBpPOgllNNoYZgyIuxLyeevAB71ODN/YZsifMk/",
-	"x1kxXsClhdT8+c7EwWeQS4aCMmXHVhiqSEhNQuzPyrzhR8S+q1HqMxaEKcBT81GN7Z+2oDeL9MZ+Gn4h",
-	"OOmDHMJLBtYYgN/0TQxsNpAgpno2wCuhswkW03N/VfYxU6OilHWYjKpKO2w6hIMGhhtYDz/0cdWfMzTS",
-	"RZgxrkxLfYjKScMDJNp1U1Fg9wIWsuc6KPvtuZaQZr98x6NBQPZcp89yX1uU+jQcSqJmX3rDeUAw23P3",
-	"4ALykDCkQTxJGX6fpZymvhctyVjHQtAbqDKk+sx4izhLbNIZlxGkq8O7OxJpbQIR7I1Tg3a6Z/YapuXj",
-	"AR9Pfm+EeAp+Ji2ZY0VusclqwCOZ7/VR3GCN1JnGGCcNiA6P48zsuCge1Ah7WfyIWUv2u85SJDiDhXWz",
-	"g6wVeSksf8S8lGTG5eArtXLFnVRmmcsnqO1lpJah7foVj+SgzvzYOUCwFAEPuitUA5kTbNapDDZLNQX9",
-	"ek5P0NSd/hUR+7umO7VjMeKFxyFGiqMxCUL0loc0gDZBIforIsIkdyE665XoZrSWjChV2rimqsxaPH7a",
-	"ksjUjSB6jGA6o1fstdAnFkwR46yZOqz6zDXT25Jd5kN6ad2cgx8zZCUjvaJsct3AEDeziEyDnSrY/88/",
-	"PiTw62EjSXL72qoYOtOnp2pos7gk306PPiBoSANDM/UyhR4lrdyxeNJMI6Ca0wqiIsFqDZ9tKTSvpJ45",
-	"3RHXKiGzitIwCoKmVvNNj3Z7xtkzTU54zqEOSMaHaVQWjLJIkqC7B6xBvyDik6jCg7gv0uySLnIiqjw1",
-	"vMfIq7A4znJsKyYaBi7wzXOGcAYocPkMKcRkAktFu5pAWa6FXGANLryVbI1m3TMCYvyEH3+2+aObMmAE",
-	"sVU5Q5PatWhSdcRsvAdW8T1ZRIcdZMaP2a0Bv8926YhxvTFQmWIP4QlnI0vsAR0MV1gmALiaJm8ofSpe",
-	"e2mKH7Pi8/LV/zK8dBXVLJdW++gCAMy6PJxlggDP1rOKYWFRoJUF8leEAy09Ma7ex39bNch+/Tb9pDXB",
-	"yzFmYMXVV07YT5CNJ/9JQVepaaTKClcziFgeU1BCgs6SVGvzhKYgnW4uT2F58aSisnt1VnUM39+5ZkYm",
-	"1THeZy60+sj8FQ3cGRzmmXJLdj9Wuw8Wtda5E+XWUYj8xwob0g3EvGCxsEUQJVgAZUiCABSeNIaL37I+",
-	"sxRfIp+jXffCUnrkJhS+1WrtnWoeHXImiUxHogyaFgRA/uaWM3G1du7REAdWZEo+ZxnsY1c0sXjgJBZ9",
-	"H1RU23/L2jli5uw0ZiWC+MXcN2aI/Fd2sNyXpTaSZFeyf+deu4hBPrcgv4tBzphm3iQgXxRBPi+A/K4I",
-	"8rsykD9noPtcAt2K5o20j9izcLEmbTfrP1u2MWnTztmb/dEat915zTzdrC9jbtfPOeygtM5pRkCihsgX",
-	"jCm2JX0cLvoQ9TVm/FXWd1uzxmmyt2tEUibHvArpLmZQPY5AMzPvKrBeVSaEmaTsuApJRTnjGYWugD0o",
-	"4Pw6U+C0UEN3k8g0Wzgln7O+XhnUwlavgiezHpnHwZLcrMvDWUXNvoqggpzoX9HXLx9k0gI6gEbkJXV8",
-	"eo7GmVed7npi5atOd65Y2SuKlZEIPsc6WdFFVOLqBAvSTOaG0AKJRfqvXz7USSRaDu1mzm4h0hV6PD0M",
-	"lhWmqQFJKaVJAm9KqiwrJeggUgRxAcGT8UbHgqDJMseRtEnmUHulfuKV8ZEXU9HLMrDmHFrJViw8pfU8",
-	"k9vg8kvdd3P9fHVExAd2BMyx+r+Y+H8EE3+pST8xcfbZi0n/xaT/YtLflEm/xH7f6b7Y72sWgtuAsX4Z",
-	"y/zaJsetMK7VEjIyJfaebWPa7CLmL/GqtJjSlvRxreyQawToxIoAcKSyUqf9EPnbmV0r64rbKemKm0r8",
-	"q012nr6/nV1tnYbCYkRURZ1k+C13SI+udOVvwmI6VzjkB9I1CvPUgWVTl/VheijXqo2yLL5s6vDrq9yF",
-	"q7dkVD4XBOEBj1SWNBmsD4iCYEQPCzE1wem5AMw0RN5UalNjIgka8khsmjVklldjBx4T7+rSfKCtRcr/",
-	"mOT9+7kiOXRYeEO22S9X6YR78bjVUige171W7UsrYEtxZz690yqHfQTSoOwGhXgacOy30LnW4kzTTGsK",
-	"LhTRKi9naavI1iL/+QOsVdbbDD/BlFnhbmYfSUJ17b5l4ancrLg8bnGnBDHm8x2J3l/iEbjWrMbr6i9c",
-	"NCbYJ6LOjpVGBhkAaH2emd80L6CEqaadsVnVd8MtPOfGR25aNFXULKlOmm/9cdK8+q9SrdwvbfCTlO03",
-	"XG2Mw5Aw4kNx5K+Xb1cu179w6bXWnEwdRdBUYqYgx/wgJ99kv2QgcUoO5qoS/VJ0XvLwlxckHCQjbwzJ",
-	"UpRByqENaHJXSe2uraQVsHwDMkBSpaJ2W2bYr3Ti3AKqTyebeVziQRtIHkSKZKmofgOKaZ7GJUY4swlt",
-	"0vyQRzlBa5BWiBnwIkHV9ELvqkEBYAZnkX6ruI1p8Zkk2zcMsNIT2/7nSPFrkpRWds9sa1ZsLLmGtDl9",
-	"5r4hWBCBvsHj9+4Jwujv/7xEt1BGxRU8INKFZqsB9UyV3pCICQWnroR6Aq70QrfPdn0SkBHUrM484SAZ",
-	"Yo80JQmx0D/umWpzcX8dY2DkIXSCNV6RPku7ZgZUE1voAkbZCDFCfInc94Wqoi39ROssCMBCW/H7PwVV",
-	"pPXpFiIhTY3HuU/q4U77DKoop7NnAIdDV7e8hc6gizERYDHQz3IWTGtDIgnYr4PpjCgjIVOK3zKEw7DP",
-	"rOG5hc6NfJOv4mCNsGlfYg1uukL9TrpLfbYrzJ7uOSXPzNmpmWfsHpnytwvGcRIzfL1lniHAIr2bAlma",
-	"ZtF6pJXGXruD3HPzvcZvfREMjl7qhzRc2D6v4Yu1zxQ742EOZu7HH5ZyviOMEt+GQQ4DfmuCk7KPvrWE",
-	"OvflVxE0ThpjpUJ5sr8f8BFlrUTK4yygjLQ8PtHkdMLZPtcvd/dvuq32ftJCueE0zL3Qo89BeFs8B+Eg",
-	"SBEis7eaHi3C8mQM5qNb/eXqo9mzLo4I8kHJiKY4exjGBe+zM+RwtnShINaXvlJ3cYtGmLsgq2iU37+C",
-	"ZlKyVq2EagRdA2PgfTA+gFzyVhDgCNiYC15w6AWHauPQfSopwY+N+3tbJ8vIpExhD/RO42xspKY5Leea",
-	"uBVp42lSSEZUjaMBTJ28kP5VqE3dODNNbodREPe7juNEUqnHmA7jA2hm9+fs87mDBhENFDIFMvpMs5eA",
-	"s1FTRIxRNmqmAkasBTrILfFKadLfZ5+xGksHOgg6yLS9jv03LBM7ZVu/DHkQ8NtZWFvo/Q0R0z7r3d3B",
-	"a6/u7pIkAbB9UtsM3y4NRhxwX0sR3/pG++03Tr71QdbtN5x+LO3C36m8ax7Sigv8kKop8LGgvPT1IWup",
-	"KS0iUgAL51UtIzyaqiPemBNZpoTCzn2xeeSah+O8jcb6QqlEWE6ZNxac8chUU+E2nfQEuVDdr8/245Pe",
-	"z5z0/jfq31s9xEWYyVsiJHK77S468zwSKuK7Jt8cI/cDN5KB22cWfIYnBixGbss8knHJFbh/sDwU8iCQ",
-	"to8tFP22yED1DsS9kY24ZPRQswvQtxnaTcRjG8+fINiG00RMQ+TmV5f5cO7f76cv69OKi+ElVk8sgimC",
-	"bNzYjWT9qgOuxvCoRNj3RZwPAgCBFqRB/OkndCmmej+oQjxSCdjmAsI/+j0qk+ERVsjVUDEc0tYUT+Jk",
-	"leS7PyVnro0LYX1GmSICaBvJ1FOHUXzuSddekUzPfCNwYzQwOgpQqRM0oUZ96DMT4BdwDyekQp93n7mZ",
-	"+kYg/zWbeqlNnwr07vwLajZxGDapj84+f0bNJmg5aKEu0Ge7yc656Ygu6NzpjACJuwfrDrFUxCT/2NAb",
-	"A8+QksDvMzzgN8RGZdoNMcJmQD3CJMnQ2o/nlwXKqjfakK8WF6N9+5Lc189mzNsprXUatrhT46TRbnVb",
-	"bZuEp4+rcdI4aLVbB1CzQ41BZoDeVTWxUj+vdbwJUZoLnPxebjdIH9nPDdW4dxa/ANfQCuf6lat7ZykY",
-	"939O6pNtPajfSmjSuX//GLCXTbzmossI+ApLWW6C1Y97yXm+FfucrHRUZcM8wMZXwLtvZNBnCnb6K5Rt",
-	"fNT9n5l5C9a+b3M4X/ZArE4GvsOt+Bbbi7f9fqRwPuL2gS6e/gjFm59in8zET77wfez7Z4kx4sfdhjqV",
-	"1n+wnVpH7n9icWED6sD2rGBjWsLKS3okZaFqL/6KuIKwq9LwsKSDIzSDTds4ZlKsPWyKIJ8U44g8HGKP",
-	"qmmf7brN5gTfNWGEZkhExuToOuiV02639X+ZyuN7KKm9YealyqR5tfrsDIxO0MYixFLpn8AV9ar92uj/",
-	"PLOXJ403ROGidUL+StQ/YPVOIyk3oreg225Xee2T5zJba8a4dxq9dmfxexFLXFS+eelg8UtDLgbU942f",
-	"otfuLX6DcfULj5hvzMNDHAVq8UskCRyK/emA+RlP+u9z3SBXGm3rPJ036y/5mpnpymnIaDLBYto4afxK",
-	"FJo9ECepgwlWPYPn+o48K1KVhkU+JdhbbsF6HsarH81uVWWyKmU0H2ihji6EE1IfceETAcFwIR4Zn57p",
-	"uYt2LWVDnXZ7r9Vn7kxHBNcwjLg+QkkQElXgQSmEIpVxkZgoaVAzXKSxLEVRPKyzqfKahrFvevHDJDCR",
-	"WTUOWd8BTT6X53lz+04DZ6oxyADHgXWPyDO/fxYIF6h4QDLDB8t+XZ4hFi+70wi5LLnTb8HDbj2Exclb",
-	"6FwhU14wCbPzBR4q1ziwwQE0INCFo89cQbA/tfmNSSqoKbRt3V2xC1GaRhLUTzo3HJiM3T6rTNmFJ02O",
-	"9Ygy24488UFbL1zmoT7LxLGZHN7UYy2IcfjNoyJmc/IHZd2/b7g/jQMG4n6Yafzg/p/S1ntMK37P7Hsq",
-	"nCtuMtTRW84Ulxz97QuSU2l6VFENj2d+GItGnAPdSJ+FIilpYkYQfBpWokjNSkmGVHyb7fVjJ7+6v7rP",
-	"x6ba9OwZYtVZiViZiI/tplS99nEt5WMYUBOK2+vUmMJmL1xy/gGLETHvvaqzHhmFpr/AR+JTHPeUegx6",
-	"umkKaclRCT4uIpFV0kxGopyvPWcV56SvkZFNdk3DRfjNhMBC+UxC9iCWIwywpo3kDmLxK0iJBmKWkiyv",
-	"z0ZMvTDxp2XicJJPxMUrkbzaOesTzW7Lsir197mIpUwnZsO5NT+FsOVE8zmFoEDDUic2HqnPeu2eacGl",
-	"NOPXUsM/gTefD5tQoCeOiqaGFb+/xCNbK03mWjV1uvO4sYF4HameDgGcMsm6uxhjsQ242mYzUq9TYyGh",
-	"gA40kKfzC8RwPVd2YZF4BXbhlHMDE7uauRMt5P5sFDfXlCuQ2cJFlMTljExAbjni/krW0kVjvXFD6uC2",
-	"i1YvhtMSw+lKGP5U1kgIrvNKcrpMY+zZKFmo98EFyjx7OnvJrPUnZjJ9NuD+tKT1NXKp7yKqb6VttnyC",
-	"MIQYx9le+nefDodEmLaRaZjpjjQv/kk8RXzDDHvtdgkz029Edi22Yqnlb2a03PKy3A7tuv/pJh8wm+4t",
-	"wf/M7m2O/z2YHqu3oKDLJsIEFt6Y3pC82rquslpHH+0t4zAym+1/Z8RyDfHgRYWtSa4tkdukCru1oYyL",
-	"rIqzXbjjfAPwCp+9/SDTTrS7bi6Ayt07TR7oM3iCKjQgQ+PjRuTOZM2eK4mof5LUwUABUcZa6NMRVdJB",
-	"btNkK/zhQr9A6vcZDsBQiaAucCFVM86YPJ5rGkyPxyz2V3MYGyOstgSIH3kKTbC4JqaEI8GThtOwZcx/",
-	"y9sCP8aPxXbDg86A4AP/1cHr43a33W5vjOYWWrg3Nm0RhFGfiTFwWSL841oPK3IGq4luSZrifIth3M5+",
-	"ltLa67kqkS0PvF5oWzGtqmPJJ6CmFLyNU7UEDkq3QkUwmx4JNQJiigcirk3jonPti8lKzOwZerSsFMT4",
-	"W0u0fjS97wHwc8ZEsRA/E8PEwnP+laiqQ24vSWh/3INeoNo/AEJk1fka2PCMovkX6/1A4XYkcjMCjJHO",
-	"Mi+4p0UtHu1iq7UTW1fFCmntvVo00UDweDJaqu2OCPMokU8tei1P9r8jpfdFfKqrrT6a+JTN3aosehmT",
-	"C/tseXxZJx+RDN3sqV+LKphVfaBSfbTQbEOc2DrRX3FG0XOJ+frhpQEICZsk2PfdCAKlZqEz30fYrvYE",
-	"YRRJIhDUNzCKEh9mArTeMyUwOn+HdgdTZKraIervOYiLPsPMqEx581KxlEwLmR00diYilYPIjSkZh5E3",
-	"9aBHx5kFCcV2IRvpZsZc0hpk5jNaaUpVVhY4wI5Djjqd49eHfvPowB82e97Abx4NjgfNV93Oq0HnCOOj",
-	"1720lKXe1Y2KGzFR2ZiRJ6FSL/adFwGlnn0nKQG5izNEZO8xRZViJFldYqBfy9KCNeK+XrjyoyAdxHh9",
-	"b2x54xdiNtE+tYfWvBnGOFZ5NV5slU9iq0xprSATfkPqkVvn+66zsJkSC4s8Bsy4RhPrUZJuv4Tl39Ts",
-	"f7lM22X4Pzf5HLPXxxzWgnhEgxWmer9Ct1jaUtyRQrvQ+RbaDtezhP5KVAWCLOE0gMW8yCNP4jNYiEjP",
-	"pyrHQoeBQfwT0weTD5GLvcB1kJtGBrqmqKkmWnFPT8pMbXrK2WfBlVnUBzwggZvUXzchgSa7Q5AwwJ6t",
-	"TCoVtMHgjOjbhvvsdswDgnazUyIqkTcm3vVMq+84ah6qe37+erlnwhjBUiHBkwvhgZloRSjBD0H0esxu",
-	"u22iDuN6CjVNDma30lu9oqkBewEgjKmtb/riNKCQfWpbgOKpnJGG04A1ZL8CPrlxH4delllgPfPDSlTs",
-	"xdfxA/o6FhPSqDq0Lb6iDuIipiCaOWuigYBmmNudCSuDzNQx1vJ0nwlbNZj4MdnYpdAbuSRX1t87yUYJ",
-	"t9txFVkTJML6LEed4oTatAmrsYtilUzFRdziAaRM09R2zzEE1BRINi2V48ZKaXtdTQhO0l7ByIWerC7a",
-	"1ZTLGk4Pe80BVX0mMBuRPQe5pkurfjrpIIx2zy8+oaPDdkc/YLu+2tjqNAFPwoYKgaeyzwAYLgnahVbL",
-	"0IbD1XuQ6RF2glLXx+4FALnnJjWsA3pNtBjVZ1B8eUfaqscSOl9CUtOp5jp2fIhqjqNxJIqNztDslkp9",
-	"iMNIEn8POBJlHg1xAJVyMYst1tATN5JE7MhEr2qhM7u9evA+GwiCr2WWhcTO7TjyJ99APkUUwB8AB+qt",
-	"w2haPJSE2abQcZdZKqEcuyJsIddxkB8J2776MmaVVCa99nroI30Tt5Iyhb/r8amLrOj5gEwKDOAZBlXH",
-	"eq7JSm5Mn7BMg+RZ/2g8dqc36QyOvYOjv8hh7/XwEINUk1mOfR+amaWvQRFz482cQp3pEVbkFk9brVax",
-	"NRyWko4Y0e/9HTOC3nHTZ41yQ0EbYzoaa1Cpd03UpS2InExhG6NlpzEk+CE49QuP3lIe/ar9uoZfhslo",
-	"OKSeJokXigs8eo6uggxDrsnqN2Pfee6VJF+KSK7o1v5CPC78hD9227nuJixV5wyvHRNmm1BoGQyi3PT7",
-	"xD/ts277tXlA8gmxDRRAxkC72NRhiUn6MFKR0MIMConQCq8WTLSsQiWUP8F9pvmgfgAEhLR2vwfSDbpm",
-	"/HbPMap1PIkGKEkCd+E6G5Gsz6wWG8NqpQgj2cZ9KUyLB/3uXxEO6JASP+7mbeyZ0AfepHOAAGE6eeIg",
-	"4LeyphABd/Ysh0RriRMpKv4+00u52GN2DvOz4GiRIT4P6IZjPfidYds7Pn5NmsfHw9fN3sGw0zzyPNxs",
-	"Hx0Oj/xed0CO/BIPvj7wd1Zibpw0uu1up9nuNduHl52jk3bv5KDTah8c/Ct904s96hvVxXN3NuGwG+b0",
-	"8Q5+ITIKFARMduswrYr3P2OhKA5eZIcfR78/Zzf8OiVKMzRiU8w/X0txfqG8TDMcUATT4R3EA59IhYZU",
-	"SFUW2QjdJjOl89CKlfP6rKR0HnJ/HtJAEeFCXVjT8VFTLVDtoeEP+QvtfDN/3++4NamzXvmndIO2IZzS",
-	"rHN7CvSVVHB8idZ83iX9So40S3FKf37iAg3ziwGWQKzJR74wSqZ3ljFRmB6n1He08Pnr1/N3p0boSxuI",
-	"RUyGxAPB0I2DthNvzIjeGEK0VN5tbsdn5MBynIsfoRWXEYZtrBTYWDmc/yKH/NAF7UoQYzGBWF0y2Zqi",
-	"d+ll1fCsIRnEXPzqO62b98JaK4IwnxtvXePSzqkqvkQVv+TVFjorLcFrQ4hsn1irIWDmc0b8h6ncVwhR",
-	"W4MQzKnh971EuP2YRfxWYpF1y/hlOt4OuUDWAogUh363GTE1U++vzxYU/KuZEETW4XtrFf8r29IXLvic",
-	"26YsdTWeXXOkRfGAMxdxxqSWYXyfNM+aeToURBKm+sw6UEDn9MaYjcgpctPu44hFQeAiLyBYyLTzeXlp",
-	"QVuIsKK2IFpUWjBuQT1TTPB2jBW5ISJvQ9yJadSJXrbp1q1F8gkW19B8Om0qbTpzg9slwIqINJQI4pVg",
-	"bUD07NLO4vFMQIp+XcKDcbX+imr+th6XSiwBOxINsHc9sk3pb7m4JgINKaNyTEz0MmXStKGyPwYE35if",
-	"THgzlU4Sr5M0UO+Dy8rsjw/btkRRxsI2ZsWYPlunJmMhCnNjks36how4avKFc7yUQnzSUoiPYvxInZ3V",
-	"EmGhNmshCvMU9do9FDFFA1TZuaTPzg0LIVgEUzQgCmvaPMYhOZmJurTOd6qQTyEYzwSA7qYT95kaCx6N",
-	"xsjdv+m02qYcDjQhc/c01wjIUCEe2Xg+ySEUDwV4QILZcetLpBdmt1YhDXajX4TCJxYKZXyE8UWyX2xl",
-	"5ecvFt8h9NhGZ+0V76NZQgt9ydkrJMJyyryx4IxH8sTUWE4DWN1uu4vObHF+1whXGLkfuAn7cNGYYJ8I",
-	"MGvGwbR4IHkQKdJn1nNqGiCV+T2MbJdxYlAWCj4SREq3hT4b9dGQjD4zvcrcRNxy0W5OjslSnFjIyYSI",
-	"2wZKe600QFlEAbE1AQUJIL6NETSkJPC1+mpjkuPCqmpMpR5QCewpG+nTZ+ROC79arhIkzVxRiDMPKJYF",
-	"Dyaxwch6kl2MJMHCG+NBkMYf6+3PhBkhEwnuALkcUgbP6rfjpzJDcIFsoLcTk7A+A79SQjOzYwuiBCU3",
-	"+tXkeVOzVd1SD76La4dDCDtEPNkf95IYaqcsiDrZfL29s5HS2eh8q0voBeW4gYgYRERjpKgGIe8cO0li",
-	"xTkjfTYhmN2OaUCWLSZiGGiGWK8Y5jTAkti45qpwHxsimQ09/v1bg8ov6SGYIB+nQeVFcqbxd3A4QIYU",
-	"BCBfJZ2qsmHJSZySQRogMlT+IyJimp/gS4xK2a8KgNgZklDosuFtcoOGjN8yIjRk8wZLoq0Lg60eUhWz",
-	"zDoRU926HPgs147kpXrKizS+QGhIeHC15KCFbi2EVvYF3UQDo8oJVm/+uuQ81d2SntJrtCy8W1D/fQ2w",
-	"yysqP7NqKhtbe7Yc4o++ByuTge9wK2Yr7HzXJVaW3r7qOivPK/NmQwt/7glIm9qG7zsLaaWdygetPytx",
-	"oTSq7bmuYE6Iz7Pz1q60F6kC/WRH+IS6GPhIzXrLql3HGXo2qtqUbIAu5caw53MvmhAGEZeRCBonjX0w",
-	"ulo9rro3m3VHJ9VyfawwkjwSHpGIMsUzdXeNbaeVthova1alN6C4AmtHnPHL70gTZurkjJ8Zi24wzcyW",
-	"uBcKSTWcjZpx0Fo2sYbNJNbIyBsjLMsc1pl5St1OxVnPShcyW/1npiKDmTlxY1MxU8htZmNNJlJxblu6",
-	"mA9RSHgYEOSTIWXERwMT3JAcp+mwV2yu5WEGFtKSOW3ZvuKk6yCNk1SEQJowxE6xzPT6a/QICFUTkvWR",
-	"rXQatOuG0SCgHhRhcPdmp90C3MsdxGMiYG7ih8bCrGs2A4P++pGxcB4kG8TC7DRzsBCm3QIszB3EY2Jh",
-	"buJKLEzSJCam6yCZyHzDdD2ywtcE7cKAnAXTwjb/FXFlysLcNRUe2ck0t87ciIwxtpJEOjma5cwhJU7Z",
-	"9XZKrx6IMhlwM4BU3hInh7bOHGxyyk7YKd19J7tbWai+slCQIb0jvvGlFoMu9hZ01kzcNk6jAspZAAub",
-	"dHX//wIAAP//",
+	"7L0Lc9s4ljD6V1Ca/sr2LiVLsuL4UVt73Ummx3OTTiZxbtdOK7cJkUcSxhSgBkA7mqz/+1c4AF8iJVGy",
+	"/Eo8VT2xJBI4AA7O+/GtEYjJVHDgWjVOvjXGQEOQ+GcQMeD6I/wZg9LnofkqBBVINtVM8MZJ42IMxLdP",
+	"NaV9rMlCn+gxEPs1UcC1R4TE7/z8Q2xImP2dcMGB7ApJzL96TDW5popwoQklinIgLNxrNbyGeZ1JCBsn",
+	"WsbgNVQwhgk1cE3o17fAR3rcOOl0j7zGlGoN0sD4//9+1vwnbf673Txu/XHS/PKfPzW8hp5NoXHSUFoy",
+	"Pmrc3HgN0HRUvUAJSsQygB1FrkAqJvipgTo00A9ocEkYJ/75sPmO6mDsEy1IPA2pBiJ4NLOrce/VXsJB",
+	"t7CCfuP3dvP4y3/2G9WwRyKgFuAq+OlAiSjWQD5/fEvE0B6O4BwC89D7KUh82UKqJQ0uFT4jYcSUtj8u",
+	"h3wo5ITqxkkjlqzh5RfSbfeOqiCWi3HqjHC4Jr98Pn9NhkISoMGYuMc9s7kGQjB7zziCqUBegdxRJBIj",
+	"VRfOmIVFQA8Oy2DemEOQdAK67n04c1jfDMZCAScsxDXY3XRLgGAsIEygl6CmgitokV8knY53lBtB9Tni",
+	"GMWdOCWUXNEoBhIJPgIzIuWk0z0iwZhKGhgA8ZJdMz3OfUeEHoPsc3w8Am2fC9mIaUUoD4lvroTvEaaI",
+	"hGlEAwjJYJYHuMnCVp83vAYzC7TEoeE1OJ2YvSrd/UZ+v8vnXoF3i+gKC5cgaysBaEr1OAdO5fDr0I1l",
+	"IKvVoMJXc2dp9Cp9iewiktIJPkYV8cvPnIf+3soVqS2sJOa6vILfDM74Zjjfw0VM6QgIjZQgis4Ukrf/",
+	"R4RU0xaO4JOxuCYTymeEaZhYYnE9FpE5qShyyx6LKFTpov6MQc6yVf1kQanAlYEQEVBuSXLFRq1/AAs2",
+	"tnLw2+1vMuQvUsTT+qDi4yugTIasCWD3xeEyAM81TOrDZ55eAZ4b8HbQDVmkQZahem/YqK801bEi8CfZ",
+	"+Wb/vtnxDd1S8XQqpIbQs/ziK51MIyi8wPhUipEEpXb8hSjppl905O1urwrokaHaDoeEVBcsuAS9SFCa",
+	"e8xPdvoC6EQRGk4YJwFwjeyMC82GzDJ2j1yPARlGn2cUwaw+kEA1WDZDSToDCWEaiRmE5h0JZBcZQwYB",
+	"Upw+PwsCmJrXDS8w4lYwhuASllH8X4oLbroVL9i2Xvu48qxZCFwzPVuNhROYDECSXWq4qX1pbx5DyWjJ",
+	"FcpNdTv8ZEOU8Cq4/nQaFXimlfzYMOHwifgYxFIacffNBR2ZwzPSrl2Kgj7fDcRkQpsKjNChIdxDjg5f",
+	"mTLMWhMaRXjM/n/4p5axXzMFpNfpLjmuRC5dF68VGEJeKeEUoSQRMwu2a51KMQWpGSgjqUnQseRz15KF",
+	"nr2Zi2+im3tdiC/ZVItLqJCCf8M7kLI2panU6pRoegmcDKWYOODhiolY4UM7KmV6HL7qt4xfLgE4nXoB",
+	"zC863SqQtZhWo/9EKO2YK7UwL2enZqD81CEMaRxps1ltFHPZJJ40To6Pj73GhHH7qZOCxLiGEUgr8joc",
+	"/lmEDKzUWxaqXiHVcT9qsFIFnU4jR6/2/6WsNuKO3fzpdtNN+ZcJC6RQYqhbSEJbFbOYJSGqIIgJCW/c",
+	"5Ff6k4ShGW4/U2L37a9qv84UuOTyARgVRCQP7agcYp/mlA5ClWIjrogRp1lYVj6qJd7PqB7ew+6BlEKW",
+	"355/GR97DZqyqGE2w/yhGie/r3qPcQ7yTeFlS+oMDU43bL/duPniYHklQiRK/IpGLPxkT9FrTEApOgK3",
+	"9/b4ki2fkR3NdAQ7hmAaFqWAymBMBxG0EBUSDBlSFkF4L9hRJHPBmPIRWLxAsqzIJcDUfGbSqm2qEjUW",
+	"znsH12tO3BVS3ceNqznrnV/ChTt9B1ex9k7XvJ3TeBCxAK9Zw5CTyhtU/9LmhktvrRv0V6E/pZercC1R",
+	"BLeMK4/8AeVkAIUb6TU0lSMjApdJwKO45rdDya3cfGSy1uyDDJY6KbxaFsig8xDF3b5RNECq7IIocm2k",
+	"nBAi0IDXoGTJzdtpFmybe2d/3tSVCQY1Xs6se7iNAxq6gda7aOkFcfjJLNInYxlZKGFAC9bYeBkcw+Hh",
+	"y+Pmy173RbPXDqF53OsNmtB+OQw6w+M2hZfm+iARaHTb3cNmp9M8aF90uift9km7/c9GceGN9vBoSMMX",
+	"g2Z4HAyavcPjYZN2Dl80X7aPDl++7B4dv2iD2a0ismdYPhRih4QCLJajdE8EJ+a2kp0aPGmnZaXdWshv",
+	"KYHdxwUYnagsTJEJjYZCTiA0esdAAr004qeMI8hZ4rSkgX5U2AWaVt9tZxFfm7LjC18NCRtrPT3Z3+90",
+	"X7barXarc3LUPmrvmxn3f5qApubxvySz7udsdfs/WaWz4SWDWv9Co9/ovDzsvWj32rn/9RvZc2uwlYrl",
+	"zp9wzg6pBWE8hK/kleBaKEH+9pGomdIwMTcptLZG88NY4tUagdIQnhsl5JU1HPI4ilKdIxvFCQ3my1DS",
+	"oa5Pm/HoNlvoAmyuNv/lUNWo3qsQDI/KiO6PFq1fpXbWh0LwhtdA/paXOL4DFO90X7SXo7gEGs4aN1/u",
+	"Aclzp1yB7u+5M2eIYU5GUE+GNFslJ3ym0D8Whc6Zr69par/2En+ojwD6BOF9qrQ7EHwYseCW4q45xrMI",
+	"6c0bNAI/GYn3rHDKTI8JC8lOirw7hNplOeP2FiXas9TcbufN+17tZGksSs4uj8iWCeU0isS1lXdRwXtM",
+	"JLVKV70LCrqceO7mDnNvP1NBt09U1zKd/GVTy+ZfNjRtdvaZyplM6ts5P6T64FQyIZmeoeEjM3p4ZBA7",
+	"P5KzuxiF3/6ZyQVlYwwaSyyv6B53XgS9QRP/z3xq9gYvguZxJ+iaP8y/jYexny4I6HiipL5kvb1b4Xyz",
+	"m5ndtMSdtXCCSmkpHTU35n//n25Pi+l/dfpxu909/D/dXuoI+693F0H319efr399fXb9rvDf9F/v/nX5",
+	"9dff3rX/Z3QXWsRSimEFpI3uh8EFNK2tI/zXAK6+lF+MhdrJ2/4eOYu6S1n/SXCqW+DdPXs+0y3Ki+dP",
+	"nzr/IxaaPpSuWUTCPw0oZfzbyJ9kl1WlHRqt8CNMKOOMjxonvePj43a7fTduEwvFSma/owiu/XESK+sK",
+	"XOmEwWthA7xD6/lJonmYVuiyzAV7P80746JEczfFXID9aURZ8Y40uosCXrrtYgg+hq9XBa+XUOZv5djS",
+	"+ahSj1BFEBpiAHtM6JTT4TdV+0fAQdLozdcApo6JPB0/l3PJByKOXEChk5ry4XHb1Pf5zHpeCT7iERUH",
+	"Y4MeNAEFvye7L9rtPaP5U05iTq8oi4yWRZQWEsyvB541GHwELWfNs6EGufeoEMvR37NAsyumZx9BxZFW",
+	"d8LRrjqtvFiVCai7a1gCi4DuVUn6GxhSi6POy1dTkNaB+fPMLBfxuDNsB8fHL6F5fDx82ewdDDvNoyCg",
+	"zfbR4fAo7HUHcBRmdClWIF24gdSvqYYLNnE3ptNs95rtw4vO0Um7d3LQabUPDv6ZvekkpdsoB7XXvVxl",
+	"eHMFckaoewP5lYRAyPBxRQUswOgPVGpGo2fEfnSI7d3F+uaDO5LnSlGBKT7b6N3EXzCMdSyLcUfuSWuf",
+	"K6735k638vj4uNnuNNudC2Spjqu6t64YXD8K8vBJTNLdZOCihiQMYwWhZ9PtrMleK+LjKfmFCCf3/OMl",
+	"KHcc/fHAbsWt+hC36CmsAfZ3H7Nx74EaDx6jcW/YuHbYxWrAn3x4xf3GVDzTvS3TvR8hEqKQv3ofMv1q",
+	"8yvmCqpb2V+Lq1oQJx7GgSYTKi9BMz4iGqhBxZCpaURnvxYR8F3yWIKsB50B0IPwxcHL43a33W437kJq",
+	"tOCv4MppdvJjo3oI2F0SvGfMuhvMwm1a4l16m6tmsgwv0qonj4XInRtu8ygwEW3nW0HEc8tBaRChFEmD",
+	"AJS6sOOMJMUiDnm9OBU5G3DU6Ry/PAybRwfhsNkLBmHzaHA8aL7odl4MOkeUHr3sYcRM3s9gR8LNyEZC",
+	"y7dhi1M6mwDXZEQ1XNNZq5VFu1x8+tDtHrWPuscHRw0vF6Njhk1ibMwGs9HYgIxZ6xdMR4UJbIpwYZI1",
+	"bNXrbusKypvUXXgshHco5ICFIfDb+TfOYj0Wkv0bX/jDgfYaOIPwybg6zrmKh0MWYIWrqWRXLIKRywnL",
+	"OzxEFt601aQdjLEhUVqqaQpywpSyVZzyPnwOENqQx0BMQNlkd2qeV4LTqM/fJThLaICeP49cj1kwJnrM",
+	"FDn7cJ6FRbpCG7bYwGNBysXxDY+CEN9lwMltE03/suVM07+skWq6ODLy/dohjzXyTyviNO8lFrMeNA8U",
+	"sHm7TNjvKIazTmjeI6Mma4Rz4ixPPKZzXVL30GGe9eD97iI/VxS0CJ958iOLC70dC/iuQkXvNYO8Bs4+",
+	"+fzE+7Ox/6gp4g+UHV4Deb+D7PD7dEZ+p+nfD5H5/UxZH46y/ggOTbtN2eY+vDhrYbmVsV8lZpgBVXCx",
+	"oEhg0SGQN7D//q1BI0axmtXvX7wGU2++0kBj3dGPaemrIY0UmB//EYOcoeUj++4jDBkvfaclgyv7rS3X",
+	"WrCbuO8iOgC0RzWwgFjjS3pB8kb+UubBVom3G2hhiaURUxokhK5412Mi0kl53Mdm67DO1N2deX/lzt6+",
+	"LQmsbhl5myw8obC1/FVzQaBbRaKKk6hhFsB92lGuTrJ6lKj1+Jz0y/DqVqR0G1h1Bzi1iDS56tqGXdPw",
+	"kcXzspyT7ZMWEq31t/E8YvLhWzZh+s3XACB8Qg7HOfEqX0sFU+LICyut2qw5WygyMis9dQUhXTrdAIZC",
+	"gjlrxkcuonvLvskcmBY0qvIJfVQRpklA+SmhtsIrB9t+BCPQya7tQ4Lg2V+40I8qFYuLVxkKFtf/WnB4",
+	"XKDqv4qYh7esu6lh8msy0tO8MVmXo506dtadtP/U0CyaCL7g9t3Z3SnUenUVizJ7a7F+6GPCuCmdRYKG",
+	"F0K8pfK2BNuN/QZZWDrkU8LApLrqQIQzQ8siswLXvskcKdJoI8r1Ose9g3aPDGYa1B2VeDVAeIQONUgS",
+	"ghlLAgaNeFWgJdW1sTjxo5IrpxICwUNmlvhX6wS/JZrZ2k7vRMiGDH4YGjemylU4C4liPIBcOQNOks4h",
+	"LoGUhlvGytI8KVGb4Md8jbbHhH13aPu5S7PPs41nHVXqCRt0LERnS2vK51s72oRaCE/JVETRnKCBPSH9",
+	"JCLbJ2bX1VOP1445dTGot+UcLoztLNZjcw/tixeuE9ATqdWJEd0uopQpApOpnm2Z1NO5OTBW1Sh4kri0",
+	"78d0gWKetpR7ByGjlljeBk0qR3wqCOKU3eYFdijIKgFlnTqStbm2uPObs2VkSkRpM/XfP73/FaObmSKJ",
+	"PAuhzV+nnAAPRGbosKLt6N/sEaUzpRuDgNyi2rJBytCKxDT6kGPcjtWWu7il6qyNCedZNz1zBsQKXui8",
+	"w5Z/xAC3o4ga0ymQXR/rnvl7J+Sq02rvqD7Phb9iZ9lyfWrfIz6gBBA6pHrzdQqSAQ9AmR8x9o5RHsAn",
+	"0JrxkfJttHkxnWNemqqDUsnDN3NO31ro6ByPBQnrWwN4PDEiycbu4M3e+1ISc7yk5MUs2bYtWI5LQ2Jp",
+	"sPnz2UrAWWlQV0KbjWK5VLJYL6wtN15W+E3IRS0oXVPO6bTciRjtMVSnzTf1vOlmSCiftYodpquaxqbJ",
+	"T6+ohpGQs+2stDDiPBEtd3TMfS4Hm3pEjcU1T5z4Wb7IweGLQsvSVp9bQhGKIJ4YqAkXiRG667V7+WbV",
+	"hmAPqSQTgY0ZnckBh+tzOx7OqzwkJpcA07QVYjHgBYk944SSIVyTCYyoNaEg3VjVidxrLKRHy7pIFkJx",
+	"3X4bTAEq1Qm2Ya1ukenbnALf6/McrfPJrh/zSy6u+V+xms3/R6MYfKKF2MNSd3ZbryXToMgwoiNiSE8a",
+	"ADy/0sNeofberp30f7MJ/7c8296uR/673pN7/1FRx896u+Z37IBoQQ66hEbTMUWQWZBDghZ5FyuNjHwA",
+	"I+ZKxfspivnYhwhcm9Q+938VHDzymklE9ZlH3ny19ovsrzMZjNkVeOQt45cQnnOPvKMsGoivHnnP4bVk",
+	"V/BzrBgHpbw+/zSmEj4IxrVnL7xH/odOJiA9kl0pj1xQdflXOpAs8MgHcQ3y53OPnCnFlKZce31+IaYs",
+	"eMNHzAD47tNfL/44i6I/siH8FvkE2OgJaQbeNB7NSmc31/j/97PmP2nz3+3m8ZdvB95B96Z66ys6QXyr",
+	"U1ax6Kg5JT6Po8gn12MW2Q775s5h1E6LfAQaNhHmhpc10mdcH/Yauaaiba9hBskr7xJo+J5Hs+TzfNPR",
+	"RJevIsIuqRn1zjJtqqKwE8bTzxV7ZVF8i+xrbsCbNBRri5HYn3BE7BjrMlY3FTncfojBvyBAYWgr3WlW",
+	"CZ93Ib4FtfG8ujW9q/fo21b0/4Xt71eidhl1S1k4dVaTPn2ThrCUuXLC66i27YCPj4/donb9n7SY+juK",
+	"uM6+6B7F3+6ynwvetXM7C3YSdrtBpXRp0lmfw9/dur5UoFyd4tQPgVF3pxBUp4DUeapK2E+tCzSK3g/R",
+	"NLsWpcnlY9588UpCzmzOBGjTDE+JIeu2DT3T6DrgQrcWcf4z7MkKIRnM8s6kXUp++Xz+ei/HToy8VPCS",
+	"TeiMSJgC1YQZ1jqIteFCbDgEbJ6OiGUjBgxGJep+r90ucdNqkTvJoLl1CfVPdqBldLn65De5Es/k9gmS",
+	"21p1+O+Rrn5KUb8satkmSGYHKnN7CUr/ilAJJKAKmgq4YppdoXMuIX0xV1MIMi9qmqLm5RIrvSR1uYq6",
+	"LV7Fp0SuKsKehJXHXLOI0CRmouDiSOZWnkFRTnzM4PDzUi3SjmQZNorec4keXkMMlDDvN7xGVIgf+7JQ",
+	"vF28ojwBXs9s99uYanJtiOC1FBy9p5WHlZPkgRs6PWZ8REJrZp8XzyupxWobVyGrf9mvVYecFhFYrGPb",
+	"ut2BkfuHUkxO04vZbRPgWjJQZHeRwWHzG1pq/FS4nt32/O0sNHwqU5UJDcaMQ9MgCRYcd8sSIbTIYnOJ",
+	"+d1eNTUWUpNrIUNVy56U2u3LsIzjCeUZJO7JZWD0vPbxYd5qY0g5seQebf3zMPXax4flGv9L1JYCFq2k",
+	"aBvYvZ+05biWmXiRmPjdGf0MR96e4e/ZXvVg9qr7NPdsYou5heGlpnz/bE35LsX7+7SaVLrsos2QZxOP",
+	"ppmsNlTVPsuslGCFGOg89oDC3oxgrUFlCGwIHH3M+Pqp+Tgj14yrFjnjBK5EdGUFrcxFkldQkpqF5rWG",
+	"1yj7NyphTdJoPrkeoFvLy7ED4ibcJPOWN0NMcjthQ7BqLdZVZBy5YqJwBXImOOT+tF2GfonBtheeLz9a",
+	"c3sW3DqM8uRaUmLR2DlSKTFwmaNEwFAlIxo45fjEUEjiJ/D5NpagClzfc/180riFJBXO6jlrcYq5a6ht",
+	"gI5dVwFVv6xlg7eXZLO7XPbo39fFnpt5M3ir8CSW0YUwtPAjKBFdufCbMsuhHGnzjiKfP741siiVEBph",
+	"tCCIemRCp1hzkWlz6JmK2LsLzbDqFmuYnIfJYoq0vldB6dfCnNIpbIRGYdJRhYFyAUtrolLWKqR8WB2z",
+	"+912rp1IzmGNbbSxUYsRiAMaRdvc+/nWJ2VFfcK4+9RZwXVzS8zd78LeJTbqDc+hOnJmDdPP35KO5FWh",
+	"B5EQl7jR2TRECxGptB0avGYqENgYancAmuI12BrJqFjdprtS6fBIgbf9bS5gMo2ohgXUI7dWaXtKlVUJ",
+	"3LKcTQnR1rpy5+a4J1LiNJ9k2jlsvh0tqTyezbB4LijrfjhScdoNIK0UP9MQ8LPp9DxcYBSn06nyyAAU",
+	"C8HqP4aWFYK/mPbsFxM6M8qSUTTmkG3XRpGpvYIVsyZizUX2lC1+S6yT6+JJcZ83RJHv3Jlbu8Tfhi/e",
+	"gcs3X9j32eW75eqINbzAtVFmSzfu2Zj0/RmTFtbmvEcD0715lAvWjT7PmzcKftr13M217RkbND9/iHt2",
+	"O1Zl4f6y0DWykqjOt5j/tt4F3ZReJi3vb4fAdxtMQM54n1ea506SQk0uD78y8jsQEyADGlwSqvq88pGY",
+	"R5hSl0vvR4cs8T9IGII8IYwHURxC073dNEA03eT+huEOi27Q+jEQq/MWKuygVC/WgZk6NZsZ2NeNXJ9u",
+	"kgK9BkXJjdDwGma1EYQj+Jkqsx/X7JIZ8jJkEXyEqVBMG2C9xp/cIGUgsRUTVeOBoNIMMAUxxdzkCYTM",
+	"PGIuTJS2PLCdmSaAPZouJOV2xaihUXX5DvUJox6YswAqzVUrfLk9kjavgt6bfjc/8UbQfqnp48X2Ke4l",
+	"tBV7JJ4SLUjncKHfd07EPFzo8+x4ncNqn2dEZyKuEIrOODkL6dRwPfKKyhANEX//9P7XZXEZuCnmFhBN",
+	"L0E5hzOJp32ODmzv5eGRrSRCdnvtNplSZSTrPYvqRcLpNb420/GaE/r15xlaVg66Lw+PsNhG0jupSN8P",
+	"uisFMBlH1Xk0LBinphmdOw+bOop9dDJN+eieLDAOnWcf42jO/HK0QqZi5p67A17PP1DG/E24WskUem83",
+	"tzTzZvDeQgiZa+e9tXJ5pfbeFS5KF7+SNCbXQlySaUQDILvnn96To8N2Z6+gt4RUQ1Ob4byVZp3kOLZs",
+	"Jreuxmp3V3HFXzbKNslhwjZQ2bWLfzCEdvMvtclsbIl5jEj+KHH1FnjoDnCb2PhQ1pXUHHFXLjS3V6tt",
+	"ytUGBXdIuY5YYkju9DwWBY84PcF2ucO451rhElcMrlHon2SFwJyV3xoUjPSxZTvCPZdy0CKks53EQ5vW",
+	"crjqtNq+R5KiDq3nkguPp+TCcx2E5zoId18H4Tkc+ocIh37Oft9U5ngO1f7evWsPHL1djL19Kv6k+Yjh",
+	"tV9ZO3UpFe8x3JcwtcxS2vHa3d4SU267W6XPOrr760LCnEQaG8K8bPrui8PFk3dfHNZkxBhm2ekekQgM",
+	"b1EeCdmIaeURv4lc1v/Dd1bSHaykDxJ4AETRmSpw71PCtOrzUcxCSOIzzVZ+/vi2qegQyM9UwWHPvjMA",
+	"jVEbFr9T5genWA24WckAkQlVcsA/mmge7x5VMcHNaHuCc7e5bVjqdk2Ny0Ynzzu2bcX2fBPoMQSXEBI6",
+	"ooyrCtdVZRnZx3axXS3gdd+oVpmiyuwGjP8ZMm4VCNxbxl00Zi7Bg4grkDYRpEXONImAKk06Ni0iF/yN",
+	"Sav34zMwKypGfWMC7JLIYy9fRnRLDMvMlbSkWEVBFsjyWdi2wcs4srQjd9PJLlpUqB7vqL1W3Uu/5Mp7",
+	"DcatyMEE/yCFttfiLR1AtOW9OV880c38hduOE8kMVg4yj4rXezMDu7uPt6V5uRYma5C+C3c/M7+75+5p",
+	"EpOHXSvS+t05crjVgPOqlWy8BV+WWLTnokMMXV0cVrDIrojU2GuM9STaSk6V2/rTROU3N7NH3rGfEx3R",
+	"Cv4uLmQ+Rd82mliVAVUy6258KrfF1POlZOJ+3UIr4Nnm2r5Uqu82QI7pGT60yGTHwjTs1kopmbXqQyyv",
+	"GFyT3FAEq+vPocnBXJBDu3l81vwrbQ6/fDu6aeY/9tb52OluT/xbeRi3xbzP07BOHEx5/6dU2qQTl8hm",
+	"raSUfDi7ePU3YhtcgToleiwUEDpQwDXa9sztZdLGO98dxdyuOPfDyVJpmN+pjY2fSlDICZkmk1hpMrAJ",
+	"IFZYepaVaspK9ysLpU7wp2JoyTWWXO/pta047zBGdANbjnuxbiTeGS9lh+/GCqRnzSt7W0zvfvAMfmey",
+	"Sl5y0aoK5PrS5HxS/yYp++UAtvUkvRx63ebyPRZLesn0fZfm7q0ln+fCeDKm2Wm3bxmxsaWzzd2LJVXe",
+	"0gsRiAkoG7+ACcpp34lytCtDRxyWhCBXIBUTfC9/Qei/YwkYIgKprzF3UbYavjFXAWA9UfEdRWfu549v",
+	"bcszxkfEj2WETbUMI/aJFm6bctLkCfHttD4aztA5qMfQ5xJGcUQlga9JYz9nog4t7bRWHv8bC2/8FrGC",
+	"KgoiqdhCCXbjqRqK7GbngJZNPAjU+X8RO4p8fNMlasY1/eqRa4zwtQmDfR4JcdmkUsQ83LNubHt21n6f",
+	"rgXrmqSQMLPWU9u45ZopyJL9tiYSz53dJuf9ZUFazPl8XB/a+lewqHqR1p0q6pRHmi2QlsJwJWZh15eD",
+	"d27+NVnJ/ClsQnSiRBKe9yUqmFCuWWB1XKwtkyb1JAHfi9nuie3Ric3n+rxmwg5Zka9jLtdtE3a063cX",
+	"yyiLUft5hmHoSid9LPELm+eussfSaM/iw7mvhywC9H3ZP9981cCV9aBXUE6rhVHGQbqX0s+fETwWCG7/",
+	"oi5F+EJ8SLJigkgoB6n987WNg88hl5pKxrUbW1OsXqAMCXE/a/tGGIN716DUByqBa8RT+1GP3Z+u+RaP",
+	"zca+H34EagNozKT4koU1AeBXcxMjlw0kwXa6QngVdiGlcnYebso+5iqtVLIOm1G10A6bDeGRgeUGzsNv",
+	"cNc3n3M00ieUc6Ft5xCMysnCAxTZ9TNRYPcTLmTP90j+23MjIc1/+VrEgwj2sK9J/muHUu+HQwV6/qWf",
+	"hYiA8j1/Dy+gmAInBsSTjOH3ecZp6nvR0ox1KiW7wlpZus+tt0jw1Cadcxlhujq+u6OI0SYI0GCcGbSz",
+	"PXPXMGv1hvh48ntjSmfoZzKSOdVwTW1WAx2pYl/O8gYbpM41sTxpYHR4EmfmxiXJoFbYy+NHwlry33XW",
+	"IsE5LKybHeSsyGth+T3mpaQzrgdfpZUr6Xo6z1zeY4U6K7UMXYfuZCSPdJbHziGCZQh40N2gGsiSYLPO",
+	"wmCzTFM4mK8qY6g7+zMG97uhO7VjMZKFJyFGWpAxRFPySkxZhC19p+TPGKRN7iJs3ivRzWktOVGqssns",
+	"omKByfhZ+2BbNwLMGNFsTq/Ya5H3PJoRLngzc1j1uW+nd4Xn7Ifs0voFBz/lxElGZkX55LqBJW52Eblm",
+	"uItg/3//8TaF3wwbKyjsa2vB0LmeuouGtotL8+3M6AMgQxZZmmmWKc0oWeWO1ZPmmvbWnFaCjiWvNXy+",
+	"/e+ywpD2dEfCqITcKUrDOIqaRs0njIfw1Z1x/kzTE15yqAPI+TCtykJJHklSdA+QNZgXZHISi/Ag6WE8",
+	"v6RPBRFVnVreY+VVXJzgBbaVEA0LF/rmBSc0BxS6fIYMYzKRpZJdQ6Ac1yI+sgYf30q3BluSFQXE5Ikw",
+	"+ezyR7dlwIgSq3KOJrVr0aTFEbPJHjjF92QVHfaIHT9htxb8Pt9lIy7MxmBlij1CJ4KPHLFHdLBcYZ0A",
+	"4MU0eUvpU8naK1P8uBOf169hmeOlm6hmhbTaexcAcNb14awSBES+nlUCC48joyzAnzGNjPTEhX6T/O3U",
+	"IPf1q+yT0QQvxpSjFddcOek+YTae+o2hrlLTSJUXruYQsTqmoIIEnaWp1vYJQ0E63UKewvriyYL+BIuz",
+	"qhP4/i4MM7Kpjsk+C2nURx5uaODO4bDIlVty+7HZfXCodZs7UW0dxch/qqkl3UjMSxYLV8pToQVQTSGK",
+	"UOHJYrjENe9zR/EVCQXZ9T85Sk/8lMK3Wq29U8Ojp4IrUNlIjGPrjQjJ39JyJr7RzgM2pZETmdLPeQZ7",
+	"3xVNHB54qUU/RBXV9cp2do6EOXuNeYkgebHwjR2i+JUbrPBlpY0k3ZX834XXPiUgnzuQXycg50wzP6cg",
+	"fyqDfF4C+XUZ5NdVIH/IQfehAroNzRtZz+8n4WJ14K6ztKqNGVC1wO/xzhm3/UUTGNLo530Zyx5cxg4q",
+	"q/XmBCQGFUVRd5TNs3Daa6d7dBf1Neb8Vc53W7NSb7q3t4ikTI95E9JdzqC6H4Fmbt5NYP2yMCGsVlnd",
+	"OYWuXkndfCXop1Iut7TVm+DJvEfmfrCkMOv6cC6iZp9ltICcmF/J549vE75tvTiVdXx6nsGZF53u7cTK",
+	"F53uUrGyVxYrYxl9SHSysouowtWJFqS5zA0Jtoe3S5epk0i0HtrNnd1KpCt1KrsbLCtNUwOSSkqTBt5U",
+	"VFnWWrJBrIEIicGTyUYngqDNMqexcknmWHulfuKV9ZGXU9GrMrCWHFrFVqw8pdt5Jh+Dyy9z3y3189UR",
+	"Ee/YEbDE6v9s4v8RTPyVJv3UxNnnzyb9Z5P+s0l/Wyb9Cvt9p/tsv69ZCG4Lxvp1LPO3Njk+CuNaLSEj",
+	"V2LvybZXzi9i+RK/VBZTeiTdiBf2ebYCdGpFQDgyWanTvov87dyuVfV27lT0ds4k/s0mO8/ef5y9mb2G",
+	"pnIEekGdZPytcEj3rnQVb8JqOlc65DvSNUrz1IFlW5f1bjqB16qNsi6+bOvw66vcpau3ZlS+kEDoQMQ6",
+	"T5os1kegMRgxoFLObHB6IQAzC5G3ldr0GBSQoYjltllDbnk1duA+8a4uzUfaWqb890nev58rUkCHlTfk",
+	"MfvlFjrhnj1utRSK+3WvLfallbClvDPvXxuVwz2CaVBug6Z0Fgkatsi50eJs61dnCi4V0aouZ+mqyNYi",
+	"/8UDrFXW2w4/oYw74W5uHyGlum7f8vAs3KykPG55pyRY8/mOIm8u6Ahda07j9c0XPhkDDUHW2bHKyCAL",
+	"AKvPM4ubFkQMuG66GZuL+m74pef85Mhti6YFNUsWJ823/jhpfvnPSq08rGzwk5btt1xtTKdT4BBiceTP",
+	"F682Lte/cum11pxOHcfYVGKuIMfyIKfQZr/kIPEqDubLQvTL0HnNw19fkPDSxrQ+45hy6AKa/E1Su2sr",
+	"aSUs34IMkFapqN1cHPcrm7iwgMWnk888rvCgDZSIYg15KmrewGKap0mJEcFdQpuyPxRRTrIapBVjBoJY",
+	"Mj37ZHbVogAyg7PYvFXexqz4TJrtO42oNhO7Lv5Ei0tISyv7Z641K7WWXEvavD73fwYqQZJv+PiNf0Io",
+	"+ftvF+Qay6j4UkSgfGy2GrHAVumdgpwwdOoqrCfgq2Dq9/luCBGMsGZ17gmPqCkNoKlgSqX5cc9Wm0v6",
+	"61gDo5hiJ1jrFenzrGtmxAyxxS5gjI8IBwgV8d+Uqoq2zBOtsyhCC+2C33+TTEPr/TVGQtoaj0ufNMOd",
+	"9jlWUc5mzwGOh66vRYucYS9ukGgxMM8KHs1qQ6IA7dfRbE6UUZgpJa45odNpnzvDc4ucW/mmWMXBGWGz",
+	"7toG3GyF5p1sl/p8V9o93fMqnlmyU3PPuD2y5W9XjOOlZvh6yzwjiEVmNyVxNM2h9cgojb12h/jn9nuD",
+	"3+YiWBy9MA8ZuKh73sCXaJ8ZdibDHMzdjz8c5XwNnEHowiCHkbi2wUn5R185Ql348rOMGieNsdZTdbK/",
+	"H4kR461UyhM8YhxagZgYcjoRfF+Yl7v7V91Wez9todzwGvZemNGXILwrnkNoFGUIkdtbQ49WYXk6Bg/J",
+	"tfly89HcWZdHRPmgYkRbnH06TQre52co4GzlQlGsr3yl7uJWjbB0QU7RqL5/Jc2kYq1GCTUIeguMwffR",
+	"+IByySsJyBGoNRc849AzDtXGoZtMUsIfGzc3rk6WlUm5pgHqndbZ2MhMc0bOtXErysXTZJCMmB7HA5w6",
+	"fSH7q1SbunFmm9wO4yjpd53EiWRSjzUdJgfQzO/P2YdzjwxiFmliC2T0uWEvkeCjpow5Z3zUzASMRAv0",
+	"iF/hlTKkv88/UD1WHnYQ9Ihte534b3gudsq1fhmKKBLX87C2yJsrkLM+7339iq+9+Po1TRJA2ydzzfDd",
+	"0nDEgQiNFPGtb7XffuPkWx9l3X7D6yfSLv6dybv2IaO44A+ZmoIfS8pL3xyykZqyIiIlsGhR1bLCo606",
+	"EowFqColFHfuo8sjNzycFm00zhfKFKFqxoOxFFzEtpqKcOmkJ8TH6n59vp+c9H7upPe/sfDG6SE+oVxd",
+	"g1TE77a75CwIYKoh9G2+OSX+W2ElA7/PHficTixYHK6rPJJJyRW8f7g8MhVRpFwfWyz67ZCBmR1IeiNb",
+	"ccnqoXYXsG8ztptIxraePwnUhdPE3EDkF1eX+3Ae3uxnL5vTSorhpVZPKqMZwWzcxI3k/KoDocf4qCI0",
+	"DGWSD4IAoRZkQPzLX8iFnJn9YJqIWKdg2wuI/5j3mEqHJ1QT30DF6ZS1ZnSSJKuk3/1LCe67uBDe54xr",
+	"kEjbIFdPHUcJRaB8d0VyPfOtwE3JwOooSKVOyIRZ9aHPbYBfJAKakgpz3n3u5+obofzXbJqlNkMmyevz",
+	"j6TZpNNpk4Xk7MMH0myilkNW6gJ9vpvunJ+N6KPOnc2IkPh7uO4pVRps8o8LvbHwDBlEYZ/TgbgCF5Xp",
+	"NsQKmxELgCvI0dp35xclymo22pKvlpCjffeS2jfP5szbGa31Gq64U+Ok0W51W22XhGeOq3HSOGi1WwdY",
+	"s0OPUWbA3lU1sdI8b3S8CWjDBU5+r7YbZI/sF4Zq3HirX8Br6IRz88qXG28tGPd/SuuTPXpQv1XQpPPw",
+	"5j5gr5r4louuIuAbLGW9CTY/7jXn+Vbuc7LRUVUNcwcbvwDefSuDPlGws1+xbOO97v/czI9g7fsuh/N5",
+	"D+TmZOA73Ipvib34sd+PDM573D7UxbMfsXjzQ+yTnfjBF75Pw/AsNUb8uNtQp9L6D7ZTt5H7H1hc2II6",
+	"8HhWsDUtYeMl3ZOysGgv/oyFxrCryvCwtIMjNoPN2jjmUqwDaosgn5TjiAI6pQHTsz7f9ZvNCf3axBGa",
+	"U5A5k6PvkRdeu902/+Uqj++RtPaGnZdpm+bV6vMzNDphG4spVdr8hK6oF+2XVv8Xub08afwMmpatE+oX",
+	"0P/A1XuNtNyI2YJuu73Ia58+l9taO8aN1+i1O6vfi3nqogrtSwerXxoKOWBhaP0UvXZv9Rtc6L+KmIfW",
+	"PDykcaRXvwRp4FDiT0fMz3nSf1/qBvli0LbO00Wz/pqv2Zm+eA0VTyZUzhonjV9Ak/kD8dI6mGjVs3hu",
+	"7siTIlVZWORDgv3ILVhPw3j1o9mtFpmsKhnNW1aqo4vhhCwkQoYgMRhuSkfWp2d77pJdR9lIp93ea/W5",
+	"P9cRwbcMI6mPUBGExDR6UEqhSFVcJCFKBtQcF2msS1G0mNbZVHXJpolvevXDENnIrBqHbO6AIZ/r87yl",
+	"faeRM9UYZECTwLp75JnfPwvEC1Q+IJXjg1W/rs8Qy5fda0yFqrjTr9DD7jyE5clb5FwTW14wDbMLJR1q",
+	"3zqw0QE0AOzC0ee+BBrOXH5jmgpqC207d1fiQlS2kQQL084NBzZjt88XpuzikzbHesS4a0ee+qCdFy73",
+	"UJ/n4thsDm/msZZgHX7LqIjdnOJBOffvzyKcJQEDST/MLH5w/1/K1XvMKn7P7XsmnGthM9TJK8G1UIL8",
+	"7SNRM2V7VDEDT2B/GMtGkgPdyJ7FIilZYkYUvR8uRJGalZIsqfg23+vHTf7l5stNMTbVpWfPEavORsTK",
+	"Rnw8bkrVax/XUj6GEbOhuL1OjSlc9sKFEG+pHIF970Wd9ah4avsLvIOQ0aSn1H3Q021TSEeOKvBxFYlc",
+	"JM3kJMrl2nNecU77GlnZZNc2XMTfbAgsls8E2MNYjmlEDW2ErxiLv4CUGCDmKcn6+mzM9TMTf1gmjif5",
+	"QFx8IZIvds6GYNhtVVal+b4QsZTrxGw5t+GnGLacaj6nGBRoWerExSP1ea/dsy24tGH8Rmr4DXnz+bCJ",
+	"BXqSqGhmWfGbCzpytdJUoVVTp7uMG1uIbyPVsyGCUyVZd1djLHUBV4/ZjNTr1FjIVGIHGszT+SvGcD1V",
+	"duGQeAN24VVzAxu7mrsTLeL/ZBU335YrUPnCRQySckY2ILcacX+BW+miid64JXXwsYtWz4bTCsPpRhj+",
+	"UNZIDK4LKnK6bGPs+ShZrPchJMk9ezp/yZz1J2EyfT4Q4ayi9TXxWegTZm6la7Z8QiiGGCfZXub3kA2H",
+	"IG3byCzMdEfZF/8FgYbQMsNeu13BzMwbsVuLq1jq+JsdrbC8PLcju/5/+OkHymd7a/A/u3vb4393psea",
+	"LSjpsqkwQWUwZldQVFtvq6zW0Ud76ziM7GaH3xmxvIV48KzC1iTXjshtU4V9tKGMq6yK8124k3wD9Aqf",
+	"vXqrsk60u34hgMrfO00f6HN8gmkygKH1cRP4arNmz7UiLDxJ62CQCLS1FoZsxLTyiN+02Qp/+NgvkIV9",
+	"TiM0VBKsC1xK1UwyJo+Xmgaz47GL/cUextYIqysBEsaBJhMqL8GWcAQ6aXgNV8b816It8F3yWGI3POgM",
+	"gB6ELw5eHre77XZ7azS31MK9sW2LII76RIyB6xLhH9d6uCBncDHRrUhTXG4xTNrZz1Nadz03JbLVgdcr",
+	"bSu2VXUi+UTMloJ3caqOwGHpVqwI5tIjsUZAQvFQxHVpXGypfTFdiZ09R4/WlYK4eOWI1o+m990Bfs6Z",
+	"KFbiZ2qYWHnOv4BedMjtNQntj3vQK1T7O0CIvDpfAxueUDT/ar0fKdyOIn5OgLHSWe4F/7SsxZNd6rR2",
+	"cHVVnJDW3qtFEy0E9yejZdruCHjAQD206LU+2f+OlN5n8amutnpv4lM+d2th0cuEXLhnq+PLOsWIZOxm",
+	"z8JaVMGu6i1T+p2D5jHEid0m+ivJKHoqMV8/vDSAIWGTFPu+G0Gg0ix0FoaEutWeEEpiBZJgfQOrKIlh",
+	"LkDrDdeSkvPXZHcwI7aqHWHhnkeE7HPKrcpUNC+VS8m0iN1Ba2cCpT0CV7ZkHCXBLMAeHWcOJJLYhVyk",
+	"mx1zTWuQnc9qpRlV2VjgQDsOHHU6xy8Pw+bRQThs9oJB2DwaHA+aL7qdF4POEaVHL3tZKUuzq1sVNxKi",
+	"sjUjT0qlnu07zwJKPftOWgJyl+aIyN59iirlSLK6xMC8lqcFt4j7eubK94J0GOP1vbHlrV+I+UT7zB5a",
+	"82ZY49jCq/Fsq3wQW2VGayVMxBXUI7fe911nYTslFlZ5DLh1jabWozTdfg3Lv63Z/3yZHpfh/9zmc8xf",
+	"H3tYK+IRLVbY6v2aXFPlSnHHmuxi51tsO1zPEvoL6AUIsobTABfzLI88iM9gJSI9naocKx0GFvFPbB9M",
+	"MSQ+DSLfI34WGejboqaGaCU9PRm3temZ4B+k0HZRb+kAIj+tv25DAm12h4RpRANXmVRpbIMhOJjbRvv8",
+	"eiwiILv5KQlTJBhDcDnX6juJmsfqnh8+X+zZMEa0VCj05GJ4YC5aEUvwYxC9GbPbbtuow6SeQk2Tg92t",
+	"7FZvaGqgQYQIY2vr2744DSxkn9kWsHiq4NDwGriG/FfIJ7fu4zDLsgusZ37YiIo9+zp+QF/HakIaLw5t",
+	"S66oR4RMKIhhzoZoEKQZ9nbnwsowM3VMjTzd59JVDYYwIRu7DHsjV+TKhnsn+SjhdjupImuDRHifF6hT",
+	"klCbNWG1dlGq06mETFo8oJRpm9rueZaA2gLJtqVy0lgpa69rCMFJ1iuY+NiT1Se7hnI5w+lhrzlgus8l",
+	"5SPY84hvu7Sap9MOwmT3/NN7cnTY7pgHXNdXF1udJeAp3FAp6Uz1OQIjFJBdbLWMbTh8swe5HmEnJHN9",
+	"7H5CIPf8tIZ1xC7BiFF9jsWXd5Sreqyw8yUmNZ0aruPGx6jmJBpHkcTojM1umTKHOIwVhHvIkRgP2JRG",
+	"WCmX8sRijT1xYwVyR6V6VYucue01g/f5QAK9VHkWkji3k8ifYgP5DFEQfxAcrLeOoxnxUAF3TaGTLrNM",
+	"YTl2DXwl1/FIGEvXvvoiYZVMpb32euQd+zlpJWULf9fjU5/youcdMik0gOcYVB3ruSErhTFD4LkGyfP+",
+	"0WTsTm/SGRwHB0d/wmHv5fCQolSTW457H5uZZa9hEXPrzZxhnekR1XBNZ61Wq9wajirFRhzMe3+nHMhr",
+	"YfusMWEpaGPMRmMDKgsuQV+4gsjpFK4xWn4aS4LvglM/8+hHyqNftF/W8MtwFQ+HLDAk8ZMWko6eoqsg",
+	"x5Brsvrt2HeeeiXJ5yKSG7q1P0IgZJjyx2670N2EZ+qc5bVj4K4JhZHBMMrNvA/haZ932y/tA0pMwDVQ",
+	"QBmD7FJbhyUh6cNYx9IIM2QK0ii8RjAxsgpTWP6E9rnhg+YBFBCy2v0BSjfkkovrPc+q1skkBqA0CdzH",
+	"62xFsj53WmwCq5MirGSb9KWwLR7Mu3/GNGJDBmHSzdvaM7EPvE3nQAHCdvKkUSSuVU0hAu/sWQGJbiVO",
+	"ZKj4+1wv5XKP2SXMz4FjRIbkPLAbjvPgd4bt4Pj4JTSPj4cvm72DYad5FAS02T46HB6Fve4AjsIKD745",
+	"8NdOYm6cNLrtbqfZ7jXbhxedo5N27+Sg02ofHPwzezNIPOpb1cULdzblsFvm9MkOfgQVRxoDJrt1mNaC",
+	"9z9QqRmNnmWHH0e/P+dX4jIjSnM0YlvMv1hLcXmhvFwzHFQEs+E9IqIQlCZDJpWuimzEbpO50nlkw8p5",
+	"fV5ROo/4Pw1ZpEH6WBfWdnw0VAtVe2z4A3+SnW/275sdvyZ1Nit/n23QYwintOt8PAX6Kio4PkdrPu2S",
+	"fhVHmqc4lT8/cIGG5cUAKyA25KNYGCXXO8uaKGyPUxZ6Rvj85fP561Mr9GUNxGKuphCgYOgnQdupN2bE",
+	"riwhWivvtrDjc3JgNc4lj7AFlxGHbWwU2LhwuPBZDvmhC9pVIMZqArG5ZPJoit5ll9XAcwvJIOHiX77T",
+	"unnPrHVBEOZT4623uLRLqoqvUcUvfbVFzipL8LoQItcn1mkIlIeCQ3g3lftKIWq3IARLavh9LxFuP2YR",
+	"v41YZN0yfrmOt0MhibMAEi2w321OTM3V++vzFQX/aiYEwW343q2K/1Vt6TMXfMptU9a6Gk+uOdKqeMC5",
+	"izhnUssxvveGZ809PZWggOs+dw4U1DmDMeUjOCV+1n2c8DiKfBJEQKXKOp9XlxZ0hQgX1BYkq0oLJi2o",
+	"54oJXo+phiuQRRviTkKjTsyybbduI5JPqLzE5tNZU2nbmRvdLhHVILNQIoxXwrUh0XNLO0vGswEp5nWF",
+	"DybV+hdU83f1uHRqCdhRZECDy5FrSn8t5CVIMmScqTHY6GXGlW1D5X6MgF7Zn2x4M1NeGq+TNlDvo8vK",
+	"7k+I27ZGUcbSNubFmD6/TU3GUhTm1iSb2xsykqjJZ87xXArxQUsh3ovxI3N2LpYIS7VZS1GYp6TX7pGY",
+	"axaRhZ1L+vzcshCgMpqRAWhqaPOYTuFkLurSOd+ZJiHDYDwbALqbTdzneixFPBoTf/+q02rbcjjYhMzf",
+	"M1wjgqEmInbxfEpgKB6J6ACi+XHrS6Sf7G5tQhrcRj8LhQ8sFKrkCJOL5L54lJWfPzp8x9BjF521V76P",
+	"dgkt8rFgr1CEqhkPxlJwEasTW2M5C2D1u+0uOXPF+X0rXFHivxU27MMnY6AhSDRrJsG0dKBEFGvoc+c5",
+	"tQ2QqvweVrbLOTEYn0oxkqCU3yIfrPpoSUaf215lfipu+WS3IMfkKU4i5ORCxF0Dpb1WFqAs4whcTUAJ",
+	"Eca3cSBDBlFo1FcXk5wUVtVjpsyAWtJAu0ifPoevRvg1cpWELHNFE8EDpFgOPJzEBSObSXYpUUBlMKaD",
+	"KIs/NtufCzMiNhLcQ3I5ZByfNW8nT+WGEJK4QG8vIWF9jn6llGbmx5agJYMr82r6vK3Zqq9ZgN8ltcMx",
+	"hB0jntyPe2kMtVcVRJ1uvtne+UjpfHS+0yXMggrcQMYcI6Ip0cyAUHSOnaSx4oJDn0+A8usxi2DdYiKW",
+	"geaI9YZhTgOqwMU1Lwr3cSGS+dDj3781mPqYHYIN8vEaTH1KzzT5Dg8HyZDGAOQvaaeqfFhyGqdkkQaJ",
+	"DFP/iEHOihN8TFAp/1UJEDdDGgpdNbxLbjCQiWsO0kC2bLA02ro02OYhVQnLrBMx1a3Lgc8K7Uieq6c8",
+	"S+MrhIaUBy+WHIzQbYTQhX1Bt9HAaOEEmzd/XXOexd2SHtJrtC68j6D++y3Arq6o/MSqqWxt7flyiD/6",
+	"HmxMBr7DrZivsPNdl1hZe/sW11l5Wpk3W1r4U09A2tY2fN9ZSBvtVDFo/UmJC5VRbU91BUtCfJ6ct3aj",
+	"vcgU6Ac7wgfUxdBHatdbVe06ydBzUdW2ZAN2KbeGvVAE8QQ4RlzGMmqcNPbR6Or0uMW92Zw7Oq2WG1JN",
+	"iRKxDEARxrXI1d21tp1W1mq8qlmV2YDyCpwdcc4vv6NsmKlXMH7mLLrRLDdb6l4oJdUIPmomQWv5xBo+",
+	"l1ij4mBMqKpyWOfmqXQ7lWc9q1zIfPWfuYoMdubUjc3kXCG3uY21mUjluV3pYjEkUxDTCEgIQ8YhJAMb",
+	"3JAep+2wV26uFVCOFtKKOV3ZvvKkt0EaL60IQQxhSJxiuenN1+QeEKomJLdHtsppyK4/jQcRC7AIg783",
+	"P+0jwL3CQdwnAhYmvmsszLtmczCYr+8ZC5dBskUszE+zBAtx2keAhYWDuE8sLEy8EAvTNImJ7ToIE1Vs",
+	"mG5G1vQSyC4OKHg0K23zn7HQtizM16amIzeZ4da5G5Ezxi4kkV6BZnlLSIlXdb29yquHokwO3BwgC2+J",
+	"V0Bbbwk2eVUn7FXuvpffrTxUn/lUwpB9hdD6UstBF3srOmumbhuvsQDKeQBLm/Tl5v8GAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -22,11 +22,11 @@ const (
 
 // ExternalListConnections lists the connections.
 func (s *Server) ExternalListConnections(c echo.Context, p gen.ExternalListConnectionsParams) error {
-	pg, err := page(p.Top, p.Skiptoken, s.connection[shapeOf(c)].page)
+	pg, err := page(p.Top, p.Skiptoken, s.connectionEntity(c).page)
 	if err != nil {
 		return err
 	}
-	sel, err := parseSelect(p.Select, s.connection[shapeOf(c)])
+	sel, err := parseSelect(p.Select, s.connectionEntity(c))
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func (s *Server) ExternalGetConnections(c echo.Context, id string, p gen.Externa
 	if err := s.visible(c, id); err != nil {
 		return err
 	}
-	sel, err := parseSelect(p.Select, s.connection[shapeOf(c)])
+	sel, err := parseSelect(p.Select, s.connectionEntity(c))
 	if err != nil {
 		return err
 	}
@@ -155,6 +155,9 @@ type connectionInput struct {
 // as they come.
 var settingNames = []string{"connectorId", "contentCategory", "configuration", "activitySettings", "searchSettings"}
 
+// betaSettingNames are settingNames and beta's own.
+var betaSettingNames = append(settingNames[:len(settingNames):len(settingNames)], "enabledContentExperiences", "complianceSettings")
+
 // decodeConnection decodes the body of a POST or PATCH of a connection, in
 // the request's shape, and checks what the contract cannot.
 func decodeConnection(c echo.Context) (connectionInput, error) {
@@ -171,11 +174,24 @@ func decodeConnection(c echo.Context) (connectionInput, error) {
 	if err := checkSettings(body); err != nil {
 		return in, err
 	}
+	names := settingNames
+	if versionPrefix(c) == betaPrefix {
+		var beta gen.BetaMicrosoftGraphExternalConnectorsExternalConnection
+		if err := decodeBody(c, &beta); err != nil {
+			return in, err
+		}
+		if cs := beta.ComplianceSettings; cs != nil && cs.EDiscoveryResultTemplates != nil {
+			if err := checkTemplates("complianceSettings.eDiscoveryResultTemplates", *cs.EDiscoveryResultTemplates); err != nil {
+				return in, err
+			}
+		}
+		names = betaSettingNames
+	}
 	var raw map[string]json.RawMessage
 	if err := jsonv2.Unmarshal(requestBody(c).Data, &raw); err != nil {
 		return in, badRequest("The request body is not valid JSON.")
 	}
-	for _, name := range settingNames {
+	for _, name := range names {
 		if v, ok := raw[name]; ok {
 			if in.Settings == nil {
 				in.Settings = map[string]json.RawMessage{}
@@ -204,11 +220,17 @@ func checkSettings(body gen.MicrosoftGraphExternalConnectorsExternalConnection) 
 		}
 	}
 	if s := body.SearchSettings; s != nil && s.SearchResultTemplates != nil {
-		for i, t := range *s.SearchResultTemplates {
-			layout, err := json.Marshal(t.Layout)
-			if err != nil || len(layout) > maxLayoutBytes {
-				return badRequest("The layout of searchSettings.searchResultTemplates[%d] is larger than %d bytes.", i, maxLayoutBytes)
-			}
+		return checkTemplates("searchSettings.searchResultTemplates", *s.SearchResultTemplates)
+	}
+	return nil
+}
+
+// checkTemplates bounds the layouts of display templates by maxLayoutBytes.
+func checkTemplates(where string, templates []gen.MicrosoftGraphExternalConnectorsDisplayTemplate) error {
+	for i, t := range templates {
+		layout, err := json.Marshal(t.Layout)
+		if err != nil || len(layout) > maxLayoutBytes {
+			return badRequest("The layout of %s[%d] is larger than %d bytes.", where, i, maxLayoutBytes)
 		}
 	}
 	return nil
@@ -255,6 +277,9 @@ func connectionOut(c echo.Context, conn *store.Connection, ctx string) any {
 		if ctx != "" {
 			out.OdataContext = &ctx
 		}
+		if versionPrefix(c) == betaPrefix {
+			return betaConnectionOut(out, conn)
+		}
 		return out
 	}
 	t, state := connectionType, gen.MicrosoftGraphConnectionState(conn.State)
@@ -265,4 +290,33 @@ func connectionOut(c echo.Context, conn *store.Connection, ctx string) any {
 		out.OdataContext = &ctx
 	}
 	return out
+}
+
+// betaConnection is a connection in beta's shape: v1.0's and beta's own
+// properties.
+type betaConnection struct {
+	gen.MicrosoftGraphExternalConnectorsExternalConnection
+	// IngestedItemsCount is null while the connection is a draft, as in
+	// Graph.
+	IngestedItemsCount        *int64          `json:"ingestedItemsCount"`
+	EnabledContentExperiences json.RawMessage `json:"enabledContentExperiences,omitempty"`
+	ComplianceSettings        json.RawMessage `json:"complianceSettings,omitempty"`
+}
+
+func betaConnectionOut(v1 gen.MicrosoftGraphExternalConnectorsExternalConnection, conn *store.Connection) betaConnection {
+	out := betaConnection{MicrosoftGraphExternalConnectorsExternalConnection: v1,
+		EnabledContentExperiences: conn.Settings["enabledContentExperiences"], ComplianceSettings: conn.Settings["complianceSettings"]}
+	if conn.State != store.ConnectionDraft {
+		out.IngestedItemsCount = &conn.ItemCount
+	}
+	return out
+}
+
+// connectionEntity is what lists and $select need of a connection in the
+// request's shape.
+func (s *Server) connectionEntity(c echo.Context) entity {
+	if versionPrefix(c) == betaPrefix {
+		return s.betaConnection
+	}
+	return s.connection[shapeOf(c)]
 }

@@ -82,6 +82,7 @@ type Server struct {
 	// What lists and $select need of each entity, in each shape: [0] the
 	// early beta's, [1] today's (see shapeOf).
 	operation, connection [2]entity
+	betaConnection        entity // beta's shape of a connection has more
 	// maxItems is Config.MaxItemsPerConnection; schemas are the
 	// connections' registered schemas, compiled for checking items.
 	maxItems int64
@@ -136,6 +137,9 @@ func New(cfg Config) (http.Handler, error) {
 		if s.connection[i], err = newEntity(spec, names[1]); err != nil {
 			return nil, err
 		}
+	}
+	if s.betaConnection, err = newEntity(spec, "beta."+graphConnectionTypeName); err != nil {
+		return nil, err
 	}
 	return build(cfg, spec, func(e *echo.Echo, c *contract.Contract) error { return registerRoutes(e, c, s) })
 }

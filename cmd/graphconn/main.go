@@ -138,6 +138,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	jwks := fs.String("jwks", env("GRAPHCONN_JWKS", ""), "file or http(s) URL of a JSON Web Key Set whose keys sign accepted tokens, besides the development key (env GRAPHCONN_JWKS)")
 	audiences := fs.String("audience", env("GRAPHCONN_AUDIENCE", auth.DefaultAudience), "accepted token audiences, comma-separated (env GRAPHCONN_AUDIENCE)")
 	issuers := fs.String("issuers", env("GRAPHCONN_ISSUERS", auth.DevIssuer), "accepted token issuers, comma-separated (env GRAPHCONN_ISSUERS)")
+	maxItems := fs.Int64("max-items-per-connection", server.DefaultMaxItemsPerConnection, "items a connection holds at most: a new item past it gets 507, and beta's quota counts down to it")
 	rateLimit := fs.Float64("rate-limit", 0, "requests per second each app may send, 429 past it, as Graph throttles; 0 turns throttling off")
 	rateBurst := fs.Int("rate-burst", 0, "requests an app may send at once above --rate-limit (default: one second's worth)")
 	noValidation := fs.Bool("no-validation", false, "turn off the contract checks of request and response bodies and parameters (for benchmarks only)")
@@ -220,7 +221,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	handler, err := server.New(server.Config{
 		Store: db, Verifier: verifier, Logger: log, MaxBodyBytes: *maxBody, BodyBudgetBytes: *bodyBudget, OperationDelay: delay, Notify: work.Notify,
 		NoValidation: *noValidation, RateLimit: *rateLimit, RateBurst: *rateBurst,
-		PublicURL: *publicURL, TrustedProxies: splitList(*trustedProxies),
+		PublicURL: *publicURL, TrustedProxies: splitList(*trustedProxies), MaxItemsPerConnection: *maxItems,
 	})
 	if err != nil {
 		ln.Close()
