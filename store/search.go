@@ -32,15 +32,15 @@ type QueryOp uint8
 
 // The kinds of Query nodes.
 const (
-	QueryAnd    QueryOp = iota // every child matches
-	QueryOr                    // some child matches
-	QueryNot                   // the one child does not match
-	QueryText                  // free text: every word of Text, in the full-text index
-	QueryPhrase                // free text: the words of Text, in that order
-	QueryEqual                 // property Name's value equals Text (ignoring case)
-	QueryPrefix                // property Name's value begins with Text (ignoring case)
-	QueryCompare               // property Name's value compares to Num by Compare
-	QueryAll                   // every item (an empty query, or "*")
+	QueryAnd     QueryOp = iota // every child matches
+	QueryOr                     // some child matches
+	QueryNot                    // the one child does not match
+	QueryText                   // free text: every word of Text, in the full-text index
+	QueryPhrase                 // free text: the words of Text, in that order
+	QueryEqual                  // property Name's value equals Text (ignoring case)
+	QueryPrefix                 // property Name's value begins with Text (ignoring case)
+	QueryCompare                // property Name's value compares to Num by Compare
+	QueryAll                    // every item (an empty query, or "*")
 )
 
 // Query is a parsed KQL query, in terms of the index.
