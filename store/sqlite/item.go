@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -492,12 +493,7 @@ func (db *DB) Members(ctx context.Context, tenant, connID, groupID string, p sto
 // validAfter reports whether after can be a page token of Members, the id
 // of a member: UTF-8 text without NUL, as PostgreSQL's store requires too.
 func validAfter(after string) bool {
-	for _, r := range after {
-		if r == 0 {
-			return false
-		}
-	}
-	return utf8.ValidString(after)
+	return utf8.ValidString(after) && !strings.ContainsRune(after, 0)
 }
 
 // CountMembers implements store.Store.
