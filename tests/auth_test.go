@@ -18,14 +18,24 @@ const (
 	readAll      = "ExternalConnection.Read.All"
 	readWriteOwn = "ExternalConnection.ReadWrite.OwnedBy"
 	readWriteAll = "ExternalConnection.ReadWrite.All"
+
+	itemReadAll      = "ExternalItem.Read.All"
+	itemReadWriteOwn = "ExternalItem.ReadWrite.OwnedBy"
+	itemReadWriteAll = "ExternalItem.ReadWrite.All"
 )
 
 // Graph's permission table, written out here and not read from openapi.yaml,
 // so that this test checks the contract's declarations as well as their
-// enforcement: reading takes any of the three, changing one of the last two.
-func allowed(method string, perms []string) bool {
+// enforcement: reading takes any of the three, changing one of the last two;
+// the ExternalItem permissions for items, external groups and their members,
+// the ExternalConnection ones for the rest.
+func allowed(method, path string, perms []string) bool {
+	read, own, all := readAll, readWriteOwn, readWriteAll
+	if itemPath(path) {
+		read, own, all = itemReadAll, itemReadWriteOwn, itemReadWriteAll
+	}
 	for _, p := range perms {
-		if p == readWriteOwn || p == readWriteAll || (p == readAll && method == http.MethodGet) {
+		if p == own || p == all || (p == read && method == http.MethodGet) {
 			return true
 		}
 	}
@@ -49,12 +59,16 @@ func TestPermissions(t *testing.T) {
 		{"user ReadWrite.All", auth.TokenOptions{AppID: testApp, Scopes: []string{readWriteAll}}, []string{readWriteAll}, ""},
 		{"personal account", auth.TokenOptions{AppID: testApp, TenantID: auth.ConsumerTenantID, Scopes: []string{readWriteAll}}, nil, "personal"},
 		{"delegated permission in roles", auth.TokenOptions{AppID: testApp, Scopes: []string{"User.Read"}, Roles: nil}, []string{"User.Read"}, ""},
+		{"app ExternalItem.Read.All", auth.TokenOptions{AppID: testApp, Roles: []string{itemReadAll}}, []string{itemReadAll}, ""},
+		{"app ExternalItem.ReadWrite.OwnedBy", auth.TokenOptions{AppID: testApp, Roles: []string{itemReadWriteOwn}}, []string{itemReadWriteOwn}, ""},
+		{"app ExternalItem.ReadWrite.All", auth.TokenOptions{AppID: testApp, Roles: []string{itemReadWriteAll}}, []string{itemReadWriteAll}, ""},
+		{"user ExternalItem.ReadWrite.All", auth.TokenOptions{AppID: testApp, Scopes: []string{itemReadWriteAll}}, []string{itemReadWriteAll}, ""},
 	}
 	for _, op := range operations() {
 		for _, tok := range tokens {
 			t.Run(op.method+" "+op.path+"/"+tok.name, func(t *testing.T) {
 				e := e.with(t)
-				f := e.fixture()
+				f := e.fixtureFor(op.path)
 				c := call{method: op.method, path: f.fill(op.path), header: map[string]string{"Authorization": "Bearer " + e.mint(tok.opts)}}
 				if spec.Paths.Value(op.path).GetOperation(op.method).RequestBody != nil {
 					c.body = validBody(op.method, op.path)
@@ -65,12 +79,12 @@ func TestPermissions(t *testing.T) {
 					if r.status != http.StatusForbidden || !strings.Contains(r.errorMessage(t), "Personal Microsoft accounts are not supported") {
 						t.Errorf("= %d %s, want 403 saying personal accounts are not supported", r.status, r.body)
 					}
-				case allowed(op.method, tok.perms) && op.method == http.MethodGet && strings.HasSuffix(op.path, "/schema"):
+				case allowed(op.method, op.path, tok.perms) && op.method == http.MethodGet && strings.HasSuffix(op.path, "/schema"):
 					// Authorized: the fixture's connection has no schema yet.
 					if r.status != http.StatusNotFound || !strings.Contains(r.errorMessage(t), "no schema yet") {
 						t.Errorf("= %d %s, want 404 for a connection without schema", r.status, r.body)
 					}
-				case allowed(op.method, tok.perms):
+				case allowed(op.method, op.path, tok.perms):
 					if want := successStatus(t, op.method, op.path); r.status != want {
 						t.Errorf("= %d %s, want %d", r.status, r.body, want)
 					}

@@ -125,7 +125,10 @@ type env struct {
 	logs       *graphconntest.LogBuffer
 	stopWorker func()
 	devKey     *auth.DevKey
-	token      string // ExternalConnection.ReadWrite.All, for app testApp
+	token      string // ExternalConnection.ReadWrite.All and ExternalItem.ReadWrite.All, for app testApp
+	// items is the connection of the env's item fixtures, made on first
+	// need (see itemFixture); shared by the env's copies.
+	items *itemConnection
 }
 
 // with returns e for the subtest t: what fails, fails t, on t's goroutine
@@ -153,7 +156,7 @@ func newEnv(t testing.TB, configure ...func(*server.Config)) *env {
 // backend of the run; on the run's backend when dsn is empty.
 func newEnvOn(t testing.TB, dsn string, configure ...func(*server.Config)) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), logs: new(graphconntest.LogBuffer), dsn: dsn}
+	e := &env{t: t, dir: t.TempDir(), logs: new(graphconntest.LogBuffer), dsn: dsn, items: new(itemConnection)}
 	e.cfg.Logger = slog.New(slog.NewJSONHandler(e.logs, nil))
 	e.cfg.OperationDelay = testOperationDelay
 	var err error
@@ -163,7 +166,7 @@ func newEnvOn(t testing.TB, dsn string, configure ...func(*server.Config)) *env 
 	if e.cfg.Verifier, err = auth.NewVerifier(context.Background(), auth.Config{DevKey: e.devKey}); err != nil {
 		t.Fatalf("NewVerifier() = %v", err)
 	}
-	e.token = e.mint(auth.TokenOptions{AppID: testApp, Roles: []string{"ExternalConnection.ReadWrite.All"}})
+	e.token = e.mint(auth.TokenOptions{AppID: testApp, Roles: []string{readWriteAll, itemReadWriteAll}})
 	for _, f := range configure {
 		f(&e.cfg)
 	}
@@ -472,9 +475,12 @@ func checkErrorBody(t testing.TB, what string, r result, rid, client string) {
 	}
 }
 
-// fixture is a connection with one operation, made through the API.
+// fixture is a connection with one operation, made through the API, and
+// the ids of an item, an external group and a member of it: ids of nothing
+// when fixture made it, of things that exist when itemFixture did.
 type fixture struct {
-	conn, op string
+	conn, op            string
+	item, group, member string
 }
 
 func (e *env) fixture() fixture {
@@ -488,13 +494,77 @@ func (e *env) fixture() fixture {
 	if r.status != http.StatusCreated {
 		e.t.Fatalf("creating an operation: status %d %s, want 201", r.status, r.body)
 	}
-	return fixture{conn: conn, op: r.json(e.t)["id"].(string)}
+	return fixture{conn: conn, op: r.json(e.t)["id"].(string), item: newItemID(), group: newGroupID(), member: uuid.NewString()}
+}
+
+// itemConnection is a connection with goodSchema registered.
+type itemConnection struct {
+	conn, op string // the connection, and the operation of its registration
+}
+
+// itemFixture puts a new item, creates a new external group and adds a
+// user to it, on the env's item connection (made, and its schema
+// registered, on the first call).
+func (e *env) itemFixture() fixture {
+	e.t.Helper()
+	if e.items.conn == "" {
+		conn := "items" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
+		if r := e.do(call{method: "POST", path: "/external/connections", body: map[string]any{"id": conn, "name": "Items"}}); r.status != http.StatusCreated {
+			e.t.Fatalf("creating connection %s: status %d %s, want 201", conn, r.status, r.body)
+		}
+		op := e.registerSchema(conn, goodSchema)
+		if seen, _ := e.pollOperation(op); seen[len(seen)-1] != "completed" {
+			e.t.Fatalf("registering the schema of %s: %v, want completed", conn, seen)
+		}
+		e.items.conn, e.items.op = conn, op[strings.LastIndex(op, "/")+1:]
+	}
+	f := fixture{conn: e.items.conn, op: e.items.op, item: newItemID(), group: newGroupID(), member: uuid.NewString()}
+	base := "/external/connections/" + f.conn
+	for _, c := range []call{
+		{method: "PUT", path: base + "/items/" + f.item, body: itemBody("Fixture")},
+		{method: "POST", path: base + "/groups", body: map[string]any{"id": f.group, "displayName": "Fixture"}},
+		{method: "POST", path: base + "/groups/" + f.group + "/members", body: map[string]any{"id": f.member, "type": "user"}},
+	} {
+		if r := e.do(c); r.status >= 300 {
+			e.t.Fatalf("%s %s = %d %s", c.method, c.path, r.status, r.body)
+		}
+	}
+	return f
+}
+
+// fixtureFor is the fixture that the operation at path needs: itemFixture's
+// for items, groups and members, fixture's for the rest.
+func (e *env) fixtureFor(path string) fixture {
+	e.t.Helper()
+	if itemPath(path) {
+		return e.itemFixture()
+	}
+	return e.fixture()
+}
+
+// itemPath reports whether path is of an item, an external group or its
+// members: what the ExternalItem permissions guard.
+func itemPath(path string) bool {
+	return strings.Contains(path, "/items/") || strings.Contains(path, "/groups")
+}
+
+func newItemID() string  { return "item" + strings.ReplaceAll(uuid.NewString(), "-", "") }
+func newGroupID() string { return "group-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16] }
+
+// itemBody is an item that goodSchema takes.
+func itemBody(title string) map[string]any {
+	return map[string]any{
+		"acl":        []any{map[string]any{"type": "user", "value": "e811976d-83df-4cbd-8b9b-5215b18aa874", "accessType": "grant"}},
+		"properties": map[string]any{"ticketTitle": title, "priority": 1},
+		"content":    map[string]any{"value": "Error in payment gateway", "type": "text"},
+	}
 }
 
 // fill replaces the path parameters of a spec path with f's ids.
 func (f fixture) fill(path string) string {
 	return strings.NewReplacer(
 		"{externalConnectionId}", f.conn, "{connectionsId}", f.conn, "{connectionOperationId}", f.op,
+		"{externalItemId}", f.item, "{externalGroupId}", f.group, "{identityId}", f.member,
 	).Replace(path)
 }
 

@@ -38,6 +38,21 @@ func validBody(method, path string) map[string]any {
 			map[string]any{"name": "title", "type": "string", "isSearchable": true, "isRetrievable": true, "labels": []any{"title"}}}}
 	case path == "/external/connections/{externalConnectionId}":
 		return map[string]any{"description": "changed"}
+	case method == "PUT" && path == "/external/connections/{externalConnectionId}/items/{externalItemId}":
+		return itemBody("Valid")
+	case method == "PATCH" && path == "/external/connections/{externalConnectionId}/items/{externalItemId}":
+		return map[string]any{"properties": map[string]any{"ticketTitle": "Changed"}}
+	case strings.HasSuffix(path, "addActivities"):
+		return map[string]any{"activities": []any{map[string]any{
+			"@odata.type": "#microsoft.graph.externalConnectors.externalActivity", "type": "created",
+			"startDateTime": "2021-04-06T18:04:31.033Z", "performedBy": map[string]any{"type": "user", "id": uuid.NewString()},
+		}}}
+	case method == "POST" && path == "/external/connections/{externalConnectionId}/groups":
+		return map[string]any{"id": newGroupID(), "displayName": "Valid"}
+	case path == "/external/connections/{externalConnectionId}/groups/{externalGroupId}":
+		return map[string]any{"description": "changed"}
+	case strings.HasSuffix(path, "/members"):
+		return map[string]any{"id": uuid.NewString(), "type": "user"}
 	}
 	return map[string]any{"status": "completed"}
 }
@@ -52,16 +67,21 @@ func unversioned(path string) string {
 	return path
 }
 
-// successStatus is the 2xx status that openapi.yaml documents for an operation.
+// successStatus is the 2xx status that openapi.yaml documents for an
+// operation: the lowest, when it documents several (addActivities' 200 and
+// its partial 207).
 func successStatus(t *testing.T, method, path string) int {
 	t.Helper()
+	best := 0
 	for code := range spec.Paths.Value(path).GetOperation(method).Responses.Map() {
-		if n, err := strconv.Atoi(code); err == nil && n < 300 {
-			return n
+		if n, err := strconv.Atoi(code); err == nil && n < 300 && (best == 0 || n < best) {
+			best = n
 		}
 	}
-	t.Fatalf("%s %s documents no success status", method, path)
-	return 0
+	if best == 0 {
+		t.Fatalf("%s %s documents no success status", method, path)
+	}
+	return best
 }
 
 // Every operation of the spec requires a bearer token.
@@ -136,7 +156,7 @@ func TestRequestBodies(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(op.method+" "+op.path+"/"+tt.name, func(t *testing.T) {
 				e := e.with(t)
-				f := e.fixture()
+				f := e.fixtureFor(op.path)
 				r := e.do(call{method: op.method, path: f.fill(op.path), body: tt.body(), header: tt.header})
 				if r.status != tt.wantStatus {
 					t.Fatalf("status = %d %s, want %d", r.status, r.body, tt.wantStatus)

@@ -737,7 +737,8 @@ func TestODataContext(t *testing.T) {
 func TestEveryOperationErrors(t *testing.T) {
 	e := newEnv(t)
 	f := e.fixture()
-	missing := fixture{conn: "nosuchconn", op: f.op}
+	missing := f
+	missing.conn = "nosuchconn"
 	for _, op := range operations() {
 		o := spec.Paths.Value(op.path).GetOperation(op.method)
 		var body any
