@@ -23,17 +23,29 @@ import (
 // against openapi.yaml, and a 4xx changes nothing that is stored.
 //
 // The seeds are the operations of openapi.yaml with their examples; in the
-// path, {c} and {o} stand for an existing connection and operation.
+// path, {c} and {o} stand for an existing connection and operation, {g}
+// and {m} for an external group of it and a member of that group ({i}, an
+// item id, names none: without a registered schema, the connection has no
+// items).
 func FuzzRequest(f *testing.F) {
 	// Registrations never fall due during a run: the store changes only by
 	// the requests themselves.
 	e := newEnv(f, func(c *server.Config) { c.OperationDelay = time.Hour })
 	fx := e.fixture()
+	for _, c := range []call{
+		{method: "POST", path: "/external/connections/" + fx.conn + "/groups", body: map[string]any{"id": fx.group}},
+		{method: "POST", path: "/external/connections/" + fx.conn + "/groups/" + fx.group + "/members", body: map[string]any{"id": fx.member}},
+	} {
+		if r := e.do(c); r.status != http.StatusCreated {
+			f.Fatalf("%s %s = %d %s", c.method, c.path, r.status, r.body)
+		}
+	}
 	handler := e.srv.Config.Handler
 
 	for _, op := range operations() {
 		o := spec.Paths.Value(op.path).GetOperation(op.method)
-		path := strings.NewReplacer("{externalConnectionId}", "{c}", "{connectionsId}", "{c}", "{connectionOperationId}", "{o}").Replace(op.path)
+		path := strings.NewReplacer("{externalConnectionId}", "{c}", "{connectionsId}", "{c}", "{connectionOperationId}", "{o}",
+			"{externalItemId}", "{i}", "{externalGroupId}", "{g}", "{identityId}", "{m}").Replace(op.path)
 		var body []byte
 		if o.RequestBody != nil {
 			for _, mt := range o.RequestBody.Value.Content {
@@ -65,7 +77,7 @@ func FuzzRequest(f *testing.F) {
 		if !slices.Contains(methods, method) {
 			method = methods[len(method)%len(methods)]
 		}
-		path = strings.NewReplacer("{c}", fx.conn, "{o}", fx.op).Replace(path)
+		path = strings.NewReplacer("{c}", fx.conn, "{o}", fx.op, "{i}", fx.item, "{g}", fx.group, "{m}", fx.member).Replace(path)
 		if !strings.HasPrefix(path, "/") {
 			path = "/" + path
 		}
@@ -87,7 +99,7 @@ func FuzzRequest(f *testing.F) {
 			}()
 		}
 
-		before := fingerprint(t, e.db, fx.conn)
+		before := fingerprint(t, e.db, fx)
 		rec := httptest.NewRecorder()
 		handler.ServeHTTP(rec, req)
 		res := rec.Result()
@@ -101,16 +113,18 @@ func FuzzRequest(f *testing.F) {
 			checkResponse(t, req, r)
 		}
 		if r.status >= 400 {
-			if after := fingerprint(t, e.db, fx.conn); after != before {
+			if after := fingerprint(t, e.db, fx); after != before {
 				t.Fatalf("%s %q = %d changed the store:\nbefore %s\nafter  %s", method, path, r.status, before, after)
 			}
 		}
 	})
 }
 
-// fingerprint sums up what is stored: every connection, and the operations
-// and schema of conn, with their versions.
-func fingerprint(t *testing.T, s store.Store, conn string) string {
+// fingerprint sums up what is stored: every connection, and the
+// operations of fx's connection, with their versions; its items, its group
+// fx.group and that group's members.
+func fingerprint(t *testing.T, s store.Store, fx fixture) string {
+	conn := fx.conn
 	t.Helper()
 	ctx := context.Background()
 	var b strings.Builder
@@ -132,6 +146,23 @@ func fingerprint(t *testing.T, s store.Store, conn string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(&b, "pending=%d", n)
+	fmt.Fprintf(&b, "pending=%d;", n)
+	items, err := s.CountItems(ctx, devTenant, conn)
+	if err != nil && store.KindOf(err) != store.NotFound {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&b, "items=%d;", items)
+	if g, err := s.Group(ctx, devTenant, conn, fx.group); err == nil {
+		fmt.Fprintf(&b, "%s@%d;", g.ID, g.Version)
+	} else if store.KindOf(err) != store.NotFound {
+		t.Fatal(err)
+	}
+	members, _, err := s.Members(ctx, devTenant, conn, fx.group, store.Page{Limit: 100000})
+	if err != nil && store.KindOf(err) != store.NotFound {
+		t.Fatal(err)
+	}
+	for _, m := range members {
+		fmt.Fprintf(&b, "%s:%s;", m.Type, m.ID)
+	}
 	return b.String()
 }
