@@ -782,3 +782,33 @@ func TestAddActivities(t *testing.T) {
 		}
 	}
 }
+
+// Items follow the connection's schema as registered last: a registration
+// in progress changes nothing; once it completes, the new properties take
+// values.
+func TestItemsFollowTheSchema(t *testing.T) {
+	e := newEnv(t) // registrations take testOperationDelay
+	const conn = "evolving"
+	e.schemaConnection(nil, conn, goodSchema)
+	withColor := func(title string) map[string]any {
+		b := itemBody(title)
+		b["properties"].(map[string]any)["color"] = "red"
+		return b
+	}
+	put := func(when string, body map[string]any, want int) {
+		t.Helper()
+		if r := e.do(call{method: "PUT", path: itemURL("/v1.0", conn, "evolving1"), body: body}); r.status != want {
+			t.Errorf("%s: PUT = %d %s, want %d", when, r.status, r.body, want)
+		}
+	}
+	put("before", withColor("Red"), http.StatusBadRequest)
+	props := append([]any{}, goodSchema["properties"].([]any)...)
+	wider := map[string]any{"baseType": goodSchema["baseType"], "properties": append(props, map[string]any{"name": "color", "type": "string", "isRetrievable": true})}
+	op := e.registerSchema(conn, wider)
+	put("while the new schema is registered", withColor("Red"), http.StatusBadRequest)
+	put("while the new schema is registered", itemBody("Plain"), http.StatusOK)
+	if seen, _ := e.pollOperation(op); seen[len(seen)-1] != "completed" {
+		t.Fatalf("registration = %v, want completed", seen)
+	}
+	put("once registered", withColor("Red"), http.StatusOK)
+}
