@@ -19,6 +19,9 @@ type graphError struct {
 	code    string
 	message string
 	header  map[string]string // extra response headers, such as Retry-After
+	// fault marks an answer a fault plan asked for: not the server's
+	// failure, so not logged as one.
+	fault bool
 }
 
 func (e *graphError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.message) }
@@ -71,7 +74,8 @@ var (
 
 const internalMessage = "The server could not complete the request."
 
-// retryAfter is what a 503 asks clients to wait, in seconds.
+// retryAfter is what a 503 (or a 429 that says nothing else) asks clients
+// to wait, in seconds.
 const retryAfter = "1"
 
 // toGraphError turns any error a handler or middleware returns into the
@@ -143,12 +147,16 @@ func handleError(err error, c echo.Context) {
 		return
 	}
 	ge := toGraphError(err, c.Request())
-	if ge.status >= http.StatusInternalServerError {
+	if ge.status >= http.StatusInternalServerError && !ge.fault {
 		loggerOf(c).Error("request failed", slog.Int("status", ge.status), slog.Any("error", err))
 	}
 	h := c.Response().Header()
 	for k, v := range ge.header {
 		h.Set(k, v)
+	}
+	// openapi.yaml requires Retry-After on every 429 and 503.
+	if (ge.status == http.StatusTooManyRequests || ge.status == http.StatusServiceUnavailable) && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", retryAfter)
 	}
 	if ge.status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
 		h.Set("WWW-Authenticate", wwwAuthenticate)

@@ -22,6 +22,11 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	invalid  *prometheus.CounterVec
+	// faultsInjected and earlyRetries count the faults of a fault plan
+	// (faults.go), by rule and fault, and the requests sent again before
+	// their Retry-After, by operation.
+	faultsInjected *prometheus.CounterVec
+	earlyRetries   *prometheus.CounterVec
 	// series caches the request counter and the latency histogram of each
 	// (operation, status): WithLabelValues hashes its labels on every call.
 	series sync.Map // seriesKey → *series
@@ -65,8 +70,16 @@ func newMetrics(s store.Store) *metrics {
 			Name: "graphconn_contract_violations_total",
 			Help: "Requests (side=request) and responses (side=response) that broke openapi.yaml.",
 		}, []string{"side"}),
+		faultsInjected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graphconn_faults_injected_total",
+			Help: "Faults injected by the fault plan, by rule and fault (a status, drop, latency or registration).",
+		}, []string{"rule", "fault"}),
+		earlyRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graphconn_faults_early_retries_total",
+			Help: "Requests sent again before the Retry-After they were given, answered 429 again (under a fault plan), by operationId.",
+		}, []string{"operation"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.invalid,
+	m.registry.MustRegister(m.requests, m.latency, m.invalid, m.faultsInjected, m.earlyRetries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "graphconn_background_queue_depth",

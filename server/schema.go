@@ -51,7 +51,16 @@ func (s *Server) ExternalConnectionsUpdateSchema(c echo.Context, connID string, 
 	if bad := store.ValidateSchema(sch); bad != nil {
 		return badRequest("%s", truncate(bad.Message, 2000)) // nothing is registered
 	}
-	op, err := s.store.RegisterSchema(c.Request().Context(), tenantOf(c), connID, sch, nil, time.Now().Add(s.operationDelay))
+	// A fault plan may say how this registration ends.
+	var failure *store.ErrorDetail
+	delay := s.operationDelay
+	if rf := registrationFaultOf(c); rf != nil {
+		failure = rf.failure
+		if rf.hasDelay {
+			delay = rf.delay
+		}
+	}
+	op, err := s.store.RegisterSchema(c.Request().Context(), tenantOf(c), connID, sch, failure, time.Now().Add(delay))
 	if err != nil {
 		return err
 	}

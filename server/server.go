@@ -72,6 +72,13 @@ type Config struct {
 	// a new item past it gets 507 (beta's quota counts down to it);
 	// DefaultMaxItemsPerConnection when zero.
 	MaxItemsPerConnection int64
+	// Faults, if not nil, is the fault plan served from the start.
+	Faults *FaultPlan
+	// AdminToken, when set, opens the admin endpoint (/_graphconn/faults,
+	// which sets the fault plan at run time) to requests that carry it in
+	// the Graphconn-Admin-Token header. When it is empty and Faults is nil,
+	// no fault is ever injected.
+	AdminToken string
 }
 
 // Server implements the generated gen.ServerInterface.
@@ -196,6 +203,7 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo, *contract.Con
 	v := newValidator(checks, newBodyReader(cfg.MaxBodyBytes, cfg.BodyBudgetBytes), (&authenticator{verifier: cfg.Verifier}).authenticate)
 	m := newMetrics(cfg.Store)
 	v.invalid = func(_ echo.Context, side string) { m.invalid.WithLabelValues(side).Inc() }
+	v.faults = newFaults(v, cfg.Logger, m)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -227,8 +235,12 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo, *contract.Con
 		}),
 		oneAuthorization,
 		o.middleware,
+		// Then the fault plan's faults, if a plan is active (faults.go).
 		v.authenticate,
 	)
+	if cfg.Faults != nil {
+		v.faults.set(cfg.Faults)
+	}
 	if cfg.RateLimit > 0 {
 		e.Use(newThrottle(cfg.RateLimit, cfg.RateBurst).middleware)
 	}
@@ -240,7 +252,8 @@ func build(cfg Config, spec *openapi3.T, register func(*echo.Echo, *contract.Con
 	if err != nil {
 		return nil, fmt.Errorf("encode openapi.yaml as JSON: %w", err)
 	}
-	for _, p := range append(registerDocs(e, specJSON), registerHealth(e, cfg.Store, m)...) {
+	outside := append(registerDocs(e, specJSON), registerHealth(e, cfg.Store, m)...)
+	for _, p := range append(outside, v.faults.registerAdmin(e, cfg.AdminToken)...) {
 		v.outside[p] = true
 	}
 	return e, nil

@@ -39,6 +39,9 @@ type validator struct {
 	// invalid, if not nil, is told of each request ("request") and each
 	// response ("response") that breaks the contract.
 	invalid func(c echo.Context, side string)
+	// faults injects the faults of the active fault plan, if any, into
+	// the requests that passed authentication.
+	faults *faults
 }
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
@@ -50,6 +53,7 @@ func newValidator(c *contract.Contract, bodies *bodyReader, authn func(*authStat
 		outside:  map[string]bool{},
 		bodies:   bodies,
 		authn:    authn,
+		faults:   &faults{}, // no plan, until build gives it its own
 	}
 	v.exchanges.New = func() any { return v.newExchange() }
 	for _, op := range c.Operations() {
@@ -237,7 +241,14 @@ func (v *validator) responses(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(exchangeKey, x)
 		res.Writer = rec
 
-		if err := next(c); err != nil {
+		if err := next(c); errors.Is(err, errDropConnection) {
+			// A fault: no answer at all, and no status to log or count.
+			res.Writer = w
+			res.Status, res.Size = 0, 0
+			x.body, x.auth = contract.Request{}, authState{}
+			dropConnection(w)
+			return nil
+		} else if err != nil {
 			// Drop whatever the handler wrote before it failed.
 			rec.status = 0
 			rec.body.Reset()

@@ -20,15 +20,29 @@ import (
 // signature check, the handler), over a store that keeps one operation in
 // memory, so that only the HTTP layer is measured. "unvalidated" is the
 // same server with Config.NoValidation, as graphconn serve --no-validation.
+// The faults cases measure the fault plan: without one, every request
+// pays a pointer load, in "validated" too; "faults=none" is graphconn
+// serve without a plan (the admin endpoint open), "faults=empty" a plan of
+// no rules, "faults=unmatched" one whose rules match other requests.
 func BenchmarkSeedPatch(b *testing.B) {
 	bodies := [][]byte{[]byte(`{"status":"inprogress"}`), []byte(`{"status":"unspecified","error":null}`)}
 	for _, bc := range []struct {
 		name         string
 		noValidation bool
 		prefix       string
-	}{{"validated", false, ""}, {"unvalidated", true, ""}, {"validated/v1.0", false, "/v1.0"}} {
+		faults       func(*Config)
+	}{
+		{"validated", false, "", nil},
+		{"unvalidated", true, "", nil},
+		{"validated/v1.0", false, "/v1.0", nil},
+		{"validated/faults=none", false, "", func(c *Config) { c.AdminToken = "admin" }},
+		{"validated/faults=empty", false, "", benchPlan(b, "rules: []\n")},
+		{"validated/faults=unmatched", false, "", benchPlan(b,
+			"rules:\n  - match: {method: PUT, path: /v1.0/external/connections/*/items/*}\n    rate: 0.1\n    status: 429\n"+
+				"  - match: {appId: another}\n    latency: 1s\n")},
+	} {
 		b.Run(bc.name, func(b *testing.B) {
-			h, token := benchServer(b, bc.noValidation)
+			h, token := benchServer(b, bc.noValidation, bc.faults)
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
@@ -53,7 +67,7 @@ func BenchmarkSeedGet(b *testing.B) {
 		noValidation bool
 	}{{"validated", false}, {"unvalidated", true}} {
 		b.Run(bc.name, func(b *testing.B) {
-			h, token := benchServer(b, bc.noValidation)
+			h, token := benchServer(b, bc.noValidation, nil)
 			b.ReportAllocs()
 			for b.Loop() {
 				req := httptest.NewRequest(http.MethodGet, benchOpPath, nil)
@@ -70,7 +84,16 @@ func BenchmarkSeedGet(b *testing.B) {
 
 const benchOpPath = "/external/connections/bench/operations/2d1f1f4e-6f7c-4b8e-9d7a-0c6b7f0e1a2b"
 
-func benchServer(b *testing.B, noValidation bool) (http.Handler, string) {
+// benchPlan configures the fault plan.
+func benchPlan(b *testing.B, plan string) func(*Config) {
+	p, err := ParseFaultPlan([]byte(plan))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return func(c *Config) { c.AdminToken, c.Faults = "admin", p }
+}
+
+func benchServer(b *testing.B, noValidation bool, configure func(*Config)) (http.Handler, string) {
 	b.Helper()
 	key, err := auth.LoadOrCreateDevKey(b.TempDir())
 	if err != nil {
@@ -84,12 +107,16 @@ func benchServer(b *testing.B, noValidation bool) (http.Handler, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := New(Config{
+	cfg := Config{
 		Store:        &memStore{op: store.Operation{Tenant: auth.DevTenantID, ConnectionID: "bench", ID: "2d1f1f4e-6f7c-4b8e-9d7a-0c6b7f0e1a2b", Status: store.StatusUnspecified, Version: 1}},
 		Verifier:     verifier,
 		Logger:       slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		NoValidation: noValidation,
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	h, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -141,6 +142,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	maxItems := fs.Int64("max-items-per-connection", server.DefaultMaxItemsPerConnection, "items a connection holds at most: a new item past it gets 507, and beta's quota counts down to it")
 	rateLimit := fs.Float64("rate-limit", 0, "requests per second each app may send, 429 past it, as Graph throttles; 0 turns throttling off")
 	rateBurst := fs.Int("rate-burst", 0, "requests an app may send at once above --rate-limit (default: one second's worth)")
+	faultsFile := fs.String("faults", env("GRAPHCONN_FAULTS", ""),
+		"YAML fault plan served from the start: Graph's errors with Retry-After, latency, dropped connections and failed schema registrations, on demand (README, Faults on demand) (env GRAPHCONN_FAULTS)")
+	adminToken := fs.String("admin-token", env("GRAPHCONN_ADMIN_TOKEN", ""),
+		"the secret that opens the admin endpoint /_graphconn/faults, sent in the "+server.AdminTokenHeader+" header; default: the one in --data-dir's "+auth.AdminTokenFile+", made on first use (env GRAPHCONN_ADMIN_TOKEN)")
 	noValidation := fs.Bool("no-validation", false, "turn off the contract checks of request and response bodies and parameters (for benchmarks only)")
 	readHeaderTimeout := fs.Duration("read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
 	readTimeout := fs.Duration("read-timeout", 60*time.Second, "how long a client may take to send a whole request")
@@ -172,6 +177,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	sync, err := sqlite.ParseSynchronous(*synchronous)
 	if err != nil || *synchronous == "" {
 		return usagef("serve: --sqlite-synchronous must be FULL or NORMAL, not %q", *synchronous)
+	}
+	var plan *server.FaultPlan
+	if *faultsFile != "" {
+		data, err := os.ReadFile(*faultsFile)
+		if err != nil {
+			return usagef("serve: --faults: %v", err)
+		}
+		if plan, err = server.ParseFaultPlan(data); err != nil {
+			return usagef("serve: --faults %s: %v", *faultsFile, err)
+		}
 	}
 	// Log lines go out together, every logbuf.Interval at most.
 	logOut := logbuf.New(stdout, logbuf.Interval, logbuf.Size)
@@ -206,6 +221,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	adminTokenFile := ""
+	if *adminToken == "" {
+		adminTokenFile = filepath.Join(*dataDir, auth.AdminTokenFile)
+		if *adminToken, err = auth.LoadOrCreateAdminToken(*dataDir); err != nil {
+			return err
+		}
+	}
 	work := worker.New(db, log, worker.DefaultPoll)
 	// Listening first, so that the default public URL has the real port.
 	ln, err := net.Listen("tcp", *addr)
@@ -222,6 +244,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Store: db, Verifier: verifier, Logger: log, MaxBodyBytes: *maxBody, BodyBudgetBytes: *bodyBudget, OperationDelay: delay, Notify: work.Notify,
 		NoValidation: *noValidation, RateLimit: *rateLimit, RateBurst: *rateBurst,
 		PublicURL: *publicURL, TrustedProxies: splitList(*trustedProxies), MaxItemsPerConnection: *maxItems,
+		Faults: plan, AdminToken: *adminToken,
 	})
 	if err != nil {
 		ln.Close()
@@ -251,6 +274,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		attrs = append(attrs, slog.String("sqlite-synchronous", sync))
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "listening", attrs...)
+	// The token itself is never logged.
+	log.Info("admin", slog.String("faults", strings.TrimSuffix(*publicURL, "/")+"/_graphconn/faults"),
+		slog.String("header", server.AdminTokenHeader), slog.String("token-file", adminTokenFile))
 	logFirstSteps(log, os.Args[0], strings.TrimSuffix(*publicURL, "/"), *dataDir, splitList(*issuers), splitList(*audiences))
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))

@@ -218,9 +218,9 @@ func diffResponse(op *Operation, rc responseCase) string {
 }
 
 // Values that some string schema of the document accepts and another
-// refuses.
+// refuses ("120" last, for Retry-After, so that the others' picks stay).
 var candidates = []string{"contosohr", "c33461d1-3ef1-4480-b387-6c4f13377991", `"17"`, `W/"17"`, "*",
-	"https://graph.example/v1.0/x", "status eq 'completed'", "id,status", "2024-05-01T10:00:00Z", "x y", "ünï", ""}
+	"https://graph.example/v1.0/x", "status eq 'completed'", "id,status", "2024-05-01T10:00:00Z", "x y", "ünï", "", "120"}
 
 // pick returns a candidate the schema accepts and one it refuses ("" if it
 // refuses none).
