@@ -6,8 +6,10 @@
 -- request: PATH is the items' path and a prefix of their ids, which the
 -- script completes with the thread's number and a counter; each body is
 -- about 1 KB (5 properties, text content with a few words drawn from a
--- vocabulary, an ACL of three entries). done() prints one RESULT line of
--- JSON that bench/driver reads.
+-- vocabulary, an ACL of three entries). SEARCH posts a search request
+-- (PATH is /v1.0/search/query, TOKEN a user's) for one word of that
+-- vocabulary, or two when the fourth argument is 2. done() prints one
+-- RESULT line of JSON that bench/driver reads.
 --
 -- wrk counts every answer outside 2xx and 3xx by itself, at no cost. With
 -- BENCH_STRICT=1 the script also counts every answer other than 200 exactly,
@@ -26,7 +28,7 @@ end
 
 local reqs = {}
 local n = 0
-local put, base, headers
+local put, base, headers, search, terms
 
 -- words: the vocabulary of the items' content, so that a search for one
 -- word finds a few percent of the items and two words fewer.
@@ -59,6 +61,9 @@ function init(args)
   elseif method == "PUT" then
     headers["Content-Type"] = "application/json"
     put, base = true, path .. "t" .. (tid or 0) .. "n"
+  elseif method == "SEARCH" then
+    headers["Content-Type"] = "application/json"
+    search, base, terms = true, path, tonumber(args[4] or "1")
   else
     reqs[1] = wrk.format(method, path, headers)
   end
@@ -69,6 +74,14 @@ function request()
   n = n + 1
   if put then
     return wrk.format("PUT", base .. n, headers, itemBody())
+  end
+  if search then
+    local q = words[math.random(#words)]
+    if terms == 2 then
+      q = q .. " " .. words[math.random(#words)]
+    end
+    return wrk.format("POST", base, headers, '{"requests":[{"entityTypes":["externalItem"],' ..
+      '"contentSources":["/external/connections/bench"],"query":{"queryString":"' .. q .. '"},"size":25}]}')
   end
   return reqs[n % #reqs + 1]
 end

@@ -130,6 +130,10 @@ type server struct {
 	runs      int
 	ingesting bool // the server of the PUT workload
 	items     int  // the items its access log shows created
+	// userToken is a user's, for the search workloads of the ingesting
+	// server; searched counts the items it held when they ran.
+	userToken string
+	searched  int
 }
 
 // workload is one row of the report.
@@ -151,6 +155,10 @@ func (w *workload) label() string {
 		what = "ceiling (no-op Echo handler), " + w.method
 	case w.method == "PUT":
 		what = "PUT of a new ~1 KB item (checked against the schema)"
+	case strings.HasPrefix(w.method, "SEARCH") && w.half:
+		what = fmt.Sprintf("search of %s word(s), 25 hits, at about half load (-c %d)", w.method[len("SEARCH"):], w.conns)
+	case strings.HasPrefix(w.method, "SEARCH"):
+		what = fmt.Sprintf("search of %s word(s), 25 hits", w.method[len("SEARCH"):])
 	case w.half:
 		what = fmt.Sprintf("PATCH at about half load (-c %d)", w.conns)
 	}
@@ -361,30 +369,72 @@ func run(cfg config) (err error) {
 	// connection if even that is more).
 	var halves []*workload
 	for _, p := range patches {
-		target := median(rates(p.runs)) / 2
-		best := 1
-		for _, c := range []int{1, 2, 3, 4, 6, 8, 12, 16, 24, 32} {
-			r, err := drive(cfg, p.srv, "PATCH", c, cfg.probe)
-			if err != nil {
-				return err
-			}
-			progress("probe: %s -c %d: %.0f req/s (target %.0f)", p.srv.name, c, r.rps(), target)
-			if r.rps() > 1.1*target {
-				break
-			}
-			best = c
+		h, err := halfLoad(cfg, p)
+		if err != nil {
+			return err
 		}
-		halves = append(halves, &workload{srv: p.srv, method: "PATCH", conns: best, half: true, target: target})
+		halves = append(halves, h)
 	}
 	for round := range cfg.rounds {
 		for _, h := range halves {
-			r, err := drive(cfg, h.srv, "PATCH", h.conns, cfg.duration)
+			r, err := drive(cfg, h.srv, h.method, h.conns, cfg.duration)
 			if err != nil {
 				return err
 			}
 			progress("round %d: %-32s %-28s %8.0f req/s  p50 %5.2f ms  p99 %6.2f ms  others' CPU %.2f cores",
 				round+1, h.srv.name, h.label(), r.rps(), ms(r.P50), ms(r.P99), r.others)
 			h.runs = append(h.runs, r)
+		}
+	}
+
+	// Search over what the ingesting servers hold (topped up to
+	// minSearchItems): saturated, then at about half load, for one word
+	// and for two.
+	var searches []*workload
+	for _, w := range ingest {
+		s := w.srv
+		n, err := s.ingested()
+		if err != nil {
+			return err
+		}
+		for n < minSearchItems {
+			progress("%s holds %d items: more, up to %d, before searching", s.name, n, minSearchItems)
+			if _, err := drive(cfg, s, "PUT", cfg.conns, cfg.duration); err != nil {
+				return err
+			}
+			if n, err = s.ingested(); err != nil {
+				return err
+			}
+		}
+		s.searched = n
+		for _, m := range []string{"SEARCH1", "SEARCH2"} {
+			sat := &workload{srv: s, method: m, conns: cfg.conns}
+			if _, err := drive(cfg, s, m, cfg.conns, cfg.warmup); err != nil {
+				return err
+			}
+			for round := range cfg.rounds {
+				r, err := drive(cfg, s, m, cfg.conns, cfg.duration)
+				if err != nil {
+					return err
+				}
+				progress("round %d: %-32s %-28s %8.0f req/s  p50 %5.2f ms  p99 %6.2f ms  others' CPU %.2f cores",
+					round+1, s.name, sat.label(), r.rps(), ms(r.P50), ms(r.P99), r.others)
+				sat.runs = append(sat.runs, r)
+			}
+			h, err := halfLoad(cfg, sat)
+			if err != nil {
+				return err
+			}
+			for round := range cfg.rounds {
+				r, err := drive(cfg, s, m, h.conns, cfg.duration)
+				if err != nil {
+					return err
+				}
+				progress("round %d: %-32s %-28s %8.0f req/s  p50 %5.2f ms  p99 %6.2f ms  others' CPU %.2f cores",
+					round+1, s.name, h.label(), r.rps(), ms(r.P50), ms(r.P99), r.others)
+				h.runs = append(h.runs, r)
+			}
+			searches = append(searches, sat, h)
 		}
 	}
 
@@ -430,7 +480,7 @@ func run(cfg config) (err error) {
 		}
 		return median(rs)
 	}
-	for _, w := range append(workloads, halves...) {
+	for _, w := range append(append(workloads, halves...), searches...) {
 		rs := rates(w.runs)
 		p50s, p99s, others := lat(w.runs, func(r result) int64 { return r.P50 }), lat(w.runs, func(r result) int64 { return r.P99 }), []float64{}
 		var cpus []float64 // µs of the server's CPU per request
@@ -517,6 +567,19 @@ func run(cfg config) (err error) {
 			fmt.Fprintf(report, "| %s: validated, durable PUT of new ~1 KB items ≥ 0.30× ceiling (its PUT) | %.2f× | %s |\n", w.srv.name, r, verdict(r >= 0.30))
 		} else {
 			fmt.Fprintf(report, "| %s: validated PUT of new items / ceiling (no target) | %.2f× | – |\n", w.srv.name, r)
+		}
+	}
+	for _, h := range searches {
+		if !h.half {
+			continue
+		}
+		p99 := median(lat(h.runs, func(r result) int64 { return r.P99 }))
+		if h.srv.store == "sqlite" {
+			fmt.Fprintf(report, "| %s: %s over %d items: p99 < 20 ms | p50 %.2f ms, p99 %.2f ms (%.0f req/s) | %s |\n", h.srv.name, h.label(), h.srv.searched,
+				median(lat(h.runs, func(r result) int64 { return r.P50 })), p99, median(rates(h.runs)), verdict(p99 < 20))
+		} else {
+			fmt.Fprintf(report, "| %s: %s over %d items (no target) | p50 %.2f ms, p99 %.2f ms (%.0f req/s) | – |\n", h.srv.name, h.label(), h.srv.searched,
+				median(lat(h.runs, func(r result) int64 { return r.P50 })), p99, median(rates(h.runs)))
 		}
 	}
 	for _, h := range halves {
@@ -709,7 +772,51 @@ func (s *server) setup() error {
 		}
 	}
 	s.itemsPath = benchItemsPath
+	out, err = exec.Command(s.build.bin, "token", "--data-dir", s.dir, "--app-id", "bench",
+		"--scopes", "ExternalItem.Read.All", "--user-id", "e811976d-83df-4cbd-8b9b-5215b18aa874").Output()
+	if err != nil {
+		return fmt.Errorf("graphconn token: %w", err)
+	}
+	s.userToken = strings.TrimSpace(string(out))
 	return nil
+}
+
+// minSearchItems is how many items the search workloads search at least.
+const minSearchItems = 100_000
+
+// halfLoad finds about half the saturating load of w: wrk keeps a fixed
+// number of requests in flight, so fewer connections offer less load. It
+// probes for the most connections whose rate stays within 55% of w's
+// saturating rate (one connection if even that is more).
+func halfLoad(cfg config, w *workload) (*workload, error) {
+	target := median(rates(w.runs)) / 2
+	best := 1
+	for _, c := range []int{1, 2, 3, 4, 6, 8, 12, 16, 24, 32} {
+		r, err := drive(cfg, w.srv, w.method, c, cfg.probe)
+		if err != nil {
+			return nil, err
+		}
+		progress("probe: %s %s -c %d: %.0f req/s (target %.0f)", w.srv.name, w.method, c, r.rps(), target)
+		if r.rps() > 1.1*target {
+			break
+		}
+		best = c
+	}
+	return &workload{srv: w.srv, method: w.method, conns: best, half: true, target: target}, nil
+}
+
+// ingested is how many items the server's connection holds (beta's
+// ingestedItemsCount).
+func (s *server) ingested() (int, error) {
+	body, err := s.call("GET", "/beta/external/connections/bench?$select=ingestedItemsCount", "", http.StatusOK)
+	if err != nil {
+		return 0, err
+	}
+	var c struct{ IngestedItemsCount int }
+	if err := json.Unmarshal(body, &c); err != nil {
+		return 0, fmt.Errorf("ingestedItemsCount: %w: %s", err, body)
+	}
+	return c.IngestedItemsCount, nil
 }
 
 // benchItemsPath is where the PUT workloads create items.
@@ -748,14 +855,20 @@ func (s *server) call(method, path, body string, want int) ([]byte, error) {
 // drive runs wrk against s for d and checks that every answer was a success.
 func drive(cfg config, s *server, method string, conns int, d time.Duration) (result, error) {
 	path, token := s.opPath, s.token
-	if method == "PUT" {
+	var extra []string
+	switch {
+	case method == "PUT":
 		// Ids no run has used: every request creates an item.
 		s.runs++
 		path = s.itemsPath + "r" + strconv.Itoa(s.runs)
+	case strings.HasPrefix(method, "SEARCH"):
+		extra = []string{strings.TrimPrefix(method, "SEARCH")}
+		path, token, method = "/v1.0/search/query", s.userToken, "SEARCH"
 	}
 	threads := min(cfg.threads, conns)
 	cmd := exec.Command(cfg.wrk, "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
 		"-d", fmt.Sprintf("%ds", max(1, int(d.Round(time.Second).Seconds()))), "--timeout", "5s", "-s", cfg.lua, s.base, "--", method, path, token)
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Env = os.Environ()
 	if cfg.strict {
 		cmd.Env = append(cmd.Env, "BENCH_STRICT=1")
