@@ -39,6 +39,30 @@ func (e BetaMicrosoftGraphExternalConnectorsExternalConnectionOdataType) Valid()
 	}
 }
 
+// Defines values for MicrosoftGraphBucketAggregationDefinitionSortBy.
+const (
+	MicrosoftGraphBucketAggregationDefinitionSortByCount              MicrosoftGraphBucketAggregationDefinitionSortBy = "count"
+	MicrosoftGraphBucketAggregationDefinitionSortByKeyAsNumber        MicrosoftGraphBucketAggregationDefinitionSortBy = "keyAsNumber"
+	MicrosoftGraphBucketAggregationDefinitionSortByKeyAsString        MicrosoftGraphBucketAggregationDefinitionSortBy = "keyAsString"
+	MicrosoftGraphBucketAggregationDefinitionSortByUnknownFutureValue MicrosoftGraphBucketAggregationDefinitionSortBy = "unknownFutureValue"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphBucketAggregationDefinitionSortBy enum.
+func (e MicrosoftGraphBucketAggregationDefinitionSortBy) Valid() bool {
+	switch e {
+	case MicrosoftGraphBucketAggregationDefinitionSortByCount:
+		return true
+	case MicrosoftGraphBucketAggregationDefinitionSortByKeyAsNumber:
+		return true
+	case MicrosoftGraphBucketAggregationDefinitionSortByKeyAsString:
+		return true
+	case MicrosoftGraphBucketAggregationDefinitionSortByUnknownFutureValue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MicrosoftGraphConnectionOperationOdataType.
 const (
 	MicrosoftGraphConnectionOperationOdataTypeHashMicrosoftGraphConnectionOperation MicrosoftGraphConnectionOperationOdataType = "#microsoft.graph.connectionOperation"
@@ -1260,6 +1284,93 @@ func (e MicrosoftGraphSchemaBaseType) Valid() bool {
 	}
 }
 
+// Defines values for MicrosoftGraphSearchHitResourceOdataType.
+const (
+	MicrosoftGraphSearchHitResourceOdataTypeHashMicrosoftGraphExternalConnectorsExternalItem MicrosoftGraphSearchHitResourceOdataType = "#microsoft.graph.externalConnectors.externalItem"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphSearchHitResourceOdataType enum.
+func (e MicrosoftGraphSearchHitResourceOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphSearchHitResourceOdataTypeHashMicrosoftGraphExternalConnectorsExternalItem:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphSearchRequestOdataType.
+const (
+	MicrosoftGraphSearchRequestOdataTypeHashMicrosoftGraphSearchRequest MicrosoftGraphSearchRequestOdataType = "#microsoft.graph.searchRequest"
+	MicrosoftGraphSearchRequestOdataTypeMicrosoftGraphSearchRequest     MicrosoftGraphSearchRequestOdataType = "microsoft.graph.searchRequest"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphSearchRequestOdataType enum.
+func (e MicrosoftGraphSearchRequestOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphSearchRequestOdataTypeHashMicrosoftGraphSearchRequest:
+		return true
+	case MicrosoftGraphSearchRequestOdataTypeMicrosoftGraphSearchRequest:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphSearchRequestEntityTypes.
+const (
+	MicrosoftGraphSearchRequestEntityTypesAcronym            MicrosoftGraphSearchRequestEntityTypes = "acronym"
+	MicrosoftGraphSearchRequestEntityTypesBookmark           MicrosoftGraphSearchRequestEntityTypes = "bookmark"
+	MicrosoftGraphSearchRequestEntityTypesChatMessage        MicrosoftGraphSearchRequestEntityTypes = "chatMessage"
+	MicrosoftGraphSearchRequestEntityTypesDrive              MicrosoftGraphSearchRequestEntityTypes = "drive"
+	MicrosoftGraphSearchRequestEntityTypesDriveItem          MicrosoftGraphSearchRequestEntityTypes = "driveItem"
+	MicrosoftGraphSearchRequestEntityTypesEvent              MicrosoftGraphSearchRequestEntityTypes = "event"
+	MicrosoftGraphSearchRequestEntityTypesExternalItem       MicrosoftGraphSearchRequestEntityTypes = "externalItem"
+	MicrosoftGraphSearchRequestEntityTypesList               MicrosoftGraphSearchRequestEntityTypes = "list"
+	MicrosoftGraphSearchRequestEntityTypesListItem           MicrosoftGraphSearchRequestEntityTypes = "listItem"
+	MicrosoftGraphSearchRequestEntityTypesMessage            MicrosoftGraphSearchRequestEntityTypes = "message"
+	MicrosoftGraphSearchRequestEntityTypesPerson             MicrosoftGraphSearchRequestEntityTypes = "person"
+	MicrosoftGraphSearchRequestEntityTypesQna                MicrosoftGraphSearchRequestEntityTypes = "qna"
+	MicrosoftGraphSearchRequestEntityTypesSite               MicrosoftGraphSearchRequestEntityTypes = "site"
+	MicrosoftGraphSearchRequestEntityTypesUnknownFutureValue MicrosoftGraphSearchRequestEntityTypes = "unknownFutureValue"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphSearchRequestEntityTypes enum.
+func (e MicrosoftGraphSearchRequestEntityTypes) Valid() bool {
+	switch e {
+	case MicrosoftGraphSearchRequestEntityTypesAcronym:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesBookmark:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesChatMessage:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesDrive:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesDriveItem:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesEvent:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesExternalItem:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesList:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesListItem:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesMessage:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesPerson:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesQna:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesSite:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesUnknownFutureValue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ExternalCreateConnectionsJSONBodyOdataType.
 const (
 	ExternalCreateConnectionsJSONBodyOdataTypeHashMicrosoftGraphExternalConnection ExternalCreateConnectionsJSONBodyOdataType = "#microsoft.graph.externalConnection"
@@ -1345,6 +1456,34 @@ type BetaMicrosoftGraphExternalConnectorsExternalConnectionCollection struct {
 	// Value A page of at most 999 items (`$top`'s maximum).
 	Value []BetaMicrosoftGraphExternalConnectorsExternalConnection `json:"value"`
 }
+
+// MicrosoftGraphAggregationOption defines model for microsoft.graph.aggregationOption.
+type MicrosoftGraphAggregationOption struct {
+	BucketDefinition *MicrosoftGraphBucketAggregationDefinition `json:"bucketDefinition,omitempty"`
+
+	// Field A refinable property.
+	Field string `json:"field"`
+
+	// Size The most buckets to return; graphconn returns at most 100, as Graph.
+	Size *int32 `json:"size,omitempty"`
+}
+
+// MicrosoftGraphBucketAggregationDefinition defines model for microsoft.graph.bucketAggregationDefinition.
+type MicrosoftGraphBucketAggregationDefinition struct {
+	IsDescending *bool   `json:"isDescending,omitempty"`
+	MinimumCount *int32  `json:"minimumCount,omitempty"`
+	PrefixFilter *string `json:"prefixFilter,omitempty"`
+
+	// Ranges Range buckets, which graphconn does not make (400 when given).
+	Ranges *[]struct {
+		From *string `json:"from,omitempty"`
+		To   *string `json:"to,omitempty"`
+	} `json:"ranges,omitempty"`
+	SortBy *MicrosoftGraphBucketAggregationDefinitionSortBy `json:"sortBy,omitempty"`
+}
+
+// MicrosoftGraphBucketAggregationDefinitionSortBy defines model for MicrosoftGraphBucketAggregationDefinition.SortBy.
+type MicrosoftGraphBucketAggregationDefinitionSortBy string
 
 // MicrosoftGraphConnectionOperation defines model for microsoft.graph.connectionOperation.
 type MicrosoftGraphConnectionOperation struct {
@@ -2125,6 +2264,140 @@ type MicrosoftGraphSchemaOdataType string
 // MicrosoftGraphSchemaBaseType Must be `microsoft.graph.externalItem`.
 type MicrosoftGraphSchemaBaseType string
 
+// MicrosoftGraphSearchAggregation defines model for microsoft.graph.searchAggregation.
+type MicrosoftGraphSearchAggregation struct {
+	Buckets *[]MicrosoftGraphSearchBucket `json:"buckets,omitempty"`
+	Field   *string                       `json:"field,omitempty"`
+}
+
+// MicrosoftGraphSearchBucket defines model for microsoft.graph.searchBucket.
+type MicrosoftGraphSearchBucket struct {
+	AggregationFilterToken *string `json:"aggregationFilterToken,omitempty"`
+	Count                  *int32  `json:"count,omitempty"`
+	Key                    *string `json:"key,omitempty"`
+}
+
+// MicrosoftGraphSearchHit defines model for microsoft.graph.searchHit.
+type MicrosoftGraphSearchHit struct {
+	// ContentSource The id of the hit's connection.
+	ContentSource    *string                          `json:"contentSource,omitempty"`
+	HitId            *string                          `json:"hitId,omitempty"`
+	Rank             *int32                           `json:"rank,omitempty"`
+	Resource         *MicrosoftGraphSearchHitResource `json:"resource,omitempty"`
+	ResultTemplateId *string                          `json:"resultTemplateId,omitempty"`
+
+	// Summary Where the query matched, with `<c0>…</c0>` around the matches and `<ddd/>` where text was cut.
+	Summary *string `json:"summary,omitempty"`
+}
+
+// MicrosoftGraphSearchHitResource defines model for microsoft.graph.searchHitResource.
+type MicrosoftGraphSearchHitResource struct {
+	OdataType MicrosoftGraphSearchHitResourceOdataType `json:"@odata.type"`
+
+	// Properties The item's properties, by name, with the `name@odata.type` annotations of
+	// collections (`Collection(String)`, `Collection(Int64)`, `Collection(Double)`,
+	// `Collection(DateTimeOffset)`, `Collection(Boolean)`). An open type: graphconn
+	// checks it against the connection's registered schema when it arrives. At
+	// least one property; at most the schema's 128, each with its annotation.
+	//
+	//
+	// Example: {"tags":["payments","gateway"],"tags@odata.type":"Collection(String)","ticketTitle":"Error in the payment gateway"}
+	Properties *MicrosoftGraphExternalConnectorsProperties `json:"properties,omitempty"`
+}
+
+// MicrosoftGraphSearchHitResourceOdataType defines model for MicrosoftGraphSearchHitResource.OdataType.
+type MicrosoftGraphSearchHitResourceOdataType string
+
+// MicrosoftGraphSearchHitsContainer defines model for microsoft.graph.searchHitsContainer.
+type MicrosoftGraphSearchHitsContainer struct {
+	Aggregations         *[]MicrosoftGraphSearchAggregation `json:"aggregations,omitempty"`
+	Hits                 *[]MicrosoftGraphSearchHit         `json:"hits,omitempty"`
+	MoreResultsAvailable *bool                              `json:"moreResultsAvailable,omitempty"`
+	Total                *int32                             `json:"total,omitempty"`
+}
+
+// MicrosoftGraphSearchQuery defines model for microsoft.graph.searchQuery.
+type MicrosoftGraphSearchQuery struct {
+	// QueryString The KQL query.
+	QueryString string `json:"queryString"`
+
+	// QueryTemplate A template with `{searchTerms}`, which the query string replaces.
+	QueryTemplate *string `json:"queryTemplate,omitempty"`
+}
+
+// MicrosoftGraphSearchQueryRequest defines model for microsoft.graph.searchQueryRequest.
+type MicrosoftGraphSearchQueryRequest struct {
+	// Requests One search request per call, as Graph takes.
+	Requests []MicrosoftGraphSearchRequest `json:"requests"`
+}
+
+// MicrosoftGraphSearchRequest defines model for microsoft.graph.searchRequest.
+type MicrosoftGraphSearchRequest struct {
+	OdataType *MicrosoftGraphSearchRequestOdataType `json:"@odata.type,omitempty"`
+
+	// AggregationFilters `field:"aggregationFilterToken"` filters, each restricting the hits to a bucket.
+	AggregationFilters *[]string `json:"aggregationFilters,omitempty"`
+
+	// Aggregations Refiners on refinable properties.
+	Aggregations *[]MicrosoftGraphAggregationOption `json:"aggregations,omitempty"`
+
+	// ContentSources The connections to search, as `/external/connections/{id}`; every one the user's tenant has when absent.
+	ContentSources   *[]string `json:"contentSources,omitempty"`
+	EnableTopResults *bool     `json:"enableTopResults,omitempty"`
+
+	// EntityTypes What to search; graphconn serves `externalItem` only.
+	EntityTypes []MicrosoftGraphSearchRequestEntityTypes `json:"entityTypes"`
+
+	// Fields The properties to return; unknown ones are ignored.
+	Fields *[]string `json:"fields,omitempty"`
+
+	// From The first hit to return, from 0.
+	From                   *int32                    `json:"from,omitempty"`
+	Query                  MicrosoftGraphSearchQuery `json:"query"`
+	QueryAlterationOptions *struct {
+		EnableModification *bool `json:"enableModification,omitempty"`
+		EnableSuggestion   *bool `json:"enableSuggestion,omitempty"`
+	} `json:"queryAlterationOptions,omitempty"`
+
+	// Region The region of an application's search; ignored for a user's.
+	Region                *string `json:"region,omitempty"`
+	ResultTemplateOptions *struct {
+		EnableResultTemplate *bool `json:"enableResultTemplate,omitempty"`
+	} `json:"resultTemplateOptions,omitempty"`
+
+	// Size How many hits to return; 25 unless set, at most 500.
+	Size *int32 `json:"size,omitempty"`
+
+	// SortProperties Custom sorting, which Graph does not support on external items (400 when given).
+	SortProperties *[]MicrosoftGraphSortProperty `json:"sortProperties,omitempty"`
+	TrimDuplicates *bool                         `json:"trimDuplicates,omitempty"`
+}
+
+// MicrosoftGraphSearchRequestOdataType defines model for MicrosoftGraphSearchRequest.OdataType.
+type MicrosoftGraphSearchRequestOdataType string
+
+// MicrosoftGraphSearchRequestEntityTypes defines model for MicrosoftGraphSearchRequest.EntityTypes.
+type MicrosoftGraphSearchRequestEntityTypes string
+
+// MicrosoftGraphSearchResponse defines model for microsoft.graph.searchResponse.
+type MicrosoftGraphSearchResponse struct {
+	HitsContainers *[]MicrosoftGraphSearchHitsContainer `json:"hitsContainers,omitempty"`
+	SearchTerms    *[]string                            `json:"searchTerms,omitempty"`
+}
+
+// MicrosoftGraphSearchResponseCollection defines model for microsoft.graph.searchResponseCollection.
+type MicrosoftGraphSearchResponseCollection struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext                  `json:"@odata.context,omitempty"`
+	Value        []MicrosoftGraphSearchResponse `json:"value"`
+}
+
+// MicrosoftGraphSortProperty defines model for microsoft.graph.sortProperty.
+type MicrosoftGraphSortProperty struct {
+	IsDescending *bool  `json:"isDescending,omitempty"`
+	Name         string `json:"name"`
+}
+
 // OdataContext The OData context URL of the payload. Ignored in requests.
 type OdataContext = string
 
@@ -2303,6 +2576,9 @@ type PreconditionFailed = OdataError
 
 // Schema defines model for schema.
 type Schema = MicrosoftGraphSchema
+
+// SearchResponseCollection defines model for searchResponseCollection.
+type SearchResponseCollection = MicrosoftGraphSearchResponseCollection
 
 // Unauthorized defines model for unauthorized.
 type Unauthorized = OdataError
@@ -2637,6 +2913,14 @@ type ExternalConnectionsUpdateSchemaParams struct {
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
+// V1SearchQueryParams defines parameters for V1SearchQuery.
+type V1SearchQueryParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
 // ExternalCreateConnectionsJSONRequestBody defines body for ExternalCreateConnections for application/json ContentType.
 type ExternalCreateConnectionsJSONRequestBody ExternalCreateConnectionsJSONBody
 
@@ -2669,6 +2953,9 @@ type ExternalConnectionsUpdateOperationsJSONRequestBody = MicrosoftGraphConnecti
 
 // ExternalConnectionsUpdateSchemaJSONRequestBody defines body for ExternalConnectionsUpdateSchema for application/json ContentType.
 type ExternalConnectionsUpdateSchemaJSONRequestBody = MicrosoftGraphSchema
+
+// V1SearchQueryJSONRequestBody defines body for V1SearchQuery for application/json ContentType.
+type V1SearchQueryJSONRequestBody = MicrosoftGraphSearchQueryRequest
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -2756,6 +3043,9 @@ type ServerInterface interface {
 	// ExternalConnectionsUpdateSchema Register schema
 	// (PATCH /external/connections/{externalConnectionId}/schema)
 	ExternalConnectionsUpdateSchema(ctx echo.Context, externalConnectionId ExternalConnectionId, params ExternalConnectionsUpdateSchemaParams) error
+	// V1SearchQuery Search external items
+	// (POST /v1.0/search/query)
+	V1SearchQuery(ctx echo.Context, params V1SearchQueryParams) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -4037,6 +4327,35 @@ func (w *ServerInterfaceWrapper) ExternalConnectionsUpdateSchema(ctx echo.Contex
 	return err
 }
 
+// V1SearchQuery converts echo context to params.
+func (w *ServerInterfaceWrapper) V1SearchQuery(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params V1SearchQueryParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.V1SearchQuery(ctx, params)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -4112,6 +4431,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/external/connections/:externalConnectionId/groups/:externalGroupId/members/$count", wrapper.ExternalConnectionsGroupsCountMembers, options.OperationMiddlewares["external.connections.groups.CountMembers"]...)
 	router.DELETE(options.BaseURL+"/external/connections/:externalConnectionId/groups/:externalGroupId/members/:identityId", wrapper.ExternalConnectionsGroupsDeleteMembers, options.OperationMiddlewares["external.connections.groups.DeleteMembers"]...)
 	router.GET(options.BaseURL+"/beta/external/connections/:externalConnectionId/quota", wrapper.BetaExternalConnectionsGetQuota, options.OperationMiddlewares["beta.external.connections.GetQuota"]...)
+	router.POST(options.BaseURL+"/v1.0/search/query", wrapper.V1SearchQuery, options.OperationMiddlewares["v1.search.Query"]...)
 
 }
 
@@ -4120,263 +4440,298 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lc9s4ljD6V1Ca/sr2LiVLsuL4UVt73Ummx3OTTiZxbtdOK7cJkUcSxhSgBkA7mqz/+1c4AF8iJVGy",
-	"/Eo8VT2xJBI4AA7O+/GtEYjJVHDgWjVOvjXGQEOQ+GcQMeD6I/wZg9LnofkqBBVINtVM8MZJ42IMxLdP",
-	"NaV9rMlCn+gxEPs1UcC1R4TE7/z8Q2xImP2dcMGB7ApJzL96TDW5popwoQklinIgLNxrNbyGeZ1JCBsn",
-	"WsbgNVQwhgk1cE3o17fAR3rcOOl0j7zGlGoN0sD4//9+1vwnbf673Txu/XHS/PKfPzW8hp5NoXHSUFoy",
-	"Pmrc3HgN0HRUvUAJSsQygB1FrkAqJvipgTo00A9ocEkYJ/75sPmO6mDsEy1IPA2pBiJ4NLOrce/VXsJB",
-	"t7CCfuP3dvP4y3/2G9WwRyKgFuAq+OlAiSjWQD5/fEvE0B6O4BwC89D7KUh82UKqJQ0uFT4jYcSUtj8u",
-	"h3wo5ITqxkkjlqzh5RfSbfeOqiCWi3HqjHC4Jr98Pn9NhkISoMGYuMc9s7kGQjB7zziCqUBegdxRJBIj",
-	"VRfOmIVFQA8Oy2DemEOQdAK67n04c1jfDMZCAScsxDXY3XRLgGAsIEygl6CmgitokV8knY53lBtB9Tni",
-	"GMWdOCWUXNEoBhIJPgIzIuWk0z0iwZhKGhgA8ZJdMz3OfUeEHoPsc3w8Am2fC9mIaUUoD4lvroTvEaaI",
-	"hGlEAwjJYJYHuMnCVp83vAYzC7TEoeE1OJ2YvSrd/UZ+v8vnXoF3i+gKC5cgaysBaEr1OAdO5fDr0I1l",
-	"IKvVoMJXc2dp9Cp9iewiktIJPkYV8cvPnIf+3soVqS2sJOa6vILfDM74Zjjfw0VM6QgIjZQgis4Ukrf/",
-	"R4RU0xaO4JOxuCYTymeEaZhYYnE9FpE5qShyyx6LKFTpov6MQc6yVf1kQanAlYEQEVBuSXLFRq1/AAs2",
-	"tnLw2+1vMuQvUsTT+qDi4yugTIasCWD3xeEyAM81TOrDZ55eAZ4b8HbQDVmkQZahem/YqK801bEi8CfZ",
-	"+Wb/vtnxDd1S8XQqpIbQs/ziK51MIyi8wPhUipEEpXb8hSjppl905O1urwrokaHaDoeEVBcsuAS9SFCa",
-	"e8xPdvoC6EQRGk4YJwFwjeyMC82GzDJ2j1yPARlGn2cUwaw+kEA1WDZDSToDCWEaiRmE5h0JZBcZQwYB",
-	"Upw+PwsCmJrXDS8w4lYwhuASllH8X4oLbroVL9i2Xvu48qxZCFwzPVuNhROYDECSXWq4qX1pbx5DyWjJ",
-	"FcpNdTv8ZEOU8Cq4/nQaFXimlfzYMOHwifgYxFIacffNBR2ZwzPSrl2Kgj7fDcRkQpsKjNChIdxDjg5f",
-	"mTLMWhMaRXjM/n/4p5axXzMFpNfpLjmuRC5dF68VGEJeKeEUoSQRMwu2a51KMQWpGSgjqUnQseRz15KF",
-	"nr2Zi2+im3tdiC/ZVItLqJCCf8M7kLI2panU6pRoegmcDKWYOODhiolY4UM7KmV6HL7qt4xfLgE4nXoB",
-	"zC863SqQtZhWo/9EKO2YK7UwL2enZqD81CEMaRxps1ltFHPZJJ40To6Pj73GhHH7qZOCxLiGEUgr8joc",
-	"/lmEDKzUWxaqXiHVcT9qsFIFnU4jR6/2/6WsNuKO3fzpdtNN+ZcJC6RQYqhbSEJbFbOYJSGqIIgJCW/c",
-	"5Ff6k4ShGW4/U2L37a9qv84UuOTyARgVRCQP7agcYp/mlA5ClWIjrogRp1lYVj6qJd7PqB7ew+6BlEKW",
-	"355/GR97DZqyqGE2w/yhGie/r3qPcQ7yTeFlS+oMDU43bL/duPniYHklQiRK/IpGLPxkT9FrTEApOgK3",
-	"9/b4ki2fkR3NdAQ7hmAaFqWAymBMBxG0EBUSDBlSFkF4L9hRJHPBmPIRWLxAsqzIJcDUfGbSqm2qEjUW",
-	"znsH12tO3BVS3ceNqznrnV/ChTt9B1ex9k7XvJ3TeBCxAK9Zw5CTyhtU/9LmhktvrRv0V6E/pZercC1R",
-	"BLeMK4/8AeVkAIUb6TU0lSMjApdJwKO45rdDya3cfGSy1uyDDJY6KbxaFsig8xDF3b5RNECq7IIocm2k",
-	"nBAi0IDXoGTJzdtpFmybe2d/3tSVCQY1Xs6se7iNAxq6gda7aOkFcfjJLNInYxlZKGFAC9bYeBkcw+Hh",
-	"y+Pmy173RbPXDqF53OsNmtB+OQw6w+M2hZfm+iARaHTb3cNmp9M8aF90uift9km7/c9GceGN9vBoSMMX",
-	"g2Z4HAyavcPjYZN2Dl80X7aPDl++7B4dv2iD2a0ismdYPhRih4QCLJajdE8EJ+a2kp0aPGmnZaXdWshv",
-	"KYHdxwUYnagsTJEJjYZCTiA0esdAAr004qeMI8hZ4rSkgX5U2AWaVt9tZxFfm7LjC18NCRtrPT3Z3+90",
-	"X7barXarc3LUPmrvmxn3f5qApubxvySz7udsdfs/WaWz4SWDWv9Co9/ovDzsvWj32rn/9RvZc2uwlYrl",
-	"zp9wzg6pBWE8hK/kleBaKEH+9pGomdIwMTcptLZG88NY4tUagdIQnhsl5JU1HPI4ilKdIxvFCQ3my1DS",
-	"oa5Pm/HoNlvoAmyuNv/lUNWo3qsQDI/KiO6PFq1fpXbWh0LwhtdA/paXOL4DFO90X7SXo7gEGs4aN1/u",
-	"Aclzp1yB7u+5M2eIYU5GUE+GNFslJ3ym0D8Whc6Zr69par/2En+ojwD6BOF9qrQ7EHwYseCW4q45xrMI",
-	"6c0bNAI/GYn3rHDKTI8JC8lOirw7hNplOeP2FiXas9TcbufN+17tZGksSs4uj8iWCeU0isS1lXdRwXtM",
-	"JLVKV70LCrqceO7mDnNvP1NBt09U1zKd/GVTy+ZfNjRtdvaZyplM6ts5P6T64FQyIZmeoeEjM3p4ZBA7",
-	"P5KzuxiF3/6ZyQVlYwwaSyyv6B53XgS9QRP/z3xq9gYvguZxJ+iaP8y/jYexny4I6HiipL5kvb1b4Xyz",
-	"m5ndtMSdtXCCSmkpHTU35n//n25Pi+l/dfpxu909/D/dXuoI+693F0H319efr399fXb9rvDf9F/v/nX5",
-	"9dff3rX/Z3QXWsRSimEFpI3uh8EFNK2tI/zXAK6+lF+MhdrJ2/4eOYu6S1n/SXCqW+DdPXs+0y3Ki+dP",
-	"nzr/IxaaPpSuWUTCPw0oZfzbyJ9kl1WlHRqt8CNMKOOMjxonvePj43a7fTduEwvFSma/owiu/XESK+sK",
-	"XOmEwWthA7xD6/lJonmYVuiyzAV7P80746JEczfFXID9aURZ8Y40uosCXrrtYgg+hq9XBa+XUOZv5djS",
-	"+ahSj1BFEBpiAHtM6JTT4TdV+0fAQdLozdcApo6JPB0/l3PJByKOXEChk5ry4XHb1Pf5zHpeCT7iERUH",
-	"Y4MeNAEFvye7L9rtPaP5U05iTq8oi4yWRZQWEsyvB541GHwELWfNs6EGufeoEMvR37NAsyumZx9BxZFW",
-	"d8LRrjqtvFiVCai7a1gCi4DuVUn6GxhSi6POy1dTkNaB+fPMLBfxuDNsB8fHL6F5fDx82ewdDDvNoyCg",
-	"zfbR4fAo7HUHcBRmdClWIF24gdSvqYYLNnE3ptNs95rtw4vO0Um7d3LQabUPDv6ZvekkpdsoB7XXvVxl",
-	"eHMFckaoewP5lYRAyPBxRQUswOgPVGpGo2fEfnSI7d3F+uaDO5LnSlGBKT7b6N3EXzCMdSyLcUfuSWuf",
-	"K6735k638vj4uNnuNNudC2Spjqu6t64YXD8K8vBJTNLdZOCihiQMYwWhZ9PtrMleK+LjKfmFCCf3/OMl",
-	"KHcc/fHAbsWt+hC36CmsAfZ3H7Nx74EaDx6jcW/YuHbYxWrAn3x4xf3GVDzTvS3TvR8hEqKQv3ofMv1q",
-	"8yvmCqpb2V+Lq1oQJx7GgSYTKi9BMz4iGqhBxZCpaURnvxYR8F3yWIKsB50B0IPwxcHL43a33W437kJq",
-	"tOCv4MppdvJjo3oI2F0SvGfMuhvMwm1a4l16m6tmsgwv0qonj4XInRtu8ygwEW3nW0HEc8tBaRChFEmD",
-	"AJS6sOOMJMUiDnm9OBU5G3DU6Ry/PAybRwfhsNkLBmHzaHA8aL7odl4MOkeUHr3sYcRM3s9gR8LNyEZC",
-	"y7dhi1M6mwDXZEQ1XNNZq5VFu1x8+tDtHrWPuscHRw0vF6Njhk1ibMwGs9HYgIxZ6xdMR4UJbIpwYZI1",
-	"bNXrbusKypvUXXgshHco5ICFIfDb+TfOYj0Wkv0bX/jDgfYaOIPwybg6zrmKh0MWYIWrqWRXLIKRywnL",
-	"OzxEFt601aQdjLEhUVqqaQpywpSyVZzyPnwOENqQx0BMQNlkd2qeV4LTqM/fJThLaICeP49cj1kwJnrM",
-	"FDn7cJ6FRbpCG7bYwGNBysXxDY+CEN9lwMltE03/suVM07+skWq6ODLy/dohjzXyTyviNO8lFrMeNA8U",
-	"sHm7TNjvKIazTmjeI6Mma4Rz4ixPPKZzXVL30GGe9eD97iI/VxS0CJ958iOLC70dC/iuQkXvNYO8Bs4+",
-	"+fzE+7Ox/6gp4g+UHV4Deb+D7PD7dEZ+p+nfD5H5/UxZH46y/ggOTbtN2eY+vDhrYbmVsV8lZpgBVXCx",
-	"oEhg0SGQN7D//q1BI0axmtXvX7wGU2++0kBj3dGPaemrIY0UmB//EYOcoeUj++4jDBkvfaclgyv7rS3X",
-	"WrCbuO8iOgC0RzWwgFjjS3pB8kb+UubBVom3G2hhiaURUxokhK5412Mi0kl53Mdm67DO1N2deX/lzt6+",
-	"LQmsbhl5myw8obC1/FVzQaBbRaKKk6hhFsB92lGuTrJ6lKj1+Jz0y/DqVqR0G1h1Bzi1iDS56tqGXdPw",
-	"kcXzspyT7ZMWEq31t/E8YvLhWzZh+s3XACB8Qg7HOfEqX0sFU+LICyut2qw5WygyMis9dQUhXTrdAIZC",
-	"gjlrxkcuonvLvskcmBY0qvIJfVQRpklA+SmhtsIrB9t+BCPQya7tQ4Lg2V+40I8qFYuLVxkKFtf/WnB4",
-	"XKDqv4qYh7esu6lh8msy0tO8MVmXo506dtadtP/U0CyaCL7g9t3Z3SnUenUVizJ7a7F+6GPCuCmdRYKG",
-	"F0K8pfK2BNuN/QZZWDrkU8LApLrqQIQzQ8siswLXvskcKdJoI8r1Ose9g3aPDGYa1B2VeDVAeIQONUgS",
-	"ghlLAgaNeFWgJdW1sTjxo5IrpxICwUNmlvhX6wS/JZrZ2k7vRMiGDH4YGjemylU4C4liPIBcOQNOks4h",
-	"LoGUhlvGytI8KVGb4Md8jbbHhH13aPu5S7PPs41nHVXqCRt0LERnS2vK51s72oRaCE/JVETRnKCBPSH9",
-	"JCLbJ2bX1VOP1445dTGot+UcLoztLNZjcw/tixeuE9ATqdWJEd0uopQpApOpnm2Z1NO5OTBW1Sh4kri0",
-	"78d0gWKetpR7ByGjlljeBk0qR3wqCOKU3eYFdijIKgFlnTqStbm2uPObs2VkSkRpM/XfP73/FaObmSKJ",
-	"PAuhzV+nnAAPRGbosKLt6N/sEaUzpRuDgNyi2rJBytCKxDT6kGPcjtWWu7il6qyNCedZNz1zBsQKXui8",
-	"w5Z/xAC3o4ga0ymQXR/rnvl7J+Sq02rvqD7Phb9iZ9lyfWrfIz6gBBA6pHrzdQqSAQ9AmR8x9o5RHsAn",
-	"0JrxkfJttHkxnWNemqqDUsnDN3NO31ro6ByPBQnrWwN4PDEiycbu4M3e+1ISc7yk5MUs2bYtWI5LQ2Jp",
-	"sPnz2UrAWWlQV0KbjWK5VLJYL6wtN15W+E3IRS0oXVPO6bTciRjtMVSnzTf1vOlmSCiftYodpquaxqbJ",
-	"T6+ohpGQs+2stDDiPBEtd3TMfS4Hm3pEjcU1T5z4Wb7IweGLQsvSVp9bQhGKIJ4YqAkXiRG667V7+WbV",
-	"hmAPqSQTgY0ZnckBh+tzOx7OqzwkJpcA07QVYjHgBYk944SSIVyTCYyoNaEg3VjVidxrLKRHy7pIFkJx",
-	"3X4bTAEq1Qm2Ya1ukenbnALf6/McrfPJrh/zSy6u+V+xms3/R6MYfKKF2MNSd3ZbryXToMgwoiNiSE8a",
-	"ADy/0sNeofberp30f7MJ/7c8296uR/673pN7/1FRx896u+Z37IBoQQ66hEbTMUWQWZBDghZ5FyuNjHwA",
-	"I+ZKxfspivnYhwhcm9Q+938VHDzymklE9ZlH3ny19ovsrzMZjNkVeOQt45cQnnOPvKMsGoivHnnP4bVk",
-	"V/BzrBgHpbw+/zSmEj4IxrVnL7xH/odOJiA9kl0pj1xQdflXOpAs8MgHcQ3y53OPnCnFlKZce31+IaYs",
-	"eMNHzAD47tNfL/44i6I/siH8FvkE2OgJaQbeNB7NSmc31/j/97PmP2nz3+3m8ZdvB95B96Z66ys6QXyr",
-	"U1ax6Kg5JT6Po8gn12MW2Q775s5h1E6LfAQaNhHmhpc10mdcH/Yauaaiba9hBskr7xJo+J5Hs+TzfNPR",
-	"RJevIsIuqRn1zjJtqqKwE8bTzxV7ZVF8i+xrbsCbNBRri5HYn3BE7BjrMlY3FTncfojBvyBAYWgr3WlW",
-	"CZ93Ib4FtfG8ujW9q/fo21b0/4Xt71eidhl1S1k4dVaTPn2ThrCUuXLC66i27YCPj4/donb9n7SY+juK",
-	"uM6+6B7F3+6ynwvetXM7C3YSdrtBpXRp0lmfw9/dur5UoFyd4tQPgVF3pxBUp4DUeapK2E+tCzSK3g/R",
-	"NLsWpcnlY9588UpCzmzOBGjTDE+JIeu2DT3T6DrgQrcWcf4z7MkKIRnM8s6kXUp++Xz+ei/HToy8VPCS",
-	"TeiMSJgC1YQZ1jqIteFCbDgEbJ6OiGUjBgxGJep+r90ucdNqkTvJoLl1CfVPdqBldLn65De5Es/k9gmS",
-	"21p1+O+Rrn5KUb8satkmSGYHKnN7CUr/ilAJJKAKmgq4YppdoXMuIX0xV1MIMi9qmqLm5RIrvSR1uYq6",
-	"LV7Fp0SuKsKehJXHXLOI0CRmouDiSOZWnkFRTnzM4PDzUi3SjmQZNorec4keXkMMlDDvN7xGVIgf+7JQ",
-	"vF28ojwBXs9s99uYanJtiOC1FBy9p5WHlZPkgRs6PWZ8REJrZp8XzyupxWobVyGrf9mvVYecFhFYrGPb",
-	"ut2BkfuHUkxO04vZbRPgWjJQZHeRwWHzG1pq/FS4nt32/O0sNHwqU5UJDcaMQ9MgCRYcd8sSIbTIYnOJ",
-	"+d1eNTUWUpNrIUNVy56U2u3LsIzjCeUZJO7JZWD0vPbxYd5qY0g5seQebf3zMPXax4flGv9L1JYCFq2k",
-	"aBvYvZ+05biWmXiRmPjdGf0MR96e4e/ZXvVg9qr7NPdsYou5heGlpnz/bE35LsX7+7SaVLrsos2QZxOP",
-	"ppmsNlTVPsuslGCFGOg89oDC3oxgrUFlCGwIHH3M+Pqp+Tgj14yrFjnjBK5EdGUFrcxFkldQkpqF5rWG",
-	"1yj7NyphTdJoPrkeoFvLy7ED4ibcJPOWN0NMcjthQ7BqLdZVZBy5YqJwBXImOOT+tF2GfonBtheeLz9a",
-	"c3sW3DqM8uRaUmLR2DlSKTFwmaNEwFAlIxo45fjEUEjiJ/D5NpagClzfc/180riFJBXO6jlrcYq5a6ht",
-	"gI5dVwFVv6xlg7eXZLO7XPbo39fFnpt5M3ir8CSW0YUwtPAjKBFdufCbMsuhHGnzjiKfP741siiVEBph",
-	"tCCIemRCp1hzkWlz6JmK2LsLzbDqFmuYnIfJYoq0vldB6dfCnNIpbIRGYdJRhYFyAUtrolLWKqR8WB2z",
-	"+912rp1IzmGNbbSxUYsRiAMaRdvc+/nWJ2VFfcK4+9RZwXVzS8zd78LeJTbqDc+hOnJmDdPP35KO5FWh",
-	"B5EQl7jR2TRECxGptB0avGYqENgYancAmuI12BrJqFjdprtS6fBIgbf9bS5gMo2ohgXUI7dWaXtKlVUJ",
-	"3LKcTQnR1rpy5+a4J1LiNJ9k2jlsvh0tqTyezbB4LijrfjhScdoNIK0UP9MQ8LPp9DxcYBSn06nyyAAU",
-	"C8HqP4aWFYK/mPbsFxM6M8qSUTTmkG3XRpGpvYIVsyZizUX2lC1+S6yT6+JJcZ83RJHv3Jlbu8Tfhi/e",
-	"gcs3X9j32eW75eqINbzAtVFmSzfu2Zj0/RmTFtbmvEcD0715lAvWjT7PmzcKftr13M217RkbND9/iHt2",
-	"O1Zl4f6y0DWykqjOt5j/tt4F3ZReJi3vb4fAdxtMQM54n1ea506SQk0uD78y8jsQEyADGlwSqvq88pGY",
-	"R5hSl0vvR4cs8T9IGII8IYwHURxC073dNEA03eT+huEOi27Q+jEQq/MWKuygVC/WgZk6NZsZ2NeNXJ9u",
-	"kgK9BkXJjdDwGma1EYQj+Jkqsx/X7JIZ8jJkEXyEqVBMG2C9xp/cIGUgsRUTVeOBoNIMMAUxxdzkCYTM",
-	"PGIuTJS2PLCdmSaAPZouJOV2xaihUXX5DvUJox6YswAqzVUrfLk9kjavgt6bfjc/8UbQfqnp48X2Ke4l",
-	"tBV7JJ4SLUjncKHfd07EPFzo8+x4ncNqn2dEZyKuEIrOODkL6dRwPfKKyhANEX//9P7XZXEZuCnmFhBN",
-	"L0E5hzOJp32ODmzv5eGRrSRCdnvtNplSZSTrPYvqRcLpNb420/GaE/r15xlaVg66Lw+PsNhG0jupSN8P",
-	"uisFMBlH1Xk0LBinphmdOw+bOop9dDJN+eieLDAOnWcf42jO/HK0QqZi5p67A17PP1DG/E24WskUem83",
-	"tzTzZvDeQgiZa+e9tXJ5pfbeFS5KF7+SNCbXQlySaUQDILvnn96To8N2Z6+gt4RUQ1Ob4byVZp3kOLZs",
-	"Jreuxmp3V3HFXzbKNslhwjZQ2bWLfzCEdvMvtclsbIl5jEj+KHH1FnjoDnCb2PhQ1pXUHHFXLjS3V6tt",
-	"ytUGBXdIuY5YYkju9DwWBY84PcF2ucO451rhElcMrlHon2SFwJyV3xoUjPSxZTvCPZdy0CKks53EQ5vW",
-	"crjqtNq+R5KiDq3nkguPp+TCcx2E5zoId18H4Tkc+ocIh37Oft9U5ngO1f7evWsPHL1djL19Kv6k+Yjh",
-	"tV9ZO3UpFe8x3JcwtcxS2vHa3d4SU267W6XPOrr760LCnEQaG8K8bPrui8PFk3dfHNZkxBhm2ekekQgM",
-	"b1EeCdmIaeURv4lc1v/Dd1bSHaykDxJ4AETRmSpw71PCtOrzUcxCSOIzzVZ+/vi2qegQyM9UwWHPvjMA",
-	"jVEbFr9T5genWA24WckAkQlVcsA/mmge7x5VMcHNaHuCc7e5bVjqdk2Ny0Ynzzu2bcX2fBPoMQSXEBI6",
-	"ooyrCtdVZRnZx3axXS3gdd+oVpmiyuwGjP8ZMm4VCNxbxl00Zi7Bg4grkDYRpEXONImAKk06Ni0iF/yN",
-	"Sav34zMwKypGfWMC7JLIYy9fRnRLDMvMlbSkWEVBFsjyWdi2wcs4srQjd9PJLlpUqB7vqL1W3Uu/5Mp7",
-	"DcatyMEE/yCFttfiLR1AtOW9OV880c38hduOE8kMVg4yj4rXezMDu7uPt6V5uRYma5C+C3c/M7+75+5p",
-	"EpOHXSvS+t05crjVgPOqlWy8BV+WWLTnokMMXV0cVrDIrojU2GuM9STaSk6V2/rTROU3N7NH3rGfEx3R",
-	"Cv4uLmQ+Rd82mliVAVUy6258KrfF1POlZOJ+3UIr4Nnm2r5Uqu82QI7pGT60yGTHwjTs1kopmbXqQyyv",
-	"GFyT3FAEq+vPocnBXJBDu3l81vwrbQ6/fDu6aeY/9tb52OluT/xbeRi3xbzP07BOHEx5/6dU2qQTl8hm",
-	"raSUfDi7ePU3YhtcgToleiwUEDpQwDXa9sztZdLGO98dxdyuOPfDyVJpmN+pjY2fSlDICZkmk1hpMrAJ",
-	"IFZYepaVaspK9ysLpU7wp2JoyTWWXO/pta047zBGdANbjnuxbiTeGS9lh+/GCqRnzSt7W0zvfvAMfmey",
-	"Sl5y0aoK5PrS5HxS/yYp++UAtvUkvRx63ebyPRZLesn0fZfm7q0ln+fCeDKm2Wm3bxmxsaWzzd2LJVXe",
-	"0gsRiAkoG7+ACcpp34lytCtDRxyWhCBXIBUTfC9/Qei/YwkYIgKprzF3UbYavjFXAWA9UfEdRWfu549v",
-	"bcszxkfEj2WETbUMI/aJFm6bctLkCfHttD4aztA5qMfQ5xJGcUQlga9JYz9nog4t7bRWHv8bC2/8FrGC",
-	"KgoiqdhCCXbjqRqK7GbngJZNPAjU+X8RO4p8fNMlasY1/eqRa4zwtQmDfR4JcdmkUsQ83LNubHt21n6f",
-	"rgXrmqSQMLPWU9u45ZopyJL9tiYSz53dJuf9ZUFazPl8XB/a+lewqHqR1p0q6pRHmi2QlsJwJWZh15eD",
-	"d27+NVnJ/ClsQnSiRBKe9yUqmFCuWWB1XKwtkyb1JAHfi9nuie3Ric3n+rxmwg5Zka9jLtdtE3a063cX",
-	"yyiLUft5hmHoSid9LPELm+eussfSaM/iw7mvhywC9H3ZP9981cCV9aBXUE6rhVHGQbqX0s+fETwWCG7/",
-	"oi5F+EJ8SLJigkgoB6n987WNg88hl5pKxrUbW1OsXqAMCXE/a/tGGIN716DUByqBa8RT+1GP3Z+u+RaP",
-	"zca+H34EagNozKT4koU1AeBXcxMjlw0kwXa6QngVdiGlcnYebso+5iqtVLIOm1G10A6bDeGRgeUGzsNv",
-	"cNc3n3M00ieUc6Ft5xCMysnCAxTZ9TNRYPcTLmTP90j+23MjIc1/+VrEgwj2sK9J/muHUu+HQwV6/qWf",
-	"hYiA8j1/Dy+gmAInBsSTjOH3ecZp6nvR0ox1KiW7wlpZus+tt0jw1Cadcxlhujq+u6OI0SYI0GCcGbSz",
-	"PXPXMGv1hvh48ntjSmfoZzKSOdVwTW1WAx2pYl/O8gYbpM41sTxpYHR4EmfmxiXJoFbYy+NHwlry33XW",
-	"IsE5LKybHeSsyGth+T3mpaQzrgdfpZUr6Xo6z1zeY4U6K7UMXYfuZCSPdJbHziGCZQh40N2gGsiSYLPO",
-	"wmCzTFM4mK8qY6g7+zMG97uhO7VjMZKFJyFGWpAxRFPySkxZhC19p+TPGKRN7iJs3ivRzWktOVGqssns",
-	"omKByfhZ+2BbNwLMGNFsTq/Ya5H3PJoRLngzc1j1uW+nd4Xn7Ifs0voFBz/lxElGZkX55LqBJW52Eblm",
-	"uItg/3//8TaF3wwbKyjsa2vB0LmeuouGtotL8+3M6AMgQxZZmmmWKc0oWeWO1ZPmmvbWnFaCjiWvNXy+",
-	"/e+ywpD2dEfCqITcKUrDOIqaRs0njIfw1Z1x/kzTE15yqAPI+TCtykJJHklSdA+QNZgXZHISi/Ag6WE8",
-	"v6RPBRFVnVreY+VVXJzgBbaVEA0LF/rmBSc0BxS6fIYMYzKRpZJdQ6Ac1yI+sgYf30q3BluSFQXE5Ikw",
-	"+ezyR7dlwIgSq3KOJrVr0aTFEbPJHjjF92QVHfaIHT9htxb8Pt9lIy7MxmBlij1CJ4KPHLFHdLBcYZ0A",
-	"4MU0eUvpU8naK1P8uBOf169hmeOlm6hmhbTaexcAcNb14awSBES+nlUCC48joyzAnzGNjPTEhX6T/O3U",
-	"IPf1q+yT0QQvxpSjFddcOek+YTae+o2hrlLTSJUXruYQsTqmoIIEnaWp1vYJQ0E63UKewvriyYL+BIuz",
-	"qhP4/i4MM7Kpjsk+C2nURx5uaODO4bDIlVty+7HZfXCodZs7UW0dxch/qqkl3UjMSxYLV8pToQVQTSGK",
-	"UOHJYrjENe9zR/EVCQXZ9T85Sk/8lMK3Wq29U8Ojp4IrUNlIjGPrjQjJ39JyJr7RzgM2pZETmdLPeQZ7",
-	"3xVNHB54qUU/RBXV9cp2do6EOXuNeYkgebHwjR2i+JUbrPBlpY0k3ZX834XXPiUgnzuQXycg50wzP6cg",
-	"fyqDfF4C+XUZ5NdVIH/IQfehAroNzRtZz+8n4WJ14K6ztKqNGVC1wO/xzhm3/UUTGNLo530Zyx5cxg4q",
-	"q/XmBCQGFUVRd5TNs3Daa6d7dBf1Neb8Vc53W7NSb7q3t4ikTI95E9JdzqC6H4Fmbt5NYP2yMCGsVlnd",
-	"OYWuXkndfCXop1Iut7TVm+DJvEfmfrCkMOv6cC6iZp9ltICcmF/J549vE75tvTiVdXx6nsGZF53u7cTK",
-	"F53uUrGyVxYrYxl9SHSysouowtWJFqS5zA0Jtoe3S5epk0i0HtrNnd1KpCt1KrsbLCtNUwOSSkqTBt5U",
-	"VFnWWrJBrIEIicGTyUYngqDNMqexcknmWHulfuKV9ZGXU9GrMrCWHFrFVqw8pdt5Jh+Dyy9z3y3189UR",
-	"Ee/YEbDE6v9s4v8RTPyVJv3UxNnnzyb9Z5P+s0l/Wyb9Cvt9p/tsv69ZCG4Lxvp1LPO3Njk+CuNaLSEj",
-	"V2LvybZXzi9i+RK/VBZTeiTdiBf2ebYCdGpFQDgyWanTvov87dyuVfV27lT0ds4k/s0mO8/ef5y9mb2G",
-	"pnIEekGdZPytcEj3rnQVb8JqOlc65DvSNUrz1IFlW5f1bjqB16qNsi6+bOvw66vcpau3ZlS+kEDoQMQ6",
-	"T5os1kegMRgxoFLObHB6IQAzC5G3ldr0GBSQoYjltllDbnk1duA+8a4uzUfaWqb890nev58rUkCHlTfk",
-	"MfvlFjrhnj1utRSK+3WvLfallbClvDPvXxuVwz2CaVBug6Z0Fgkatsi50eJs61dnCi4V0aouZ+mqyNYi",
-	"/8UDrFXW2w4/oYw74W5uHyGlum7f8vAs3KykPG55pyRY8/mOIm8u6Ahda07j9c0XPhkDDUHW2bHKyCAL",
-	"AKvPM4ubFkQMuG66GZuL+m74pef85Mhti6YFNUsWJ823/jhpfvnPSq08rGzwk5btt1xtTKdT4BBiceTP",
-	"F682Lte/cum11pxOHcfYVGKuIMfyIKfQZr/kIPEqDubLQvTL0HnNw19fkPDSxrQ+45hy6AKa/E1Su2sr",
-	"aSUs34IMkFapqN1cHPcrm7iwgMWnk888rvCgDZSIYg15KmrewGKap0mJEcFdQpuyPxRRTrIapBVjBoJY",
-	"Mj37ZHbVogAyg7PYvFXexqz4TJrtO42oNhO7Lv5Ei0tISyv7Z641K7WWXEvavD73fwYqQZJv+PiNf0Io",
-	"+ftvF+Qay6j4UkSgfGy2GrHAVumdgpwwdOoqrCfgq2Dq9/luCBGMsGZ17gmPqCkNoKlgSqX5cc9Wm0v6",
-	"61gDo5hiJ1jrFenzrGtmxAyxxS5gjI8IBwgV8d+Uqoq2zBOtsyhCC+2C33+TTEPr/TVGQtoaj0ufNMOd",
-	"9jlWUc5mzwGOh66vRYucYS9ukGgxMM8KHs1qQ6IA7dfRbE6UUZgpJa45odNpnzvDc4ucW/mmWMXBGWGz",
-	"7toG3GyF5p1sl/p8V9o93fMqnlmyU3PPuD2y5W9XjOOlZvh6yzwjiEVmNyVxNM2h9cgojb12h/jn9nuD",
-	"3+YiWBy9MA8ZuKh73sCXaJ8ZdibDHMzdjz8c5XwNnEHowiCHkbi2wUn5R185Ql348rOMGieNsdZTdbK/",
-	"H4kR461UyhM8YhxagZgYcjoRfF+Yl7v7V91Wez9todzwGvZemNGXILwrnkNoFGUIkdtbQ49WYXk6Bg/J",
-	"tfly89HcWZdHRPmgYkRbnH06TQre52co4GzlQlGsr3yl7uJWjbB0QU7RqL5/Jc2kYq1GCTUIeguMwffR",
-	"+IByySsJyBGoNRc849AzDtXGoZtMUsIfGzc3rk6WlUm5pgHqndbZ2MhMc0bOtXErysXTZJCMmB7HA5w6",
-	"fSH7q1SbunFmm9wO4yjpd53EiWRSjzUdJgfQzO/P2YdzjwxiFmliC2T0uWEvkeCjpow5Z3zUzASMRAv0",
-	"iF/hlTKkv88/UD1WHnYQ9Ihte534b3gudsq1fhmKKBLX87C2yJsrkLM+7339iq+9+Po1TRJA2ydzzfDd",
-	"0nDEgQiNFPGtb7XffuPkWx9l3X7D6yfSLv6dybv2IaO44A+ZmoIfS8pL3xyykZqyIiIlsGhR1bLCo606",
-	"EowFqColFHfuo8sjNzycFm00zhfKFKFqxoOxFFzEtpqKcOmkJ8TH6n59vp+c9H7upPe/sfDG6SE+oVxd",
-	"g1TE77a75CwIYKoh9G2+OSX+W2ElA7/PHficTixYHK6rPJJJyRW8f7g8MhVRpFwfWyz67ZCBmR1IeiNb",
-	"ccnqoXYXsG8ztptIxraePwnUhdPE3EDkF1eX+3Ae3uxnL5vTSorhpVZPKqMZwWzcxI3k/KoDocf4qCI0",
-	"DGWSD4IAoRZkQPzLX8iFnJn9YJqIWKdg2wuI/5j3mEqHJ1QT30DF6ZS1ZnSSJKuk3/1LCe67uBDe54xr",
-	"kEjbIFdPHUcJRaB8d0VyPfOtwE3JwOooSKVOyIRZ9aHPbYBfJAKakgpz3n3u5+obofzXbJqlNkMmyevz",
-	"j6TZpNNpk4Xk7MMH0myilkNW6gJ9vpvunJ+N6KPOnc2IkPh7uO4pVRps8o8LvbHwDBlEYZ/TgbgCF5Xp",
-	"NsQKmxELgCvI0dp35xclymo22pKvlpCjffeS2jfP5szbGa31Gq64U+Ok0W51W22XhGeOq3HSOGi1WwdY",
-	"s0OPUWbA3lU1sdI8b3S8CWjDBU5+r7YbZI/sF4Zq3HirX8Br6IRz88qXG28tGPd/SuuTPXpQv1XQpPPw",
-	"5j5gr5r4louuIuAbLGW9CTY/7jXn+Vbuc7LRUVUNcwcbvwDefSuDPlGws1+xbOO97v/czI9g7fsuh/N5",
-	"D+TmZOA73Ipvib34sd+PDM573D7UxbMfsXjzQ+yTnfjBF75Pw/AsNUb8uNtQp9L6D7ZTt5H7H1hc2II6",
-	"8HhWsDUtYeMl3ZOysGgv/oyFxrCryvCwtIMjNoPN2jjmUqwDaosgn5TjiAI6pQHTsz7f9ZvNCf3axBGa",
-	"U5A5k6PvkRdeu902/+Uqj++RtPaGnZdpm+bV6vMzNDphG4spVdr8hK6oF+2XVv8Xub08afwMmpatE+oX",
-	"0P/A1XuNtNyI2YJuu73Ia58+l9taO8aN1+i1O6vfi3nqogrtSwerXxoKOWBhaP0UvXZv9Rtc6L+KmIfW",
-	"PDykcaRXvwRp4FDiT0fMz3nSf1/qBvli0LbO00Wz/pqv2Zm+eA0VTyZUzhonjV9Ak/kD8dI6mGjVs3hu",
-	"7siTIlVZWORDgv3ILVhPw3j1o9mtFpmsKhnNW1aqo4vhhCwkQoYgMRhuSkfWp2d77pJdR9lIp93ea/W5",
-	"P9cRwbcMI6mPUBGExDR6UEqhSFVcJCFKBtQcF2msS1G0mNbZVHXJpolvevXDENnIrBqHbO6AIZ/r87yl",
-	"faeRM9UYZECTwLp75JnfPwvEC1Q+IJXjg1W/rs8Qy5fda0yFqrjTr9DD7jyE5clb5FwTW14wDbMLJR1q",
-	"3zqw0QE0AOzC0ee+BBrOXH5jmgpqC207d1fiQlS2kQQL084NBzZjt88XpuzikzbHesS4a0ee+qCdFy73",
-	"UJ/n4thsDm/msZZgHX7LqIjdnOJBOffvzyKcJQEDST/MLH5w/1/K1XvMKn7P7XsmnGthM9TJK8G1UIL8",
-	"7SNRM2V7VDEDT2B/GMtGkgPdyJ7FIilZYkYUvR8uRJGalZIsqfg23+vHTf7l5stNMTbVpWfPEavORsTK",
-	"Rnw8bkrVax/XUj6GEbOhuL1OjSlc9sKFEG+pHIF970Wd9ah4avsLvIOQ0aSn1H3Q021TSEeOKvBxFYlc",
-	"JM3kJMrl2nNecU77GlnZZNc2XMTfbAgsls8E2MNYjmlEDW2ErxiLv4CUGCDmKcn6+mzM9TMTf1gmjif5",
-	"QFx8IZIvds6GYNhtVVal+b4QsZTrxGw5t+GnGLacaj6nGBRoWerExSP1ea/dsy24tGH8Rmr4DXnz+bCJ",
-	"BXqSqGhmWfGbCzpytdJUoVVTp7uMG1uIbyPVsyGCUyVZd1djLHUBV4/ZjNTr1FjIVGIHGszT+SvGcD1V",
-	"duGQeAN24VVzAxu7mrsTLeL/ZBU335YrUPnCRQySckY2ILcacX+BW+miid64JXXwsYtWz4bTCsPpRhj+",
-	"UNZIDK4LKnK6bGPs+ShZrPchJMk9ezp/yZz1J2EyfT4Q4ayi9TXxWegTZm6la7Z8QiiGGCfZXub3kA2H",
-	"IG3byCzMdEfZF/8FgYbQMsNeu13BzMwbsVuLq1jq+JsdrbC8PLcju/5/+OkHymd7a/A/u3vb4393psea",
-	"LSjpsqkwQWUwZldQVFtvq6zW0Ud76ziM7GaH3xmxvIV48KzC1iTXjshtU4V9tKGMq6yK8124k3wD9Aqf",
-	"vXqrsk60u34hgMrfO00f6HN8gmkygKH1cRP4arNmz7UiLDxJ62CQCLS1FoZsxLTyiN+02Qp/+NgvkIV9",
-	"TiM0VBKsC1xK1UwyJo+Xmgaz47GL/cUextYIqysBEsaBJhMqL8GWcAQ6aXgNV8b816It8F3yWGI3POgM",
-	"gB6ELw5eHre77XZ7azS31MK9sW2LII76RIyB6xLhH9d6uCBncDHRrUhTXG4xTNrZz1Nadz03JbLVgdcr",
-	"bSu2VXUi+UTMloJ3caqOwGHpVqwI5tIjsUZAQvFQxHVpXGypfTFdiZ09R4/WlYK4eOWI1o+m990Bfs6Z",
-	"KFbiZ2qYWHnOv4BedMjtNQntj3vQK1T7O0CIvDpfAxueUDT/ar0fKdyOIn5OgLHSWe4F/7SsxZNd6rR2",
-	"cHVVnJDW3qtFEy0E9yejZdruCHjAQD206LU+2f+OlN5n8amutnpv4lM+d2th0cuEXLhnq+PLOsWIZOxm",
-	"z8JaVMGu6i1T+p2D5jHEid0m+ivJKHoqMV8/vDSAIWGTFPu+G0Gg0ix0FoaEutWeEEpiBZJgfQOrKIlh",
-	"LkDrDdeSkvPXZHcwI7aqHWHhnkeE7HPKrcpUNC+VS8m0iN1Ba2cCpT0CV7ZkHCXBLMAeHWcOJJLYhVyk",
-	"mx1zTWuQnc9qpRlV2VjgQDsOHHU6xy8Pw+bRQThs9oJB2DwaHA+aL7qdF4POEaVHL3tZKUuzq1sVNxKi",
-	"sjUjT0qlnu07zwJKPftOWgJyl+aIyN59iirlSLK6xMC8lqcFt4j7eubK94J0GOP1vbHlrV+I+UT7zB5a",
-	"82ZY49jCq/Fsq3wQW2VGayVMxBXUI7fe911nYTslFlZ5DLh1jabWozTdfg3Lv63Z/3yZHpfh/9zmc8xf",
-	"H3tYK+IRLVbY6v2aXFPlSnHHmuxi51tsO1zPEvoL6AUIsobTABfzLI88iM9gJSI9naocKx0GFvFPbB9M",
-	"MSQ+DSLfI34WGejboqaGaCU9PRm3temZ4B+k0HZRb+kAIj+tv25DAm12h4RpRANXmVRpbIMhOJjbRvv8",
-	"eiwiILv5KQlTJBhDcDnX6juJmsfqnh8+X+zZMEa0VCj05GJ4YC5aEUvwYxC9GbPbbtuow6SeQk2Tg92t",
-	"7FZvaGqgQYQIY2vr2744DSxkn9kWsHiq4NDwGriG/FfIJ7fu4zDLsgusZ37YiIo9+zp+QF/HakIaLw5t",
-	"S66oR4RMKIhhzoZoEKQZ9nbnwsowM3VMjTzd59JVDYYwIRu7DHsjV+TKhnsn+SjhdjupImuDRHifF6hT",
-	"klCbNWG1dlGq06mETFo8oJRpm9rueZaA2gLJtqVy0lgpa69rCMFJ1iuY+NiT1Se7hnI5w+lhrzlgus8l",
-	"5SPY84hvu7Sap9MOwmT3/NN7cnTY7pgHXNdXF1udJeAp3FAp6Uz1OQIjFJBdbLWMbTh8swe5HmEnJHN9",
-	"7H5CIPf8tIZ1xC7BiFF9jsWXd5Sreqyw8yUmNZ0aruPGx6jmJBpHkcTojM1umTKHOIwVhHvIkRgP2JRG",
-	"WCmX8sRijT1xYwVyR6V6VYucue01g/f5QAK9VHkWkji3k8ifYgP5DFEQfxAcrLeOoxnxUAF3TaGTLrNM",
-	"YTl2DXwl1/FIGEvXvvoiYZVMpb32euQd+zlpJWULf9fjU5/youcdMik0gOcYVB3ruSErhTFD4LkGyfP+",
-	"0WTsTm/SGRwHB0d/wmHv5fCQolSTW457H5uZZa9hEXPrzZxhnekR1XBNZ61Wq9wajirFRhzMe3+nHMhr",
-	"YfusMWEpaGPMRmMDKgsuQV+4gsjpFK4xWn4aS4LvglM/8+hHyqNftF/W8MtwFQ+HLDAk8ZMWko6eoqsg",
-	"x5Brsvrt2HeeeiXJ5yKSG7q1P0IgZJjyx2670N2EZ+qc5bVj4K4JhZHBMMrNvA/haZ932y/tA0pMwDVQ",
-	"QBmD7FJbhyUh6cNYx9IIM2QK0ii8RjAxsgpTWP6E9rnhg+YBFBCy2v0BSjfkkovrPc+q1skkBqA0CdzH",
-	"62xFsj53WmwCq5MirGSb9KWwLR7Mu3/GNGJDBmHSzdvaM7EPvE3nQAHCdvKkUSSuVU0hAu/sWQGJbiVO",
-	"ZKj4+1wv5XKP2SXMz4FjRIbkPLAbjvPgd4bt4Pj4JTSPj4cvm72DYad5FAS02T46HB6Fve4AjsIKD745",
-	"8NdOYm6cNLrtbqfZ7jXbhxedo5N27+Sg02ofHPwzezNIPOpb1cULdzblsFvm9MkOfgQVRxoDJrt1mNaC",
-	"9z9QqRmNnmWHH0e/P+dX4jIjSnM0YlvMv1hLcXmhvFwzHFQEs+E9IqIQlCZDJpWuimzEbpO50nlkw8p5",
-	"fV5ROo/4Pw1ZpEH6WBfWdnw0VAtVe2z4A3+SnW/275sdvyZ1Nit/n23QYwintOt8PAX6Kio4PkdrPu2S",
-	"fhVHmqc4lT8/cIGG5cUAKyA25KNYGCXXO8uaKGyPUxZ6Rvj85fP561Mr9GUNxGKuphCgYOgnQdupN2bE",
-	"riwhWivvtrDjc3JgNc4lj7AFlxGHbWwU2LhwuPBZDvmhC9pVIMZqArG5ZPJoit5ll9XAcwvJIOHiX77T",
-	"unnPrHVBEOZT4623uLRLqoqvUcUvfbVFzipL8LoQItcn1mkIlIeCQ3g3lftKIWq3IARLavh9LxFuP2YR",
-	"v41YZN0yfrmOt0MhibMAEi2w321OTM3V++vzFQX/aiYEwW343q2K/1Vt6TMXfMptU9a6Gk+uOdKqeMC5",
-	"izhnUssxvveGZ809PZWggOs+dw4U1DmDMeUjOCV+1n2c8DiKfBJEQKXKOp9XlxZ0hQgX1BYkq0oLJi2o",
-	"54oJXo+phiuQRRviTkKjTsyybbduI5JPqLzE5tNZU2nbmRvdLhHVILNQIoxXwrUh0XNLO0vGswEp5nWF",
-	"DybV+hdU83f1uHRqCdhRZECDy5FrSn8t5CVIMmScqTHY6GXGlW1D5X6MgF7Zn2x4M1NeGq+TNlDvo8vK",
-	"7k+I27ZGUcbSNubFmD6/TU3GUhTm1iSb2xsykqjJZ87xXArxQUsh3ovxI3N2LpYIS7VZS1GYp6TX7pGY",
-	"axaRhZ1L+vzcshCgMpqRAWhqaPOYTuFkLurSOd+ZJiHDYDwbALqbTdzneixFPBoTf/+q02rbcjjYhMzf",
-	"M1wjgqEmInbxfEpgKB6J6ACi+XHrS6Sf7G5tQhrcRj8LhQ8sFKrkCJOL5L54lJWfPzp8x9BjF521V76P",
-	"dgkt8rFgr1CEqhkPxlJwEasTW2M5C2D1u+0uOXPF+X0rXFHivxU27MMnY6AhSDRrJsG0dKBEFGvoc+c5",
-	"tQ2QqvweVrbLOTEYn0oxkqCU3yIfrPpoSUaf215lfipu+WS3IMfkKU4i5ORCxF0Dpb1WFqAs4whcTUAJ",
-	"Eca3cSBDBlFo1FcXk5wUVtVjpsyAWtJAu0ifPoevRvg1cpWELHNFE8EDpFgOPJzEBSObSXYpUUBlMKaD",
-	"KIs/NtufCzMiNhLcQ3I5ZByfNW8nT+WGEJK4QG8vIWF9jn6llGbmx5agJYMr82r6vK3Zqq9ZgN8ltcMx",
-	"hB0jntyPe2kMtVcVRJ1uvtne+UjpfHS+0yXMggrcQMYcI6Ip0cyAUHSOnaSx4oJDn0+A8usxi2DdYiKW",
-	"geaI9YZhTgOqwMU1Lwr3cSGS+dDj3781mPqYHYIN8vEaTH1KzzT5Dg8HyZDGAOQvaaeqfFhyGqdkkQaJ",
-	"DFP/iEHOihN8TFAp/1UJEDdDGgpdNbxLbjCQiWsO0kC2bLA02ro02OYhVQnLrBMx1a3Lgc8K7Uieq6c8",
-	"S+MrhIaUBy+WHIzQbYTQhX1Bt9HAaOEEmzd/XXOexd2SHtJrtC68j6D++y3Arq6o/MSqqWxt7flyiD/6",
-	"HmxMBr7DrZivsPNdl1hZe/sW11l5Wpk3W1r4U09A2tY2fN9ZSBvtVDFo/UmJC5VRbU91BUtCfJ6ct3aj",
-	"vcgU6Ac7wgfUxdBHatdbVe06ydBzUdW2ZAN2KbeGvVAE8QQ4RlzGMmqcNPbR6Or0uMW92Zw7Oq2WG1JN",
-	"iRKxDEARxrXI1d21tp1W1mq8qlmV2YDyCpwdcc4vv6NsmKlXMH7mLLrRLDdb6l4oJdUIPmomQWv5xBo+",
-	"l1ij4mBMqKpyWOfmqXQ7lWc9q1zIfPWfuYoMdubUjc3kXCG3uY21mUjluV3pYjEkUxDTCEgIQ8YhJAMb",
-	"3JAep+2wV26uFVCOFtKKOV3ZvvKkt0EaL60IQQxhSJxiuenN1+QeEKomJLdHtsppyK4/jQcRC7AIg783",
-	"P+0jwL3CQdwnAhYmvmsszLtmczCYr+8ZC5dBskUszE+zBAtx2keAhYWDuE8sLEy8EAvTNImJ7ToIE1Vs",
-	"mG5G1vQSyC4OKHg0K23zn7HQtizM16amIzeZ4da5G5Ezxi4kkV6BZnlLSIlXdb29yquHokwO3BwgC2+J",
-	"V0Bbbwk2eVUn7FXuvpffrTxUn/lUwpB9hdD6UstBF3srOmumbhuvsQDKeQBLm/Tl5v8GAAD//w==",
+	"7L0Lc9s41iD6V1Ca3rL9LSVL8iN+1NRed5Lu8WzSyTjOTu20fIcQeSRhTAFqALSjzrrq/pr7w+4vuYUD",
+	"8CVSEiXLjp14qqZjSSRwAByc9+NrIxDjieDAtWqcfG2MgIYg8c8gYsD1BfwRg9LnofkqBBVINtFM8MZJ",
+	"43IExLdPNaV9rMlCn+gREPs1UcC1R4TE7/z8Q2xAmP2dcMGBbAtJzL96RDW5pYpwoQklinIgLNxpNbyG",
+	"eZ1JCBsnWsbgNVQwgjE1cI3pl3fAh3rUOOl0j7zGhGoN0sD4f/9+1vwXbf7Zbh63/n3SvPrvPzW8hp5O",
+	"oHHSUFoyPmzc3XkN0HRYvUAJSsQygC1FbkAqJvipgTo00PdpcE0YJ/75oPme6mDkEy1IPAmpBiJ4NLWr",
+	"ce/VXsJet7CCXuP3dvP46r/3GtWwRyKgFuAq+GlfiSjWQD5fvCNiYA9HcA6BeejDBCS+bCHVkgbXCp+R",
+	"MGRK2x8XQz4Qckx146QRS9bw8gvptvePqiCW83HqjHC4Jb9+Pn9DBkISoMGIuMc9s7kGQjB7zziCqUDe",
+	"gNxSJBJDVRfOmIVFQPcOy2DemUOQdAy67n04c1jfDEZCAScsxDXY3XRLgGAkIEygl6AmgitokV8lnYy2",
+	"lBtB9TjiGMWdOCWU3NAoBhIJPgQzIuWk0z0iwYhKGhgA8ZLdMj3KfUeEHoHscXw8Am2fC9mQaUUoD4lv",
+	"roTvEaaIhElEAwhJf5oHuMnCVo83vAYzC7TEoeE1OB2bvSrd/UZ+v8vnXoF38+gKCxcgaysBaEL1KAdO",
+	"5fCr0I1FIKvloMIXc2dp9Dp9iWwjktIxPkYV8cvPnIf+ztIVqQ2sJOa6vIJ/GpzxzXC+h4uY0CEQGilB",
+	"FJ0qJG//lwippi0cwScjcUvGlE8J0zC2xOJ2JCJzUlHklj0SUajSRf0Rg5xmq/rJglKBK30hIqDckuSK",
+	"jVr9AOZsbOXg99vfZMhfpYgn9UHFx5dAmQxZE8DuweEiAM81jOvDZ55eAp4b8H7QDVikQZah+mDYqK80",
+	"1bEi8AfZ+mr/vtvyDd1S8WQipIbQs/ziCx1PIii8wPhEiqEEpbb8uSjppp935O3ufhXQQ0O1HQ4JqS5Z",
+	"cA16nqA085if7PQl0LEiNBwzTgLgGtkZF5oNmGXsHrkdATKMHs8ogll9IIFqsGyGknQGEsIkElMIzTsS",
+	"yDYyhgwCpDg9fhYEMDGvG15gxK1gBME1LKL4vxYX3HQrnrNt++3jyrNmIXDN9HQ5Fo5h3AdJtqnhpval",
+	"nVkMJcMFVyg31f3wkw1Qwqvg+pNJVOCZVvJjg4TDJ+JjEEtpxN23l3RoDs9Iu3YpCnp8OxDjMW0qMEKH",
+	"hnAHOTp8Ycowa01oFOEx+//ln1rGfssUkP1Od8FxJXLpqnitwBDySgmnCCWJmFmwXetEiglIzUAZSU2C",
+	"jiWfuZYs9OzNnH8T3dyrQnzNJlpcQ4UU/E+8AylrU5pKrU6JptfAyUCKsQMebpiIFT60pVKmx+GLfsf4",
+	"9QKA06nnwHzQ6VaBrMWkGv3HQmnHXKmFeTE7NQPlpw5hQONIm81qo5jLxvG4cXJ8fOw1xozbT50UJMY1",
+	"DEFakdfh8M8iZGCl3rJQ9RqpjvtRg5Uq6GQSOXq1+x9ltRF37OZPt5tuyr+MWSCFEgPdQhLaqpjFLAlR",
+	"BUFMSHjjLr/SnyQMzHC7mRK7a39Vu3WmwCWXD8CoICJ5aEvlEPs0p3QQqhQbckWMOM3CsvJRLfF+RvXw",
+	"EXYPpBSy/Pbsy/jYG9CURQ2zGeYP1Tj5fdl7jHOQbwsvW1JnaHC6Ybvtxt2Vg+W1CJEo8RsasfCTPUWv",
+	"MQal6BDc3tvjS7Z8SrY00xFsGYJpWJQCKoMR7UfQQlRIMGRAWQTho2BHkcwFI8qHYPECybIi1wAT85lJ",
+	"q7apStSYO+8DXK8ZcVdI9Rg3ruasD34J5+70A1zF2jtd83ZO4n7EArxmDUNOKm9Q/UubGy69tW7Q34T+",
+	"lF6uwrVEEdwyrjzyB5STPhRupNfQVA6NCFwmAU/imt8PJTdy85HJWrMPMljqpPBqWSCDzkMUd/tG0QCp",
+	"sguiyK2RckKIQANeg5IlN2+nmbNt7p3dWVNXJhjUeDmz7uE29mnoBlrtoqUXxOEns0ifjGVkoYQBzVlj",
+	"41VwDIeHr46br/a7B839dgjN4/39fhParwZBZ3DcpvDKXB8kAo1uu3vY7HSae+3LTvek3T5pt//VKC68",
+	"0R4cDWh40G+Gx0G/uX94PGjSzuFB81X76PDVq+7R8UEbzG4VkT3D8oEQWyQUYLEcpXsiODG3lWzV4Elb",
+	"LSvt1kJ+SwnsPs7B6ERlYYqMaTQQcgyh0Tv6Eui1ET9lHEHOEqclDfSTwi7QtPpuO4v4ypQdX/hiSNhI",
+	"68nJ7m6n+6rVbrVbnZOj9lF718y4+9MYNDWP/yWZdTdnq9v9ySqdDS8Z1PoXGr1G59Xh/kF7v537X6+R",
+	"PbcCW6lY7uwJ5+yQWhDGQ/hCXguuhRLkbxdETZWGsblJobU1mh9GEq/WEJSG8NwoIa+t4ZDHUZTqHNko",
+	"TmgwX4aSDnR92oxHt95C52Bztfkvh6pG9V6GYHhURnR/smj9OrWzfisEb3gN5G95ieM7QPFO96C9GMUl",
+	"0HDauLt6BCTPnXIFun/gzpwhBjkZQT0b0myVnPCFQv9YFDpnvr6lqf3aS/yhPgLoE4T3udLuQPBBxIJ7",
+	"irvmGM8ipDdv0Qj8bCTes8IpMz0iLCRbKfJuEWqX5YzbG5Roz1Jzu50373u1k6WxKDm7PCJbJpTTKBK3",
+	"Vt5FBe8pkdQqXfUhKOhi4rmdO8yd3UwF3TxRXcl08pd1LZt/WdO02dllKmcyqW/n/JjqgxPJhGR6ioaP",
+	"zOjhkX7s/EjO7mIUfvtnJheUjTFoLLG8onvcOQj2+038j/nU3O8fBM3jTtA1f5h/G9/GfjonoOOZkvqS",
+	"9fZhhfP1bmZ20xJ31twJKqWldNTcmP/jv3X3tZj8tdOL2+3u4X/r7qeOsL++vwy6v735fPvbm7Pb94X/",
+	"T/7z/j/XX3775/v2/x4+hBaxkGJYAWmt+2FwAU1rqwj/NYCrL+UXY6G28ra/J86iHlLWfxac6h5498ie",
+	"z3SL8uL586fO/4iFpt9K1ywi4R8GlDL+reVPssuq0g6NVngBY8o448PGyf7x8XG73X4Yt4mFYimz31IE",
+	"1/40iZV1BS51wuC1sAHeofX8JNE8TCt0WeaCvZ/nnXFRormbYi7A7iSirHhHGt15AS/ddjEEH8PXq4LX",
+	"Syjzt3Js6WxUqUeoIggNMYA9JXTK6fDrqv1D4CBp9PZLABPHRJ6Pn8u55AMRRy6g0ElN+fC4Ter7fGo9",
+	"rwQf8YiKg5FBD5qAgt+T7YN2e8do/pSTmNMbyiKjZRGlhQTz655nDQYXoOW0eTbQIHeeFGI5+nsWaHbD",
+	"9PQCVBxp9SAc7abTyotVmYC6vYIlsAjoTpWkv4YhtTjqrHw1AWkdmD9PzXIRjzuDdnB8/Aqax8eDV839",
+	"vUGneRQEtNk+OhwchfvdPhyFGV2KFUgXbiD1G6rhko3djek02/vN9uFl5+ikvX+y12m19/b+lb3pJKX7",
+	"KAe1171YZXh7A3JKqHsD+ZWEQMjwaUUFzMHoj1RqRqMXxH5yiO09xPpmgzuS50pRgSk+2+jdxF8wiHUs",
+	"i3FH7klrnyuu9+5Bt/L4+LjZ7jTbnUtkqY6rurduGNw+CfLwSYzT3WTgooYkDGIFoWfT7azJXivi4yn5",
+	"hQgn9/zTJSgPHP3xjd2KG/UhbtBTWAPs7z5m49EDNb55jMajYePKYRfLAX/24RWPG1PxQvc2TPd+hEiI",
+	"Qv7qY8j0y82vmCuo7mV/La5qTpx4GAeajKm8Bs34kGigBhVDpiYRnf5WRMD3yWMJsu51+kD3woO9V8ft",
+	"brvdbjyE1GjBX8KV0+zkp0b1ELCHJHgvmPUwmIXbtMC79C5XzWQRXqRVT54KkTs33OZJYCLazjeCiOeW",
+	"g9IgQimSBgEodWnHGUqKRRzyenEqcjbgqNM5fnUYNo/2wkFzP+iHzaP+cb950O0c9DtHlB692seImbyf",
+	"wY6Em5GNhJZvwxYndDoGrsmQaril01Yri3a5/PSx2z1qH3WP944aXi5GxwybxNiYDWbDkQEZs9YvmY4K",
+	"E9gU4cIkK9iqV93WJZQ3qbvwVAjvQMg+C0Pg9/NvnMV6JCT7E1/4twPtDXAG4bNxdZxzFQ8GLMAKVxPJ",
+	"blgEQ5cTlnd4iCy8aaNJOxhjQ6K0VNME5JgpZas45X34HCC0IY+BGIOyye7UPK8Ep1GPv09wltAAPX8e",
+	"uR2xYET0iCly9vE8C4t0hTZssYGngpTz4xueBCF+yICT+yaa/mXDmaZ/WSHVdH5k5IeVQx5r5J9WxGk+",
+	"SixmPWi+UcDm/TJhv6MYzjqheU+MmqwQzomzPPOYzlVJ3bcO86wH73cX+bmkoEX4wpOfWFzo/VjAdxUq",
+	"+qgZ5DVw9tnnJz6ejf1HTRH/RtnhNZD3O8gOf0xn5Hea/v0tMr9fKOu3o6w/gkPTblO2ud9enLWw3MvY",
+	"rxIzTJ8quJxTJLDoEMgb2H//2qARo1jN6vcrr8HU2y800Fh39CItfTWgkQLz4z9ikFO0fGTfXcCA8dJ3",
+	"WjK4sd/acq0Fu4n7LqJ9QHtUAwuINa7SC5I38pcyDzZKvN1Ac0ssDZnSICF0xbueEpFOyuM+NVuHdaZu",
+	"b836K7d2dm1JYHXPyNtk4QmFreWvmgkC3SgSVZxEDbMA7tOWcnWS1ZNErafnpF+EV/cipZvAqgfAqXmk",
+	"yVXXNuyahk8snpflnGyftJBorb+P5xGTD9+xMdNvvwQA4TNyOM6IV/laKpgSRw6stGqz5myhyMis9NQV",
+	"hHTpdH0YCAnmrBkfuojuDfsmc2Ba0KjKJ/RRRZgmAeWnhNoKrxxs+xGMQCfbtg8Jgmd/4UI/qVQsLl5n",
+	"KFhc/xvB4WmBqn8RMQ/vWXdTw/i3ZKTneWOyLkdbdeysW2n/qYFZNBF8zu17sLtTqPXqKhZl9tZi/dCn",
+	"hHETOo0EDS+FeEflfQm2G/stsrB0yOeEgUl11b4Ip4aWRWYFrn2TOVKk0UaU2+8c7++190l/qkE9UIlX",
+	"A4RH6ECDJCGYsSRg0IhXBVpSXRuLEz8puXIiIRA8ZGaJv1gn+D3RzNZ2ei9CNmDww9C4EVWuwllIFOMB",
+	"5MoZcJJ0DnEJpDTcMFaW5kmJ2hg/5mu0PSXse0Dbz0OafV5sPKuoUs/YoGMhOltYUz7f2tEm1EJ4SiYi",
+	"imYEDewJ6ScR2T4xu66ee7y2jey6cCX4H9fwtSDnvAhWMbF8xLQyWgdlHHfdfYV/OJA/JfUJ866CEcM+",
+	"lbPh0ZLya2wAlBDY9fpaLKAXmwi6jsdjKqezj/bidnsvCNr4L7gX7Ze7ybczD7lRZx6yH8Mw3LWfbVig",
+	"kOAqEZwlVUJSeqWFplHjpGMetKd1CXKMdMnB0fAayRKu7kN+5mHoHIJkcMFDfbn4JpmAzKquPB0aFXPq",
+	"osDvK7u5QNKzWI8MJ7QvXrpeXM+kWi7mVLiYbqYIjCd6umFhi87MgdHifEjwWuEOPi30SJs6voeQUSuu",
+	"3AdNKkd8LgjizE3NS+wRktXiynrlJGtzjalnN2fDyJQos2bqv3/68BvmFzBFEo0SQltBgnICPBCZqdEq",
+	"l8M/2RNKKEw3BgG5R71zg5ShVUpp9DHHCh3zKPdRTA1KNiuDZ/0szRkQy5nRfY5NN4kBbksRNaITINs+",
+	"Vh70d06IETG2VI/nAtCxt3O5QrzvER9QBg8dUr39MgHJgAegzI8Y/cooD+ATaM34UPk236PI22dlnzoo",
+	"lTx8NxN2UQsdneu/IKJ8bQCPx4b5rh2Qsd57VyVFw0uKzkyTbduA76Y0JBbnmz2fjYR8lgZ1RezZMJYL",
+	"ZfvVAktz42WlF4Wc1wTWtcWdTMq9wNEiSnXa/lbPGk8HhPJpq9jjvaptc5p++JpqGAo53cxKCyPOEtFy",
+	"T9Xc53K4t0fUSNzyRP7NMrb2Dg8KTYNbPW4JRSiC2EijhkQnbqCu197Pt4s3BHtAJTECb2b0w+F63I6H",
+	"8yoPick1wCRtRloMOUNizzihZAC3ZAxDao2YSDcKNSH3q/Z/Lj1a1Me1EAzv9ttgClCpTrARcnWTWt/K",
+	"x77X4zla55NtP+bXXNzyX7Ce1P8yipdPtBA7WGzSbuutZBoUGUR0SAzpSUPwZ1d6uF+ofrltJ/0/2YT/",
+	"pzzbzrZH/ke9J3f+q6KSpvU3z+7YHtGC7HUJjSYjiiCzIIcELfI+VhoZeR+GzDVr8FMU87ETGLhGxT3u",
+	"/yY4eOQNk4jqU4+8/WItiNlfZzIYsRvwyDvGryE85x55T1nUF1888oHDG8lu4OdYMQ5KeT3+aUQlfBSM",
+	"a89eeI/8bzoeg/RIdqU8cknV9S+0L1ngkY/iFuTP5x45U4opTbn2evxSTFjwlg+ZAfD9p18u/30WRf/O",
+	"hvBb5BNgqzWkGXjTeDQtnd1et1i59Kz5L9r8s908vvq65+1176q3vqIXy9c6hU2LrtJT4vM4inxyO2IR",
+	"EIZd2SjBuLkWuQAaNhHmBibjjqm2vXsP9xu5tr5tr2EGyZvPJNDwA4+myefZtr+JNa2KCLuyAmj5KdOm",
+	"Kgo7Zjz9XLFXFsU3yL5mBrxLgyE3mAvxCUfEns3OfLGuyOH2Q/T/AwEKQxvpD7VM+HwI8S2ojee3IxFV",
+	"lfG11OYnHOivBjX9pahdRt1SHlyd1aRP36VWtjJXTngd1bYh9/HxsVvUtv+TFhN/SxHXWxsDFPC3h+yo",
+	"hHft3M6CvbzdblApnc0s6zT6u1vXVQXKzU5Ph0MJQ2qdSGvgUz8OrkG/gQHjbB1p0b5/lkGRG+rOawwY",
+	"RGHVAcnEo5D216wl8Sn2Jyzou26hyXWwPyUIpqEG7huV4kSn3c4khFns3es2ct3XDw8O9g6W9F8vnqBd",
+	"+NV8olM+uBqnvWi3Vzt3pt6ACoCHWGI+Ld/RFyICavHVLjZlieXdWXi3J+aEv/zCIg1ytsL4wWHF0Uoj",
+	"gVRIjhfm++RkkxIH2anmXI/XQLb3221yOwJOhuwGePFur7A9Rq2fgdpIhiWgtVj+1F3VwabEoD1LCryG",
+	"ElLbEqeJlmzptde4humZ+mTHdZ9+i8d9LN5SljYrtN0FXHARbtVAzTl1HB6dtT2cZaI6G7TOU1VWh9TM",
+	"SaPowwC9QSuJPLnSDHdXXknbms54A23FgVNi5Et7QZjGKAIudGueCnKG7dkhJP1pPq5km5JfP5+/2cnJ",
+	"tUZxKwTMjOmUSJgA1YQZGb8fayMOs8EApFH4kMPZ4EGDUYndcb/dLon1cziBS6a9dzeVT3agRVej+uTX",
+	"uRIvct8zlPtqteR5KAFvPsZWikG2H6LZgcoyHwQZgyJUAgmogqYCrphmNxink5C+mKsJBFlAVZqt7uVq",
+	"LHhJFZMq6jZ/FZ8SBa8Ie5JhFnPNIkKT8MlCtEMyt/IMinLiYzKnn1evkXYky7AJdZ7L+fQaoq+Eeb/h",
+	"NaJCKPnVXD17/oryBHg1/8E/R1STW0MEb6XgGEhVeVg5kwJwQ6dHjA9JaP19s3aCSmqx3NheKPCz6Neq",
+	"Q07rCc039tkWHgEdA3pKTtOL2W0T4FoyUGR7nuVz/Rta6gFZuJ7dCpkr1/uxTFXGNBgxDk2DJKizuGWJ",
+	"EFpkvt3W/G6vmhoJqcmtkKGqpeakDsQyLKN4THkGiXtyERj7Xvv4MG8+NqScWHKPTsdZmPbbx4erSI5F",
+	"LFpK0dZwwD1rF1Ytf9U8MfG78z4Yjrw5D8SL4fybGc4f0+68jlH4HhbgmvL9i1n3uxTvH9N8Wxk7EK2H",
+	"POuEVpjJakNVHTyRVRWuEANd6BCgsDclWHZYGQIbAsdgF3z91HycklvGVYuccQI3Irqxglbmq80rKEn5",
+	"YvNaXdNXltT8KY2b3VCKrh0QNyE19pU3Q4xzO2GjsWst1hVnHrq64nADcio45P60DQd/jUFpo6PNViKv",
+	"uT1zbh0mfHAtKbFo7CI6KDFwmaNEwFAlIxo45fjEQEjiJ/D5NqipClzfc6390gCqJCve6jkrcYqZa6ht",
+	"pKBdVwFVr1ZyBtpLst5dLocWPdbFnpl5PXir8CSW0aUwtPAClIhuXBxgmeVQjrR5S5HPF++MLEolhEYY",
+	"LQiiHhnTCXpsmDaHnqmI+w+hGVbdYg3j8zBZTJHW71dQ+pUwp3QKa6FRmDRXY6Bc5OSKqJR1DSsfVsfs",
+	"fred6yyWi5yhUSRusWebEYgDGkWb3PvZLmhlRX3MuPvUWcJ1c0vM3e/C3iU26jXPoTqEbwXTj7kWc2Og",
+	"IiGucaOzaYgWIlJpZ1R4w1QgsEfkdh80xWuwMZJRsbp1d6XS4ZECb5M0LmE8iaiGOdQjt1ZpkzrKqgRu",
+	"Wc6mhGibplHk53gkUuI0n2TaGWy+Hy2pPJ71sHgmOvRxOFJx2jUgrRQ/01yUs8nkPJxjFKeTifJIHxQL",
+	"weo/hpYVolCZ9uwXYzo1ypJRNGaQbduGs6qdghWzJmItcyQvsk6uiifFfV4TRb5zZ27tar9rvvgALt98",
+	"jf8Xl++GCyXX8ALXRpkN3bgXY9L3Z0yaW6b7EQ1Mj+ZRLlg3ejxv3ij4aVdzN9e2Z6y0Ff+Ihabf5J7d",
+	"j1VZuK/mukaWElXE6gsYU8ZdKOBKF3Rdemnhvi8CP2wwATnjPV5pnjtJaja6kjyVKSiBGAPp0+CaUNXj",
+	"lY/EPMLc3lylH3TIEv+jhAHIE8J4EMUhNN3bTQNE003urxnuMO8GrR4DsTyBqsIOSvV8HZipU7OZgX3d",
+	"yPXpJinQK1CU3AgNr2FWG0E4hJ+pMvtxy66ZIS8DFsEFTIRi2gDrNf7gBikDiV0ZqRr1BZVmgAmICZYp",
+	"GUPIzCPmwkRp9yMbjzkGbNd4KSm3K0YNjarr96hPuCIDEVBprlrhy82RtFkV9NH0u9mJ14L2qqaPFzup",
+	"uZfQVuyReEK0IJ3DuX7fGRHzcK7Ps+N1Dqt9nhGdirhCKDrj5CykE8P1yGsqQzRE/P3Th98WxWVkMcya",
+	"XoNyDmcST3ocHdjeq8MjW1TMhjVPqDKS9Y5F9SLh9Bpfmul4zTH98vMULSt73VeHRxiNnVT0WDmQW8ZR",
+	"dUIfC0apaUbnzsPmsGNLvUxTPnokC0ySTXARRzPml6MlMhUz99wd8Gr+gTLmr8PVSqbQR7u5pZnXg/ce",
+	"QsgEpMFKCH+ebrRyLuqMUr+hGi7ZuNpF6eJX3CqIFuKaTCIaANk+//SBHB22OzsFvSWkGpraDOctzw9w",
+	"x7FhM7l1NVa7u4orvlor7S2HCZtAZWuM/XYI7eZfaJNZ2xLzFJH8SeLqPfDQHeAmsfFbWVdSc8RDudDc",
+	"Xi23KVcbFNwh5ZpjigF50POYFzzi9ATb8BbjnmuFS9wwuEWhf5zVBHVWfmtQMNLHhu0Ij1xTRouQTrcS",
+	"D21aVOam02r7Hkmqy7Rear88ndovLwVZXgqyPHxBlpdw6B8iHPqlDMe6MsdLqPb37l37xtHbxdjb5+JP",
+	"mo0YXvmVlVOXUvEew30JU4sspR2v3d1fYMptd6v0WUd3f5tLmJNIY0OYF03fPTicP3l1MYsqRoxhlp3u",
+	"EYnA8BblkZANsfqv30Qu6//bd1bSLWyqAxJ4AETRqSpw71PCtOrxYcxCSOIzzVZ+vnjXVHQA5Geq4HDf",
+	"vtMHjVEbFr9T5gen2BigWckAkQlVcsB/N9E83j2qYoLr0fYE5+5z27CK9Yoal41OnnVs2+YtuXKcwQiC",
+	"awgJHVLGVYXrqrKi/FO72K7M96pvVKtMUWV2A8b/DBi3CgTuLeMuGjOX4EHEDUibCNIiZ5pEQJUmHZsW",
+	"kQv+xqTVx/EZmBUVo74xAXZB5LGXr2e8IYZl5kq6Uy2jIHNk+Sxs2+BlHFnakbvpZNtWbNejLbXTqnvp",
+	"F1x5r8G4FTmY4B+l0PZavKN9iDa8N+fzJ7qbvXCbcSKZwcpB5lHxeq9nYHf38b40L9fNbAXSd+nuZ+Z3",
+	"99w9TWLysIFV2sojRw43GnBetZK1t+BqgUV7JjrE0NX5YQXz7IpIjb3GSI+jjeRUua0/TVR+czP3yXv2",
+	"c6IjWsE/1wIgn6Jve04ty4AqmXXXPpX7Yur5QjLxuG6hJfBscm1Xleq7DZBjeooPzTPZsTANu7VSSmat",
+	"+hjLGwa3JDcUwUY7M2iyNxPk0G4enzV/oc3B1deju2b+4/4qHzvdzYl/Sw/jvpj3eRLWiYMp7/+ESpt0",
+	"4hLZrJWUko9nl6//RmyvS1CnRI+EAkL7CrhG2565vUzaeOeHo5ibFed+OFkqDfM7tbHxEwkKOSHTZBwr",
+	"TfpAMmHpRVaqKSs9riyUOsGfi6El12N6tadXtuK8B1cXcs0X60binfFSdvh2rEB61ryys8H07m+ewe9M",
+	"VslLLlpVgVxdmpxN6l8nZb8cwLaapJdDr/tcvqdiSS+Zvh/S3L2x5PNcGE/GNDvt9j0jNjZ0trl7saDK",
+	"W3ohAjEGZeMXMEE5bYBTjnZl6IjDkhDkBqRiwlbrTS4I/TOWgCEikPoacxdlo+EbMxUAVhMV31N05n6+",
+	"eGe7nzI+JH4sI+yvaRixT7Rw25STJk+Ib6f10XCGzkE9gh6XMIwjKgl8SXr8OhN1aGmntfL4X1l457eI",
+	"FVRREEnFFkqwLVjVUGQ7Owe0bOJBoM7/q9hS5OJtl6gp1/RLUmnZJgz2eCTEdZNKEfNwx7qx7dlZ+326",
+	"FqxrkkLCzFpPbQepW6YgS/bbmEg8c3brnPfVnLSY87CqcPUSFlUv0rpTRZ3ySLMB0lIYrsQs7Ppy8M7M",
+	"vyIrmT2FdYhOlEjCs75EBWPKNQusjou1ZdKknrR8/Fy2e2LbdWMf2h6vmbBDluTrmMt134Qd7VrfxjLK",
+	"YtR+nmIYutJJS2v8wua5q+yxNNqz+HDu6wGLAH1f9s+3XzRwZT3oFZTTamHYo9S9lH7+jOCxQHD7F3Up",
+	"wpfiY5IVE0RCOUjtn29sHHwOudREMq7d2Jpi9QJlSIj7Wds3whjcuwalPlIJXCOe2o965P50XQA5Vj//",
+	"MLgAagNozKT4koU1AeA3cxMjlw0kwbbcQ3gVNiSncnoerss+ZiqtVLIOm1E11w6bDeGRvuUGzsNvcNc3",
+	"n3M00ieUc6FtCyOMysnCAxTZ9nOdam2x+B3fI/lvz42ENPvlGxH3I9jBBkv5rx1KfRgMFOjZl362DQN2",
+	"/B28gGICnBgQTzKG3+MZp6nvRUsz1qmU7AZrZeket94iwbO2EZnLCNPV8d0tRYw2QYAGo8ygne2Zu4ZZ",
+	"z0nEx6wVrMr3grXYWuywW97gFXvkorCXx4+EteS/66xEgnNYWDc7yFmRV8LyR8xLSWdcDb5KK1fSAH2W",
+	"uXzACnVWahkIW6suGckjncWxc4hgGQLuddeoBrIg2KwzN9gs0xT2ZqvKGOrO/ojB/W7oTu1YjGThSYiR",
+	"FmQE0YS8FhMWYYuNCfkjBmmTuwib9Up0c1pLTpSq7Dc/r1hgMj7K0giVrRsBZoxoOqNX7LTIBx5NCRe8",
+	"mTmsety307vCc/ZDdmn9goOfcuIkI7OifHJdrhtKoS/+PNj/5z/epfCbYWMFhX1tzRk6115/3tB2cWm+",
+	"nRm9D2SA7VUgxGViS52scsfySXP9+2tOa1vo1Br+U3oaiwtD2tMdCqMScqcoDeIoaho1nzAewhd3xvkz",
+	"TU94waH2IefDtCoLJXkkSdE9QNZgXkjbEs3DAytGlpf0qSCiqlPLe6y8iosTvMC2EqJh4ULfvOCE5oBC",
+	"l8+AYUwmslSybQiU41rER9bg41vp1mBvxKKAmDwRJp9d/uimDBhRYlXO0aR2LZo0P2I22QOn+J4so8Me",
+	"seMn7NaC3+PbbMiF2RisTLFD6FjwoSP2iA6WK6wSADyfJm8ofSpZe2WKH3fi8+o1LHO8dB3VrJBW++gC",
+	"AM66OpxVgoDI17NKYOFxZJQF+COmkZGeuNBvk7+dGuS+fp19Mprg5YhytOKaKyfdJ8zGU/9kqKvUNFLl",
+	"hasZRKyOKaggQWdpqrV9wlCQTreQp7C6eDKnP8H8rOoEvr8Lw4yKbayENOojD9c0cOdwWOTKLbn9WO8+",
+	"ONS6z52oto5i5D/V1JJuJOYli4Ur5anQAqgmEEWo8GQxXOKW97ij+IqEgmz7nxylJ35K4Vut1s6p4dET",
+	"wRWobCTGsfVGhORvYTkT32jnAZvQyIlM6ec8g33siiYq6XSWWPRDVFFd035n50iYs9eYlQiSFwvf2CGK",
+	"X7nBCl9W2kjSXcn/XXgtbc527kB+k4CcM838nIL8qQzyeQnkN2WQ31SB/DEH3ccK6NY0b1i0fTYuVgfu",
+	"Kkur2pg+VXP8Hu+dcdufN4EhjX7el7HowUXsoLJab05AYlBRFHVL2TwLp712ukcPUV9jxl/lfLc1K/Wm",
+	"e3uPSMr0mNch3eUMqscRaGbmXQfWq7kJYbXK6s4odPVK6uYrQT+XcrmlrV4HT2Y9Mo+DJYVZV4dzHjX7",
+	"LKM55MT8Sj5fvEv4tvXiVNbx2fcMzhx0uvcTKw863YVi5X5ZrIxl9DHRyar6CZdcnWhBmsnckEYgcUj/",
+	"+eJdnUSi1dBu5uyWIl2pU9nDYFlpmhqQVFKaNPCmosqy1pL1Yw1ESAyeTDY6EQRtljmNlUsyx9or9ROv",
+	"rI+8nIpelYG14NAqtmLpKd3PM/kUXH6Z+26hn6+OiPjAjoAFVv8XE/+PYOKvNOmnJs4efzHpv5j0X0z6",
+	"mzLpV9jvO90X+33NQnAbMNavYpm/t8nxSRjXagkZuRJ7z7a9cn4Ri5d4VVlM6Yl0I57b59kK0KkVAeHI",
+	"ZKVO+yHyt3O7VtXbuVPR2zmT+Neb7Dx7/2n2ZvYamsoh6Dl1kvG3wiE9utJVvAnL6VzpkB9I1yjNUweW",
+	"TV3Wh+kEXqs2yqr4sqnDr69yl67eilH5QgKhfRHrPGmyWB+BxmDEgEo5tcHphQDMLETeVmrTI1BABiKW",
+	"m2YNueXV2IHHxLu6NB9pa5nyPyZ5/36uSAEdlt6Qp+yXm+uEe/G41VIoHte9Vt+XZnXts+FQwnCdtnD9",
+	"OLgGrdbOoLPz/4yjlFLmyqRhwCCqU5x7wc0sr7j2NjkwV2zUms30C5qCLsU18Jk1HFWb4SpTIWu0eLiG",
+	"2cCjSjFz6S65BdfeoL+xVXfHlQr4tMANkdW3HTFtS9wsKLVZ2sMR0+f16rlLajNIV8zykqDWyl5Ot+wi",
+	"GcAOlvP5lgCvrPOu4vGYVrfmSRI6/4hBThMHWlJqshe323tB0MZ/4f/7f/5f+8Vu8o1PbHogjmDftWYa",
+	"92YYhrvJk7d2KviiyS1VJIh1HT1nKQIahFoF+y5yZ/H4NWhqMKKHK2SVX8PD1rBKd1u9TlxN69PE+7KO",
+	"PCEv8o/DMvsYsXuzKoORhXkOqvjUWEiw4Rvq7IayKLGxl43VWmgarUzi61yc3OnUPlR0oKx4mEhbXJhc",
+	"JQFPXC7TeqYPfDTf7mpWCUj7Elky9tWCfglyrO78JM05o3p25LS+T026lL9a+RVeLdt5u4Wr7fh6LeCd",
+	"G77KQ8ohcwtZX/0EJDZ7z8X/YN7+2pJtEqNkIS9evVWE23QVuZ21B7dCb/ciMA9D/ItzLIOh0qM9KwpW",
+	"HJ2PIu5Jb47c2Gv4zqOoXDqkBDNBYF1QVkhCTy8lVjafGwherSUvJqCzhHu2BNPAkBt0pKVeuplig2vh",
+	"Wm7aD5N6pL4gWKq5FfvSOv1auBtjqzHsJkxxN/fQLtZoOHWFEmzLcSCxArmliAZOue3HjA4IWz9s3u5X",
+	"VxnOlnRYETAFuJ+XYuI4SzVDsZU7jLqo5oUNiLSKa2YZw77QivgFDdyW088vIdXHnY3Ga8CNLSgYSnYD",
+	"yb9OlIgY3hTzj/tGMcwFnxE5aCAFn46tf+p6TOV1w2sEI6rfp9PYrjFpR8e6tUIKOLKwaBneu+XGAi2c",
+	"h/2UOBgMIlg/DHo3IVw39SL/ewaWFONqoAZMKm2uewaTZ0u1tGcLx9dQGf9IOP/qPMByvGSMM0Occld1",
+	"1Whci+U2GCpITRJVeG6e+xQPh6DmPXVXwTokDCsjai4xsG3oyu1QbqMlLQRbKr0x7oxdZJi9+xWdKMvK",
+	"ZUGxu8/WFMOC6y5bsT9hQXuChGskuN09yFXA8lJD8EF7Dm7Zwv9OGl6MaUpI/XGBde51rLQYE/MY48NE",
+	"nkv8W4Dt7omKJxMhbcmhpBKZ60aw325bCjxkN8DXd0zm4Jwx3x2Ur6mWbPwmtggDas6h5MWePJlObt9S",
+	"2fJidYnI5hCtiGijvPawAY0pp4rMCoqzG5kT5gvzLtcb8qbD7v4KweYzW7Xy5j7PznMzq158LqvVKltj",
+	"Q/N3bbVNZOoNqAB46PTPMqdI4pqW24xL0T6LbmQe5Iolls62zG4+vKGaEvcIFhxzhs4JnUaChi1y7rgN",
+	"44k2VGpXUd04yvVrq+VonWEydeIq7PBjyrgLo5ilbql/0+1eHp65m5U0oqtizNaut6XI20s6RBndxZb5",
+	"5gufjICGIOvsWGUOrgWA1fdOz5ixIwZcN92MzXkdrv3Sc35y5APKIgjnVAefX5629e+T5tV/r4x/CyvN",
+	"J2mDXOs/HtHJBDiE2Ibw8+XrtRvjLl16rTWnU8cxtm+eKX29+MaGts5UDhKv4mCu5qJfhs6r+jBWdtl7",
+	"RMXBCDVNxrG4n2Pt/jpFVGuHQ5WwfAPe9rQe9HwQZ84J98vLqZCsKiRi9nTyNT4rclX6SkSxhjwVNW9g",
+	"26rTpJi34K50nLI/FFFOshqkFUWUIJZMTz+ZXbUogCzhLDZvlbcxK/Oe1tU0oruZmNAgwPRqcQ1pE0P/",
+	"DDNF2J/Uxkxb0ub1uP8zUAmSfMXH7/wTQsnf/3lJbrFguS9FBMon2znFhUxAjhmmTyms3OurYOL3+HYI",
+	"EQyxO2TuCY+oCQ2gqWBCpflxx/Z1STrZ21BeMTFqsMs/6PE0c58YNV+1yAVQw4sJBwgV8d+W+ne1zBOt",
+	"syjCWOg5v/9TMg2tD7dYc8B2U1r4pBnutMexX2E2ew5wPHR9K1rkDA2hIDE2zzwreDStDYkCjBSPpjNB",
+	"AwprkolbVBx73IV4t8i5jSQo1kt24c62sygzOg1AmK3QvJPtUo9vS7unO17FMwt2auYZt0fWbL5kHC8N",
+	"eK+3zDOCWGR2UxJH0xxaD0Erst/uEP/cfm/w21wEi6No1zRwUfe8gS+J88qwMxlmb+Z+/NtRzjfAGYSu",
+	"4MAgErdWu84/+toR6sKXn2XUOGmMtJ6ok93dSAwZb6WynuAR49AKxNiQ07Hgu8K83N296bbau8k42KUd",
+	"74UZfQHCuzL1hEZRhhC5vTX0aBmWp2PwkNyaL9cfzZ11eUSUDypGtG1QJ5OktWx+hgLOVi4U1ZTKV+ou",
+	"btkICxfkQnqq718pBqhireitu4b7YAy+j+ZplEteS0COQG1g3gsOveBQbRzKGfnwx8bdnetIkcTV0AD1",
+	"Tqv+NjJTv5FzE9OOzVzNIBkyPYr7OHX6QvZXqQtk44xgoddBHFkPgkwzMjOpx5rukgNo5vfn7OO5R/ox",
+	"i7SLNelxw14iwYdNGXPO+LCZCRiJFugRvyL/w5D+Hv9I9Uh55O+fPvzmIWyxSjIleC5L2TVZH4goErez",
+	"sLbI2xuQ0x7f//IFXzv48iUtx4NRxugJGEGyNByxL0IjRXztWe231zj52kNZt9fweom0i39n8q59yCgu",
+	"+EOmpuDHkvLSM4dspKasXHcJLFpUtazwaOt7ByMBqkoJxZ27cBVbDQ+nxWhIl3XEFKFqyoORFFzEtm65",
+	"cIUbT4iPfXR6fL7rzOkhPqFc3YJUxO+2u+QsCGCiIfStP58S/52wkoHf4w58TscWLA63Vbk/ea+/XR6Z",
+	"iChSJOaaRba9pkMGZnZAjCcR4JxGXLJ6qN0Fo0wobOycjG19OxKoS1yNuYHIL64u9+E8vNvNXjanlbSd",
+	"SeOLqYymBOteJgkbLoOpL/QIH1WEhqFMKi8hQKgFGRD/8hdyKadmP5gmItYp2PYCOk+eHjGVDk+oJr6B",
+	"itMJa03pOCkLlX73HyW47zIweY8zrkEibYNc51IcJRSB8t0VyXbJCdyU9K2OglTqhIyZVR963DpMIhHQ",
+	"lFSY8+5xP9dJAOW/ZtMstRkySd6cX5Bmk04mTRaSs48fSbOJWg5Zqgv0+Ha6c342oo8694zb09/BdU+o",
+	"0mDLbLkkVwsPegZ7nPbFDbj6B25DrLAZsQCcjd3R2vfnlyXKajbakq+WkMNd95LaNc/mjNMZrfUaro1C",
+	"46TRbnVbbVfuzhxX46Sx12q39rA6th6hzLBrEKomVprnjY43BhuF8Hu13SB7ZLcwVOPOW/4CXkMnnJtX",
+	"ru68lWDc/SkNf33yoH6toEnn4d1jwF418T0XXUXA11jKahOsf9wrzvO13FF8raOqGuYBNn4OvLtWBn2m",
+	"YGe/YoOkR93/mZmfwNp3XbXElz2Q65OB73Arvib24qd+PzI4H3H7UBfPfsQ2id9in+zE33zhuzQMz1Jj",
+	"xI+7DXV6mv5gO3Ufuf8biwsbUAeezgo2piWsvaRHUhbm7cUfsdCY4FyZiJ0GI46FdKbW2WKmAbXtBk/K",
+	"GbsBndCA6WmPb/vN5ph+aeIIzQnInMnR98iB1263zf9zEY47JK1ybedl2hZUa/X4GRqdsGH0hCptfkJX",
+	"1EH7ldX/RW4vTxo/g6Zl64T6FfQ/cPUYCmoLe5st6Lbb87z26XO5rbVj3HmN/XZn+XsxT11UoX1pb/lL",
+	"AyH7LAytn2K/vb/8DS70LyLmoTUPD2gc6eUvQRo4lPjTEfNznvTfF7pBrgza1nm6aNZf8TU701UuybLx",
+	"K2gyeyBe2nEKrXoWz80deVakKitA8M3BtiGEu2lU+iZMAk/cNPY8rGI/mkFsni2skoO9Y6VWeBinyEIi",
+	"ZAgSo+wmdGidhf5PWkx8su1IJum02zutHvdnmhr7lhMlJY4ropuYRtdMKcapij0l1M6AmmNPjVVJlRaT",
+	"OpuqrtkkcXovfxgiG/JV45DNHTB0eXVmWqZWuQBuZHk1BunTMJf6+EjM+PvnrXiBygekcgy26tfVOW35",
+	"snuNiVAVd/o1uu6d67E8eYuca2I7BKXxe6GkA+1bzzh6lvqAjbR73JdAw6krUZhWc7S9Mp0fLfFNKtsL",
+	"moVp8+U9W3Szx+dW3cQnbZnUIeMuPzp1bjv3Xu6hHs8FyNkynJkrXIL1JC6iInZzigfl/Mo/i3Caq/CB",
+	"cVdZYOLuf5Rr2ZQ17ZzZ90zq18IWmSWvBddCCfK3C6KmyuYOMgNPYH8YyUYS7t/InsW0kqy2UhR9GMxF",
+	"kZq1GCyp+Drbrt9NfnV3dVcMenUVVmeIVWctYmVDSZ42pdpvH9fSagYRszG++50aU7i0iEsh3lE5BPve",
+	"QZ31uHQxCN9DyKit7vo49HTTFNKRowp8XEYi50kzOYlysVqe18jTdB8rm2xrDEHG32xsLXbAAtjBIJFJ",
+	"RA1thC8Y5D+HlBggZinJ6ooyygUvTPxbMnE8yW/Execi+XyvbwiG3VYVRjTfF0Khst7TjnMbforx0Knm",
+	"c4rRhpaljl2gU4/vt/dtarY2jN9IDf9E3nw+aGKN/STcmllW/PaSDpOKS6e2oOUtU0D2O91F3NhCfB+p",
+	"ng0QnCrJurscY6mL5HrK9qn9To2FTCQ2kccEoF8wOOy5sguHxGuwC6+aG9ig2HwRNuL/ZBU331YcVvne",
+	"AwySjgQ20rcacX+Fe+miid64IXXwqYtWLxbZCovsWhj+rcycGLUXVCSLfZ6EdIbnuJ4LREiSe/Z09pI5",
+	"60/CZHq8L8Ip1js2H5l0PWRbxGehT5i5lTRsGqZzQijGLidpZOb3kA0GIBUOl8Wvbin74n8g0BBaZrjf",
+	"blcwM6yL49bimo45/mZHKywvz+3Itv9ffq7Y4HRnBf5nd29z/O/B9FizBSVdNhUmqAxG7AaKaut9ldU6",
+	"+uj+Kp4ou9nhd0Ys7yEevKiwNcm1I3KbVGGfbIzkMqsin0kMTRIZ0N189vqdbSWNDGDbL0Rm+Tun6QM9",
+	"jk8wTfowsM5zAl9sOu65VoSFJ2kpaxKBttbCkA2ZVh7xmzYN4t9+i5xxwsIepxEaKgm29ivlgCapmMcL",
+	"TYPZ8djF/moPY2OE1RXmCuNAkzGV12BL4AEdN7yG60T6W9EW+D55LLEb7nX6QPfCg71Xx+1uu93eGM3N",
+	"11XFhTc2bRHEUZ+JMXBVIvzjWg/nJCPOJ7oV+Y+LLYYWG8uU1l3PdYlsdUT3UtsKvpxKPhGz3VxdAKwj",
+	"cNh9DZt6uLxLLD6QUDwUcV1+GFtoX0xXYmfP0aNVpSAuXjui9aPpfQ+AnzMmiqX4mRomlp7zr6DnHXJ7",
+	"RUL74x70EtX+ARAir87XwIZnlCawXO9HCreliJ8TYKx0lnvBPy1r8WSbOq0dXMEWJ6S1d2rRRAvB48lo",
+	"mbY7BB5gQftvK3qtTva/I6X3RXyqq60+mviUTwqb27cqIRfu2er4sk4x1Nkj/SlhYS2qYFf1jin93kHz",
+	"FOLE7hP9laQqPZeYrx9eGsCQsHGKfd+NIFBpFjoLQ0Ldak9cfWmChROsoiQGuQCtt1xLSs7fkO3+lNhy",
+	"eYSFOx4RsscptypT0bxUrlHTInYHrZ0JlPYI3NhadJQE0wDbbJ85kEhiF3KRbnbMFa1Bdj6rlWZUZW2B",
+	"A+04cNTpHL86DJtHe+GguR/0w+ZR/7jfPOh2DvqdI0qPXu1nNTLNrm5U3EiIysaMPCmVerHvvAgo9ew7",
+	"aW3JbZojIjuPKaqUI8nqEgPzWp4W3CPu64UrPwrSYYzX98aWN34hZjP4M3tozZthjWNzr8aLrfKb2Coz",
+	"WithLG6gHrn1vu8CDpup3bDMY8CtazS1HqV5/CtY/m2Xg5fL9LQM/0n7yZnrYw9rSTyixQrbFsB2ILU1",
+	"vmNNtoUkE9v4tJ4l9FfQcxBkBacBLuZFHvkmPoOliPR8yn0sdRhYxD+xrQDFgPg0iHyP+FlkoG+rpRqi",
+	"hTUfe9xn3Ba9Z4J/lELbRb2jfYj8tLC7DQm02R1J60xbi1Jjfw3Bwdw22uO3IxEB2c5PSZgiwQiCawgJ",
+	"HVLGXVpsEjWPZUM/fr7csWGMaKlQ6MnF8MBctCLW9scgejNmt922UYdJoYaaJge7W9mtXtPUQIMIEcYW",
+	"7bet7RtYIT+zLWBVVsGhkfbnyb5CPrlxH4dZll1gPfPDWlTsxdfxA/o6lhPSeH5oW3JFPSJkQkEMczZE",
+	"gyDNsLc7F1aGmakjauTpHpeuHDGECdnYNgJfZa5suHOSjxJut5PytDZIhPd4gTolCbU0CaCeWrso1elU",
+	"Qia9I1DKjBhVoHY8S0Bt5WW83mnHJjfQliKGEJwQ3zYMMdSXcX2475NtQ7mc4fRwv9lnuscl5UPY8Ygf",
+	"irgfgXnanMAlG4NPts8/fSBHh+2OecD1s3Kx1VkCnsINlZJOVY8jMEIB2aacC439PXyzB7ketyckc31s",
+	"26bGO35aHDti12DEqB7Hqs5bypVTVkSBfWR8is0R7fgY1ZxE4yiSGJ3NPIQpc4iDWEG4gxyJ8YBNaIQl",
+	"eClPLNZikPZRTPWqFjlz22sG7/G+BHqt8iwkcW4nkT/5M/BIhiiIPwgOFnLH0Yx4qIBrmw5tQMbYIYV1",
+	"3jXwpVzHI2EsaR9N45cJq2Qq7ZK4T96zn5MeVbaieD0+9Skvej4gk0IDeI5B1bGeG7JSGDMEnmt8Nusf",
+	"Tcbu7I87/eNg7+gPONx/NTikKNXkluPexy5p2WtYHd16M6dYwHpINdzSaavVKjfVp0qxIQfz3t8pB/JG",
+	"YMdYyYSloI0RG44MqCy4Bn3pKi2nU7iOa/lpLAl+CE79wqOfKI8+aL+q4ZfhKh4MWGBI4ictJB0+R1dB",
+	"jiHXZPWbse889xKVL9Up13RrX0AgZJjyx2670DaFZ+qc5bUj4Lke6xjlZt6H8LTHu+1X9gElxuA6M6CM",
+	"QbaprcOSkPQB9gb3jJQH0ii8RjAxsgqzLYRpjxs+aB5AASFrChCgdEOuubjdSbvsD1wuBGRJ4D5eZyuS",
+	"9bjTYhNYnRRhJduk4YXtHWHe/SOmERswCK2Mmtgz1UhIbdM5UICwLUJpFIlbVVOIwDt7VkCie4kTGSr+",
+	"nrasdUz7LyswPwfO1PZyx/PANjvOg98ZtIPj41fQPD4evGru7w06zaMgoM320eHgKNzv9uEorPDgmwN/",
+	"4yTmxkmj2+52mu39ZvvwsnN00t4/2eu02nt7/8reDBKP+kZ18cKdTTnshjl9soNJ+/87r9Gtw7TmvP+R",
+	"Ss1o9CI7/Dj6/Tm/EdcZUZqhEZti/sVaiosL5eW67KAimA3vERGFoDQZMKl0VWQjtrHMlc4ja1bO6/GK",
+	"0nnE/2nAIg3Sx4KztpWkoVqo2mMnIfiDbH21f99t+TWps1n5h2yDnkI4pV3n0ynQV1HB8SVa83mX9Ks4",
+	"0jzFqfz5GxdoWFwMsAJiQz6KhVFyTbmsicI2T2WhZ4TPXz+fvzm1Ql/WmSzmagIBCoZ+ErSdemOG7MYS",
+	"opXybgs7PiMHVuNc8gibcxlx2MZagY1zhwtf5JAfuqBdBWIsJxDrSyZPpuhddlkNPPeQDBIufvWd1s17",
+	"Ya1zgjCfG2+9x6VdUFV8hSp+6astclZZgteFELkGtE5DoDwUHMKHqdxXClG7ByFYUMPve4lw+zGL+K3F",
+	"IuuW8cu10h0ISZwFkGiBjXRzYmqu3l+PLyn4VzMhCO7D9+5V/K9qS1+44HPux7LS1Xh2XZeWxQPOXMQZ",
+	"k1qO8X0wPGvm6YkEBVz3uHOgoM4ZjCgfwinxs7bmhMdR5JMgAipV1lK9urSgK0Q4p7YgWVZaMOltPVNM",
+	"8HZENdyALNoQtxIadWKWbduAG5F8TOU1drXOulXblt/odomoBpmFEmG8Eq4NiZ5b2lkyng1IMa8rfDCp",
+	"1j+nmr+rx6VTS8CWIn0aXA9dt/tbIa9BkgHjTI3ARi8zrmx/K/djBPTG/mTDm5ny0nidtDN7D11Wdn9C",
+	"3LYVijKWtjEvxvT4fWoylqIwNybZ3N+QkURNvnCOl1KI37QU4qMYPzJn53yJsFSbtRSFeUr22/sk5ppF",
+	"ZG7nkh4/tywEqIympA+aGto8ohM4mYm6dM53pknIMBjPBoBuZxP3uB5JEQ9HxN+96bTathwOtgnzdwzX",
+	"iGCgiYhdPJ8SGIpHItqHaHbc+hLpJ7tb65AGt9EvQuE3FgpVcoTJRXJfPMnKzxcO3zH02EVn7ZTvo11C",
+	"i1wU7BWKUDXlwUgKLmJ1YmssZwGsfrfdJWeuOL9vhStK/HfChn34ZAQ0BIlmzSSYlvaViGINPe48p7YB",
+	"UpXfw8p2OScG4xMphhKU8lvko1UfLcnocdurzE/FLZ9sF+SYPMVJhJxciLhroLTTygKUZRyBqwkoIcL4",
+	"Ng5kwCAKjfrqYpKTwqp6xJQZUEsaaBfp0+PwxQi/Rq6SkGWuaCJ4gBTLgYeTuGBkM8k2JbZRIe1HWfyx",
+	"2f5cmBGxkeAekssB4/iseTt5KjeEkMQFensJCetx9CulNDM/tgQtGdyYV9Pnbc1WfcsC/C6pHY4h7Bjx",
+	"5H7cSWOovaog6nTzzfbORkrno/OdLmEWVOAGMuYYEU2JZgaEonPsJI0VFxx6fAyU345YBKsWE7EMNEes",
+	"1wxz6lMFLq55XriPC5HMhx7//rXB1EV2CDbIx2sw9Sk90+Q7PBwkQxoDkK/STlX5sOQ0TskiDRIZpv4R",
+	"g5wWJ7hIUCn/VQkQN0MaCl01vEtuMJCJWw7SQLZosDTaujTY+iFVCcusEzHVrcuBzwrtSF6qp7xI40uE",
+	"hpQHz5ccjNBthNC5fUE30cBo7gTrN39dcZ753ZK+pddoVXifQP33e4BdXVH5mVVT2dja8+UQf/Q9WJsM",
+	"fIdbMVth57susbLy9s2vs/K8Mm82tPDnnoC0qW34vrOQ1tqpYtD6sxIXKqPanusKFoT4PDtv7Vp7kSnQ",
+	"3/wIrWFq948Y5HQTOse8qGprLEmzAJ0xL0iJEWF8CAp9szTfody9FwpQHtGSjccQEi16/DYpYoOWirDJ",
+	"uK2k6+IzTwgHCBWhJIQIhlgmAbMlyHZSiuCE+CqY+D0eRJSNd1wr9cpCR74tiJDZl9xYzpK11+px37J+",
+	"oxvnyk/4v/cKuTa9xpVPtl3ZXltfTps30CjJhbYe5PCkx/fb7Z2srM8nEcvADGyLMBQtpops+3Pwj4V3",
+	"voc1KK5xA4Zgpt5pER9PvIX/tRUi0K3/P//x7oQMJAAGtaYOYUx+LJtBsSlhZsA1gJ7aYhQnmOTve9mn",
+	"/zJw2E+9BiWTkaQKeo3kkV7cbu+BfYtsm0F9+9VfzRP4Z5D99Vd/x8JG/kjMZj2eAXVK/LPf3pjHP1yY",
+	"//724dL3yIRK4HoECpQzaOZsq/klBWIMPd6nwTXZ9tHIrHwyYcG1wozUUxLzay5uORHcnRwbciEhNPtK",
+	"h0Np8M3sv2+d74JjlQxnFs5NZBFBnWALh9PCu79gqK+ymUk2VCMOrkGrrR4vP3dpsNFvEX8gxdhW+vAV",
+	"+xN8zIEi2+5D9yBXJN4jVPc4JuseYGrVGRlZy30S25WGDlBOzl6/MwgrpwTrTFgUxAu37SfFj8wJJ197",
+	"SW2VtIa0Siqt4NXxyn3R8r6JsdfjIZMQaLN/0lyNHWeg5kBC4MxiZWV1qP/VsVQDTar3sRi7Fy0pLN7E",
+	"xsnvc1yzgW1ENkIja44ozKbdmZ8tclmDcd5AnBpzzTNSjBsnba+R0ujcpW2cNEplLbyGOe3GSffgPtba",
+	"bAc3netqh75wn59N2tf3l3RaZR91/Da9mczVqkmspEZocN6sxtXdtzTpYqiVvZpVTTOSRH+XnGUrP5m/",
+	"lfUPhiKIzb1pNbxGLKPGSWMXxRe30PktXl1UW7pDIdWUKEsVCONalKQXM4VzrFT1vDQbUF6Bc0fOhPdt",
+	"KXsiXsGHmnMMR9PcbGmUQik3V/BhM4l9z+fn8pn8XBUHIyOQVcS95eapjF4pz3pWuZDZIoIzhZ3szGk0",
+	"HJMz9WBnNtYmNJfn/jVlQRMQk8jwkAEzPK5vYyTT47SNess9OgPKUfiqmNNV/y1Peh+k8dLCUsTcuSS2",
+	"Jjc9XsVHQKiakNwf2SqnIdv+JO5HLMBaTv7O7LRPAPcKB/GYCFiY+KGxMB/hlYPBfP3IWLgIkg1iYX6a",
+	"BViI0z4BLCwcxGNiYWHiuViYZluObfNiGKvCxuPIqOxs44BG9yht8x+x0FWH66QWkYSLJ8aEGTkmsyDY",
+	"5TKJiypRMivePOA0FlXdNFde40tT06HbOiN75KCZlb2qrppXoMDeAsLoVRErr5KQeDOynvc1D30OrLkU",
+	"wCtcSW/BTfGqsNerxCwvjwleYSfzMH7mE6Nyf4HQBp+Vo1R3lrQiTzUnrzEH5llwS90Aru7+/wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
