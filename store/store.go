@@ -189,7 +189,8 @@ type Store interface {
 	// Returns NotFound, or PreconditionFailed when u.IfMatch does not match.
 	UpdateConnection(ctx context.Context, tenant, id string, u ConnectionUpdate) (*Connection, error)
 
-	// DeleteConnection deletes the connection, its schema and its operations.
+	// DeleteConnection deletes the connection, its schema, its operations,
+	// and its items, external groups and activities (see ItemStore).
 	// Returns NotFound, or PreconditionFailed when ifMatch (if not nil)
 	// does not hold the connection's version.
 	DeleteConnection(ctx context.Context, tenant, id string, ifMatch []int64) error

@@ -76,3 +76,64 @@ func (g groupCommitter) Refuse(t *testing.T, id string) {
 }
 
 func (g groupCommitter) WriterStats() store.WriterStats { return g.writer.Stats() }
+
+func TestItemBatch(t *testing.T) {
+	storetest.RunItemBatch(t, func(t *testing.T) storetest.ItemBatcher {
+		db, err := Open(context.Background(), pgtest.DSN(t))
+		if err != nil {
+			t.Fatalf("Open() = %v", err)
+		}
+		return itemBatcher{db}
+	})
+}
+
+// itemBatcher gives storetest.RunItemBatch the DB's items writer.
+type itemBatcher struct{ *DB }
+
+// ApplyItems makes the pendingItem of each put as PutItem does, applies
+// them with the writer's applyItems, and returns PutItem's results.
+func (b itemBatcher) ApplyItems(t *testing.T, puts []storetest.Put) []storetest.PutResult {
+	t.Helper()
+	batch := make([]*pendingItem, len(puts))
+	for i, p := range puts {
+		var err error
+		if batch[i], err = newPendingItem(p.Ctx, storetest.Tenant, p.Item); err != nil {
+			t.Fatalf("newPendingItem(%+v) = %v", p.Item, err)
+		}
+	}
+	b.applyItems(batch)
+	res := make([]storetest.PutResult, len(batch))
+	for i, p := range batch {
+		res[i].Created, res[i].Err = p.result(storetest.Tenant, puts[i].Item)
+	}
+	return res
+}
+
+// RefuseItem adds a trigger that raises an exception on the writes of the
+// item.
+func (b itemBatcher) RefuseItem(t *testing.T, id string) {
+	t.Helper()
+	b.refuse(t, "item "+id, fmt.Sprintf(`BEFORE INSERT OR UPDATE ON items FOR EACH ROW WHEN (NEW.id = '%s')`, id))
+}
+
+// RefuseCount adds a trigger that raises an exception on the changes of
+// the item count of the connection.
+func (b itemBatcher) RefuseCount(t *testing.T, connID string) {
+	t.Helper()
+	b.refuse(t, "count "+connID, fmt.Sprintf(`BEFORE UPDATE ON connections FOR EACH ROW
+		WHEN (NEW.id = '%s' AND NEW.item_count IS DISTINCT FROM OLD.item_count)`, connID))
+}
+
+func (b itemBatcher) refuse(t *testing.T, name, when string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range []string{
+		`CREATE OR REPLACE FUNCTION refuse_write() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'refused by the test'; END $$`,
+		fmt.Sprintf(`CREATE TRIGGER "refuse %s" %s EXECUTE FUNCTION refuse_write()`, name, when),
+	} {
+		if _, err := b.pool.Exec(ctx, q); err != nil {
+			t.Fatalf("refuse %s: %v", name, err)
+		}
+	}
+}

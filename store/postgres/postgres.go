@@ -54,14 +54,15 @@ const unavailableMessage = "The database is unavailable; retry the request."
 
 // DB is a store.Store on a PostgreSQL database, through a pool of connections.
 //
-// UpdateOperation, the hot write, is group-committed as in store/sqlite (see
-// batch.go): one goroutine applies the updates that concurrent callers are
-// waiting on in one transaction, and each caller gets its own result once
-// that transaction is committed.
+// UpdateOperation and PutItem, the hot writes, are group-committed as in
+// store/sqlite (see batch.go and item.go): one goroutine each applies the
+// writes that concurrent callers are waiting on in one transaction, and each
+// caller gets its own result once that transaction is committed.
 type DB struct {
 	pool *pgxpool.Pool
 
 	writer    *store.Writer[*pendingUpdate] // applies UpdateOperation's batches
+	items     *store.Writer[*pendingItem]   // applies PutItem's batches
 	closeOnce sync.Once
 }
 
@@ -86,6 +87,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	db.writer = store.NewWriter(db.applyBatch)
+	db.items = store.NewWriter(db.applyItems)
 	return db, nil
 }
 
@@ -177,13 +179,16 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the writer, once the updates handed to it are applied, and
+// Close stops the writers, once the writes handed to them are applied, and
 // closes the pool, waiting for the connections in use to come back. An
-// UpdateOperation after Close returns an error.
+// UpdateOperation or a PutItem after Close returns an error.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		if db.writer != nil {
 			db.writer.Close()
+		}
+		if db.items != nil {
+			db.items.Close()
 		}
 		db.pool.Close()
 	})
@@ -191,7 +196,7 @@ func (db *DB) Close() error {
 }
 
 const (
-	connectionColumns = `name, description, state, owner, version, created, modified, settings`
+	connectionColumns = `name, description, state, owner, version, created, modified, settings, item_count`
 	operationColumns  = `status, error, version, created, modified`
 	terminal          = `('completed', 'failed')`
 )
@@ -254,7 +259,7 @@ func scanConnection(row pgx.Row, c *store.Connection) error {
 	var state string
 	var created, modified int64
 	var settings []byte
-	if err := row.Scan(&c.Name, &c.Description, &state, &c.Owner, &c.Version, &created, &modified, &settings); err != nil {
+	if err := row.Scan(&c.Name, &c.Description, &state, &c.Owner, &c.Version, &created, &modified, &settings, &c.ItemCount); err != nil {
 		return err
 	}
 	var err error
@@ -335,8 +340,11 @@ func (db *DB) UpdateConnection(ctx context.Context, tenant, id string, u store.C
 	return &c, nil
 }
 
-// DeleteConnection implements store.Store. The operations and the schema go
-// with the connection by ON DELETE CASCADE, in the same statement.
+// DeleteConnection implements store.Store. The operations, the schema, the
+// items and the external groups go with the connection by ON DELETE
+// CASCADE, in the same statement, and with them the activities and the
+// members. Its lock on the connection's row waits for the writers of the
+// connection's items, which lock it first (see lockConnectionSQL).
 func (db *DB) DeleteConnection(ctx context.Context, tenant, id string, ifMatchVersions []int64) error {
 	tag, err := db.pool.Exec(ctx, `DELETE FROM connections WHERE tenant = $1 AND id = $2 AND `+ifMatch(3), tenant, id, ifMatchVersions)
 	if err != nil {
@@ -540,7 +548,8 @@ func (db *DB) DeleteOperation(ctx context.Context, tenant, connID, id string, if
 // Schema implements store.Store.
 func (db *DB) Schema(ctx context.Context, tenant, connID string) (*store.Schema, error) {
 	var data []byte
-	err := db.pool.QueryRow(ctx, `SELECT schema FROM schemas WHERE tenant = $1 AND connection_id = $2`, tenant, connID).Scan(&data)
+	var registered int64
+	err := db.pool.QueryRow(ctx, `SELECT schema, registered FROM schemas WHERE tenant = $1 AND connection_id = $2`, tenant, connID).Scan(&data, &registered)
 	if errors.Is(err, pgx.ErrNoRows) {
 		if _, err := db.Connection(ctx, tenant, connID); err != nil {
 			return nil, err
@@ -554,6 +563,7 @@ func (db *DB) Schema(ctx context.Context, tenant, connID string) (*store.Schema,
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, dbError("decode schema", err)
 	}
+	s.Registered = unixTime(registered)
 	return &s, nil
 }
 

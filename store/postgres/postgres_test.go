@@ -29,6 +29,10 @@ func open(t *testing.T, dsn string) *postgres.DB {
 	return db
 }
 
+// The item tests see into the store through storetest.ItemInspector
+// (export_test.go).
+var _ storetest.ItemInspector = (*postgres.DB)(nil)
+
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		db, err := postgres.Open(context.Background(), pgtest.DSN(t))

@@ -73,3 +73,60 @@ func (g groupCommitter) Refuse(t *testing.T, id string) {
 }
 
 func (g groupCommitter) WriterStats() store.WriterStats { return g.writer.Stats() }
+
+func TestItemBatch(t *testing.T) {
+	storetest.RunItemBatch(t, func(t *testing.T) storetest.ItemBatcher {
+		db, err := Open(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatalf("Open() = %v", err)
+		}
+		return itemBatcher{db}
+	})
+}
+
+// itemBatcher gives storetest.RunItemBatch the DB's items writer.
+type itemBatcher struct{ *DB }
+
+// ApplyItems makes the pendingItem of each put as PutItem does, applies
+// them with the writer's applyItems, and returns PutItem's results.
+func (b itemBatcher) ApplyItems(t *testing.T, puts []storetest.Put) []storetest.PutResult {
+	t.Helper()
+	batch := make([]*pendingItem, len(puts))
+	for i, p := range puts {
+		var err error
+		if batch[i], err = newPendingItem(p.Ctx, storetest.Tenant, p.Item); err != nil {
+			t.Fatalf("newPendingItem(%+v) = %v", p.Item, err)
+		}
+	}
+	b.applyItems(batch)
+	res := make([]storetest.PutResult, len(batch))
+	for i, p := range batch {
+		res[i].Created, res[i].Err = p.result(storetest.Tenant, puts[i].Item)
+	}
+	return res
+}
+
+// RefuseItem adds a trigger that refuses the writes of the item and rolls
+// back their transaction, as SQLite does on a full disk or an I/O error.
+func (b itemBatcher) RefuseItem(t *testing.T, id string) {
+	t.Helper()
+	for _, op := range []string{"INSERT", "UPDATE"} {
+		q := fmt.Sprintf(`CREATE TRIGGER "refuse %[1]s %[2]s" BEFORE %[2]s ON items
+			WHEN NEW.id = '%[1]s' BEGIN SELECT RAISE(ROLLBACK, 'refused by the test'); END`, id, op)
+		if _, err := b.write.ExecContext(context.Background(), q); err != nil {
+			t.Fatalf("RefuseItem(%s): %v", id, err)
+		}
+	}
+}
+
+// RefuseCount adds a trigger that fails the statements that change the
+// item count of the connection, as a constraint fails a statement: the
+// transaction goes on.
+func (b itemBatcher) RefuseCount(t *testing.T, connID string) {
+	t.Helper()
+	q := fmt.Sprintf(`CREATE TRIGGER "refuse count %[1]s" BEFORE UPDATE OF item_count ON connections
+		WHEN NEW.id = '%[1]s' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`, connID)
+	if _, err := b.write.ExecContext(context.Background(), q); err != nil {
+		t.Fatalf("RefuseCount(%s): %v", connID, err)
+	}
+}

@@ -35,10 +35,11 @@ const FileName = "graphconn.db"
 // DB is a store.Store on one SQLite file. Writes go through one connection,
 // so that they never wait on each other's locks; reads use a pool.
 //
-// UpdateOperation, the hot write, is group-committed: one goroutine takes
-// the updates that concurrent callers are waiting on and applies them in one
-// transaction, so that many share one sync to disk. Each caller still waits
-// for the commit of its own update and gets its own result.
+// UpdateOperation and PutItem, the hot writes, are group-committed: one
+// goroutine each takes the writes that concurrent callers are waiting on and
+// applies them in one transaction, so that many share one sync to disk.
+// Each caller still waits for the commit of its own write and gets its own
+// result.
 type DB struct {
 	write *sql.DB
 	read  *sql.DB
@@ -46,8 +47,11 @@ type DB struct {
 	connection      *sql.Stmt
 	operation       *sql.Stmt
 	updateOperation *sql.Stmt
+	item            *sql.Stmt
+	putItem         itemStmts // on the write connection, for the items writer
 
 	writer    *store.Writer[*pendingUpdate] // applies UpdateOperation's batches
+	items     *store.Writer[*pendingItem]   // applies PutItem's batches
 	closeOnce sync.Once
 	raw       rawBatch // the writer's
 }
@@ -136,6 +140,7 @@ func OpenWith(ctx context.Context, dir string, o Options) (*DB, error) {
 		return nil, err
 	}
 	db.writer = store.NewWriter(db.applyBatch)
+	db.items = store.NewWriter(db.applyItems)
 	return db, nil
 }
 
@@ -172,7 +177,7 @@ func (db *DB) migrate(ctx context.Context) error {
 }
 
 const (
-	connectionColumns = `name, description, state, owner, version, created, modified, settings`
+	connectionColumns = `name, description, state, owner, version, created, modified, settings, item_count`
 	operationColumns  = `status, error, version, created, modified`
 	terminal          = `('completed', 'failed')`
 	// ifMatch is true when parameter ?N is NULL or a JSON array holding the
@@ -205,6 +210,14 @@ func (db *DB) prepare(ctx context.Context) error {
 		{&db.operation, db.read, `SELECT ` + operationColumns + `
 			FROM operations WHERE tenant = ? AND connection_id = ? AND id = ?`},
 		{&db.updateOperation, db.write, updateOperationSQL},
+		{&db.item, db.read, `SELECT ` + itemColumns + `
+			FROM items WHERE tenant = ? AND connection_id = ? AND id = ?`},
+		{&db.putItem.replace, db.write, replaceItemSQL},
+		{&db.putItem.insert, db.write, insertItemSQL},
+		{&db.putItem.count, db.write, countItemsSQL},
+		{&db.putItem.savepoint, db.write, `SAVEPOINT item`},
+		{&db.putItem.rollbackTo, db.write, `ROLLBACK TO item`},
+		{&db.putItem.release, db.write, `RELEASE item`},
 	}
 	for _, st := range stmts {
 		s, err := st.on.PrepareContext(ctx, st.sql)
@@ -216,12 +229,15 @@ func (db *DB) prepare(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database. It waits for the updates already handed to the
-// writer; an UpdateOperation after Close returns an error.
+// Close closes the database. It waits for the writes already handed to the
+// writers; an UpdateOperation or a PutItem after Close returns an error.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		if db.writer != nil {
 			db.writer.Close()
+		}
+		if db.items != nil {
+			db.items.Close()
 		}
 		db.raw.close(db.write)
 	})
@@ -282,7 +298,7 @@ type scanner interface{ Scan(...any) error }
 func scanConnection(row scanner, c *store.Connection) error {
 	var created, modified int64
 	var settings []byte
-	if err := row.Scan(&c.Name, &c.Description, &c.State, &c.Owner, &c.Version, &created, &modified, &settings); err != nil {
+	if err := row.Scan(&c.Name, &c.Description, &c.State, &c.Owner, &c.Version, &created, &modified, &settings, &c.ItemCount); err != nil {
 		return err
 	}
 	var err error
@@ -624,7 +640,8 @@ func (db *DB) DeleteOperation(ctx context.Context, tenant, connID, id string, if
 // Schema implements store.Store.
 func (db *DB) Schema(ctx context.Context, tenant, connID string) (*store.Schema, error) {
 	var data string
-	err := db.read.QueryRowContext(ctx, `SELECT schema FROM schemas WHERE tenant = ? AND connection_id = ?`, tenant, connID).Scan(&data)
+	var registered int64
+	err := db.read.QueryRowContext(ctx, `SELECT schema, registered FROM schemas WHERE tenant = ? AND connection_id = ?`, tenant, connID).Scan(&data, &registered)
 	if errors.Is(err, sql.ErrNoRows) {
 		if _, err := db.Connection(ctx, tenant, connID); err != nil {
 			return nil, err
@@ -638,6 +655,7 @@ func (db *DB) Schema(ctx context.Context, tenant, connID string) (*store.Schema,
 	if err := json.Unmarshal([]byte(data), &s); err != nil {
 		return nil, internal("decode schema", err)
 	}
+	s.Registered = unixTime(registered)
 	return &s, nil
 }
 

@@ -9,6 +9,10 @@ import (
 	"github.com/graphconn/graphconn/store/storetest"
 )
 
+// The item tests see into the store through storetest.ItemInspector
+// (export_test.go).
+var _ storetest.ItemInspector = (*sqlite.DB)(nil)
+
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		db, err := sqlite.Open(context.Background(), t.TempDir())

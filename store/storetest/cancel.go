@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -28,11 +29,22 @@ func testEndedContext(t *testing.T, s store.Store) {
 			// Each case has its own data, so that a call one store
 			// finishes does not change what the next case starts from.
 			ctx, conn, gone := c.ctx, "c-"+c.name, "gone-"+c.name
+			bg := context.Background()
 			mustCreateConnection(t, s, conn)
 			mustCreateConnection(t, s, gone)
 			mustCreateOperation(t, s, conn, "op1", store.StatusUnspecified)
 			mustCreateOperation(t, s, conn, "op2", store.StatusUnspecified)
-			bg := context.Background()
+			for _, id := range []string{"item1", "item2"} {
+				mustPutItem(t, s, tenant, contosoItem(conn, id))
+			}
+			for _, id := range []string{"g1", "g2"} {
+				mustCreateGroup(t, s, conn, id)
+			}
+			for _, id := range []string{"u1", "u2"} {
+				if err := s.AddMember(bg, tenant, conn, "g1", &store.Member{ID: id, Type: "user"}); err != nil {
+					t.Fatalf("AddMember(%s) = %v", id, err)
+				}
+			}
 			due := time.Now().Add(-time.Second)
 			calls := []struct {
 				name string
@@ -84,6 +96,48 @@ func testEndedContext(t *testing.T, s store.Store) {
 				{"PendingOperations", func() error { _, err := s.PendingOperations(ctx); return err }, nil},
 				{"NextDue", func() error { _, _, err := s.NextDue(ctx); return err }, nil},
 				{"FinishDue", func() error { _, err := s.FinishDue(ctx, time.Now()); return err }, nil},
+				{"PutItem", func() error { _, err := s.PutItem(ctx, tenant, contosoItem(conn, "new")); return err },
+					func() bool { return isNotFound(s.Item(bg, tenant, conn, "new")) }},
+				{"PutItem(replace)", func() error {
+					it := contosoItem(conn, "item1")
+					it.Properties = json.RawMessage(`{"title":"replaced"}`)
+					_, err := s.PutItem(ctx, tenant, it)
+					return err
+				}, func() bool {
+					got, err := s.Item(bg, tenant, conn, "item1")
+					return err == nil && string(got.Properties) == string(contosoItem(conn, "item1").Properties)
+				}},
+				{"Item", func() error { _, err := s.Item(ctx, tenant, conn, "item1"); return err }, nil},
+				{"UpdateItem", func() error {
+					_, err := s.UpdateItem(ctx, tenant, conn, "item1", store.ItemUpdate{Properties: json.RawMessage(`{"title":"updated"}`)})
+					return err
+				}, func() bool {
+					got, err := s.Item(bg, tenant, conn, "item1")
+					return err == nil && string(got.Properties) == string(contosoItem(conn, "item1").Properties)
+				}},
+				{"DeleteItem", func() error { return s.DeleteItem(ctx, tenant, conn, "item2") },
+					func() bool { _, err := s.Item(bg, tenant, conn, "item2"); return err == nil }},
+				{"CountItems", func() error { _, err := s.CountItems(ctx, tenant, conn); return err }, nil},
+				{"AddActivities", func() error { return s.AddActivities(ctx, tenant, conn, "item1", []store.Activity{viewed(0)}) }, nil},
+				{"CreateGroup", func() error {
+					return s.CreateGroup(ctx, tenant, &store.ExternalGroup{ConnectionID: conn, ID: "new", DisplayName: "New"})
+				}, func() bool { return isNotFound(s.Group(bg, tenant, conn, "new")) }},
+				{"Group", func() error { _, err := s.Group(ctx, tenant, conn, "g1"); return err }, nil},
+				{"UpdateGroup", func() error {
+					_, err := s.UpdateGroup(ctx, tenant, conn, "g1", store.GroupUpdate{DisplayName: ptr("Renamed")})
+					return err
+				}, func() bool {
+					got, err := s.Group(bg, tenant, conn, "g1")
+					return err == nil && got.DisplayName == "Group g1"
+				}},
+				{"DeleteGroup", func() error { return s.DeleteGroup(ctx, tenant, conn, "g2") },
+					func() bool { _, err := s.Group(bg, tenant, conn, "g2"); return err == nil }},
+				{"AddMember", func() error { return s.AddMember(ctx, tenant, conn, "g1", &store.Member{ID: "new", Type: "user"}) },
+					func() bool { return !hasMember(s, conn, "g1", "new") }},
+				{"Members", func() error { _, _, err := s.Members(ctx, tenant, conn, "g1", store.Page{Limit: 10}); return err }, nil},
+				{"CountMembers", func() error { _, err := s.CountMembers(ctx, tenant, conn, "g1"); return err }, nil},
+				{"RemoveMember", func() error { return s.RemoveMember(ctx, tenant, conn, "g1", "u2") },
+					func() bool { return hasMember(s, conn, "g1", "u2") }},
 			}
 			for _, tt := range calls {
 				err := tt.call()
@@ -102,3 +156,17 @@ func testEndedContext(t *testing.T, s store.Store) {
 }
 
 func isNotFound[T any](_ T, err error) bool { return store.KindOf(err) == store.NotFound }
+
+// hasMember reports whether the group has the member.
+func hasMember(s store.Store, connID, groupID, id string) bool {
+	list, _, err := s.Members(context.Background(), tenant, connID, groupID, store.Page{Limit: 100})
+	if err != nil {
+		return false
+	}
+	for _, m := range list {
+		if m.ID == id {
+			return true
+		}
+	}
+	return false
+}

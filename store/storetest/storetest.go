@@ -47,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 	}
 	tests = append(tests, tenantTests...)
 	tests = append(tests, settingsTests...)
+	tests = append(tests, itemTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
@@ -69,6 +70,9 @@ const Tenant = "4c1e3b7a-2f0d-4e5b-9a8c-6d7e8f9a0b1c"
 const tenant = Tenant
 
 var approx = cmpopts.EquateApproxTime(time.Microsecond)
+
+// sameSchema compares schemas but for when they were registered.
+var sameSchema = cmpopts.IgnoreFields(store.Schema{}, "Registered")
 
 func mustCreateConnection(t *testing.T, s store.Store, id string) *store.Connection {
 	t.Helper()
@@ -560,8 +564,12 @@ func testRegisterSchema(t *testing.T, s store.Store) {
 	if got, err := s.Operation(ctx, tenant, "contosohr", op.ID); err != nil || got.Status != store.StatusCompleted {
 		t.Errorf("Operation() after FinishDue = %+v, %v; want completed", got, err)
 	}
-	if got, err := s.Schema(ctx, tenant, "contosohr"); err != nil || !cmp.Equal(got, validSchema()) {
+	got, err := s.Schema(ctx, tenant, "contosohr")
+	if err != nil || !cmp.Equal(got, validSchema(), sameSchema) {
 		t.Errorf("Schema() = %+v, %v; want the registered schema", got, err)
+	}
+	if err == nil && (got.Registered.Before(op.Created) || got.Registered.After(time.Now())) {
+		t.Errorf("Schema().Registered = %v, want a time between the registration's start, %v, and now", got.Registered, op.Created)
 	}
 	if got, err := s.Connection(ctx, tenant, "contosohr"); err != nil || got.State != store.ConnectionReady || got.Version <= c.Version {
 		t.Errorf("Connection() after registration = %+v, %v; want ready with a new version", got, err)
@@ -572,9 +580,16 @@ func testRegisterSchema(t *testing.T, s store.Store) {
 	if n, err := s.PendingOperations(ctx); n != 0 || err != nil {
 		t.Errorf("PendingOperations() after the last registration = %d, %v; want 0", n, err)
 	}
-	// A second registration is allowed once the first is done.
+	// A second registration is allowed once the first is done; its schema
+	// has a time of its own.
 	if _, err := s.RegisterSchema(ctx, tenant, "contosohr", validSchema(), nil, due); err != nil {
-		t.Errorf("RegisterSchema(after the first finished) = %v", err)
+		t.Fatalf("RegisterSchema(after the first finished) = %v", err)
+	}
+	if _, err := s.FinishDue(ctx, due); err != nil {
+		t.Fatalf("FinishDue(the second registration) = %v", err)
+	}
+	if again, err := s.Schema(ctx, tenant, "contosohr"); err != nil || !again.Registered.After(got.Registered) {
+		t.Errorf("Schema() after a second registration = %+v, %v; want one registered after %v", again, err, got.Registered)
 	}
 }
 
@@ -703,7 +718,7 @@ func testClientUpdatesAfterTheWorker(t *testing.T, s store.Store) {
 	if again, err := s.FinishDue(ctx, time.Now().Add(time.Second)); err != nil || again != nil {
 		t.Errorf("FinishDue() again = %+v, %v; want nothing to finish", again, err)
 	}
-	if sc, err := s.Schema(ctx, tenant, "contosohr"); err != nil || !cmp.Equal(sc, validSchema()) {
+	if sc, err := s.Schema(ctx, tenant, "contosohr"); err != nil || !cmp.Equal(sc, validSchema(), sameSchema) {
 		t.Errorf("Schema() = %+v, %v; want the registered schema kept", sc, err)
 	}
 	if c, err := s.Connection(ctx, tenant, "contosohr"); err != nil || c.State != store.ConnectionReady {

@@ -1,0 +1,23 @@
+package sqlite
+
+import (
+	"context"
+	"testing"
+
+	"github.com/graphconn/graphconn/store"
+)
+
+// The methods of storetest.ItemInspector, on the DB itself so that the
+// conformance suite of sqlite_test sees them; sqlite_test checks that the
+// DB has them.
+
+func (db *DB) ItemWriterStats() store.WriterStats { return db.items.Stats() }
+
+func (db *DB) Rows(t *testing.T, table string) int64 {
+	t.Helper()
+	var n int64
+	if err := db.read.QueryRowContext(context.Background(), `SELECT count(*) FROM "`+table+`"`).Scan(&n); err != nil {
+		t.Fatalf("count the rows of %s: %v", table, err)
+	}
+	return n
+}
