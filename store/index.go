@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"html"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -26,8 +27,16 @@ func IndexOf(s *Schema, it *Item) ItemIndex {
 	dec := json.NewDecoder(bytes.NewReader(it.Properties))
 	dec.UseNumber()
 	_ = dec.Decode(&props) // not an object: nothing to index
+	// In the order of the names, so that an item indexes the same every
+	// time (a map's order changes from one range to the next).
+	names := make([]string, 0, len(props))
+	for name := range props {
+		names = append(names, name)
+	}
+	sort.Strings(names)
 	var text []string
-	for name, v := range props {
+	for _, name := range names {
+		v := props[name]
 		p := byName[strings.ToLower(name)]
 		if p == nil || v == nil {
 			continue
@@ -68,6 +77,7 @@ func indexValue(name string, t PropertyType, x any) (IndexValue, bool) {
 	iv := IndexValue{Name: name}
 	switch v := x.(type) {
 	case string:
+		v = IndexString(v)
 		iv.Key = v
 		iv.Str = strings.ToLower(v)
 		if t == TypeDateTime || t == TypeDateTimeCollection {
@@ -95,6 +105,13 @@ func indexValue(name string, t PropertyType, x any) (IndexValue, bool) {
 		return iv, false // a principal: neither queryable nor refinable
 	}
 	return iv, true
+}
+
+// IndexString is s as the index keeps a value: valid UTF-8 without NUL,
+// which PostgreSQL's text cannot hold (a client's JSON string may have
+// \u0000).
+func IndexString(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
 var htmlTag = regexp.MustCompile(`(?s)<script.*?</script>|<style.*?</style>|<[^>]*>`)
