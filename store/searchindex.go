@@ -19,19 +19,38 @@ import (
 // Words are the words of text as the search index holds them and matches
 // them: the runs of letters and digits of text in lower case, as the
 // server splits a query into words, each without its diacritics ("Café"
-// is "cafe"). The stores index these words, joined by spaces, and search
-// for them, whatever their engines' tokenizers would have made of the
-// text: SQLite's and PostgreSQL's then agree.
+// is "cafe"), and cut to MaxWordBytes. The stores index these words,
+// joined by spaces, and search for them, whatever their engines'
+// tokenizers would have made of the text: SQLite's and PostgreSQL's then
+// agree.
 func Words(text string) []string {
 	var out []string
 	for _, w := range strings.FieldsFunc(strings.ToLower(text), notWordRune) {
 		if isASCII(w) {
-			out = append(out, w)
+			out = append(out, cut(w))
 			continue
 		}
-		out = append(out, strings.FieldsFunc(plain(w), notWordRune)...)
+		for _, p := range strings.FieldsFunc(plain(w), notWordRune) {
+			out = append(out, cut(p))
+		}
 	}
 	return out
+}
+
+// MaxWordBytes is the longest word that the index keeps whole (a longer
+// one is cut to it): PostgreSQL's lexemes have at most 2047 bytes, and a
+// word that long is no word but an encoded blob.
+const MaxWordBytes = 255
+
+func cut(w string) string {
+	if len(w) <= MaxWordBytes {
+		return w
+	}
+	n := MaxWordBytes
+	for n > 0 && !utf8.RuneStart(w[n]) {
+		n--
+	}
+	return w[:n]
 }
 
 func notWordRune(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }

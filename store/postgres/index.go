@@ -1,0 +1,294 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/graphconn/graphconn/store"
+)
+
+// The search index of the items (0006_search.sql): what it holds of an
+// item, written with the item, and rewritten when a registration changes
+// the connection's schema.
+
+// connKey names a connection.
+type connKey struct{ tenant, id string }
+
+// indexSchema is a connection's registered schema, as the index uses it.
+type indexSchema struct {
+	registered int64         // when it was registered, in Unix nanoseconds; 0 when none is
+	schema     *store.Schema // nil when none is registered
+}
+
+// noSchema is the indexSchema of a connection without a registered schema.
+var noSchema = &indexSchema{}
+
+// indexSchema is the connection's schema as the store last read it: a
+// hint, which the items writer checks in its transaction. A failure to
+// read it is left to the writer too.
+func (db *DB) indexSchema(ctx context.Context, tenant, connID string) *indexSchema {
+	if s, ok := db.schemas.Load(connKey{tenant, connID}); ok {
+		return s.(*indexSchema)
+	}
+	s, err := db.readIndexSchema(ctx, db.pool, tenant, connID)
+	if err != nil {
+		return noSchema
+	}
+	return s
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// readIndexSchema reads the connection's schema through q (the pool, or a
+// transaction).
+func (db *DB) readIndexSchema(ctx context.Context, q querier, tenant, connID string) (*indexSchema, error) {
+	var registered int64
+	var raw []byte
+	err := q.QueryRow(ctx, `SELECT registered, schema FROM schemas WHERE tenant = $1 AND connection_id = $2`, tenant, connID).Scan(&registered, &raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		db.schemas.Store(connKey{tenant, connID}, noSchema)
+		return noSchema, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return db.decodeIndexSchema(tenant, connID, registered, raw)
+}
+
+// decodeIndexSchema is the schema registered at registered, decoded from
+// raw unless the store has it already.
+func (db *DB) decodeIndexSchema(tenant, connID string, registered int64, raw []byte) (*indexSchema, error) {
+	k := connKey{tenant, connID}
+	if s, ok := db.schemas.Load(k); ok && s.(*indexSchema).registered == registered {
+		return s.(*indexSchema), nil
+	}
+	var sch store.Schema
+	if err := json.Unmarshal(raw, &sch); err != nil {
+		return nil, fmt.Errorf("decode the schema of connection %s: %w", connID, err)
+	}
+	sch.Registered = unixTime(registered)
+	s := &indexSchema{registered: registered, schema: &sch}
+	db.schemas.Store(k, s)
+	return s, nil
+}
+
+// itemIndex is what the index holds of an item under a schema: its search
+// and access columns, as tsvector literals, and its values, as the
+// columns of item_values.
+type itemIndex struct {
+	registered        int64 // the schema's (indexSchema.registered)
+	search, access    string
+	names, strs, keys []string
+	nums              []*float64
+}
+
+// indexItem is what the index holds of item it of tenant under s (nil for
+// no schema).
+func indexItem(s *indexSchema, tenant string, it *store.Item) itemIndex {
+	if s == nil {
+		s = noSchema
+	}
+	sch := s.schema
+	if sch == nil {
+		sch = &store.Schema{}
+	}
+	idx := store.IndexOf(sch, it)
+	out := itemIndex{
+		registered: s.registered,
+		search:     searchVector(store.Words(idx.Text)),
+		access:     accessVector(store.AccessTokens(tenant, it.ConnectionID, it.ACL)),
+		names:      make([]string, len(idx.Values)),
+		strs:       make([]string, len(idx.Values)),
+		keys:       make([]string, len(idx.Values)),
+		nums:       make([]*float64, len(idx.Values)),
+	}
+	for i, v := range idx.Values {
+		out.names[i], out.strs[i], out.keys[i], out.nums[i] = v.Name, v.Str, v.Key, v.Num
+	}
+	return out
+}
+
+// PostgreSQL's limits on a tsvector: the positions of a lexeme go up to
+// maxPosition (later ones count as it), a lexeme keeps maxPositions of
+// them, and its lexemes and positions take less than maxVectorBytes.
+const (
+	maxPosition    = 16383
+	maxPositions   = 256
+	maxVectorBytes = 1<<20 - 1
+)
+
+// searchVector is the tsvector literal of the words, each with its
+// positions (from 1, in order). Past PostgreSQL's limit on a tsvector's
+// size, the words not yet seen are left out: an item has that many
+// distinct words only in text that is not prose.
+func searchVector(words []string) string {
+	type lexeme struct {
+		word string
+		pos  []int
+	}
+	var lexemes []*lexeme
+	byWord := map[string]*lexeme{}
+	size := 0
+	for i, w := range words {
+		pos := min(i+1, maxPosition)
+		l := byWord[w]
+		if l == nil {
+			// A lexeme takes its bytes, at most one byte of alignment and
+			// two of the count of its positions.
+			if size+len(w)+3+2 > maxVectorBytes {
+				continue
+			}
+			size += len(w) + 3
+			l = &lexeme{word: w}
+			byWord[w] = l
+			lexemes = append(lexemes, l)
+		}
+		if n := len(l.pos); n < maxPositions && (n == 0 || l.pos[n-1] != pos) && size+2 <= maxVectorBytes {
+			l.pos = append(l.pos, pos)
+			size += 2
+		}
+	}
+	var b strings.Builder
+	for i, l := range lexemes {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(quoteLexeme(l.word))
+		for j, p := range l.pos {
+			if j == 0 {
+				b.WriteByte(':')
+			} else {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Itoa(p))
+		}
+	}
+	return b.String()
+}
+
+// accessVector is the tsvector literal of the access tokens.
+func accessVector(tokens []string) string {
+	quoted := make([]string, len(tokens))
+	for i, t := range tokens {
+		quoted[i] = quoteLexeme(t)
+	}
+	return strings.Join(quoted, " ")
+}
+
+// quoteLexeme is w as a lexeme of a tsvector or tsquery literal, in
+// single quotes, in which a quote and a backslash are escaped.
+func quoteLexeme(w string) string {
+	return "'" + strings.NewReplacer(`'`, `''`, `\`, `\\`).Replace(w) + "'"
+}
+
+// setIndexSQL writes what the index holds of the item $1 (itemIndex:
+// search $2, access $3, values $6 to $9 of tenant $4 and connection $5).
+// The statements of a WITH see the same snapshot: the DELETE removes the
+// item's old values, not the new ones of the INSERT.
+const setIndexSQL = `WITH indexed AS (
+		UPDATE items SET search = $2::tsvector, access = $3::tsvector WHERE seq = $1
+	), cleared AS (
+		DELETE FROM item_values WHERE item = $1
+	)
+	INSERT INTO item_values (item, tenant, connection_id, name, str, key, num)
+	SELECT $1, $4, $5, v.name, v.str, v.key, v.num
+	FROM unnest($6::text[], $7::text[], $8::text[], $9::float8[]) AS v(name, str, key, num)`
+
+func setIndexArgs(seq int64, tenant, connID string, idx itemIndex) []any {
+	return []any{seq, idx.search, idx.access, tenant, connID, idx.names, idx.strs, idx.keys, idx.nums}
+}
+
+// reindexChunk is how many items reindex reads at a time.
+const reindexChunk = 500
+
+// reindex indexes every item of the connection again under s, in tx: when
+// a registration changes what the schema indexes, and for the items stored
+// before the index was. Each chunk of items is written in one round trip.
+func reindex(ctx context.Context, tx pgx.Tx, tenant, connID string, s *indexSchema) error {
+	for after := ""; ; {
+		rows, err := tx.Query(ctx, `SELECT seq, id, acl, properties, content_type, content_value FROM items
+			WHERE tenant = $1 AND connection_id = $2 AND id > $3 ORDER BY id LIMIT $4`, tenant, connID, after, reindexChunk)
+		if err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		n := 0
+		for rows.Next() {
+			it := store.Item{Tenant: tenant, ConnectionID: connID}
+			var seq int64
+			var acl []byte
+			var props string
+			var contentType, contentValue *string
+			if err := rows.Scan(&seq, &it.ID, &acl, &props, &contentType, &contentValue); err != nil {
+				rows.Close()
+				return err
+			}
+			if err := json.Unmarshal(acl, &it.ACL); err != nil {
+				rows.Close()
+				return fmt.Errorf("decode the acl of item %s: %w", it.ID, err)
+			}
+			it.Properties = json.RawMessage(props)
+			if contentType != nil {
+				it.Content = &store.Content{Type: *contentType}
+				if contentValue != nil {
+					it.Content.Value = *contentValue
+				}
+			}
+			b.Queue(setIndexSQL, setIndexArgs(seq, tenant, connID, indexItem(s, tenant, &it))...)
+			after = it.ID
+			n++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n > 0 {
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return err
+			}
+		}
+		if n < reindexChunk {
+			return nil
+		}
+	}
+}
+
+// reindexAll indexes every item of every connection, under the
+// connection's schema: the migration that makes the index runs it.
+func (db *DB) reindexAll(ctx context.Context, tx pgx.Tx) error {
+	rows, err := tx.Query(ctx, `SELECT DISTINCT tenant, connection_id FROM items`)
+	if err != nil {
+		return err
+	}
+	var conns []connKey
+	for rows.Next() {
+		var k connKey
+		if err := rows.Scan(&k.tenant, &k.id); err != nil {
+			rows.Close()
+			return err
+		}
+		conns = append(conns, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, k := range conns {
+		s, err := db.readIndexSchema(ctx, tx, k.tenant, k.id)
+		if err != nil {
+			return err
+		}
+		if err := reindex(ctx, tx, k.tenant, k.id, s); err != nil {
+			return fmt.Errorf("index the items of connection %s: %w", k.id, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,41 @@
+-- The search index (store.Searcher), as SQLite's 0007_search.sql: written
+-- in the statement that writes an item, so that an item and its index
+-- never part.
+--
+-- seq names the item in the index (item_values); it is also the order of
+-- creation, by which unranked hits come, the newest first. search is the
+-- item's words (store.Words) with their positions, access its access
+-- tokens (store.AccessTokens); the store writes them as tsvector literals,
+-- so that no text search configuration, parser or locale changes them, and
+-- matches them with tsqueries it writes the same way. The store indexes
+-- the items stored before this migration in its transaction.
+ALTER TABLE items
+    ADD COLUMN seq    bigint GENERATED ALWAYS AS IDENTITY,
+    ADD COLUMN search tsvector NOT NULL DEFAULT '',
+    ADD COLUMN access tsvector NOT NULL DEFAULT '',
+    ADD CONSTRAINT items_seq_key UNIQUE (seq);
+
+CREATE INDEX items_search ON items USING gin (search);
+CREATE INDEX items_access ON items USING gin (access);
+
+-- The values of the items' queryable and refinable properties
+-- (store.IndexValue): str in lower case for matching and grouping, key as
+-- an aggregation's bucket shows it, num for numbers, booleans and dates.
+-- They go with their item (ON DELETE CASCADE). The "C" collation orders
+-- and compares them by bytes, as SQLite does.
+CREATE TABLE item_values (
+    item          bigint NOT NULL REFERENCES items (seq) ON DELETE CASCADE,
+    tenant        text COLLATE "C" NOT NULL,
+    connection_id text COLLATE "C" NOT NULL,
+    name          text COLLATE "C" NOT NULL, -- the property's name, in lower case
+    str           text COLLATE "C" NOT NULL,
+    key           text COLLATE "C" NOT NULL,
+    num           double precision
+);
+
+-- An item's values: for its deletion and its aggregations.
+CREATE INDEX item_values_by_item ON item_values (item, name);
+-- The items with a value: for restrictions (name:value, name:prefix*,
+-- name>number); LIKE 'prefix%' uses the first, as its collation is "C".
+CREATE INDEX item_values_by_str ON item_values (tenant, connection_id, name, str, item);
+CREATE INDEX item_values_by_num ON item_values (tenant, connection_id, name, num, item) WHERE num IS NOT NULL;
