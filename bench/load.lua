@@ -2,8 +2,12 @@
 --
 -- PATCH alternates two bodies that both change the operation (its status
 -- goes between inprogress and unspecified, so that every request
--- writes); GET repeats one request. done() prints
--- one RESULT line of JSON that bench/driver reads.
+-- writes); GET repeats one request. PUT creates a new item with every
+-- request: PATH is the items' path and a prefix of their ids, which the
+-- script completes with the thread's number and a counter; each body is
+-- about 1 KB (5 properties, text content with a few words drawn from a
+-- vocabulary, an ACL of three entries). done() prints one RESULT line of
+-- JSON that bench/driver reads.
 --
 -- wrk counts every answer outside 2xx and 3xx by itself, at no cost. With
 -- BENCH_STRICT=1 the script also counts every answer other than 200 exactly,
@@ -12,21 +16,49 @@
 -- the exact statuses in graphconn's access log instead.
 
 local threads = {}
+local started = 0
 
 function setup(thread)
+  started = started + 1
+  thread:set("tid", started)
   table.insert(threads, thread)
 end
 
 local reqs = {}
 local n = 0
+local put, base, headers
+
+-- words: the vocabulary of the items' content, so that a search for one
+-- word finds a few percent of the items and two words fewer.
+local words = {}
+for i = 1, 200 do
+  words[i] = string.format("w%03d", i)
+end
+
+local filler = string.rep("The payment gateway reported an error while processing the ticket. ", 8)
+
+local function itemBody()
+  local a, b, c = words[math.random(#words)], words[math.random(#words)], words[math.random(#words)]
+  return '{"acl":[{"type":"everyone","value":"c0de","accessType":"grant"},' ..
+    '{"type":"user","value":"e811976d-83df-4cbd-8b9b-5215b18aa874","accessType":"grant"},' ..
+    '{"type":"externalGroup","value":"g' .. math.random(50) .. '","accessType":"deny"}],' ..
+    '"properties":{"title":"Ticket ' .. a .. ' ' .. b .. '","priority":' .. math.random(5) .. ',' ..
+    '"tags@odata.type":"Collection(String)","tags":["' .. a .. '","support"],' ..
+    '"created":"2026-11-' .. string.format("%02d", math.random(30)) .. 'T12:00:00Z","owner":"agent' .. math.random(20) .. '"},' ..
+    '"content":{"type":"text","value":"' .. a .. ' ' .. b .. ' ' .. c .. '. ' .. filler .. '"}}'
+end
 
 function init(args)
   local method, path, token = args[1], args[2], args[3]
-  local headers = { ["Authorization"] = "Bearer " .. token }
+  headers = { ["Authorization"] = "Bearer " .. token }
+  math.randomseed(os.time() + (tid or 0))
   if method == "PATCH" then
     headers["Content-Type"] = "application/json"
     reqs[1] = wrk.format("PATCH", path, headers, '{"status":"inprogress"}')
     reqs[2] = wrk.format("PATCH", path, headers, '{"status":"unspecified","error":null}')
+  elseif method == "PUT" then
+    headers["Content-Type"] = "application/json"
+    put, base = true, path .. "t" .. (tid or 0) .. "n"
   else
     reqs[1] = wrk.format(method, path, headers)
   end
@@ -35,6 +67,9 @@ end
 
 function request()
   n = n + 1
+  if put then
+    return wrk.format("PUT", base .. n, headers, itemBody())
+  end
   return reqs[n % #reqs + 1]
 end
 

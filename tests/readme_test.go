@@ -52,6 +52,10 @@ func TestReadmeWalkthrough(t *testing.T) {
 			"polling " + p.url + "/v1.0/external/connections/contosotickets/operations/",
 			`"@odata.type":"#microsoft.graph.externalConnectors.connectionOperation"`,
 			`"code":"ItemsRejected"`,
+			`"id":"TSP228082938"`,
+			`"The property 'opened' is registered as dateTime, but the item sends the string \"yesterday\"."`,
+			`"@odata.type":"#microsoft.graph.externalConnectors.externalGroup"`,
+			`"@odata.type":"#microsoft.graph.externalConnectors.externalActivityResult"`,
 			"\n202\n",
 		} {
 			if !strings.Contains(string(v1out), want) {

@@ -123,6 +123,13 @@ type server struct {
 	startup time.Duration
 	token   string
 	opPath  string
+	// itemsPath is where PUT workloads create items: the items of the
+	// connection, and the beginning of their ids; runs makes each run's
+	// ids new.
+	itemsPath string
+	runs      int
+	ingesting bool // the server of the PUT workload
+	items     int  // the items its access log shows created
 }
 
 // workload is one row of the report.
@@ -138,8 +145,12 @@ type workload struct {
 func (w *workload) label() string {
 	what := w.method + " operation"
 	switch {
+	case w.srv.store == "" && w.method == "PUT":
+		what = "ceiling (no-op Echo handler), PUT of a new ~1 KB item"
 	case w.srv.store == "":
 		what = "ceiling (no-op Echo handler), " + w.method
+	case w.method == "PUT":
+		what = "PUT of a new ~1 KB item (checked against the schema)"
 	case w.half:
 		what = fmt.Sprintf("PATCH at about half load (-c %d)", w.conns)
 	}
@@ -275,6 +286,10 @@ func run(cfg config) (err error) {
 		targets = append(targets, target{b, "sqlite", true})
 	}
 	workloads := []*workload{{srv: ceiling, method: "PATCH", conns: cfg.conns}}
+	var ingest []*workload // each store's PUT of items, on a server of its own
+	if !cfg.patchOnly {
+		workloads = append(workloads, &workload{srv: ceiling, method: "PUT", conns: cfg.conns})
+	}
 	var patches []*workload
 	for i, t := range targets {
 		st := t.store
@@ -300,10 +315,27 @@ func run(cfg config) (err error) {
 			}
 		}
 		workloads = append(workloads, gets...)
+		if only {
+			continue
+		}
+		// Bulk ingestion, on a server of its own, so that the items it
+		// holds weigh on no other workload (nor on their peak RSS).
+		s, err := start(cfg, t.build, tmp, st, true, fmt.Sprintf("%d-%s-items", i, st))
+		if err != nil {
+			return err
+		}
+		s.name += ", ingesting"
+		s.ingesting = true
+		servers = append(servers, s)
+		if err := s.setup(); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		ingest = append(ingest, &workload{srv: s, method: "PUT", conns: cfg.conns})
 	}
+	workloads = append(workloads, ingest...)
 
 	// The ceiling gets the very same requests as graphconn.
-	ceiling.token, ceiling.opPath = servers[1].token, servers[1].opPath
+	ceiling.token, ceiling.opPath, ceiling.itemsPath = servers[1].token, servers[1].opPath, benchItemsPath
 	for _, w := range workloads {
 		progress("warm-up: %s, %s", w.srv.name, w.label())
 		if _, err := drive(cfg, w.srv, w.method, w.conns, cfg.warmup); err != nil {
@@ -371,14 +403,23 @@ func run(cfg config) (err error) {
 				return fmt.Errorf("%s: %w", s.name, err)
 			}
 			checked[s] = fmt.Sprintf("%d requests on the benchmark's operation, every one answered 200 (and %d abandoned by wrk at the end of a run)", n, abandoned)
+			if s.ingesting {
+				checked[s] = fmt.Sprintf("%d PUTs of new items, every one answered 200 (and %d abandoned by wrk at the end of a run)", n, abandoned)
+				s.items = n
+			}
 		}
 	}
 
 	// The report.
 	fmt.Fprintln(report, "| server | workload | req/s (median) | spread (min–max) | × ceiling | p50 | p99 (median, worst) | server CPU per request | others' CPU | peak RSS |")
 	fmt.Fprintln(report, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-	ceilingRuns := workloads[0].runs
 	ratio := func(w *workload) float64 {
+		ceilingRuns := workloads[0].runs
+		for _, c := range workloads {
+			if c.srv == ceiling && c.method == w.method {
+				ceilingRuns = c.runs // the ceiling's answer to the same requests
+			}
+		}
 		if w.half || len(w.runs) != len(ceilingRuns) {
 			return median(rates(w.runs)) / median(rates(ceilingRuns))
 		}
@@ -470,13 +511,24 @@ func run(cfg config) (err error) {
 		fmt.Fprintf(report, "| %s: validation costs ≤ 20%% of PATCH throughput | %.0f%% (%.0f%% to %.0f%%; of the server's CPU per request: %.0f%%) | %s |\n",
 			on.srv.name, 100*c, 100*slices.Min(cost), 100*slices.Max(cost), 100*median(cpuCost), verdict(c <= 0.20))
 	}
+	for _, w := range ingest {
+		r := ratio(w)
+		if w.srv.store == "sqlite" {
+			fmt.Fprintf(report, "| %s: validated, durable PUT of new ~1 KB items ≥ 0.30× ceiling (its PUT) | %.2f× | %s |\n", w.srv.name, r, verdict(r >= 0.30))
+		} else {
+			fmt.Fprintf(report, "| %s: validated PUT of new items / ceiling (no target) | %.2f× | – |\n", w.srv.name, r)
+		}
+	}
 	for _, h := range halves {
 		p99 := median(lat(h.runs, func(r result) int64 { return r.P99 }))
 		fmt.Fprintf(report, "| %s: p99 < 5 ms at about half load (%.0f req/s, %.0f%% of saturation) | %.2f ms | %s |\n",
 			h.srv.name, median(rates(h.runs)), 100*median(rates(h.runs))/(2*h.target), p99, verdict(p99 < 5))
 	}
 	for _, s := range servers {
-		if s.store != "" {
+		switch {
+		case s.ingesting:
+			fmt.Fprintf(report, "| %s: peak RSS < 150 MiB after %d items | %.1f MiB | %s |\n", s.name, s.items, rss[s], verdict(rss[s] < 150))
+		case s.store != "":
 			fmt.Fprintf(report, "| %s: peak RSS < 100 MiB | %.1f MiB | %s |\n", s.name, rss[s], verdict(rss[s] < 100))
 		}
 	}
@@ -617,7 +669,7 @@ func freshSchema(dsn, id string) (string, string, error) {
 // the load works on, over HTTP.
 func (s *server) setup() error {
 	out, err := exec.Command(s.build.bin, "token", "--data-dir", s.dir, "--app-id", "bench",
-		"--roles", "ExternalConnection.ReadWrite.All").Output()
+		"--roles", "ExternalConnection.ReadWrite.All,ExternalItem.ReadWrite.All").Output()
 	if err != nil {
 		return fmt.Errorf("graphconn token: %w", err)
 	}
@@ -634,9 +686,42 @@ func (s *server) setup() error {
 		return fmt.Errorf("create operation: %s", body)
 	}
 	s.opPath = s.build.prefix + "/external/connections/bench/operations/" + op.ID
-	_, err = s.call("PATCH", s.opPath, `{"status":"inprogress"}`, http.StatusOK)
-	return err
+	if _, err = s.call("PATCH", s.opPath, `{"status":"inprogress"}`, http.StatusOK); err != nil {
+		return err
+	}
+	if !s.ingesting {
+		return nil
+	}
+	// The items' schema, registered before any item comes.
+	if _, err := s.call("PATCH", "/v1.0/external/connections/bench/schema", benchSchema, http.StatusAccepted); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		body, err := s.call("GET", "/v1.0/external/connections/bench", "", http.StatusOK)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(body, []byte(`"state":"ready"`)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the schema's registration did not complete within 30s")
+		}
+	}
+	s.itemsPath = benchItemsPath
+	return nil
 }
+
+// benchItemsPath is where the PUT workloads create items.
+const benchItemsPath = "/v1.0/external/connections/bench/items/"
+
+// benchSchema is the schema of the items that bench/load.lua puts.
+const benchSchema = `{"baseType":"microsoft.graph.externalItem","properties":[
+	{"name":"title","type":"string","isSearchable":true,"isRetrievable":true,"labels":["title"]},
+	{"name":"priority","type":"int64","isQueryable":true,"isRetrievable":true,"isRefinable":true},
+	{"name":"tags","type":"stringCollection","isSearchable":true,"isQueryable":true,"isRetrievable":true},
+	{"name":"created","type":"dateTime","isQueryable":true,"isRetrievable":true},
+	{"name":"owner","type":"string","isQueryable":true,"isRetrievable":true,"isRefinable":true}]}`
 
 func (s *server) call(method, path, body string, want int) ([]byte, error) {
 	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
@@ -663,6 +748,11 @@ func (s *server) call(method, path, body string, want int) ([]byte, error) {
 // drive runs wrk against s for d and checks that every answer was a success.
 func drive(cfg config, s *server, method string, conns int, d time.Duration) (result, error) {
 	path, token := s.opPath, s.token
+	if method == "PUT" {
+		// Ids no run has used: every request creates an item.
+		s.runs++
+		path = s.itemsPath + "r" + strconv.Itoa(s.runs)
+	}
 	threads := min(cfg.threads, conns)
 	cmd := exec.Command(cfg.wrk, "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
 		"-d", fmt.Sprintf("%ds", max(1, int(d.Round(time.Second).Seconds()))), "--timeout", "5s", "-s", cfg.lua, s.base, "--", method, path, token)
@@ -728,7 +818,8 @@ func (s *server) checkLog() (n, abandoned int, err error) {
 			}
 			continue
 		}
-		if !bytes.Contains(line, []byte(`"msg":"request"`)) || !bytes.Contains(line, []byte(s.opPath)) {
+		if !bytes.Contains(line, []byte(`"msg":"request"`)) || !bytes.Contains(line, []byte(s.opPath)) &&
+			(s.itemsPath == "" || !bytes.Contains(line, []byte(s.itemsPath))) {
 			continue
 		}
 		var l struct {
@@ -740,7 +831,7 @@ func (s *server) checkLog() (n, abandoned int, err error) {
 			return n, abandoned, fmt.Errorf("access log line %q: %w", line, err)
 		}
 		switch {
-		case l.URI != s.opPath:
+		case l.URI != s.opPath && (s.itemsPath == "" || !strings.HasPrefix(l.URI, s.itemsPath)):
 		case l.Status == http.StatusOK:
 			n++
 		case canceled[l.ID]:

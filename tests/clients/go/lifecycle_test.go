@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -39,7 +40,9 @@ var sendSettings = os.Getenv("GRAPHCONN_CLIENTS_SETTINGS") != "off"
 // A connector's lifecycle through the Go SDK, over HTTPS (HTTP/2) with the
 // development CA: create a connection (with activitySettings and
 // searchSettings), register a schema, poll the operation through Location,
-// read and PATCH the operation with a publicError, delete the connection.
+// read and PATCH the operation with a publicError; push a ticket as an
+// item, create the external group its ACL names and add a member, record
+// activities on the ticket, delete the ticket; delete the connection.
 func TestLifecycle(t *testing.T) {
 	s := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -104,6 +107,10 @@ func TestLifecycle(t *testing.T) {
 			p.SetIsRefinable(ptr(true))
 			p.SetIsRetrievable(ptr(true))
 		}),
+		property("tags", ec.STRINGCOLLECTION_PROPERTYTYPE, func(p *ec.Property) {
+			p.SetIsQueryable(ptr(true))
+			p.SetIsRetrievable(ptr(true))
+		}),
 	})
 	headers := khttp.NewHeadersInspectionOptions()
 	headers.InspectResponseHeaders = true
@@ -160,8 +167,8 @@ func TestLifecycle(t *testing.T) {
 	for _, p := range reg.GetProperties() {
 		names = append(names, deref(p.GetName()))
 	}
-	if !slices.Equal(names, []string{"ticketTitle", "opened", "priority"}) {
-		t.Errorf("schema properties = %v, want ticketTitle, opened, priority", names)
+	if !slices.Equal(names, []string{"ticketTitle", "opened", "priority", "tags"}) {
+		t.Errorf("schema properties = %v, want ticketTitle, opened, priority, tags", names)
 	}
 
 	// The connection's operations list it.
@@ -190,6 +197,116 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("GET operation: %s", describe(err))
 	}
 	checkFailed(t, "GET operation after PATCH", reread)
+
+	// With the schema registered, push a ticket as an item: a string, an
+	// int64 and a string collection (annotated, as Graph's guide asks), an
+	// ACL that grants a user and the help desk's external group, and the
+	// ticket's text as content.
+	const (
+		itemID  = "ticket42"
+		groupID = "helpdesk"
+		userID  = "e811976d-83df-4cbd-8b9b-5215b18aa874" // an Entra user's object id
+	)
+	items := conns.ByExternalConnectionId(id).Items()
+	ticket := ec.NewExternalItem()
+	props := ec.NewProperties()
+	props.SetAdditionalData(map[string]any{
+		"ticketTitle":     "Printer on floor 3 is jammed",
+		"priority":        int64(2),
+		"tags":            []string{"printer", "floor3"},
+		"tags@odata.type": "Collection(String)",
+	})
+	ticket.SetProperties(props)
+	ticket.SetAcl([]ec.Aclable{
+		ace(ec.USER_ACLTYPE, userID),
+		ace(ec.EXTERNALGROUP_ACLTYPE, groupID),
+	})
+	content := ec.NewExternalItemContent()
+	content.SetTypeEscaped(ptr(ec.TEXT_EXTERNALITEMCONTENTTYPE))
+	content.SetValue(ptr("The printer by the lifts jams on every second page."))
+	ticket.SetContent(content)
+	put, err := items.ByExternalItemId(itemID).Put(ctx, ticket, nil)
+	if err != nil {
+		t.Fatalf("PUT item: %s", describe(err))
+	}
+	if code := wire.lastStatus(http.MethodPut, "/v1.0/external/connections/"+id+"/items/"+itemID); code != http.StatusOK {
+		t.Errorf("PUT item: status %d, want 200", code)
+	}
+	checkTicket(t, "PUT item's answer", put, itemID, userID, groupID)
+
+	// Read it back.
+	gotItem, err := items.ByExternalItemId(itemID).Get(ctx, nil)
+	if err != nil {
+		t.Fatalf("GET item: %s", describe(err))
+	}
+	checkTicket(t, "GET item", gotItem, itemID, userID, groupID)
+
+	// The external group that the ACL names, and its first member.
+	groups := conns.ByExternalConnectionId(id).Groups()
+	group := ec.NewExternalGroup()
+	group.SetId(ptr(groupID))
+	group.SetDisplayName(ptr("Help desk"))
+	group.SetDescription(ptr("Contoso's help desk agents"))
+	createdGroup, err := groups.Post(ctx, group, nil)
+	if err != nil {
+		t.Fatalf("POST groups: %s", describe(err))
+	}
+	if deref(createdGroup.GetId()) != groupID || deref(createdGroup.GetDisplayName()) != "Help desk" {
+		t.Errorf("created group = %q %q, want %q %q", deref(createdGroup.GetId()), deref(createdGroup.GetDisplayName()), groupID, "Help desk")
+	}
+	member := ec.NewIdentity()
+	member.SetId(ptr(userID))
+	member.SetTypeEscaped(ptr(ec.USER_IDENTITYTYPE))
+	added, err := groups.ByExternalGroupId(groupID).Members().Post(ctx, member, nil)
+	if err != nil {
+		t.Fatalf("POST members: %s", describe(err))
+	}
+	if deref(added.GetId()) != userID || identityType(added.GetTypeEscaped()) != ec.USER_IDENTITYTYPE.String() {
+		t.Errorf("added member = %q of type %s, want %q of type user", deref(added.GetId()), identityType(added.GetTypeEscaped()), userID)
+	}
+	members, err := groups.ByExternalGroupId(groupID).Members().Get(ctx, nil)
+	if err != nil {
+		t.Fatalf("GET members: %s", describe(err))
+	}
+	if ms := members.GetValue(); len(ms) != 1 || deref(ms[0].GetId()) != userID {
+		t.Errorf("GET members: %d members, want the one added", len(ms))
+	}
+
+	// The member opened the ticket an hour ago and viewed it since:
+	// addActivities records both, 200 with a result without error for each.
+	opened := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	viewed := opened.Add(30 * time.Minute)
+	activities := external.NewConnectionsItemItemsItemMicrosoftGraphExternalConnectorsAddActivitiesAddActivitiesPostRequestBody()
+	activities.SetActivities([]ec.ExternalActivityable{
+		activity(ec.CREATED_EXTERNALACTIVITYTYPE, opened, userID),
+		activity(ec.VIEWED_EXTERNALACTIVITYTYPE, viewed, userID),
+	})
+	results, err := items.ByExternalItemId(itemID).MicrosoftGraphExternalConnectorsAddActivities().PostAsAddActivitiesPostResponse(ctx, activities, nil)
+	if err != nil {
+		t.Fatalf("POST addActivities: %s", describe(err))
+	}
+	if code := wire.lastStatus(http.MethodPost, "/v1.0/external/connections/"+id+"/items/"+itemID+"/microsoft.graph.externalConnectors.addActivities"); code != http.StatusOK {
+		t.Errorf("POST addActivities: status %d, want 200", code)
+	}
+	checkActivityResults(t, results.GetValue(), []activityWant{
+		{ec.CREATED_EXTERNALACTIVITYTYPE.String(), opened, userID},
+		{ec.VIEWED_EXTERNALACTIVITYTYPE.String(), viewed, userID},
+	})
+
+	// The ticket is closed: delete the item; reading it is a 404 that the
+	// SDK raises as an ODataError with Graph's code.
+	if err := items.ByExternalItemId(itemID).Delete(ctx, nil); err != nil {
+		t.Fatalf("DELETE item: %s", describe(err))
+	}
+	_, err = items.ByExternalItemId(itemID).Get(ctx, nil)
+	var notFound *odataerrors.ODataError
+	switch {
+	case !errors.As(err, &notFound):
+		t.Errorf("GET item after DELETE: %s, want an ODataError", describe(err))
+	case notFound.GetStatusCode() != http.StatusNotFound || notFound.GetErrorEscaped() == nil ||
+		deref(notFound.GetErrorEscaped().GetCode()) != "itemNotFound" || deref(notFound.GetErrorEscaped().GetMessage()) == "":
+		t.Errorf("GET item after DELETE: %s, want 404 itemNotFound with a message", describe(err))
+	}
 
 	// Delete the connection: it is gone.
 	if err := conns.ByExternalConnectionId(id).Delete(ctx, nil); err != nil {
@@ -264,6 +381,7 @@ type wireLog struct {
 	protos   map[string]int
 	gzipped  int
 	requests int
+	statuses map[string]int // the last status by method and path
 }
 
 func (w *wireLog) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -280,8 +398,20 @@ func (w *wireLog) RoundTrip(req *http.Request) (*http.Response, error) {
 			w.protos = map[string]int{}
 		}
 		w.protos[res.Proto]++
+		if w.statuses == nil {
+			w.statuses = map[string]int{}
+		}
+		w.statuses[req.Method+" "+req.URL.Path] = res.StatusCode
 	}
 	return res, err
+}
+
+// lastStatus is the status of the last answer to method on path, which
+// the SDK does not hand its caller; 0 for none.
+func (w *wireLog) lastStatus(method, path string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.statuses[method+" "+path]
 }
 
 func (w *wireLog) check(t *testing.T) {
@@ -406,6 +536,142 @@ func checkFailed(t *testing.T, what string, op ec.ConnectionOperationable) {
 	if in == nil || deref(in.GetCode()) != "Inner" || deref(in.GetMessage()) != "The item's content was 5 MiB." || deref(in.GetTarget()) != "items/42/content" {
 		t.Errorf("%s: innerError is not the one sent", what)
 	}
+}
+
+func ace(typ ec.AclType, value string) ec.Aclable {
+	a := ec.NewAcl()
+	a.SetTypeEscaped(ptr(typ))
+	a.SetValue(ptr(value))
+	a.SetAccessType(ptr(ec.GRANT_ACCESSTYPE))
+	return a
+}
+
+// checkTicket checks that item is the ticket pushed: its properties (the
+// SDK holds them as additional data, pointers to the values it parsed), its
+// ACL and its content.
+func checkTicket(t *testing.T, what string, item ec.ExternalItemable, itemID, userID, groupID string) {
+	t.Helper()
+	if item == nil {
+		t.Errorf("%s: no item", what)
+		return
+	}
+	if deref(item.GetId()) != itemID {
+		t.Errorf("%s: id = %q, want %q", what, deref(item.GetId()), itemID)
+	}
+	if item.GetProperties() == nil {
+		t.Errorf("%s: no properties", what)
+	} else {
+		props := item.GetProperties().GetAdditionalData()
+		for name, want := range map[string]any{
+			"ticketTitle": "Printer on floor 3 is jammed",
+			// kiota's JSON parser reads a number it has no type for as a
+			// float64.
+			"priority": float64(2),
+			"tags":     []any{"printer", "floor3"},
+		} {
+			if got := plain(props[name]); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: properties.%s = %#v, want %#v", what, name, got, want)
+			}
+		}
+	}
+	var acl []string
+	for _, a := range item.GetAcl() {
+		acl = append(acl, fmt.Sprintf("%s:%s:%s", aclString(a.GetTypeEscaped()), deref(a.GetValue()), accessString(a.GetAccessType())))
+	}
+	if want := []string{"user:" + userID + ":grant", "externalGroup:" + groupID + ":grant"}; !slices.Equal(acl, want) {
+		t.Errorf("%s: acl = %v, want %v", what, acl, want)
+	}
+	c := item.GetContent()
+	if c == nil || deref(c.GetValue()) != "The printer by the lifts jams on every second page." ||
+		c.GetTypeEscaped() == nil || *c.GetTypeEscaped() != ec.TEXT_EXTERNALITEMCONTENTTYPE {
+		t.Errorf("%s: content is not the text sent", what)
+	}
+}
+
+// plain is v, parsed by the SDK into additional data, without its
+// pointers.
+func plain(v any) any {
+	switch v := v.(type) {
+	case *string:
+		return deref(v)
+	case *int64:
+		return deref(v)
+	case *float64:
+		return deref(v)
+	case *bool:
+		return deref(v)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = plain(e)
+		}
+		return out
+	}
+	return v
+}
+
+func activity(typ ec.ExternalActivityType, start time.Time, userID string) ec.ExternalActivityable {
+	by := ec.NewIdentity()
+	by.SetId(ptr(userID))
+	by.SetTypeEscaped(ptr(ec.USER_IDENTITYTYPE))
+	a := ec.NewExternalActivity()
+	a.SetTypeEscaped(ptr(typ))
+	a.SetStartDateTime(ptr(start))
+	a.SetPerformedBy(by)
+	return a
+}
+
+type activityWant struct {
+	typ   string
+	start time.Time
+	by    string
+}
+
+// checkActivityResults checks that addActivities recorded each activity
+// sent, in order, without an error.
+func checkActivityResults(t *testing.T, got []ec.ExternalActivityResultable, want []activityWant) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("addActivities: %d results, want %d", len(got), len(want))
+		return
+	}
+	for i, r := range got {
+		if e := r.GetError(); e != nil {
+			t.Errorf("addActivities: result %d has an error %s: %s", i, deref(e.GetCode()), deref(e.GetMessage()))
+		}
+		typ := "<none>"
+		if r.GetTypeEscaped() != nil {
+			typ = r.GetTypeEscaped().String()
+		}
+		var by string
+		if r.GetPerformedBy() != nil {
+			by = deref(r.GetPerformedBy().GetId())
+		}
+		if typ != want[i].typ || r.GetStartDateTime() == nil || !r.GetStartDateTime().Equal(want[i].start) || by != want[i].by {
+			t.Errorf("addActivities: result %d = %s at %v by %q, want %s at %v by %q", i, typ, r.GetStartDateTime(), by, want[i].typ, want[i].start, want[i].by)
+		}
+	}
+}
+
+func aclString(a *ec.AclType) string {
+	if a == nil {
+		return "<none>"
+	}
+	return a.String()
+}
+
+func accessString(a *ec.AccessType) string {
+	if a == nil {
+		return "<none>"
+	}
+	return a.String()
+}
+
+func identityType(i *ec.IdentityType) string {
+	if i == nil {
+		return "<none>"
+	}
+	return i.String()
 }
 
 func property(name string, typ ec.PropertyType, set func(*ec.Property)) ec.Propertyable {

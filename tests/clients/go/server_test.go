@@ -16,11 +16,14 @@ import (
 	"time"
 )
 
-// appID and roles are those of README's walk-through: the token that
-// `graphconn token` mints with them is accepted by every operation.
+// appID is that of README's walk-through. The token that `graphconn token`
+// mints with roles is accepted by every operation of the lifecycle: the
+// connections' role of the walk-through, and the items' (external groups'
+// and activities') for the connections the app owns, as a connector asks
+// for it.
 const (
 	appID = "11111111-2222-3333-4444-555555555555"
-	roles = "ExternalConnection.ReadWrite.All"
+	roles = "ExternalConnection.ReadWrite.All,ExternalItem.ReadWrite.OwnedBy"
 )
 
 // binary is the graphconn binary the tests run: $GRAPHCONN_BIN when set

@@ -65,8 +65,39 @@ const schema = {
     { name: "ticketTitle", type: "String", isSearchable: true, isRetrievable: true, labels: ["title"] },
     { name: "opened", type: "DateTime", isQueryable: true, isRetrievable: true, labels: ["createdDateTime"] },
     { name: "priority", type: "Int64", isQueryable: true, isRefinable: true, isRetrievable: true },
+    { name: "tags", type: "StringCollection", isQueryable: true, isRetrievable: true },
   ],
 };
+
+const userId = "e811976d-83df-4cbd-8b9b-5215b18aa874"; // an Entra user's object id
+const groupId = "helpdesk";
+
+// A ticket as an item: a string, an int64 and a string collection
+// (annotated, as Graph's guide asks), an ACL that grants a user and the
+// help desk's external group, and the ticket's text as content.
+const ticket = {
+  acl: [
+    { type: "user", value: userId, accessType: "grant" },
+    { type: "externalGroup", value: groupId, accessType: "grant" },
+  ],
+  properties: {
+    ticketTitle: "Printer on floor 3 is jammed",
+    priority: 2,
+    tags: ["printer", "floor3"],
+    "tags@odata.type": "Collection(String)",
+  },
+  content: { type: "text", value: "The printer by the lifts jams on every second page." },
+};
+
+// checkTicket checks that item is the ticket pushed as itemId.
+function checkTicket(what, item, itemId) {
+  assert.equal(item?.id, itemId, `${what}: id`);
+  for (const name of ["ticketTitle", "priority", "tags"]) {
+    assert.deepEqual(item.properties?.[name], ticket.properties[name], `${what}: properties.${name}`);
+  }
+  assert.deepEqual(withoutODataType(item.acl), ticket.acl, `${what}: acl`);
+  assert.deepEqual(withoutODataType(item.content), ticket.content, `${what}: content`);
+}
 
 const publicError = {
   code: "ContentTooLarge",
@@ -161,7 +192,7 @@ test("a connector's lifecycle through @microsoft/microsoft-graph-client", async 
   const registered = await ok("GET schema", () => client.api(`${conn}/schema`).get());
   assert.deepEqual(
     registered.properties.map((p) => p.name),
-    ["ticketTitle", "opened", "priority"],
+    ["ticketTitle", "opened", "priority", "tags"],
   );
 
   // The connection's operations list it.
@@ -175,6 +206,62 @@ test("a connector's lifecycle through @microsoft/microsoft-graph-client", async 
   const reread = await ok("GET operation", () => client.api(`${conn}/operations/${opId}`).get());
   assert.equal(reread.status, "failed");
   assert.deepEqual(withoutODataType(reread.error), publicError);
+
+  // With the schema registered, push the ticket as an item.
+  const itemId = "ticket42";
+  const item = `${conn}/items/${itemId}`;
+  const put = await client.api(item).responseType(ResponseType.RAW).put(ticket);
+  const putText = await put.text();
+  assert.equal(put.status, 200, `PUT item = ${put.status} ${putText}`);
+  checkTicket("PUT item's answer", JSON.parse(putText), itemId);
+
+  // Read it back.
+  checkTicket("GET item", await ok("GET item", () => client.api(item).get()), itemId);
+
+  // The external group that the ACL names, and its first member.
+  const group = await ok("POST groups", () =>
+    client.api(`${conn}/groups`).post({ id: groupId, displayName: "Help desk", description: "Contoso's help desk agents" }),
+  );
+  assert.equal(group.id, groupId);
+  assert.equal(group.displayName, "Help desk");
+  const member = await ok("POST members", () => client.api(`${conn}/groups/${groupId}/members`).post({ id: userId, type: "user" }));
+  assert.equal(member.id, userId);
+  assert.equal(member.type, "user");
+  const members = await ok("GET members", () => client.api(`${conn}/groups/${groupId}/members`).get());
+  assert.deepEqual(
+    members.value.map((m) => m.id),
+    [userId],
+  );
+
+  // The member opened the ticket an hour ago and viewed it since:
+  // addActivities records both, 200 with a result without error for each.
+  const opened = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
+  const viewed = new Date(opened.getTime() + 1_800_000);
+  const activities = [
+    { type: "created", startDateTime: opened.toISOString(), performedBy: { id: userId, type: "user" } },
+    { type: "viewed", startDateTime: viewed.toISOString(), performedBy: { id: userId, type: "user" } },
+  ];
+  const added = await client.api(`${item}/microsoft.graph.externalConnectors.addActivities`).responseType(ResponseType.RAW).post({ activities });
+  const addedText = await added.text();
+  assert.equal(added.status, 200, `POST addActivities = ${added.status} ${addedText}`);
+  const results = JSON.parse(addedText).value;
+  assert.equal(results?.length, activities.length, "addActivities: one result per activity");
+  results.forEach((r, i) => {
+    assert.equal(r.error ?? null, null, `addActivities: result ${i} has an error`);
+    assert.equal(r.type, activities[i].type, `addActivities: result ${i}'s type`);
+    assert.equal(new Date(r.startDateTime).getTime(), new Date(activities[i].startDateTime).getTime(), `addActivities: result ${i}'s startDateTime`);
+    assert.equal(r.performedBy?.id, userId, `addActivities: result ${i}'s performedBy`);
+  });
+
+  // The ticket is closed: delete the item; reading it is a 404 that the
+  // client raises as a GraphError with Graph's code.
+  const gone = await client.api(item).responseType(ResponseType.RAW).delete();
+  assert.equal(gone.status, 204, `DELETE item = ${gone.status} ${await gone.text()}`);
+  await assert.rejects(
+    client.api(item).get(),
+    (err) => err instanceof GraphError && err.statusCode === 404 && err.code === "itemNotFound" && err.message !== "",
+    "GET item after DELETE, want a GraphError 404 itemNotFound",
+  );
 
   // Delete the connection: it is gone.
   const del = await client.api(conn).responseType(ResponseType.RAW).delete();

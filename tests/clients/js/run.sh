@@ -63,7 +63,7 @@ if [ -z "$addr" ] || [ -z "$ca" ]; then
   exit 1
 fi
 
-token="$("$bin" token --data-dir "$data/data" --app-id 11111111-2222-3333-4444-555555555555 --roles ExternalConnection.ReadWrite.All)"
+token="$("$bin" token --data-dir "$data/data" --app-id 11111111-2222-3333-4444-555555555555 --roles ExternalConnection.ReadWrite.All,ExternalItem.ReadWrite.OwnedBy)"
 
 set +e
 GRAPHCONN_BASE_URL="https://$addr/" GRAPHCONN_TOKEN="$token" NODE_EXTRA_CA_CERTS="$ca" \
