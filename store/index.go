@@ -20,13 +20,17 @@ import (
 func IndexOf(s *Schema, it *Item) ItemIndex {
 	var idx ItemIndex
 	byName := make(map[string]*Property, len(s.Properties))
-	for i := range s.Properties {
-		byName[strings.ToLower(s.Properties[i].Name)] = &s.Properties[i]
+	for i, p := range s.Properties {
+		if p.IsSearchable || p.IsQueryable || p.IsRefinable {
+			byName[strings.ToLower(p.Name)] = &s.Properties[i]
+		}
 	}
-	var props map[string]any
-	dec := json.NewDecoder(bytes.NewReader(it.Properties))
-	dec.UseNumber()
-	_ = dec.Decode(&props) // not an object: nothing to index
+	// Only the values of the properties indexed are decoded: the others
+	// are kept raw, or not even read when the schema indexes none.
+	var props map[string]json.RawMessage
+	if len(byName) > 0 {
+		_ = json.Unmarshal(it.Properties, &props) // not an object: nothing to index
+	}
 	// In the order of the names, so that an item indexes the same every
 	// time (a map's order changes from one range to the next).
 	names := make([]string, 0, len(props))
@@ -35,15 +39,15 @@ func IndexOf(s *Schema, it *Item) ItemIndex {
 	}
 	sort.Strings(names)
 	var text []string
+	seen := map[[3]string]bool{}
 	for _, name := range names {
-		v := props[name]
 		p := byName[strings.ToLower(name)]
-		if p == nil || v == nil {
+		if p == nil {
 			continue
 		}
-		values := []any{v}
-		if list, ok := v.([]any); ok {
-			values = list
+		values, ok := decodeValues(props[name])
+		if !ok {
+			continue
 		}
 		if p.IsSearchable {
 			for _, x := range values {
@@ -57,7 +61,10 @@ func IndexOf(s *Schema, it *Item) ItemIndex {
 		}
 		lower := strings.ToLower(p.Name)
 		for _, x := range values {
-			if iv, ok := indexValue(lower, p.Type, x); ok {
+			// A collection may hold a value twice, which the index keeps
+			// once.
+			if iv, ok := indexValue(lower, p.Type, x); ok && !seen[iv.key()] {
+				seen[iv.key()] = true
 				idx.Values = append(idx.Values, iv)
 			}
 		}
@@ -72,6 +79,58 @@ func IndexOf(s *Schema, it *Item) ItemIndex {
 	idx.Text = strings.Join(text, "\n")
 	return idx
 }
+
+// decodeValues decodes a property's value, or the values of a collection,
+// as json.Decoder with UseNumber would (strings, json.Number, bool), but
+// for objects, which the index has no use for; false for null or a value
+// that is not JSON.
+func decodeValues(raw json.RawMessage) ([]any, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '[' {
+		var list []json.RawMessage
+		if json.Unmarshal(raw, &list) != nil {
+			return nil, false
+		}
+		values := make([]any, 0, len(list))
+		for _, x := range list {
+			if v, ok := decodeScalar(bytes.TrimSpace(x)); ok {
+				values = append(values, v)
+			}
+		}
+		return values, true
+	}
+	v, ok := decodeScalar(raw)
+	return []any{v}, ok
+}
+
+func decodeScalar(raw []byte) (any, bool) {
+	if len(raw) == 0 {
+		return nil, false
+	}
+	switch c := raw[0]; {
+	case c == '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return nil, false
+		}
+		return s, true
+	case c == 't' || c == 'f':
+		var b bool
+		if json.Unmarshal(raw, &b) != nil {
+			return nil, false
+		}
+		return b, true
+	case c == '-' || c >= '0' && c <= '9':
+		if !json.Valid(raw) {
+			return nil, false
+		}
+		return json.Number(raw), true
+	}
+	return nil, false // null, an object
+}
+
+// key tells values apart (Num follows from Str).
+func (v IndexValue) key() [3]string { return [3]string{v.Name, v.Str, v.Key} }
 
 func indexValue(name string, t PropertyType, x any) (IndexValue, bool) {
 	iv := IndexValue{Name: name}

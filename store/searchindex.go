@@ -25,14 +25,40 @@ import (
 // agree.
 func Words(text string) []string {
 	var out []string
-	for _, w := range strings.FieldsFunc(strings.ToLower(text), notWordRune) {
-		if isASCII(w) {
-			out = append(out, cut(w))
+	text = strings.ToLower(text)
+	for start := 0; start < len(text); {
+		// The next word: a run of letters and digits, ASCII or not.
+		ascii := true
+		end := start
+		for end < len(text) {
+			c := text[end]
+			if c < utf8.RuneSelf {
+				if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || 'A' <= c && c <= 'Z') {
+					break
+				}
+				end++
+				continue
+			}
+			r, n := utf8.DecodeRuneInString(text[end:])
+			if notWordRune(r) {
+				break
+			}
+			ascii = false
+			end += n
+		}
+		switch w := text[start:end]; {
+		case w == "":
+			_, n := utf8.DecodeRuneInString(text[end:])
+			start = end + n
 			continue
+		case ascii:
+			out = append(out, cut(w))
+		default:
+			for _, p := range strings.FieldsFunc(plain(w), notWordRune) {
+				out = append(out, cut(p))
+			}
 		}
-		for _, p := range strings.FieldsFunc(plain(w), notWordRune) {
-			out = append(out, cut(p))
-		}
+		start = end
 	}
 	return out
 }
@@ -54,15 +80,6 @@ func cut(w string) string {
 }
 
 func notWordRune(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
-}
 
 // plain is w without its diacritics: decomposed, without the nonspacing
 // marks, composed again (so that Hangul syllables stay whole).
@@ -108,7 +125,9 @@ func Terms(text string) []Term {
 // searcher, who is never a guest) of the tenant, a user, a group, or an
 // external group of the connection. The hash keeps ids of any characters
 // one token for both engines' tokenizers, and the tenant and connection in
-// it keep a token from matching another connection's entry.
+// it keep a token from matching another connection's entry. A token is a
+// letter, '_' and hexadecimal digits: never one of Words, which are
+// letters and digits only, so that no text is ever taken for access.
 const (
 	grantToken      = 'g'
 	denyToken       = 'd'
@@ -185,7 +204,7 @@ func accessToken(access byte, tenant, connID, kind, value string) string {
 		h.Write(binary.AppendUvarint(nil, uint64(len(s))))
 		h.Write([]byte(s))
 	}
-	return string(access) + hex.EncodeToString(h.Sum(nil)[:12])
+	return string(access) + "_" + hex.EncodeToString(h.Sum(nil)[:12])
 }
 
 // RankWindow bounds the work of ranking. Of the items that match a query
@@ -194,7 +213,7 @@ func accessToken(access byte, tenant, connID, kind, value string) string {
 // recently created first: ranking costs the engines a lookup per item, and
 // a word that most items hold would otherwise cost a search hundreds of
 // milliseconds. A query that matches fewer items is ranked whole.
-const RankWindow = 10000
+const RankWindow = 2000
 
 // Bounds of a query, which compiles to SQL whose nesting and parameters
 // the engines limit.

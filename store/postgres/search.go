@@ -142,6 +142,9 @@ func externalGroups(ctx context.Context, tx pgx.Tx, tenant string, conns []strin
 	return out, rows.Err()
 }
 
+// rankWindow is store.RankWindow; tests lower it.
+var rankWindow = store.RankWindow
+
 // hits returns the page of the items that match cond: ranked (rank, the
 // tsquery's parameter, is not ""), the first store.RankWindow matches (by
 // seq, newest first) in the order of ts_rank(), then the others by seq;
@@ -158,10 +161,10 @@ func hits(ctx context.Context, tx pgx.Tx, tenant, cond string, args []any, rank 
 		// ts_rank() of the window's rows only: the subquery limits them
 		// before the outer query ranks them.
 		window := fmt.Sprintf(`SELECT w.seq, ts_rank(w.search, %s) AS score, 0 AS tier FROM (
-				SELECT i.seq, i.search FROM items i WHERE %s ORDER BY i.seq DESC LIMIT %d) w`, rank, cond, store.RankWindow)
-		if from+size > store.RankWindow {
+				SELECT i.seq, i.search FROM items i WHERE %s ORDER BY i.seq DESC LIMIT %d) w`, rank, cond, rankWindow)
+		if from+size > rankWindow {
 			window += fmt.Sprintf(` UNION ALL SELECT t.seq, 0, 1 FROM (
-				SELECT i.seq FROM items i WHERE %s ORDER BY i.seq DESC OFFSET %d) t`, cond, store.RankWindow)
+				SELECT i.seq FROM items i WHERE %s ORDER BY i.seq DESC OFFSET %d) t`, cond, rankWindow)
 		}
 		page = `SELECT seq, score, tier FROM (` + window + `) AS r ORDER BY tier, score DESC, seq DESC LIMIT ` + limit + ` OFFSET ` + offset
 	}

@@ -83,7 +83,7 @@ type itemIndex struct {
 	registered int64  // the schema's (indexSchema.registered)
 	text       string // items.search_text
 	access     string // items.search_acl
-	values     string // item_values as a JSON array of [name, str, key, num]; "" for none
+	values     any    // items.search_values: a JSON array of [name, str, key, num]; nil for none
 }
 
 // indexItem is what the index holds of item it of tenant under s (nil for
@@ -116,26 +116,40 @@ func indexItem(s *indexSchema, tenant string, it *store.Item) (itemIndex, error)
 	return out, nil
 }
 
-// writeIndex writes the index of the item seq of tenant's connection connID
-// in tx: its columns in items (and by their triggers item_text), and its
-// values.
-func writeIndex(ctx context.Context, tx *sql.Tx, seq int64, tenant, connID string, idx itemIndex) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE items SET search_text = ?, search_acl = ? WHERE seq = ?`, idx.text, idx.access, seq); err != nil {
-		return err
-	}
-	return writeValues(ctx, tx, seq, tenant, connID, idx)
+// writeIndex writes the index of the item seq in tx: its columns in items,
+// which triggers bring to item_values, and syncText to item_text.
+func writeIndex(ctx context.Context, tx *sql.Tx, seq int64, idx itemIndex) error {
+	_, err := tx.ExecContext(ctx, `UPDATE items SET search_text = ?, search_acl = ?, search_values = ? WHERE seq = ?`,
+		idx.text, idx.access, idx.values, seq)
+	return err
 }
 
-// writeValues replaces the values of the item seq.
-func writeValues(ctx context.Context, tx *sql.Tx, seq int64, tenant, connID string, idx itemIndex) error {
-	if _, err := tx.ExecContext(ctx, clearValuesSQL, seq); err != nil {
-		return err
+// syncTextSQL brings item_text in step with the items whose search columns
+// the transaction has changed (item_text_changes, which triggers fill):
+// the rows that item_text holds of them go, the rows of them as they are
+// now come, and the changes are emptied. Every transaction that writes
+// items runs it before it commits (syncText), so that item_text changes in
+// one segment per transaction.
+var syncTextSQL = [...]string{
+	`INSERT INTO item_text (item_text, rowid, search_text, search_acl)
+		SELECT 'delete', seq, old_text, old_acl FROM item_text_changes WHERE indexed`,
+	`INSERT INTO item_text (rowid, search_text, search_acl)
+		SELECT i.seq, i.search_text, i.search_acl FROM item_text_changes AS c JOIN items AS i ON i.seq = c.seq`,
+	`DELETE FROM item_text_changes`,
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// syncText runs syncTextSQL.
+func syncText(ctx context.Context, ex execer) error {
+	for _, q := range syncTextSQL {
+		if _, err := ex.ExecContext(ctx, q); err != nil {
+			return err
+		}
 	}
-	if idx.values == "" {
-		return nil
-	}
-	_, err := tx.ExecContext(ctx, addValuesSQL, seq, tenant, connID, idx.values)
-	return err
+	return nil
 }
 
 // reindexChunk is how many items reindex reads at a time.
@@ -183,7 +197,7 @@ func reindex(ctx context.Context, tx *sql.Tx, tenant, connID string, s *indexSch
 			if err != nil {
 				return err
 			}
-			if err := writeIndex(ctx, tx, r.seq, tenant, connID, idx); err != nil {
+			if err := writeIndex(ctx, tx, r.seq, idx); err != nil {
 				return err
 			}
 		}
@@ -223,5 +237,5 @@ func (db *DB) reindexAll(ctx context.Context, tx *sql.Tx) error {
 			return fmt.Errorf("index the items of connection %s: %w", k.id, err)
 		}
 	}
-	return nil
+	return syncText(ctx, tx)
 }

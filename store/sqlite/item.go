@@ -22,49 +22,59 @@ const (
 
 // The statements of PutItem, whose arguments are pendingItem.args: ?1
 // tenant, ?2 connection, ?3 item, ?4 acl, ?5 properties, ?6 and ?7 the
-// content's type and value, ?8 label, ?9 the time of the write, ?10 and
-// ?11 what the search index holds of the item (its search_text and
-// search_acl, see 0007_search.sql). A replace keeps created and moves the
-// version past the stored one, as an update of a connection does.
+// content's type and value, ?8 label, ?9 the time of the write, ?10 to
+// ?12 what the search index holds of the item (its search_text,
+// search_acl and search_values, see 0007_search.sql). A replace keeps
+// created and moves the version past the stored one, as an update of a
+// connection does.
 const (
 	replaceItemSQL = `UPDATE items SET acl = ?4, properties = ?5, content_type = ?6, content_value = ?7, label = ?8,
-			version = max(version + 1, ?9), modified = ?9, search_text = ?10, search_acl = ?11
+			version = max(version + 1, ?9), modified = ?9, search_text = ?10, search_acl = ?11, search_values = ?12
 		WHERE tenant = ?1 AND connection_id = ?2 AND id = ?3
-		RETURNING seq, version, created`
-	insertItemSQL = `INSERT INTO items (tenant, connection_id, id, acl, properties, content_type, content_value, label, version, created, modified, search_text, search_acl)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?10, ?11)
-		RETURNING seq`
+		RETURNING version, created`
+	insertItemSQL = `INSERT INTO items (tenant, connection_id, id, acl, properties, content_type, content_value, label, version, created, modified,
+			search_text, search_acl, search_values)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?10, ?11, ?12)`
 	// countItemsSQL adds ?3 to the item count of connection ?2 of tenant ?1.
 	countItemsSQL = `UPDATE connections SET item_count = item_count + ?3 WHERE tenant = ?1 AND id = ?2`
 	// indexSchemaSQL reads the schema that the connection's items are
 	// indexed under, and when it was registered.
 	indexSchemaSQL = `SELECT registered, schema FROM schemas WHERE tenant = ? AND connection_id = ?`
-	// clearValuesSQL deletes the values of item ?1, and addValuesSQL adds
-	// values ?4 (itemIndex.values) to item ?1 of connection ?3 of tenant ?2.
-	clearValuesSQL = `DELETE FROM item_values WHERE item = ?`
-	addValuesSQL   = `INSERT INTO item_values (item, tenant, connection_id, name, str, key, num)
-		SELECT ?1, ?2, ?3, value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?4)`
 )
 
 // itemStmts are PutItem's statements, prepared on the write connection.
 type itemStmts struct {
-	replace, insert, count         *sql.Stmt
-	schema, clearValues, addValues *sql.Stmt
+	replace, insert, count, schema *sql.Stmt
 	savepoint, rollbackTo, release *sql.Stmt
+	sync                           [len(syncTextSQL)]*sql.Stmt
 }
 
 // in returns the statements bound to tx, which index the items under the
 // schemas that tx reads, once per connection.
 func (s *itemStmts) in(ctx context.Context, tx *sql.Tx, db *DB) *itemTx {
-	return &itemTx{
+	t := &itemTx{
 		itemStmts: itemStmts{
 			replace: tx.StmtContext(ctx, s.replace), insert: tx.StmtContext(ctx, s.insert), count: tx.StmtContext(ctx, s.count),
-			schema: tx.StmtContext(ctx, s.schema), clearValues: tx.StmtContext(ctx, s.clearValues), addValues: tx.StmtContext(ctx, s.addValues),
+			schema:    tx.StmtContext(ctx, s.schema),
 			savepoint: tx.StmtContext(ctx, s.savepoint), rollbackTo: tx.StmtContext(ctx, s.rollbackTo), release: tx.StmtContext(ctx, s.release),
 		},
 		db:      db,
 		schemas: map[connKey]*indexSchema{},
 	}
+	for i, st := range s.sync {
+		t.sync[i] = tx.StmtContext(ctx, st)
+	}
+	return t
+}
+
+// syncText runs syncTextSQL, prepared.
+func (s *itemTx) syncText(ctx context.Context) error {
+	for _, st := range s.sync {
+		if _, err := st.ExecContext(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // itemTx writes items in a transaction.
@@ -82,7 +92,7 @@ var errNoConnection = errors.New("the item's connection does not exist")
 type pendingItem struct {
 	ctx     context.Context // when done before the writer starts the write, it is skipped
 	item    *store.Item
-	args    [11]any // of the statements of PutItem
+	args    [12]any // of the statements of PutItem
 	now     int64   // args[8]
 	index   itemIndex
 	created bool  // the write created the item
@@ -128,8 +138,8 @@ func newPendingItem(ctx context.Context, tenant string, it *store.Item, s *index
 	return &pendingItem{
 		ctx:  ctx,
 		item: it,
-		args: [11]any{tenant, it.ConnectionID, it.ID, string(acl), string(it.Properties), contentType, contentValue, nullableJSON(it.Label), now,
-			index.text, index.access},
+		args: [12]any{tenant, it.ConnectionID, it.ID, string(acl), string(it.Properties), contentType, contentValue, nullableJSON(it.Label), now,
+			index.text, index.access, index.values},
 		now:   now,
 		index: index,
 	}, nil
@@ -176,15 +186,18 @@ func (db *DB) applyItems(batch []*pendingItem) {
 	}
 	s := db.putItem.in(ctx, tx, db)
 	applied := 0
+	alone := func() {
+		tx.Rollback()
+		for _, p := range batch {
+			db.putItemAlone(p)
+		}
+	}
 	for _, p := range batch {
 		if p.err = p.ctx.Err(); p.err != nil {
 			continue
 		}
 		if err := s.putInSavepoint(ctx, p); err != nil {
-			tx.Rollback()
-			for _, p := range batch {
-				db.putItemAlone(p)
-			}
+			alone()
 			return
 		}
 		if p.err == nil {
@@ -193,6 +206,10 @@ func (db *DB) applyItems(batch []*pendingItem) {
 	}
 	if applied == 0 {
 		tx.Rollback() // nothing changed, nothing to lose
+		return
+	}
+	if err := s.syncText(ctx); err != nil {
+		alone()
 		return
 	}
 	if err := tx.Commit(); err != nil {
@@ -215,7 +232,11 @@ func (db *DB) putItemAlone(p *pendingItem) {
 		p.err = err
 		return
 	}
-	if p.err = db.putItem.in(ctx, tx, db).put(ctx, p); p.err != nil {
+	s := db.putItem.in(ctx, tx, db)
+	if p.err = s.put(ctx, p); p.err == nil {
+		p.err = s.syncText(ctx)
+	}
+	if p.err != nil {
 		tx.Rollback()
 		return
 	}
@@ -238,26 +259,22 @@ func (s *itemTx) putInSavepoint(ctx context.Context, p *pendingItem) error {
 }
 
 // put writes p's item: it replaces the stored one, or creates it and counts
-// it on its connection, and writes its index. The item's writes are all
-// here, in the transaction of the caller, so that what must change with an
-// item changes with it.
+// it on its connection, with its index (which triggers write, see
+// 0007_search.sql). The item's writes are all here, in the transaction of
+// the caller, so that what must change with an item changes with it.
 func (s *itemTx) put(ctx context.Context, p *pendingItem) error {
 	if err := s.indexUnder(ctx, p); err != nil {
 		return err
 	}
-	var seq int64
-	err := s.replace.QueryRowContext(ctx, p.args[:]...).Scan(&seq, &p.version, &p.since)
-	switch {
-	case err == nil:
+	err := s.replace.QueryRowContext(ctx, p.args[:]...).Scan(&p.version, &p.since)
+	if err == nil {
 		p.created = false
-		if _, err := s.clearValues.ExecContext(ctx, seq); err != nil {
-			return err
-		}
-		return s.addItemValues(ctx, seq, p)
-	case !errors.Is(err, sql.ErrNoRows):
+		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	err = s.insert.QueryRowContext(ctx, p.args[:]...).Scan(&seq)
+	_, err = s.insert.ExecContext(ctx, p.args[:]...)
 	if code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
 		return errNoConnection
 	}
@@ -268,15 +285,7 @@ func (s *itemTx) put(ctx context.Context, p *pendingItem) error {
 		return err
 	}
 	p.created, p.version, p.since = true, p.now, p.now
-	return s.addItemValues(ctx, seq, p)
-}
-
-func (s *itemTx) addItemValues(ctx context.Context, seq int64, p *pendingItem) error {
-	if p.index.values == "" {
-		return nil
-	}
-	_, err := s.addValues.ExecContext(ctx, seq, p.args[0], p.args[1], p.index.values)
-	return err
+	return nil
 }
 
 // indexUnder makes sure that p's item is indexed under the schema that
@@ -301,7 +310,7 @@ func (s *itemTx) indexUnder(ctx context.Context, p *pendingItem) error {
 		return err
 	}
 	p.index = index
-	p.args[9], p.args[10] = index.text, index.access
+	p.args[9], p.args[10], p.args[11] = index.text, index.access, index.values
 	return nil
 }
 
@@ -385,16 +394,16 @@ func (db *DB) UpdateItem(ctx context.Context, tenant, connID, id string, u store
 		}
 		var modified int64
 		err = tx.QueryRowContext(ctx, `UPDATE items SET acl = ?1, properties = ?2, content_type = ?3, content_value = ?4, label = ?5,
-				version = max(version + 1, ?6), modified = ?6, search_text = ?7, search_acl = ?8
-			WHERE seq = ?9
+				version = max(version + 1, ?6), modified = ?6, search_text = ?7, search_acl = ?8, search_values = ?9
+			WHERE seq = ?10
 			RETURNING version, modified`,
 			string(acl), string(it.Properties), contentType, contentValue, nullableJSON(it.Label), time.Now().UTC().UnixNano(),
-			idx.text, idx.access, seq).Scan(&it.Version, &modified)
+			idx.text, idx.access, idx.values, seq).Scan(&it.Version, &modified)
 		if err != nil {
 			return internal("update item", err)
 		}
 		it.Modified = unixTime(modified)
-		if err := writeValues(ctx, tx, seq, tenant, connID, idx); err != nil {
+		if err := syncText(ctx, tx); err != nil {
 			return internal("update item", err)
 		}
 		return nil
@@ -426,6 +435,9 @@ func (db *DB) DeleteItem(ctx context.Context, tenant, connID, id string) error {
 			return db.itemNotFound(ctx, tenant, connID, id)
 		}
 		if _, err := tx.ExecContext(ctx, countItemsSQL, tenant, connID, -1); err != nil {
+			return internal("delete item", err)
+		}
+		if err := syncText(ctx, tx); err != nil {
 			return internal("delete item", err)
 		}
 		return nil

@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/graphconn/graphconn/store"
@@ -13,17 +15,20 @@ import (
 // Search implements store.Searcher.
 //
 // One FTS5 query over item_text finds the items (0007_search.sql): the
-// free text of the query, each word restricted to search_text, and the
-// searcher's access, as tokens of search_acl (store.PrincipalTokens):
+// free text of the query and the searcher's access, as tokens of
+// search_acl (store.PrincipalTokens),
 //
-//	(search_acl : (grants...)) AND (text...) NOT (search_acl : (denies...))
+//	((grants...) AND (text...)) NOT (denies...)
 //
-// so that the index alone evaluates the ACLs, with no lookup per item, and
-// counts the matches. The rest of the query (restrictions on properties)
-// are conditions on the FTS5 row's rowid, the item's seq: IN the items
-// whose item_values match. The hits are the first of these rows in the
-// order of bm25(), the ranked ones (store.RankWindow), or of seq, newest
-// first, joined to items.
+// so that the index alone evaluates the ACLs, with no lookup per item. The
+// rest of the query (restrictions on properties) are conditions on the
+// FTS5 row's rowid, the item's seq: IN the items whose item_values match.
+//
+// The first query takes the newest store.RankWindow matches, which are
+// all of them for most queries: their number is then the total, with no
+// count. With free text, bm25() ranks them by a query of the text alone;
+// the page is taken from them, and from the older matches, newest first,
+// past the window. The page's items are read by their seq.
 //
 // All of it reads one snapshot of the database, in one transaction.
 func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) (*store.SearchResult, error) {
@@ -57,22 +62,54 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 	}
 	plan := store.Plan(q)
 	w := &where{fts: ftsCompiler{universe: ftsTokens(universe)}, tenant: tenant, conns: conns}
-	match := "(" + ftsTokens(grants) + ")"
+	var text []string
 	for _, t := range plan.Text {
-		match += " AND " + w.fts.expr(t)
+		text = append(text, w.fts.expr(t))
 	}
-	match = "(" + match + ") NOT " + ftsTokens(denies)
+	match := "(" + strings.Join(append([]string{ftsTokens(grants)}, text...), " AND ") + ") NOT " + ftsTokens(denies)
 	cond := "item_text MATCH " + w.param(match)
 	for _, f := range plan.Filters {
 		cond += " AND " + w.filter(f)
 	}
 
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM item_text WHERE `+cond, w.args...).Scan(&res.Total); err != nil {
-		return nil, internal("search: count", err)
+	newest, err := docs(ctx, tx, cond, w.args, rankWindow, 0)
+	if err != nil {
+		return nil, internal("search", err)
 	}
-	if r.Size > 0 && int64(max(r.From, 0)) < res.Total {
-		if res.Hits, err = hits(ctx, tx, tenant, cond, w.args, plan.Ranked, max(r.From, 0), r.Size); err != nil {
-			return nil, internal("search", err)
+	res.Total = int64(len(newest))
+	if len(newest) == rankWindow {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM item_text WHERE `+cond, w.args...).Scan(&res.Total); err != nil {
+			return nil, internal("search: count", err)
+		}
+	}
+	from, size := max(r.From, 0), max(r.Size, 0)
+	if size > 0 && int64(from) < res.Total {
+		window := make([]scored, len(newest))
+		for i, doc := range newest {
+			window[i] = scored{doc: doc}
+		}
+		if plan.Ranked {
+			if err := rank(ctx, tx, strings.Join(text, " AND "), window); err != nil {
+				return nil, internal("search: rank", err)
+			}
+		}
+		var page []scored
+		if from < len(window) {
+			page = window[from:min(from+size, len(window))]
+		}
+		if end := from + size; end > len(window) && res.Total > int64(len(window)) {
+			// Past the window: the older matches, newest first.
+			start := max(from, len(window))
+			older, err := docs(ctx, tx, cond, w.args, end-start, start)
+			if err != nil {
+				return nil, internal("search", err)
+			}
+			for _, doc := range older {
+				page = append(page, scored{doc: doc})
+			}
+		}
+		if res.Hits, err = hits(ctx, tx, tenant, page); err != nil {
+			return nil, internal("search: read the hits", err)
 		}
 	}
 	for i, a := range r.Aggregations {
@@ -84,6 +121,88 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 		}
 	}
 	return res, nil
+}
+
+// rankWindow is store.RankWindow; tests lower it.
+var rankWindow = store.RankWindow
+
+// docs returns the seq of the items that match cond, newest first: limit
+// of them, past the first offset.
+func docs(ctx context.Context, tx *sql.Tx, cond string, args []any, limit, offset int) ([]int64, error) {
+	n := len(args)
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT item_text.rowid FROM item_text WHERE %s
+		ORDER BY item_text.rowid DESC LIMIT ?%d OFFSET ?%d`, cond, n+1, n+2), append(args, limit, offset)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var doc int64
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		out = append(out, doc)
+	}
+	return out, rows.Err()
+}
+
+// scored is an item's seq and its bm25() (lower is better).
+type scored struct {
+	doc   int64
+	score float64
+}
+
+// rank sets the score of the items of the window, the newest matches, by
+// the FTS5 query text, and sorts them, best first (then newest first).
+// bm25() ranks them by the text alone, not by the whole query, because it
+// reads the whole list of the items of each word of its query (for the
+// words' frequencies), and the access tokens' lists hold most items.
+func rank(ctx context.Context, tx *sql.Tx, text string, window []scored) error {
+	if len(window) == 0 {
+		return nil
+	}
+	ids, err := json.Marshal(seqs(window))
+	if err != nil {
+		return err
+	}
+	// The window's items are the text's matches from the oldest of them
+	// on that are IN it (the unary + keeps SQLite from looking each of
+	// them up in FTS5 by its rowid).
+	rows, err := tx.QueryContext(ctx, `SELECT item_text.rowid, bm25(item_text, 1.0, 0.0) FROM item_text
+		WHERE item_text MATCH ?1 AND item_text.rowid >= ?2 AND +item_text.rowid IN (SELECT value FROM json_each(?3))`,
+		text, window[len(window)-1].doc, string(ids))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	scores := make(map[int64]float64, len(window))
+	for rows.Next() {
+		var doc int64
+		var score float64
+		if err := rows.Scan(&doc, &score); err != nil {
+			return err
+		}
+		scores[doc] = score
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range window {
+		window[i].score = scores[window[i].doc]
+	}
+	slices.SortFunc(window, func(a, b scored) int {
+		return cmp.Or(cmp.Compare(a.score, b.score), cmp.Compare(b.doc, a.doc))
+	})
+	return nil
+}
+
+func seqs(page []scored) []int64 {
+	out := make([]int64, len(page))
+	for i, s := range page {
+		out[i] = s.doc
+	}
+	return out
 }
 
 func distinct(ids []string) []string {
@@ -149,65 +268,52 @@ func nullIfEmpty(s string) any {
 	return s
 }
 
-// hits returns the page of the items that match cond: ranked, the first
-// store.RankWindow matches (by seq, newest first) in the order of bm25(),
-// then the others by seq; unranked, all of them by seq.
-func hits(ctx context.Context, tx *sql.Tx, tenant, cond string, args []any, ranked bool, from, size int) ([]store.SearchHit, error) {
-	n := len(args)
-	limit, offset := fmt.Sprintf("?%d", n+1), fmt.Sprintf("?%d", n+2)
-	args = append(args, size, from)
-	var page string
-	switch {
-	case !ranked:
-		page = `SELECT item_text.rowid AS doc, 0.0 AS score, 0 AS tier FROM item_text WHERE ` + cond + `
-			ORDER BY item_text.rowid DESC LIMIT ` + limit + ` OFFSET ` + offset
-	default:
-		window := fmt.Sprintf(`SELECT item_text.rowid AS doc, bm25(item_text, 1.0, 0.0) AS score, 0 AS tier FROM item_text
-			WHERE %s ORDER BY item_text.rowid DESC LIMIT %d`, cond, store.RankWindow)
-		if from+size > store.RankWindow {
-			window = `SELECT * FROM (` + window + `) UNION ALL SELECT * FROM (
-				SELECT item_text.rowid, 0.0, 1 FROM item_text WHERE ` + cond + fmt.Sprintf(`
-				ORDER BY item_text.rowid DESC LIMIT -1 OFFSET %d)`, store.RankWindow)
-		}
-		page = `SELECT doc, score, tier FROM (` + window + `) ORDER BY tier, score, doc DESC LIMIT ` + limit + ` OFFSET ` + offset
+// hits reads the items of the page, in its order.
+func hits(ctx context.Context, tx *sql.Tx, tenant string, page []scored) ([]store.SearchHit, error) {
+	out := []store.SearchHit{}
+	if len(page) == 0 {
+		return out, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT p.score, i.connection_id, i.id, `+prefixed("i.", itemColumns)+`
-		FROM (`+page+`) AS p JOIN items AS i ON i.seq = p.doc
-		ORDER BY p.tier, p.score, p.doc DESC`, args...)
+	ids, err := json.Marshal(seqs(page))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT seq, connection_id, id, `+itemColumns+`
+		FROM items WHERE seq IN (SELECT value FROM json_each(?))`, string(ids))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []store.SearchHit{}
+	items := make(map[int64]*store.Item, len(page))
 	for rows.Next() {
 		it := &store.Item{Tenant: tenant}
-		var score float64
-		if err := scanItem(hitScanner{rows, &score, it}, it); err != nil {
+		var seq int64
+		if err := scanItem(hitScanner{rows, &seq, it}, it); err != nil {
 			return nil, err
 		}
-		out = append(out, store.SearchHit{Item: it, Rank: -score})
+		items[seq] = it
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, s := range page {
+		if it := items[s.doc]; it != nil {
+			out = append(out, store.SearchHit{Item: it, Rank: -s.score})
+		}
+	}
+	return out, nil
 }
 
 // hitScanner scans the leading columns of a hit, then the item's as
 // scanItem wants.
 type hitScanner struct {
-	rows  *sql.Rows
-	score *float64
-	it    *store.Item
+	rows *sql.Rows
+	seq  *int64
+	it   *store.Item
 }
 
 func (s hitScanner) Scan(dest ...any) error {
-	return s.rows.Scan(append([]any{s.score, &s.it.ConnectionID, &s.it.ID}, dest...)...)
-}
-
-func prefixed(prefix, columns string) string {
-	cols := strings.Split(columns, ", ")
-	for i, c := range cols {
-		cols[i] = prefix + c
-	}
-	return strings.Join(cols, ", ")
+	return s.rows.Scan(append([]any{s.seq, &s.it.ConnectionID, &s.it.ID}, dest...)...)
 }
 
 // aggregate returns the buckets of property name's values among the items
@@ -266,8 +372,11 @@ func (w *where) scope() string {
 // filter is the condition of q, a part of a normalized query that the
 // full-text index cannot evaluate alone, on item_text's rows.
 func (w *where) filter(q *store.Query) string {
+	// The unary + keeps SQLite from looking each item of an IN list up in
+	// FTS5 by its rowid, which evaluates the MATCH once per item: the
+	// MATCH finds the items, and IN tests each.
 	if store.FreeText(q) {
-		return "item_text.rowid IN (SELECT rowid FROM item_text WHERE item_text MATCH " + w.param(w.fts.expr(q)) + ")"
+		return "+item_text.rowid IN (SELECT rowid FROM item_text WHERE item_text MATCH " + w.param(w.fts.expr(q)) + ")"
 	}
 	switch q.Op {
 	case store.QueryAnd, store.QueryOr:
@@ -297,12 +406,15 @@ func (w *where) filter(q *store.Query) string {
 	case store.QueryCompare:
 		cond = "num IS NOT NULL AND num " + q.Compare + " " + w.param(q.Num) // Compare is one of five, as NormalizeQuery checked
 	}
-	return "item_text.rowid IN (SELECT item FROM item_values WHERE " + w.scope() + " AND name = " + w.param(q.Name) + " AND " + cond + ")"
+	return "+item_text.rowid IN (SELECT item FROM item_values WHERE " + w.scope() + " AND name = " + w.param(q.Name) + " AND " + cond + ")"
 }
 
 // ftsCompiler writes free text as an FTS5 query, each word a string in
 // double quotes (the words are letters and digits, store.Words, so that
-// nothing of the client's is FTS5 syntax), restricted to search_text.
+// nothing of the client's is FTS5 syntax). A word never matches an access
+// token (they have a '_'), in whichever column, but a prefix may: a prefix
+// is restricted to search_text. (A column filter costs FTS5 a pass over
+// the positions of each item that it finds.)
 type ftsCompiler struct {
 	// universe matches every item of the searched connections: FTS5's NOT
 	// has two operands, what to take from and what to take away.
@@ -314,15 +426,15 @@ func (c ftsCompiler) expr(q *store.Query) string {
 	case store.QueryText:
 		var parts []string
 		for _, t := range store.Terms(q.Text) {
-			p := "search_text : " + ftsString(t.Word)
+			p := ftsString(t.Word)
 			if t.Prefix {
-				p += " *"
+				p = "search_text : " + p + " *"
 			}
 			parts = append(parts, p)
 		}
 		return "(" + strings.Join(parts, " AND ") + ")"
 	case store.QueryPhrase:
-		return "(search_text : " + ftsString(strings.Join(store.Words(q.Text), " ")) + ")"
+		return ftsString(strings.Join(store.Words(q.Text), " "))
 	case store.QueryAnd:
 		var pos, neg []string
 		for _, ch := range q.Children {
@@ -358,7 +470,7 @@ func ftsTokens(tokens []string) string {
 	for i, t := range tokens {
 		quoted[i] = ftsString(t)
 	}
-	return "(search_acl : (" + strings.Join(quoted, " OR ") + "))"
+	return "(" + strings.Join(quoted, " OR ") + ")"
 }
 
 // ftsString is s as an FTS5 string.

@@ -115,6 +115,10 @@ func OpenWith(ctx context.Context, dir string, o Options) (*DB, error) {
 	}
 	q := url.Values{"_pragma": {
 		"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(" + synchronous + ")",
+		// Statement journals in memory: each item of a batch of PutItems is
+		// in a savepoint of its own, whose journal would otherwise go to a
+		// file past 64 KiB.
+		"temp_store(MEMORY)",
 		fmt.Sprintf("wal_autocheckpoint(%d)", walAutocheckpoint),
 	}}
 	dsn := "file:" + path + "?" + q.Encode()
@@ -234,8 +238,9 @@ func (db *DB) prepare(ctx context.Context) error {
 		{&db.putItem.insert, db.write, insertItemSQL},
 		{&db.putItem.count, db.write, countItemsSQL},
 		{&db.putItem.schema, db.write, indexSchemaSQL},
-		{&db.putItem.clearValues, db.write, clearValuesSQL},
-		{&db.putItem.addValues, db.write, addValuesSQL},
+		{&db.putItem.sync[0], db.write, syncTextSQL[0]},
+		{&db.putItem.sync[1], db.write, syncTextSQL[1]},
+		{&db.putItem.sync[2], db.write, syncTextSQL[2]},
 		{&db.putItem.savepoint, db.write, `SAVEPOINT item`},
 		{&db.putItem.rollbackTo, db.write, `ROLLBACK TO item`},
 		{&db.putItem.release, db.write, `RELEASE item`},
@@ -410,18 +415,25 @@ func (db *DB) DeleteConnection(ctx context.Context, tenant, id string, ifMatchVe
 	if err != nil {
 		return err
 	}
-	res, err := db.write.ExecContext(ctx, `DELETE FROM connections WHERE tenant = ?1 AND id = ?2 AND `+fmt.Sprintf(ifMatch, 3), tenant, id, match)
-	if err != nil {
-		return internal("delete connection", err)
-	}
-	db.schemas.Delete(connKey{tenant, id})
-	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := db.Connection(ctx, tenant, id); err != nil {
-			return err
+	// The connection's items go with it (ON DELETE CASCADE), and from
+	// item_text (syncText).
+	return db.inTx(ctx, "delete connection", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM connections WHERE tenant = ?1 AND id = ?2 AND `+fmt.Sprintf(ifMatch, 3), tenant, id, match)
+		if err != nil {
+			return internal("delete connection", err)
 		}
-		return preconditionFailed("connection", id)
-	}
-	return nil
+		db.schemas.Delete(connKey{tenant, id})
+		if n, _ := res.RowsAffected(); n == 0 {
+			if _, err := db.Connection(ctx, tenant, id); err != nil {
+				return err
+			}
+			return preconditionFailed("connection", id)
+		}
+		if err := syncText(ctx, tx); err != nil {
+			return internal("delete connection", err)
+		}
+		return nil
+	})
 }
 
 // CreateOperation implements store.Store.
@@ -776,6 +788,9 @@ func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, e
 			// transaction: the registration completes with them.
 			if !store.IndexedAlike(old.schema, &sch) {
 				if err := reindex(ctx, tx, tenant, connID, registered); err != nil {
+					return internal("index the connection's items", err)
+				}
+				if err := syncText(ctx, tx); err != nil {
 					return internal("index the connection's items", err)
 				}
 			}

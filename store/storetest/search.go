@@ -841,3 +841,52 @@ func testSearchInvalidQuery(t *testing.T, s store.Store) {
 		wantKind(t, "Search("+showQuery(q)+")", err, store.Invalid)
 	}
 }
+
+// RunRankWindow checks the ranking of a store whose rank window (see
+// store.RankWindow) its test has lowered to window: of the items that
+// match free text, the newest window ones come first, the most relevant
+// first, then the others, the newest first; pages follow that order.
+func RunRankWindow(t *testing.T, s store.Store, window int) {
+	t.Helper()
+	searchConnection(t, s, tenant, "contosohr")
+	n := 3*window + 2
+	tf := func(i int) int { return 1 + i*7%4 } // how often item i holds the word
+	for i := range n {
+		words := strings.Repeat("apple ", tf(i)) + strings.Repeat("pear ", 4-tf(i))
+		mustPutItem(t, s, tenant, doc("contosohr", fmt.Sprintf("item%02d", i), fmt.Sprintf(`{"title":%q}`, words), ""))
+	}
+	mustPutItem(t, s, tenant, doc("contosohr", "other", `{"title":"plum plum plum plum"}`, ""))
+	var newest []int
+	for i := n - 1; i >= 0; i-- {
+		newest = append(newest, i)
+	}
+	ranked := slices.Clone(newest[:window])
+	slices.SortStableFunc(ranked, func(a, b int) int { return tf(b) - tf(a) }) // the same relevance: the newest first
+	var want []string
+	for _, i := range append(ranked, newest[window:]...) {
+		want = append(want, fmt.Sprintf("item%02d", i))
+	}
+	conns := []string{"contosohr"}
+	whole := mustSearch(t, s, tenant, store.SearchRequest{Connections: conns, Query: text("apple"), Principals: alice, Size: 100})
+	if got := hitIDs(whole, false); !slices.Equal(got, want) || whole.Total != int64(n) {
+		t.Errorf("Search(apple) = %v of %d, want %v of %d", got, whole.Total, want, n)
+	}
+	for _, size := range []int{1, 3, window + 1} {
+		var paged []string
+		for from := 0; from < n+size; from += size {
+			page := mustSearch(t, s, tenant, store.SearchRequest{Connections: conns, Query: text("apple"), Principals: alice, From: from, Size: size})
+			if page.Total != int64(n) {
+				t.Errorf("Search(apple, from %d, size %d).Total = %d, want %d", from, size, page.Total, n)
+			}
+			paged = append(paged, hitIDs(page, false)...)
+		}
+		if !slices.Equal(paged, want) {
+			t.Errorf("Search(apple) in pages of %d = %v, want %v", size, paged, want)
+		}
+	}
+	// Unranked, the newest first, past the window too.
+	res := mustSearch(t, s, tenant, store.SearchRequest{Connections: conns, Query: all(), Principals: alice, From: window, Size: 100})
+	if got := hitIDs(res, false); len(got) != n+1-window || got[0] != fmt.Sprintf("item%02d", n-window) {
+		t.Errorf("Search(*, from %d) = %v, want the %d items past the %d newest, newest first", window, got, n+1-window, window)
+	}
+}

@@ -12,14 +12,16 @@
 -- beside the rowid before too.
 --
 -- search_text and search_acl are what the full-text index, item_text,
--- holds of the item, which triggers keep it in step with: the words of the
--- item's searchable properties and content (store.Words, joined by
--- spaces), and its access tokens (store.AccessTokens). The store writes
--- them, and the item's values (item_values), from store.IndexOf under the
--- connection's schema, in the transaction that writes the item, and again
--- for every item of a connection when a registration changes what its
--- schema indexes. Open fills them for the items stored before this
--- migration, in its transaction.
+-- holds of the item, which the store keeps it in step with in the
+-- transaction (item_text_changes): the words of the item's searchable
+-- properties and content (store.Words, joined by spaces), and its access
+-- tokens (store.AccessTokens). search_values are the values of its
+-- queryable and refinable properties, which triggers keep item_values in
+-- step with. The store writes the three from store.IndexOf under the
+-- connection's schema, with the item, and again for every item of a
+-- connection when a registration changes what its schema indexes. Open
+-- fills them for the items stored before this migration, in its
+-- transaction.
 
 CREATE TABLE items_new (
     seq           INTEGER PRIMARY KEY,
@@ -36,6 +38,7 @@ CREATE TABLE items_new (
     modified      INTEGER NOT NULL,
     search_text   TEXT,             -- the words that item_text holds of the item
     search_acl    TEXT,             -- the access tokens that item_text holds
+    search_values TEXT,             -- item_values' rows of the item, as JSON; NULL for none
     UNIQUE (tenant, connection_id, id),
     FOREIGN KEY (tenant, connection_id) REFERENCES connections (tenant, id) ON DELETE CASCADE
 ) STRICT;
@@ -69,41 +72,61 @@ CREATE INDEX activities_by_item ON activities (tenant, connection_id, item_id);
 
 -- The full-text index: FTS5 over the search columns of items (external
 -- content: it keeps the index, items the text). The text is store.Words
--- already, which unicode61 splits at the spaces only; the tokens of
--- search_acl are hexadecimal. A query restricts each word to its column.
+-- already, which unicode61 splits at the spaces only. The access tokens
+-- have a '_', a character of tokens here (tokenchars), which no word has:
+-- a word never matches an access token, in whichever column, but for a
+-- prefix, which a query restricts to search_text.
 CREATE VIRTUAL TABLE item_text USING fts5(
     search_text, search_acl,
     content = 'items', content_rowid = 'seq',
-    tokenize = 'unicode61 remove_diacritics 0'
+    tokenize = "unicode61 remove_diacritics 0 tokenchars '_'"
 );
 
 -- Every item has its row in item_text (NULLs until the store indexes it),
--- so that the triggers can always remove the row they find: an external
--- content index removes a row by the text it indexed, which the old row of
--- items holds.
+-- so that the index can always remove the row it finds: an external
+-- content index removes a row by the text it indexed.
 INSERT INTO item_text (item_text) VALUES ('rebuild');
 
-CREATE TRIGGER items_index_insert AFTER INSERT ON items BEGIN
-    INSERT INTO item_text (rowid, search_text, search_acl) VALUES (new.seq, new.search_text, new.search_acl);
-END;
+-- The items whose search columns a transaction changes, with what
+-- item_text holds of them (old_text and old_acl, when indexed): triggers
+-- fill it, and the store applies it to item_text (syncText) before the
+-- transaction commits, in two statements, then empties it. FTS5 writes the
+-- index's pending changes at every savepoint (a statement with triggers
+-- has one): written by the triggers, item by item, each item of a batch
+-- of PutItems would be a segment of the index of its own, to write and to
+-- merge.
+CREATE TABLE item_text_changes (
+    seq      INTEGER PRIMARY KEY, -- the item's
+    indexed  INTEGER NOT NULL,    -- 1 when item_text holds a row of it
+    old_text TEXT,
+    old_acl  TEXT
+) STRICT;
 
-CREATE TRIGGER items_index_delete AFTER DELETE ON items BEGIN
-    INSERT INTO item_text (item_text, rowid, search_text, search_acl) VALUES ('delete', old.seq, old.search_text, old.search_acl);
+-- INSERT OR IGNORE keeps what item_text holds, the first time the
+-- transaction changes the item.
+CREATE TRIGGER items_text_insert AFTER INSERT ON items BEGIN
+    INSERT OR IGNORE INTO item_text_changes (seq, indexed) VALUES (new.seq, 0);
 END;
 
 -- A replace that leaves the text and the access as they were (a connector
 -- pushing an item again) leaves the index alone.
-CREATE TRIGGER items_index_update AFTER UPDATE OF search_text, search_acl ON items
+CREATE TRIGGER items_text_update AFTER UPDATE OF search_text, search_acl ON items
     WHEN old.search_text IS NOT new.search_text OR old.search_acl IS NOT new.search_acl
 BEGIN
-    INSERT INTO item_text (item_text, rowid, search_text, search_acl) VALUES ('delete', old.seq, old.search_text, old.search_acl);
-    INSERT INTO item_text (rowid, search_text, search_acl) VALUES (new.seq, new.search_text, new.search_acl);
+    INSERT OR IGNORE INTO item_text_changes (seq, indexed, old_text, old_acl) VALUES (old.seq, 1, old.search_text, old.search_acl);
+END;
+
+CREATE TRIGGER items_text_delete AFTER DELETE ON items BEGIN
+    INSERT OR IGNORE INTO item_text_changes (seq, indexed, old_text, old_acl) VALUES (old.seq, 1, old.search_text, old.search_acl);
 END;
 
 -- The values of the items' queryable and refinable properties
--- (store.IndexValue): str in lower case for matching and grouping, key as
--- an aggregation's bucket shows it, num for numbers, booleans and dates.
--- They go with their item (ON DELETE CASCADE).
+-- (store.IndexValue), which triggers write from items.search_values (a
+-- JSON array of [name, str, key, num]): str in lower case for matching and
+-- grouping, key as an aggregation's bucket shows it, num for numbers,
+-- booleans and dates. They go with their item (ON DELETE CASCADE).
+-- Clustered by item and name: an item's values are together, for its
+-- deletion and for the aggregations of its property's values.
 CREATE TABLE item_values (
     item          INTEGER NOT NULL REFERENCES items (seq) ON DELETE CASCADE,
     tenant        TEXT    NOT NULL,
@@ -111,12 +134,27 @@ CREATE TABLE item_values (
     name          TEXT    NOT NULL, -- the property's name, in lower case
     str           TEXT    NOT NULL,
     key           TEXT    NOT NULL,
-    num           REAL
-) STRICT;
+    num           REAL,             -- follows from str
+    PRIMARY KEY (item, name, str, key)
+) STRICT, WITHOUT ROWID;
 
--- An item's values: for its deletion and its aggregations.
-CREATE INDEX item_values_by_item ON item_values (item, name);
 -- The items with a value: for restrictions (name:value, name:prefix*,
 -- name>number).
 CREATE INDEX item_values_by_str ON item_values (tenant, connection_id, name, str, item);
 CREATE INDEX item_values_by_num ON item_values (tenant, connection_id, name, num, item) WHERE num IS NOT NULL;
+
+CREATE TRIGGER items_values_insert AFTER INSERT ON items WHEN new.search_values IS NOT NULL BEGIN
+    INSERT INTO item_values (item, tenant, connection_id, name, str, key, num)
+        SELECT new.seq, new.tenant, new.connection_id, value ->> 0, value ->> 1, value ->> 2, value ->> 3
+        FROM json_each(new.search_values);
+END;
+
+-- A replace that leaves the values as they were leaves them alone.
+CREATE TRIGGER items_values_update AFTER UPDATE OF search_values ON items
+    WHEN old.search_values IS NOT new.search_values
+BEGIN
+    DELETE FROM item_values WHERE item = old.seq;
+    INSERT INTO item_values (item, tenant, connection_id, name, str, key, num)
+        SELECT new.seq, new.tenant, new.connection_id, value ->> 0, value ->> 1, value ->> 2, value ->> 3
+        FROM json_each(new.search_values);
+END;
