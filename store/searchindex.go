@@ -140,27 +140,40 @@ const (
 func AccessTokens(tenant, connID string, acl []ACE) []string {
 	out := []string{ConnectionToken(tenant, connID)}
 	for _, e := range acl {
-		var access byte
-		switch e.AccessType {
-		case "grant":
-			access = grantToken
-		case "deny":
-			access = denyToken
-		default:
-			continue
-		}
-		kind, value, ok := principalKind(e.Type, e.Value)
+		grant, ok := AccessOf(e.AccessType)
 		if !ok {
 			continue
 		}
-		if tok := accessToken(access, tenant, connID, kind, value); !slices.Contains(out, tok) {
+		kind, value, ok := PrincipalOf(e.Type, e.Value)
+		if !ok {
+			continue
+		}
+		if tok := AccessToken(grant, tenant, connID, kind, value); !slices.Contains(out, tok) {
 			out = append(out, tok)
 		}
 	}
 	return out
 }
 
-func principalKind(typ, value string) (kind, v string, ok bool) {
+// AccessOf reports whether an entry of access type t grants (true) or
+// denies (false); ok is false for another type, which the index ignores.
+func AccessOf(t string) (grant, ok bool) {
+	switch t {
+	case "grant":
+		return true, true
+	case "deny":
+		return false, true
+	}
+	return false, false
+}
+
+// PrincipalOf is the principal that an entry of type typ and value names,
+// as the index keeps it: kind "everyone" (for everyoneExceptGuests too,
+// the same to a searcher, who is never a guest) with value "", or "user",
+// "group" or "externalGroup" with the entry's value; ok is false for
+// another type, which the index ignores. The stores' SQL that lists the
+// principals of ACLs (acl_principals) does the same.
+func PrincipalOf(typ, value string) (kind, v string, ok bool) {
 	switch typ {
 	case "everyone", "everyoneExceptGuests":
 		return "everyone", "", true
@@ -176,25 +189,31 @@ func ConnectionToken(tenant, connID string) string {
 	return accessToken(connectionToken, tenant, connID, "", "")
 }
 
-// PrincipalTokens are the tokens that the principals p match on connection
-// connID, where they are in the external groups extGroups: an item is
-// visible to them when it has one of grants and none of denies.
-func PrincipalTokens(tenant, connID string, p Principals, extGroups []string) (grants, denies []string) {
-	add := func(kind, value string) {
-		grants = append(grants, accessToken(grantToken, tenant, connID, kind, value))
-		denies = append(denies, accessToken(denyToken, tenant, connID, kind, value))
+// AccessToken is the token of the entries of connection connID that grant
+// (or deny) the principal of kind and value (PrincipalOf): a searcher who
+// is that principal matches it.
+func AccessToken(grant bool, tenant, connID, kind, value string) string {
+	if grant {
+		return accessToken(grantToken, tenant, connID, kind, value)
 	}
-	add("everyone", "")
-	if p.UserID != "" {
-		add("user", p.UserID)
+	return accessToken(denyToken, tenant, connID, kind, value)
+}
+
+// Holds reports whether the principals p, who are in the external groups
+// extGroups of the entry's connection, are the principal of kind and
+// value (PrincipalOf): every searcher is of everyone of its tenant.
+func (p Principals) Holds(kind, value string, extGroups []string) bool {
+	switch kind {
+	case "everyone":
+		return true
+	case "user":
+		return p.UserID != "" && value == p.UserID
+	case "group":
+		return slices.Contains(p.Groups, value)
+	case "externalGroup":
+		return slices.Contains(extGroups, value)
 	}
-	for _, g := range p.Groups {
-		add("group", g)
-	}
-	for _, g := range extGroups {
-		add("externalGroup", g)
-	}
-	return grants, denies
+	return false
 }
 
 func accessToken(access byte, tenant, connID, kind, value string) string {

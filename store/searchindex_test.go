@@ -109,14 +109,33 @@ func TestAccessTokens(t *testing.T) {
 			t.Errorf("token %q has characters other than a kind, '_' and hexadecimal digits", tok)
 		}
 	}
-	grants, denies := PrincipalTokens(tenant, conn, Principals{TenantID: tenant, UserID: "u1", Groups: []string{"u1"}}, []string{"g 1"})
-	for _, want := range []string{got[1], got[2], got[4], got[5]} {
-		if !slices.Contains(grants, want) {
-			t.Errorf("PrincipalTokens() grants %v, want %s among them", grants, want)
+	if want := AccessToken(true, tenant, conn, "everyone", ""); got[1] != want {
+		t.Errorf("AccessTokens()[1] = %s, want everyone's grant %s", got[1], want)
+	}
+	if want := AccessToken(false, tenant, conn, "user", "u1"); got[3] != want {
+		t.Errorf("AccessTokens()[3] = %s, want u1's deny %s", got[3], want)
+	}
+	p := Principals{TenantID: tenant, UserID: "u1", Groups: []string{"u1"}}
+	for _, tt := range []struct {
+		kind, value string
+		ext         []string
+		want        bool
+	}{
+		{"everyone", "", nil, true},
+		{"user", "u1", nil, true},
+		{"user", "u2", nil, false},
+		{"group", "u1", nil, true},
+		{"group", "g", nil, false},
+		{"externalGroup", "g 1", []string{"g 1"}, true},
+		{"externalGroup", "g 1", nil, false},
+		{"externalGroup", "u1", nil, false},
+	} {
+		if got := p.Holds(tt.kind, tt.value, tt.ext); got != tt.want {
+			t.Errorf("Holds(%s, %s, %v) = %v, want %v", tt.kind, tt.value, tt.ext, got, tt.want)
 		}
 	}
-	if !slices.Contains(denies, got[3]) {
-		t.Errorf("PrincipalTokens() denies %v, want %s among them", denies, got[3])
+	if (Principals{}).Holds("user", "", nil) {
+		t.Errorf("Holds(user, \"\") = true for no user, want false")
 	}
 	// Another connection, or tenant, has tokens of its own.
 	for _, other := range [][2]string{{tenant, "c2"}, {"t2", conn}} {

@@ -116,6 +116,29 @@ func indexItem(s *indexSchema, tenant string, it *store.Item) itemIndex {
 	return out
 }
 
+// principals are the principals that the entries of acl grant or deny,
+// as the columns of acl_principals: kind, value, access.
+func principals(acl []store.ACE) (kinds, values, access []string) {
+	seen := map[[3]string]bool{}
+	for _, e := range acl {
+		if _, ok := store.AccessOf(e.AccessType); !ok {
+			continue
+		}
+		kind, value, ok := store.PrincipalOf(e.Type, e.Value)
+		if k := [3]string{kind, value, e.AccessType}; ok && !seen[k] {
+			seen[k] = true
+			kinds, values, access = append(kinds, kind), append(values, value), append(access, e.AccessType)
+		}
+	}
+	return kinds, values, access
+}
+
+// addPrincipalsSQL adds the principals of an ACL (principals: $3 to $5)
+// of connection $2 of tenant $1 to acl_principals.
+const addPrincipalsSQL = `INSERT INTO acl_principals (tenant, kind, value, connection_id, access)
+	SELECT $1, p.kind, p.value, $2, p.access FROM unnest($3::text[], $4::text[], $5::text[]) AS p(kind, value, access)
+	ON CONFLICT DO NOTHING`
+
 // PostgreSQL's limits on a tsvector: the positions of a lexeme go up to
 // maxPosition (later ones count as it), a lexeme keeps maxPositions of
 // them, and its lexemes and positions take less than maxVectorBytes.
@@ -213,6 +236,12 @@ const reindexChunk = 500
 // a registration changes what the schema indexes, and for the items stored
 // before the index was. Each chunk of items is written in one round trip.
 func reindex(ctx context.Context, tx pgx.Tx, tenant, connID string, s *indexSchema) error {
+	return reindexItems(ctx, tx, tenant, connID, s, false)
+}
+
+// reindexItems is reindex, which adds the items' principals to
+// acl_principals too when withPrincipals.
+func reindexItems(ctx context.Context, tx pgx.Tx, tenant, connID string, s *indexSchema, withPrincipals bool) error {
 	for after := ""; ; {
 		rows, err := tx.Query(ctx, `SELECT seq, id, acl, properties, content_type, content_value FROM items
 			WHERE tenant = $1 AND connection_id = $2 AND id > $3 ORDER BY id LIMIT $4`, tenant, connID, after, reindexChunk)
@@ -243,6 +272,10 @@ func reindex(ctx context.Context, tx pgx.Tx, tenant, connID string, s *indexSche
 				}
 			}
 			b.Queue(setIndexSQL, setIndexArgs(seq, tenant, connID, indexItem(s, tenant, &it))...)
+			if withPrincipals {
+				kinds, values, access := principals(it.ACL)
+				b.Queue(addPrincipalsSQL, tenant, connID, kinds, values, access)
+			}
 			after = it.ID
 			n++
 		}
@@ -286,7 +319,7 @@ func (db *DB) reindexAll(ctx context.Context, tx pgx.Tx) error {
 		if err != nil {
 			return err
 		}
-		if err := reindex(ctx, tx, k.tenant, k.id, s); err != nil {
+		if err := reindexItems(ctx, tx, k.tenant, k.id, s, true); err != nil {
 			return fmt.Errorf("index the items of connection %s: %w", k.id, err)
 		}
 	}

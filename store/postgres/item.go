@@ -34,7 +34,8 @@ const lockConnectionSQL = `SELECT 1 FROM connections WHERE tenant = $1 AND id = 
 // $1 tenant, $2 connection, $3 item, $4 acl, $5 properties, $6 and $7 the
 // content's type and value, $8 label, $9 the time of the write, and what
 // the search index holds of the item (itemIndex): $10 search, $11 access,
-// $12 to $15 its values. It writes nothing, and returns no row, when the
+// $12 to $15 its values, $16 to $18 its ACL's principals (principals). It
+// writes nothing, and returns no row, when the
 // connection does not exist. A replace keeps created and moves the version
 // past the stored one, as an update of a connection does. xmax is 0 on the
 // row of an insert only (an update leaves its lock in it): the statement
@@ -60,6 +61,11 @@ const putItemSQL = `WITH put AS (
 		INSERT INTO item_values (item, tenant, connection_id, name, str, key, num)
 		SELECT put.seq, $1, $2, v.name, v.str, v.key, v.num
 		FROM put, unnest($12::text[], $13::text[], $14::text[], $15::float8[]) AS v(name, str, key, num)
+	), principals AS (
+		INSERT INTO acl_principals (tenant, kind, value, connection_id, access)
+		SELECT $1, p.kind, p.value, $2, p.access
+		FROM put, unnest($16::text[], $17::text[], $18::text[]) AS p(kind, value, access)
+		ON CONFLICT DO NOTHING
 	)
 	SELECT version, created, inserted FROM put`
 
@@ -74,7 +80,7 @@ const lockIndexSQL = `SELECT (SELECT registered FROM schemas s WHERE s.tenant = 
 type pendingItem struct {
 	ctx     context.Context // when done before the writer starts the write, it is skipped
 	item    *store.Item
-	args    [15]any // of putItemSQL
+	args    [18]any // of putItemSQL
 	now     int64   // args[8]
 	index   itemIndex
 	created bool  // the write created the item
@@ -131,7 +137,9 @@ func newPendingItem(ctx context.Context, tenant string, it *store.Item, s *index
 		item: it,
 		now:  now,
 	}
+	kinds, values, access := principals(it.ACL)
 	copy(p.args[:], []any{tenant, it.ConnectionID, it.ID, acl, string(it.Properties), contentType, contentValue, nullableJSON(it.Label), now})
+	p.args[15], p.args[16], p.args[17] = kinds, values, access
 	p.setIndex(indexItem(s, tenant, it))
 	return p, nil
 }
@@ -414,6 +422,12 @@ func (db *DB) UpdateItem(ctx context.Context, tenant, connID, id string, u store
 		it.Modified = unixTime(modified)
 		if _, err := tx.Exec(ctx, setIndexSQL, setIndexArgs(seq, tenant, connID, idx)...); err != nil {
 			return dbError("update item", err)
+		}
+		if u.ACL != nil {
+			kinds, values, access := principals(it.ACL)
+			if _, err := tx.Exec(ctx, addPrincipalsSQL, tenant, connID, kinds, values, access); err != nil {
+				return dbError("update item", err)
+			}
 		}
 		return nil
 	})

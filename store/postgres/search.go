@@ -45,15 +45,21 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 		if err != nil {
 			return err
 		}
-		var grants, denies []string
-		for _, c := range conns {
-			g, d := store.PrincipalTokens(tenant, c, r.Principals, ext[c])
-			grants, denies = append(grants, g...), append(denies, d...)
+		grants, denies, err := accessTokens(ctx, tx, tenant, conns, r.Principals, ext)
+		if err != nil {
+			return err
+		}
+		if len(grants) == 0 {
+			return nil // no item grants the searcher anything
 		}
 		plan := store.Plan(q)
 		w := &where{}
+		access := tsOr(grants)
+		if len(denies) > 0 {
+			access += " & !" + tsOr(denies)
+		}
 		cond := "i.tenant = " + w.param(tenant) + " AND i.connection_id = ANY(" + w.param(conns) + ")" +
-			" AND i.access @@ " + w.param(tsOr(grants)+" & !"+tsOr(denies)) + "::tsquery"
+			" AND i.access @@ " + w.param(access) + "::tsquery"
 		var text string
 		if len(plan.Text) > 0 {
 			parts := make([]string, len(plan.Text))
@@ -92,6 +98,51 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 		return nil, dbError("search", err)
 	}
 	return res, nil
+}
+
+// accessTokens returns the access tokens that the principals p, in the
+// external groups ext (by connection), match among those that the ACLs of
+// the connections name (acl_principals): those of the searcher's
+// principals that an entry grants, and those that an entry denies. Only
+// those are hashed, and only those go into the tsquery.
+func accessTokens(ctx context.Context, tx pgx.Tx, tenant string, conns []string, p store.Principals, ext map[string][]string) (grants, denies []string, err error) {
+	var user *string
+	if p.UserID != "" {
+		user = &p.UserID
+	}
+	groups := p.Groups
+	if groups == nil {
+		groups = []string{}
+	}
+	extGroups := []string{}
+	for _, g := range ext {
+		extGroups = append(extGroups, g...)
+	}
+	rows, err := tx.Query(ctx, `SELECT connection_id, kind, value, access FROM acl_principals
+		WHERE tenant = $1 AND connection_id = ANY($2) AND (
+			(kind = 'everyone' AND value = '') OR (kind = 'user' AND value = $3)
+			OR (kind = 'group' AND value = ANY($4)) OR (kind = 'externalGroup' AND value = ANY($5)))`,
+		tenant, conns, user, groups, extGroups)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var conn, kind, value, access string
+		if err := rows.Scan(&conn, &kind, &value, &access); err != nil {
+			return nil, nil, err
+		}
+		if !p.Holds(kind, value, ext[conn]) {
+			continue // an external group of another connection
+		}
+		grant, _ := store.AccessOf(access)
+		if tok := store.AccessToken(grant, tenant, conn, kind, value); grant {
+			grants = append(grants, tok)
+		} else {
+			denies = append(denies, tok)
+		}
+	}
+	return grants, denies, rows.Err()
 }
 
 func distinct(ids []string) []string {

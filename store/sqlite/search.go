@@ -16,7 +16,7 @@ import (
 //
 // One FTS5 query over item_text finds the items (0007_search.sql): the
 // free text of the query and the searcher's access, as tokens of
-// search_acl (store.PrincipalTokens),
+// search_acl (store.AccessToken, of the principals that the ACLs name),
 //
 //	((grants...) AND (text...)) NOT (denies...)
 //
@@ -54,10 +54,15 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 	if err != nil {
 		return nil, internal("search: read the external groups", err)
 	}
-	var grants, denies, universe []string
+	grants, denies, err := accessTokens(ctx, tx, tenant, conns, r.Principals, ext)
+	if err != nil {
+		return nil, internal("search: read the principals of the ACLs", err)
+	}
+	if len(grants) == 0 {
+		return res, nil // no item grants the searcher anything
+	}
+	var universe []string
 	for _, c := range conns {
-		g, d := store.PrincipalTokens(tenant, c, r.Principals, ext[c])
-		grants, denies = append(grants, g...), append(denies, d...)
 		universe = append(universe, store.ConnectionToken(tenant, c))
 	}
 	plan := store.Plan(q)
@@ -66,7 +71,10 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 	for _, t := range plan.Text {
 		text = append(text, w.fts.expr(t))
 	}
-	match := "(" + strings.Join(append([]string{ftsTokens(grants)}, text...), " AND ") + ") NOT " + ftsTokens(denies)
+	match := "(" + strings.Join(append([]string{ftsTokens(grants)}, text...), " AND ") + ")"
+	if len(denies) > 0 {
+		match = "(" + match + " NOT " + ftsTokens(denies) + ")"
+	}
 	cond := "item_text MATCH " + w.param(match)
 	for _, f := range plan.Filters {
 		cond += " AND " + w.filter(f)
@@ -203,6 +211,55 @@ func seqs(page []scored) []int64 {
 		out[i] = s.doc
 	}
 	return out
+}
+
+// accessTokens returns the access tokens that the principals p, in the
+// external groups ext (by connection), match among those that the ACLs of
+// the connections name (acl_principals): those of the searcher's
+// principals that an entry grants, and those that an entry denies. Only
+// those are hashed, and only those go into the full-text query.
+func accessTokens(ctx context.Context, tx *sql.Tx, tenant string, conns []string, p store.Principals, ext map[string][]string) (grants, denies []string, err error) {
+	var extGroups []string
+	for _, g := range ext {
+		extGroups = append(extGroups, g...)
+	}
+	var args [3]string
+	for i, v := range [][]string{conns, p.Groups, extGroups} {
+		if v == nil {
+			v = []string{}
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		args[i] = string(b)
+	}
+	const principals = `SELECT connection_id, kind, value, access FROM acl_principals WHERE tenant = ?1 AND connection_id IN (SELECT value FROM json_each(?2))`
+	rows, err := tx.QueryContext(ctx, principals+` AND kind = 'everyone' AND value = ''
+		UNION ALL `+principals+` AND kind = 'user' AND value = ?5
+		UNION ALL `+principals+` AND kind = 'group' AND value IN (SELECT value FROM json_each(?3))
+		UNION ALL `+principals+` AND kind = 'externalGroup' AND value IN (SELECT value FROM json_each(?4))`,
+		tenant, args[0], args[1], args[2], nullIfEmpty(p.UserID))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var conn, kind, value, access string
+		if err := rows.Scan(&conn, &kind, &value, &access); err != nil {
+			return nil, nil, err
+		}
+		if !p.Holds(kind, value, ext[conn]) {
+			continue // an external group of another connection
+		}
+		grant, _ := store.AccessOf(access)
+		if tok := store.AccessToken(grant, tenant, conn, kind, value); grant {
+			grants = append(grants, tok)
+		} else {
+			denies = append(denies, tok)
+		}
+	}
+	return grants, denies, rows.Err()
 }
 
 func distinct(ids []string) []string {

@@ -26,6 +26,7 @@ var searchTests = []struct {
 	{"SearchBooleans", testSearchBooleans},
 	{"SearchACL", testSearchACL},
 	{"SearchExternalGroups", testSearchExternalGroups},
+	{"SearchManyGroups", testSearchManyGroups},
 	{"SearchPaging", testSearchPaging},
 	{"SearchRanking", testSearchRanking},
 	{"SearchAggregations", testSearchAggregations},
@@ -481,6 +482,33 @@ func testSearchExternalGroups(t *testing.T, s store.Store) {
 	wantFound(t, s, both, alice, all(), "contosohr/viaEng", "contosohr/deniedNested", "contosohr/deniedCycle")
 }
 
+// A user in thousands of groups (Graph allows 10,000 external groups per
+// user) searches as one in a few.
+func testSearchManyGroups(t *testing.T, s store.Store) {
+	conns := []string{"c0", "c1", "c2"}
+	for _, c := range conns {
+		searchConnection(t, s, tenant, c)
+	}
+	p := store.Principals{TenantID: tenant, UserID: "many"}
+	for i := range 3000 {
+		p.Groups = append(p.Groups, fmt.Sprintf("entra-%04d", i))
+	}
+	mustCreateGroup(t, s, "c1", "ext")
+	for i := range 500 {
+		if err := s.AddMember(ctx, tenant, "c1", "ext", &store.Member{ID: fmt.Sprintf("entra-%04d", i*5), Type: "group"}); err != nil {
+			t.Fatalf("AddMember() = %v", err)
+		}
+	}
+	putAll(t, s, tenant,
+		doc("c0", "byGroup", `{"title":"doc"}`, "", grant("group", "entra-2999")),
+		doc("c1", "byExternalGroup", `{"title":"doc"}`, "", grant("externalGroup", "ext")),
+		doc("c2", "denied", `{"title":"doc"}`, "", everyone, deny("group", "entra-1234")),
+		doc("c2", "other", `{"title":"doc"}`, "", grant("group", "entra-3000")),
+	)
+	wantFound(t, s, conns, p, text("doc"), "c0/byGroup", "c1/byExternalGroup")
+	wantFound(t, s, conns, p, all(), "c0/byGroup", "c1/byExternalGroup")
+}
+
 // Pages: From and Size take a page of one order, the same from page to
 // page; Total counts all the matches. Without free text to rank by, the
 // most recently created items come first.
@@ -682,6 +710,10 @@ func testSearchFollowsWrites(t *testing.T, s store.Store) {
 	wantFound(t, s, conns, bob, text("epsilon"), "x")
 	update(store.ItemUpdate{SetLabel: true, Label: json.RawMessage(`{"sensitivityLabelId":"x"}`)})
 	wantFound(t, s, conns, bob, text("epsilon"), "x")
+	update(store.ItemUpdate{ACL: []store.ACE{grant("group", "a-new-group")}}) // a principal no ACL named before
+	wantFound(t, s, conns, bob, text("epsilon"))
+	wantFound(t, s, conns, store.Principals{TenantID: tenant, UserID: "x", Groups: []string{"a-new-group"}}, text("epsilon"), "x")
+	update(store.ItemUpdate{ACL: []store.ACE{everyone, deny("user", "alice")}})
 
 	if err := s.DeleteItem(ctx, tenant, "contosohr", "x"); err != nil {
 		t.Fatalf("DeleteItem() = %v", err)

@@ -39,3 +39,21 @@ CREATE INDEX item_values_by_item ON item_values (item, name);
 -- name>number); LIKE 'prefix%' uses the first, as its collation is "C".
 CREATE INDEX item_values_by_str ON item_values (tenant, connection_id, name, str, item);
 CREATE INDEX item_values_by_num ON item_values (tenant, connection_id, name, num, item) WHERE num IS NOT NULL;
+
+-- The principals that the entries of a connection's ACLs grant or deny
+-- (or did: a row stays when its items go), as store.PrincipalOf and
+-- store.AccessOf see them: a search makes the access tokens of only those
+-- of the searcher's principals that are here, so that a user in thousands
+-- of groups searches as one in the few that the connection's ACLs name.
+-- The store adds an item's when it writes its ACL.
+CREATE TABLE acl_principals (
+    tenant        text COLLATE "C" NOT NULL,
+    kind          text COLLATE "C" NOT NULL, -- everyone, user, group or externalGroup
+    value         text COLLATE "C" NOT NULL, -- '' for everyone
+    connection_id text COLLATE "C" NOT NULL,
+    access        text COLLATE "C" NOT NULL, -- grant or deny
+    PRIMARY KEY (tenant, kind, value, connection_id, access),
+    FOREIGN KEY (tenant, connection_id) REFERENCES connections (tenant, id) ON DELETE CASCADE
+);
+
+CREATE INDEX acl_principals_by_connection ON acl_principals (tenant, connection_id);

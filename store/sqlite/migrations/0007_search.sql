@@ -15,7 +15,7 @@
 -- holds of the item, which the store keeps it in step with in the
 -- transaction (item_text_changes): the words of the item's searchable
 -- properties and content (store.Words, joined by spaces), and its access
--- tokens (store.AccessTokens). search_values are the values of its
+-- tokens (store.AccessTokens, joined by spaces). search_values are the values of its
 -- queryable and refinable properties, which triggers keep item_values in
 -- step with. The store writes the three from store.IndexOf under the
 -- connection's schema, with the item, and again for every item of a
@@ -69,6 +69,51 @@ ALTER TABLE items_new RENAME TO items;
 ALTER TABLE activities_new RENAME TO activities;
 
 CREATE INDEX activities_by_item ON activities (tenant, connection_id, item_id);
+
+-- The principals that the entries of a connection's ACLs grant or deny
+-- (or did: a row stays when its items go), as store.PrincipalOf and
+-- store.AccessOf see them (item_principals): a search hashes the access
+-- tokens of only those of the searcher's principals that are here, so
+-- that a user in thousands of groups searches as one in the few that the
+-- connection's ACLs name. Triggers add an item's.
+CREATE TABLE acl_principals (
+    tenant        TEXT NOT NULL,
+    kind          TEXT NOT NULL, -- everyone, user, group or externalGroup
+    value         TEXT NOT NULL, -- '' for everyone
+    connection_id TEXT NOT NULL,
+    access        TEXT NOT NULL, -- grant or deny
+    PRIMARY KEY (tenant, kind, value, connection_id, access),
+    FOREIGN KEY (tenant, connection_id) REFERENCES connections (tenant, id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX acl_principals_by_connection ON acl_principals (tenant, connection_id);
+
+-- The principals of the entries of the items' ACLs: everyone (and
+-- everyoneExceptGuests) with value '', users, groups and external groups
+-- that the entries grant or deny; the other entries are ignored.
+CREATE VIEW item_principals (seq, tenant, connection_id, kind, value, access) AS
+    SELECT i.seq, i.tenant, i.connection_id,
+        CASE WHEN e.value ->> 'type' IN ('everyone', 'everyoneExceptGuests') THEN 'everyone' ELSE e.value ->> 'type' END,
+        CASE WHEN e.value ->> 'type' IN ('everyone', 'everyoneExceptGuests') THEN '' ELSE e.value ->> 'value' END,
+        e.value ->> 'accessType'
+    FROM items AS i, json_each(i.acl) AS e
+    WHERE e.value ->> 'type' IN ('everyone', 'everyoneExceptGuests', 'user', 'group', 'externalGroup')
+        AND e.value ->> 'accessType' IN ('grant', 'deny');
+
+INSERT OR IGNORE INTO acl_principals (tenant, kind, value, connection_id, access)
+    SELECT tenant, kind, value, connection_id, access FROM item_principals;
+
+CREATE TRIGGER items_principals_insert AFTER INSERT ON items BEGIN
+    INSERT OR IGNORE INTO acl_principals (tenant, kind, value, connection_id, access)
+        SELECT tenant, kind, value, connection_id, access FROM item_principals WHERE seq = new.seq;
+END;
+
+CREATE TRIGGER items_principals_update AFTER UPDATE OF acl ON items
+    WHEN old.acl IS NOT new.acl
+BEGIN
+    INSERT OR IGNORE INTO acl_principals (tenant, kind, value, connection_id, access)
+        SELECT tenant, kind, value, connection_id, access FROM item_principals WHERE seq = new.seq;
+END;
 
 -- The full-text index: FTS5 over the search columns of items (external
 -- content: it keeps the index, items the text). The text is store.Words
