@@ -81,11 +81,11 @@ func (db *DB) decodeIndexSchema(tenant, connID string, registered int64, raw []b
 }
 
 // itemIndex is what the index holds of an item under a schema: its search
-// and access columns, as tsvector literals, and its values, as the
-// columns of item_values.
+// column, a tsvector literal of its words and of its access tokens, and
+// its values, as the columns of item_values.
 type itemIndex struct {
 	registered        int64 // the schema's (indexSchema.registered)
-	search, access    string
+	search            string
 	names, strs, keys []string
 	nums              []*float64
 }
@@ -103,8 +103,7 @@ func indexItem(s *indexSchema, tenant string, it *store.Item) itemIndex {
 	idx := store.IndexOf(sch, it)
 	out := itemIndex{
 		registered: s.registered,
-		search:     searchVector(store.Words(idx.Text)),
-		access:     accessVector(store.AccessTokens(tenant, it.ConnectionID, it.ACL)),
+		search:     searchVector(store.Words(idx.Text), store.AccessTokens(tenant, it.ConnectionID, it.ACL)),
 		names:      make([]string, len(idx.Values)),
 		strs:       make([]string, len(idx.Values)),
 		keys:       make([]string, len(idx.Values)),
@@ -149,10 +148,11 @@ const (
 )
 
 // searchVector is the tsvector literal of the words, each with its
-// positions (from 1, in order). Past PostgreSQL's limit on a tsvector's
-// size, the words not yet seen are left out: an item has that many
-// distinct words only in text that is not prose.
-func searchVector(words []string) string {
+// positions (from 1, in order), and of the access tokens, without
+// positions (no word is a token: a token has a '_'). Past PostgreSQL's
+// limit on a tsvector's size, the words not yet seen are left out: an item
+// has that many distinct words only in text that is not prose.
+func searchVector(words, tokens []string) string {
 	type lexeme struct {
 		word string
 		pos  []int
@@ -160,6 +160,9 @@ func searchVector(words []string) string {
 	var lexemes []*lexeme
 	byWord := map[string]*lexeme{}
 	size := 0
+	for _, t := range tokens {
+		size += len(t) + 3
+	}
 	for i, w := range words {
 		pos := min(i+1, maxPosition)
 		l := byWord[w]
@@ -180,6 +183,10 @@ func searchVector(words []string) string {
 		}
 	}
 	var b strings.Builder
+	for _, t := range tokens {
+		b.WriteString(quoteLexeme(t))
+		b.WriteByte(' ')
+	}
 	for i, l := range lexemes {
 		if i > 0 {
 			b.WriteByte(' ')
@@ -197,15 +204,6 @@ func searchVector(words []string) string {
 	return b.String()
 }
 
-// accessVector is the tsvector literal of the access tokens.
-func accessVector(tokens []string) string {
-	quoted := make([]string, len(tokens))
-	for i, t := range tokens {
-		quoted[i] = quoteLexeme(t)
-	}
-	return strings.Join(quoted, " ")
-}
-
 // quoteLexeme is w as a lexeme of a tsvector or tsquery literal, in
 // single quotes, in which a quote and a backslash are escaped.
 func quoteLexeme(w string) string {
@@ -213,20 +211,20 @@ func quoteLexeme(w string) string {
 }
 
 // setIndexSQL writes what the index holds of the item $1 (itemIndex:
-// search $2, access $3, values $6 to $9 of tenant $4 and connection $5).
-// The statements of a WITH see the same snapshot: the DELETE removes the
+// search $2, values $5 to $8 of tenant $3 and connection $4). The
+// statements of a WITH see the same snapshot: the DELETE removes the
 // item's old values, not the new ones of the INSERT.
 const setIndexSQL = `WITH indexed AS (
-		UPDATE items SET search = $2::tsvector, access = $3::tsvector WHERE seq = $1
+		UPDATE items SET search = $2::tsvector WHERE seq = $1
 	), cleared AS (
 		DELETE FROM item_values WHERE item = $1
 	)
 	INSERT INTO item_values (item, tenant, connection_id, name, str, key, num)
-	SELECT $1, $4, $5, v.name, v.str, v.key, v.num
-	FROM unnest($6::text[], $7::text[], $8::text[], $9::float8[]) AS v(name, str, key, num)`
+	SELECT $1, $3, $4, v.name, v.str, v.key, v.num
+	FROM unnest($5::text[], $6::text[], $7::text[], $8::float8[]) AS v(name, str, key, num)`
 
 func setIndexArgs(seq int64, tenant, connID string, idx itemIndex) []any {
-	return []any{seq, idx.search, idx.access, tenant, connID, idx.names, idx.strs, idx.keys, idx.nums}
+	return []any{seq, idx.search, tenant, connID, idx.names, idx.strs, idx.keys, idx.nums}
 }
 
 // reindexChunk is how many items reindex reads at a time.

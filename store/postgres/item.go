@@ -33,24 +33,23 @@ const lockConnectionSQL = `SELECT 1 FROM connections WHERE tenant = $1 AND id = 
 // putItemSQL is PutItem's statement, whose arguments are pendingItem.args:
 // $1 tenant, $2 connection, $3 item, $4 acl, $5 properties, $6 and $7 the
 // content's type and value, $8 label, $9 the time of the write, and what
-// the search index holds of the item (itemIndex): $10 search, $11 access,
-// $12 to $15 its values, $16 to $18 its ACL's principals (principals). It
-// writes nothing, and returns no row, when the
-// connection does not exist. A replace keeps created and moves the version
-// past the stored one, as an update of a connection does. xmax is 0 on the
-// row of an insert only (an update leaves its lock in it): the statement
-// counts the items it creates on their connection. The statements of a
-// WITH see one snapshot: cleared deletes the item's old values, not those
-// that valued inserts.
+// the search index holds of the item (itemIndex): $10 search, $11 to $14
+// its values, $15 to $17 its ACL's principals (principals). It writes
+// nothing, and returns no row, when the connection does not exist. A
+// replace keeps created and moves the version past the stored one, as an
+// update of a connection does. xmax is 0 on the row of an insert only (an
+// update leaves its lock in it): the statement counts the items it creates
+// on their connection. The statements of a WITH see one snapshot: cleared
+// deletes the item's old values, not those that valued inserts.
 const putItemSQL = `WITH put AS (
-		INSERT INTO items AS i (tenant, connection_id, id, acl, properties, content_type, content_value, label, version, created, modified, search, access)
-		SELECT $1, $2, $3::text, $4::jsonb, $5::text, $6::text, $7::text, $8::text, $9::bigint, $9::bigint, $9::bigint, $10::tsvector, $11::tsvector
+		INSERT INTO items AS i (tenant, connection_id, id, acl, properties, content_type, content_value, label, version, created, modified, search)
+		SELECT $1, $2, $3::text, $4::jsonb, $5::text, $6::text, $7::text, $8::text, $9::bigint, $9::bigint, $9::bigint, $10::tsvector
 		FROM connections WHERE tenant = $1 AND id = $2
 		ON CONFLICT (tenant, connection_id, id) DO UPDATE SET
 			acl = excluded.acl, properties = excluded.properties,
 			content_type = excluded.content_type, content_value = excluded.content_value, label = excluded.label,
 			version = GREATEST(i.version + 1, excluded.version), modified = excluded.modified,
-			search = excluded.search, access = excluded.access
+			search = excluded.search
 		RETURNING i.seq, i.version, i.created, i.xmax = 0 AS inserted
 	), counted AS (
 		UPDATE connections SET item_count = item_count + 1
@@ -60,11 +59,11 @@ const putItemSQL = `WITH put AS (
 	), valued AS (
 		INSERT INTO item_values (item, tenant, connection_id, name, str, key, num)
 		SELECT put.seq, $1, $2, v.name, v.str, v.key, v.num
-		FROM put, unnest($12::text[], $13::text[], $14::text[], $15::float8[]) AS v(name, str, key, num)
+		FROM put, unnest($11::text[], $12::text[], $13::text[], $14::float8[]) AS v(name, str, key, num)
 	), principals AS (
 		INSERT INTO acl_principals (tenant, kind, value, connection_id, access)
 		SELECT $1, p.kind, p.value, $2, p.access
-		FROM put, unnest($16::text[], $17::text[], $18::text[]) AS p(kind, value, access)
+		FROM put, unnest($15::text[], $16::text[], $17::text[]) AS p(kind, value, access)
 		ON CONFLICT DO NOTHING
 	)
 	SELECT version, created, inserted FROM put`
@@ -80,7 +79,7 @@ const lockIndexSQL = `SELECT (SELECT registered FROM schemas s WHERE s.tenant = 
 type pendingItem struct {
 	ctx     context.Context // when done before the writer starts the write, it is skipped
 	item    *store.Item
-	args    [18]any // of putItemSQL
+	args    [17]any // of putItemSQL
 	now     int64   // args[8]
 	index   itemIndex
 	created bool  // the write created the item
@@ -96,7 +95,7 @@ func (p *pendingItem) key() (tenant, connID, id string) {
 // setIndex makes idx p's index.
 func (p *pendingItem) setIndex(idx itemIndex) {
 	p.index = idx
-	p.args[9], p.args[10], p.args[11], p.args[12], p.args[13], p.args[14] = idx.search, idx.access, idx.names, idx.strs, idx.keys, idx.nums
+	p.args[9], p.args[10], p.args[11], p.args[12], p.args[13] = idx.search, idx.names, idx.strs, idx.keys, idx.nums
 }
 
 // PutItem implements store.Store. The items writer applies the write, in a
@@ -139,7 +138,7 @@ func newPendingItem(ctx context.Context, tenant string, it *store.Item, s *index
 	}
 	kinds, values, access := principals(it.ACL)
 	copy(p.args[:], []any{tenant, it.ConnectionID, it.ID, acl, string(it.Properties), contentType, contentValue, nullableJSON(it.Label), now})
-	p.args[15], p.args[16], p.args[17] = kinds, values, access
+	p.args[14], p.args[15], p.args[16] = kinds, values, access
 	p.setIndex(indexItem(s, tenant, it))
 	return p, nil
 }

@@ -1,8 +1,10 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -12,18 +14,21 @@ import (
 
 // Search implements store.Searcher.
 //
-// The items that match are those of the searched connections whose access
-// tokens (items.access) match the searcher's, as store/sqlite's index
-// matches them,
+// One tsquery over items.search finds the items, as store/sqlite's FTS5
+// query does: the free text of the query, a tsquery of its words, and the
+// searcher's access tokens (of the principals that the ACLs name),
 //
-//	access @@ ('grant' | ...) & !('deny' | ...)
+//	(text...) & ('grant' | ...) & !('deny' | ...)
 //
-// and whose words (items.search) match the free text of the query, as a
-// tsquery of its words, so that GIN indexes find both, with no lookup per
-// item. The rest of the query (restrictions on properties) are conditions
-// on the item's seq: IN the items whose item_values match. The hits are
-// the first of these rows in the order of ts_rank(), the ranked ones
-// (store.RankWindow), or of seq, newest first.
+// so that the GIN index alone evaluates the ACLs, with no visit of the
+// items it leaves out. The rest of the query (restrictions on properties)
+// are conditions on the item's seq: IN the items whose item_values match.
+//
+// As store/sqlite's, the first query takes the newest store.RankWindow
+// matches, and counts them all (count(*) OVER (), in the same pass). With
+// free text, ts_rank() ranks them; the page
+// is taken from them, and from the older matches, newest first, past the
+// window. The page's items are read by their seq.
 //
 // All of it reads one snapshot of the database, in one read-only
 // transaction at REPEATABLE READ.
@@ -54,41 +59,71 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 		}
 		plan := store.Plan(q)
 		w := &where{}
-		access := tsOr(grants)
+		match := tsOr(grants)
 		if len(denies) > 0 {
-			access += " & !" + tsOr(denies)
+			match += " & !" + tsOr(denies)
 		}
-		cond := "i.tenant = " + w.param(tenant) + " AND i.connection_id = ANY(" + w.param(conns) + ")" +
-			" AND i.access @@ " + w.param(access) + "::tsquery"
 		var text string
 		if len(plan.Text) > 0 {
 			parts := make([]string, len(plan.Text))
 			for i, t := range plan.Text {
 				parts[i] = tsExpr(t)
 			}
-			text = w.param(strings.Join(parts, " & ")) + "::tsquery"
-			cond += " AND i.search @@ " + text
+			text = strings.Join(parts, " & ")
+			match = text + " & " + match
 		}
+		cond := "i.tenant = " + w.param(tenant) + " AND i.connection_id = ANY(" + w.param(conns) + ")" +
+			" AND i.search @@ " + w.param(match) + "::tsquery"
 		for _, f := range plan.Filters {
 			cond += " AND " + w.filter(f)
 		}
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM items i WHERE `+cond, w.args...).Scan(&res.Total); err != nil {
+
+		newest, total, err := newestMatches(ctx, tx, cond, w.args)
+		if err != nil {
 			return err
 		}
-		if r.Size > 0 && int64(max(r.From, 0)) < res.Total {
-			rank := ""
-			if plan.Ranked {
-				rank = text
+		res.Total = total
+		from, size := max(r.From, 0), max(r.Size, 0)
+		if size > 0 && int64(from) < res.Total {
+			window := make([]scored, len(newest))
+			for i, seq := range newest {
+				window[i] = scored{seq: seq}
 			}
-			if res.Hits, err = hits(ctx, tx, tenant, cond, w.args, rank, max(r.From, 0), r.Size); err != nil {
+			if plan.Ranked {
+				if err := rank(ctx, tx, text, window); err != nil {
+					return err
+				}
+			}
+			var page []scored
+			if from < len(window) {
+				page = window[from:min(from+size, len(window))]
+			}
+			if end := from + size; end > len(window) && res.Total > int64(len(window)) {
+				// Past the window: the older matches, newest first.
+				start := max(from, len(window))
+				older, err := seqs(ctx, tx, cond, w.args, end-start, start)
+				if err != nil {
+					return err
+				}
+				for _, seq := range older {
+					page = append(page, scored{seq: seq})
+				}
+			}
+			if res.Hits, err = hits(ctx, tx, tenant, page); err != nil {
 				return err
 			}
+		}
+		// The items to aggregate: all the matches, which the window
+		// holds when they are fewer.
+		matches, args := `SELECT i.seq FROM items i WHERE `+cond, w.args
+		if res.Total == int64(len(newest)) {
+			matches, args = `SELECT unnest($1::bigint[])`, []any{newest}
 		}
 		for i, a := range r.Aggregations {
 			if a.Size <= 0 || res.Total == 0 {
 				continue
 			}
-			if res.Aggregations[i], err = aggregate(ctx, tx, cond, w.args, strings.ToLower(a.Name), a.Size); err != nil {
+			if res.Aggregations[i], err = aggregate(ctx, tx, matches, args, strings.ToLower(a.Name), a.Size); err != nil {
 				return err
 			}
 		}
@@ -98,6 +133,77 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 		return nil, dbError("search", err)
 	}
 	return res, nil
+}
+
+// rankWindow is store.RankWindow; tests lower it.
+var rankWindow = store.RankWindow
+
+// newestMatches returns the seq of the newest rankWindow items that match
+// cond, newest first, and the number of all the items that match, in one
+// pass over them. MATERIALIZED keeps the planner from walking items in
+// the order of seq, testing each against the tsquery, to stop at the
+// window's last: the GIN index finds the matches, and a sort orders them.
+func newestMatches(ctx context.Context, tx pgx.Tx, cond string, args []any) ([]int64, int64, error) {
+	rows, err := tx.Query(ctx, fmt.Sprintf(`WITH m AS MATERIALIZED (SELECT i.seq FROM items i WHERE %s)
+		SELECT seq, count(*) OVER () FROM m ORDER BY seq DESC LIMIT $%d`, cond, len(args)+1),
+		append(args, rankWindow)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []int64
+	var seq, total int64
+	_, err = pgx.ForEachRow(rows, []any{&seq, &total}, func() error {
+		out = append(out, seq)
+		return nil
+	})
+	return out, total, err
+}
+
+// seqs returns the seq of the items that match cond, newest first: limit
+// of them, past the first offset.
+func seqs(ctx context.Context, tx pgx.Tx, cond string, args []any, limit, offset int) ([]int64, error) {
+	n := len(args)
+	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT i.seq FROM items i WHERE %s ORDER BY i.seq DESC LIMIT $%d OFFSET $%d`, cond, n+1, n+2),
+		append(args, limit, offset)...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// scored is an item's seq and its ts_rank() (higher is better).
+type scored struct {
+	seq   int64
+	score float32
+}
+
+// rank sets the score of the items of the window, the newest matches, by
+// the tsquery text, and sorts them, best first (then newest first).
+func rank(ctx context.Context, tx pgx.Tx, text string, window []scored) error {
+	ids := make([]int64, len(window))
+	for i, s := range window {
+		ids[i] = s.seq
+	}
+	rows, err := tx.Query(ctx, `SELECT seq, ts_rank(search, $1::tsquery) FROM items WHERE seq = ANY($2)`, text, ids)
+	if err != nil {
+		return err
+	}
+	scores := make(map[int64]float32, len(window))
+	var seq int64
+	var score float32
+	if _, err := pgx.ForEachRow(rows, []any{&seq, &score}, func() error {
+		scores[seq] = score
+		return nil
+	}); err != nil {
+		return err
+	}
+	for i := range window {
+		window[i].score = scores[window[i].seq]
+	}
+	slices.SortFunc(window, func(a, b scored) int {
+		return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(b.seq, a.seq))
+	})
+	return nil
 }
 
 // accessTokens returns the access tokens that the principals p, in the
@@ -193,79 +299,60 @@ func externalGroups(ctx context.Context, tx pgx.Tx, tenant string, conns []strin
 	return out, rows.Err()
 }
 
-// rankWindow is store.RankWindow; tests lower it.
-var rankWindow = store.RankWindow
-
-// hits returns the page of the items that match cond: ranked (rank, the
-// tsquery's parameter, is not ""), the first store.RankWindow matches (by
-// seq, newest first) in the order of ts_rank(), then the others by seq;
-// unranked, all of them by seq.
-func hits(ctx context.Context, tx pgx.Tx, tenant, cond string, args []any, rank string, from, size int) ([]store.SearchHit, error) {
-	n := len(args)
-	limit, offset := fmt.Sprintf("$%d", n+1), fmt.Sprintf("$%d", n+2)
-	args = append(args, size, from)
-	var page string
-	if rank == "" {
-		page = `SELECT i.seq, 0::real AS score, 0 AS tier FROM items i WHERE ` + cond + `
-			ORDER BY i.seq DESC LIMIT ` + limit + ` OFFSET ` + offset
-	} else {
-		// ts_rank() of the window's rows only: the subquery limits them
-		// before the outer query ranks them.
-		window := fmt.Sprintf(`SELECT w.seq, ts_rank(w.search, %s) AS score, 0 AS tier FROM (
-				SELECT i.seq, i.search FROM items i WHERE %s ORDER BY i.seq DESC LIMIT %d) w`, rank, cond, rankWindow)
-		if from+size > rankWindow {
-			window += fmt.Sprintf(` UNION ALL SELECT t.seq, 0, 1 FROM (
-				SELECT i.seq FROM items i WHERE %s ORDER BY i.seq DESC OFFSET %d) t`, cond, rankWindow)
-		}
-		page = `SELECT seq, score, tier FROM (` + window + `) AS r ORDER BY tier, score DESC, seq DESC LIMIT ` + limit + ` OFFSET ` + offset
+// hits reads the items of the page, in its order.
+func hits(ctx context.Context, tx pgx.Tx, tenant string, page []scored) ([]store.SearchHit, error) {
+	out := []store.SearchHit{}
+	if len(page) == 0 {
+		return out, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT p.score, i.connection_id, i.id, `+prefixed("i.", itemColumns)+`
-		FROM (`+page+`) AS p JOIN items i ON i.seq = p.seq
-		ORDER BY p.tier, p.score DESC, p.seq DESC`, args...)
+	ids := make([]int64, len(page))
+	for i, s := range page {
+		ids[i] = s.seq
+	}
+	rows, err := tx.Query(ctx, `SELECT seq, connection_id, id, `+itemColumns+` FROM items WHERE seq = ANY($1)`, ids)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []store.SearchHit{}
+	items := make(map[int64]*store.Item, len(page))
 	for rows.Next() {
 		it := &store.Item{Tenant: tenant}
-		var score float32
-		if err := scanItem(hitRow{rows, &score, it}, it); err != nil {
+		var seq int64
+		if err := scanItem(hitRow{rows, &seq, it}, it); err != nil {
 			return nil, err
 		}
-		out = append(out, store.SearchHit{Item: it, Rank: float64(score)})
+		items[seq] = it
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, s := range page {
+		if it := items[s.seq]; it != nil {
+			out = append(out, store.SearchHit{Item: it, Rank: float64(s.score)})
+		}
+	}
+	return out, nil
 }
 
 // hitRow scans the leading columns of a hit, then the item's as scanItem
 // wants.
 type hitRow struct {
-	rows  pgx.Rows
-	score *float32
-	it    *store.Item
+	rows pgx.Rows
+	seq  *int64
+	it   *store.Item
 }
 
 func (r hitRow) Scan(dest ...any) error {
-	return r.rows.Scan(append([]any{r.score, &r.it.ConnectionID, &r.it.ID}, dest...)...)
-}
-
-func prefixed(prefix, columns string) string {
-	cols := strings.Split(columns, ", ")
-	for i, c := range cols {
-		cols[i] = prefix + c
-	}
-	return strings.Join(cols, ", ")
+	return r.rows.Scan(append([]any{r.seq, &r.it.ConnectionID, &r.it.ID}, dest...)...)
 }
 
 // aggregate returns the buckets of property name's values among the items
-// that match cond, the most frequent first.
-func aggregate(ctx context.Context, tx pgx.Tx, cond string, args []any, name string, size int) ([]store.Bucket, error) {
+// whose seq matches selects, the most frequent first.
+func aggregate(ctx context.Context, tx pgx.Tx, matches string, args []any, name string, size int) ([]store.Bucket, error) {
 	n := len(args)
 	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT min(v.key), count(DISTINCT v.item) AS n
-		FROM items i JOIN item_values v ON v.item = i.seq AND v.name = $%d
-		WHERE %s
-		GROUP BY v.str ORDER BY n DESC, v.str LIMIT $%d`, n+1, cond, n+2), append(args, name, size)...)
+		FROM (%s) AS m(item) JOIN item_values v ON v.item = m.item AND v.name = $%d
+		GROUP BY v.str ORDER BY n DESC, v.str LIMIT $%d`, matches, n+1, n+2), append(args, name, size)...)
 	if err != nil {
 		return nil, err
 	}

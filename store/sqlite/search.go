@@ -120,11 +120,21 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 			return nil, internal("search: read the hits", err)
 		}
 	}
+	// The items to aggregate: all the matches, which the window holds
+	// when they are fewer.
+	matches, args := `SELECT item_text.rowid AS item FROM item_text WHERE `+cond, w.args
+	if res.Total == int64(len(newest)) {
+		ids, err := json.Marshal(newest)
+		if err != nil {
+			return nil, internal("search: aggregate", err)
+		}
+		matches, args = `SELECT value AS item FROM json_each(?1)`, []any{string(ids)}
+	}
 	for i, a := range r.Aggregations {
 		if a.Size <= 0 || res.Total == 0 {
 			continue
 		}
-		if res.Aggregations[i], err = aggregate(ctx, tx, cond, w.args, strings.ToLower(a.Name), a.Size); err != nil {
+		if res.Aggregations[i], err = aggregate(ctx, tx, matches, args, strings.ToLower(a.Name), a.Size); err != nil {
 			return nil, internal("search: aggregate", err)
 		}
 	}
@@ -374,15 +384,14 @@ func (s hitScanner) Scan(dest ...any) error {
 }
 
 // aggregate returns the buckets of property name's values among the items
-// that match cond, the most frequent first.
-func aggregate(ctx context.Context, tx *sql.Tx, cond string, args []any, name string, size int) ([]store.Bucket, error) {
+// whose seq matches selects (as item), the most frequent first.
+func aggregate(ctx context.Context, tx *sql.Tx, matches string, args []any, name string, size int) ([]store.Bucket, error) {
 	n := len(args)
-	// CROSS JOIN keeps item_text first: the full-text query finds the
-	// items, then their values.
+	// CROSS JOIN keeps the matches first: then their values, by the
+	// primary key of item_values.
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT min(v.key), count(DISTINCT v.item) AS n
-		FROM item_text CROSS JOIN item_values AS v ON v.item = item_text.rowid AND v.name = ?%d
-		WHERE %s
-		GROUP BY v.str ORDER BY n DESC, v.str LIMIT ?%d`, n+1, cond, n+2), append(args, name, size)...)
+		FROM (%s) AS m CROSS JOIN item_values AS v ON v.item = m.item AND v.name = ?%d
+		GROUP BY v.str ORDER BY n DESC, v.str LIMIT ?%d`, matches, n+1, n+2), append(args, name, size)...)
 	if err != nil {
 		return nil, err
 	}

@@ -885,7 +885,8 @@ func RunRankWindow(t *testing.T, s store.Store, window int) {
 	tf := func(i int) int { return 1 + i*7%4 } // how often item i holds the word
 	for i := range n {
 		words := strings.Repeat("apple ", tf(i)) + strings.Repeat("pear ", 4-tf(i))
-		mustPutItem(t, s, tenant, doc("contosohr", fmt.Sprintf("item%02d", i), fmt.Sprintf(`{"title":%q}`, words), ""))
+		parity := []string{"Even", "Odd"}[i%2]
+		mustPutItem(t, s, tenant, doc("contosohr", fmt.Sprintf("item%02d", i), fmt.Sprintf(`{"title":%q,"Category":%q}`, words, parity), ""))
 	}
 	mustPutItem(t, s, tenant, doc("contosohr", "other", `{"title":"plum plum plum plum"}`, ""))
 	var newest []int
@@ -899,9 +900,15 @@ func RunRankWindow(t *testing.T, s store.Store, window int) {
 		want = append(want, fmt.Sprintf("item%02d", i))
 	}
 	conns := []string{"contosohr"}
-	whole := mustSearch(t, s, tenant, store.SearchRequest{Connections: conns, Query: text("apple"), Principals: alice, Size: 100})
+	whole := mustSearch(t, s, tenant, store.SearchRequest{Connections: conns, Query: text("apple"), Principals: alice, Size: 100,
+		Aggregations: []store.AggregationRequest{{Name: "category", Size: 5}}})
 	if got := hitIDs(whole, false); !slices.Equal(got, want) || whole.Total != int64(n) {
 		t.Errorf("Search(apple) = %v of %d, want %v of %d", got, whole.Total, want, n)
+	}
+	// Aggregations count all the matches, past the window too.
+	wantBuckets := [][]store.Bucket{{{Key: "Even", Count: int64(n+1) / 2}, {Key: "Odd", Count: int64(n) / 2}}}
+	if diff := cmp.Diff(wantBuckets, whole.Aggregations); diff != "" {
+		t.Errorf("Search(apple) aggregations mismatch (-want +got):\n%s", diff)
 	}
 	for _, size := range []int{1, 3, window + 1} {
 		var paged []string

@@ -3,20 +3,21 @@
 -- never part.
 --
 -- seq names the item in the index (item_values); it is also the order of
--- creation, by which unranked hits come, the newest first. search is the
--- item's words (store.Words) with their positions, access its access
--- tokens (store.AccessTokens); the store writes them as tsvector literals,
--- so that no text search configuration, parser or locale changes them, and
--- matches them with tsqueries it writes the same way. The store indexes
--- the items stored before this migration in its transaction.
+-- creation, by which unranked hits come, the newest first. search holds
+-- the item's words (store.Words), with their positions, and its access
+-- tokens (store.AccessTokens), which no word is: one GIN index finds the
+-- items that have a query's words and that the searcher may see, as
+-- SQLite's FTS5 index does, with no visit of the items that it leaves
+-- out. The store writes search as a tsvector literal, so that no text
+-- search configuration, parser or locale changes it, and matches it with
+-- tsqueries it writes the same way. The store indexes the items stored
+-- before this migration in its transaction.
 ALTER TABLE items
     ADD COLUMN seq    bigint GENERATED ALWAYS AS IDENTITY,
     ADD COLUMN search tsvector NOT NULL DEFAULT '',
-    ADD COLUMN access tsvector NOT NULL DEFAULT '',
     ADD CONSTRAINT items_seq_key UNIQUE (seq);
 
 CREATE INDEX items_search ON items USING gin (search);
-CREATE INDEX items_access ON items USING gin (access);
 
 -- The values of the items' queryable and refinable properties
 -- (store.IndexValue): str in lower case for matching and grouping, key as
