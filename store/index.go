@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // IndexOf is what the search index holds of item it under schema s: the
@@ -26,10 +28,10 @@ func IndexOf(s *Schema, it *Item) ItemIndex {
 		}
 	}
 	// Only the values of the properties indexed are decoded: the others
-	// are kept raw, or not even read when the schema indexes none.
-	var props map[string]json.RawMessage
+	// are skipped, or not even read when the schema indexes none.
+	var props map[string][]any
 	if len(byName) > 0 {
-		_ = json.Unmarshal(it.Properties, &props) // not an object: nothing to index
+		props = decodeProperties(it.Properties, func(name string) bool { return byName[strings.ToLower(name)] != nil })
 	}
 	// In the order of the names, so that an item indexes the same every
 	// time (a map's order changes from one range to the next).
@@ -42,13 +44,7 @@ func IndexOf(s *Schema, it *Item) ItemIndex {
 	seen := map[[3]string]bool{}
 	for _, name := range names {
 		p := byName[strings.ToLower(name)]
-		if p == nil {
-			continue
-		}
-		values, ok := decodeValues(props[name])
-		if !ok {
-			continue
-		}
+		values := props[name]
 		if p.IsSearchable {
 			for _, x := range values {
 				if s, ok := x.(string); ok {
@@ -80,53 +76,89 @@ func IndexOf(s *Schema, it *Item) ItemIndex {
 	return idx
 }
 
-// decodeValues decodes a property's value, or the values of a collection,
-// as json.Decoder with UseNumber would (strings, json.Number, bool), but
-// for objects, which the index has no use for; false for null or a value
-// that is not JSON.
-func decodeValues(raw json.RawMessage) ([]any, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) > 0 && raw[0] == '[' {
-		var list []json.RawMessage
-		if json.Unmarshal(raw, &list) != nil {
+// decodeProperties decodes, in one pass, the values of the members of the
+// properties object that want wants: each member's value, or the values of
+// a collection, as json.Decoder with UseNumber decodes them (strings,
+// json.Number, bool), but for nulls and objects, which the index has no
+// use for. A member given twice is its last value, as encoding/json has
+// it. A value that is not JSON ends the decoding.
+func decodeProperties(raw []byte, want func(name string) bool) map[string][]any {
+	dec := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil
+	}
+	out := map[string][]any{}
+	for {
+		tok, err := dec.ReadToken()
+		if err != nil || tok.Kind() != '"' {
+			return out // the end of the object, or not JSON
+		}
+		name := tok.String()
+		if !want(name) {
+			if dec.SkipValue() != nil {
+				return out
+			}
+			continue
+		}
+		values, ok := decodeValues(dec)
+		if !ok {
+			return out
+		}
+		out[name] = values
+	}
+}
+
+// decodeValues decodes the next value of dec: a scalar, or the scalars of
+// an array.
+func decodeValues(dec *jsontext.Decoder) ([]any, bool) {
+	switch dec.PeekKind() {
+	case '[':
+		if _, err := dec.ReadToken(); err != nil {
 			return nil, false
 		}
-		values := make([]any, 0, len(list))
-		for _, x := range list {
-			if v, ok := decodeScalar(bytes.TrimSpace(x)); ok {
+		var values []any
+		for {
+			switch dec.PeekKind() {
+			case ']':
+				_, err := dec.ReadToken()
+				return values, err == nil
+			case '[', '{':
+				if dec.SkipValue() != nil {
+					return nil, false
+				}
+				continue
+			}
+			tok, err := dec.ReadToken()
+			if err != nil {
+				return nil, false
+			}
+			if v, ok := scalar(tok); ok {
 				values = append(values, v)
 			}
 		}
-		return values, true
+	case '{':
+		return nil, dec.SkipValue() == nil
 	}
-	v, ok := decodeScalar(raw)
-	return []any{v}, ok
-}
-
-func decodeScalar(raw []byte) (any, bool) {
-	if len(raw) == 0 {
+	tok, err := dec.ReadToken()
+	if err != nil {
 		return nil, false
 	}
-	switch c := raw[0]; {
-	case c == '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return nil, false
-		}
-		return s, true
-	case c == 't' || c == 'f':
-		var b bool
-		if json.Unmarshal(raw, &b) != nil {
-			return nil, false
-		}
-		return b, true
-	case c == '-' || c >= '0' && c <= '9':
-		if !json.Valid(raw) {
-			return nil, false
-		}
-		return json.Number(raw), true
+	if v, ok := scalar(tok); ok {
+		return []any{v}, true
 	}
-	return nil, false // null, an object
+	return nil, true // null
+}
+
+func scalar(tok jsontext.Token) (any, bool) {
+	switch tok.Kind() {
+	case '"':
+		return tok.String(), true
+	case '0':
+		return json.Number(tok.String()), true
+	case 't', 'f':
+		return tok.Bool(), true
+	}
+	return nil, false
 }
 
 // key tells values apart (Num follows from Str).
