@@ -307,11 +307,9 @@ func dateRestriction(n *kql.Node, name string) (*store.Query, error) {
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
-// textWords are the words of free text, as the full-text index sees them:
-// letters and digits, in lower case.
-func textWords(s string) []string {
-	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-}
+// textWords are the words of free text, as the full-text index sees them
+// (store.Words).
+func textWords(s string) []string { return store.Words(s) }
 
 // aggregationFilter is the query of one aggregationFilters entry:
 // field:"token", the token an aggregation's bucket gave (or the key
@@ -554,7 +552,7 @@ func summary(text string, terms []string) string {
 		for j < len(runes) && (unicode.IsLetter(runes[j]) || unicode.IsDigit(runes[j])) {
 			j++
 		}
-		word := string(lower[i:j])
+		word := strings.Join(store.Words(string(lower[i:j])), "")
 		for t := range want {
 			if word == t || strings.HasPrefix(word, t) && len(t) >= 3 {
 				matches = append(matches, span{i, j})
