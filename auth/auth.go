@@ -51,6 +51,8 @@ type Principal struct {
 	// an application's (permissions in roles).
 	Delegated   bool
 	Permissions []string
+	// Groups are the Entra groups of a user's token (its groups claim).
+	Groups []string
 }
 
 // Has reports whether p was granted the permission.
@@ -245,6 +247,7 @@ type claims struct {
 	ObjectID string   `json:"oid,omitempty"`
 	Roles    []string `json:"roles,omitempty"`
 	Scope    string   `json:"scp,omitempty"`
+	Groups   []string `json:"groups,omitempty"`
 }
 
 // UnmarshalJSON decodes the claims, refusing an exp, nbf or iat that is not
@@ -330,7 +333,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error)
 		return nil, &Error{Reason: "Access token validation failure. The token names no application (appid or azp)."}
 	}
 	if c.Scope != "" {
-		p.Delegated, p.Permissions = true, strings.Fields(c.Scope)
+		p.Delegated, p.Permissions, p.Groups = true, strings.Fields(c.Scope), c.Groups
 	} else {
 		p.Permissions = c.Roles
 	}

@@ -117,6 +117,10 @@ type TokenOptions struct {
 	TenantID string   // a GUID, in any spelling; DevTenantID when empty
 	Roles    []string // application permissions; or
 	Scopes   []string // delegated permissions, for a user's token
+	// UserID is a user's token's oid (a new GUID when empty), and Groups its
+	// groups claim: the Entra groups the user is in.
+	UserID   string
+	Groups   []string
 	TTL      time.Duration
 	Audience string // DefaultAudience when empty
 	Issuer   string // DevIssuer when empty
@@ -132,6 +136,8 @@ func (k *DevKey) Mint(o TokenOptions, now time.Time) (string, error) {
 		return "", errors.New("a token carries roles (an application's) or scopes (a user's), not both")
 	case o.TTL <= 0:
 		return "", errors.New("a token needs a positive lifetime")
+	case len(o.Scopes) == 0 && (o.UserID != "" || len(o.Groups) > 0):
+		return "", errors.New("a user id and groups go in a user's token (with scopes)")
 	}
 	if o.TenantID != "" {
 		// Any spelling of a GUID, kept as given: the Verifier's to
@@ -164,8 +170,12 @@ func (k *DevKey) Mint(o TokenOptions, now time.Time) (string, error) {
 	}
 	if len(o.Scopes) > 0 {
 		c.Scope = strings.Join(o.Scopes, " ")
-		c.ObjectID = uuid.NewString()
+		c.ObjectID = o.UserID
+		if c.ObjectID == "" {
+			c.ObjectID = uuid.NewString()
+		}
 		c.Subject = c.ObjectID
+		c.Groups = o.Groups
 	} else {
 		c.Subject = o.AppID
 	}

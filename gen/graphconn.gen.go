@@ -39,6 +39,30 @@ func (e BetaMicrosoftGraphExternalConnectorsExternalConnectionOdataType) Valid()
 	}
 }
 
+// Defines values for MicrosoftGraphBucketAggregationDefinitionSortBy.
+const (
+	MicrosoftGraphBucketAggregationDefinitionSortByCount              MicrosoftGraphBucketAggregationDefinitionSortBy = "count"
+	MicrosoftGraphBucketAggregationDefinitionSortByKeyAsNumber        MicrosoftGraphBucketAggregationDefinitionSortBy = "keyAsNumber"
+	MicrosoftGraphBucketAggregationDefinitionSortByKeyAsString        MicrosoftGraphBucketAggregationDefinitionSortBy = "keyAsString"
+	MicrosoftGraphBucketAggregationDefinitionSortByUnknownFutureValue MicrosoftGraphBucketAggregationDefinitionSortBy = "unknownFutureValue"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphBucketAggregationDefinitionSortBy enum.
+func (e MicrosoftGraphBucketAggregationDefinitionSortBy) Valid() bool {
+	switch e {
+	case MicrosoftGraphBucketAggregationDefinitionSortByCount:
+		return true
+	case MicrosoftGraphBucketAggregationDefinitionSortByKeyAsNumber:
+		return true
+	case MicrosoftGraphBucketAggregationDefinitionSortByKeyAsString:
+		return true
+	case MicrosoftGraphBucketAggregationDefinitionSortByUnknownFutureValue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MicrosoftGraphConnectionOperationOdataType.
 const (
 	MicrosoftGraphConnectionOperationOdataTypeHashMicrosoftGraphConnectionOperation MicrosoftGraphConnectionOperationOdataType = "#microsoft.graph.connectionOperation"
@@ -1260,6 +1284,93 @@ func (e MicrosoftGraphSchemaBaseType) Valid() bool {
 	}
 }
 
+// Defines values for MicrosoftGraphSearchHitResourceOdataType.
+const (
+	MicrosoftGraphSearchHitResourceOdataTypeHashMicrosoftGraphExternalConnectorsExternalItem MicrosoftGraphSearchHitResourceOdataType = "#microsoft.graph.externalConnectors.externalItem"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphSearchHitResourceOdataType enum.
+func (e MicrosoftGraphSearchHitResourceOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphSearchHitResourceOdataTypeHashMicrosoftGraphExternalConnectorsExternalItem:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphSearchRequestOdataType.
+const (
+	MicrosoftGraphSearchRequestOdataTypeHashMicrosoftGraphSearchRequest MicrosoftGraphSearchRequestOdataType = "#microsoft.graph.searchRequest"
+	MicrosoftGraphSearchRequestOdataTypeMicrosoftGraphSearchRequest     MicrosoftGraphSearchRequestOdataType = "microsoft.graph.searchRequest"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphSearchRequestOdataType enum.
+func (e MicrosoftGraphSearchRequestOdataType) Valid() bool {
+	switch e {
+	case MicrosoftGraphSearchRequestOdataTypeHashMicrosoftGraphSearchRequest:
+		return true
+	case MicrosoftGraphSearchRequestOdataTypeMicrosoftGraphSearchRequest:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MicrosoftGraphSearchRequestEntityTypes.
+const (
+	MicrosoftGraphSearchRequestEntityTypesAcronym            MicrosoftGraphSearchRequestEntityTypes = "acronym"
+	MicrosoftGraphSearchRequestEntityTypesBookmark           MicrosoftGraphSearchRequestEntityTypes = "bookmark"
+	MicrosoftGraphSearchRequestEntityTypesChatMessage        MicrosoftGraphSearchRequestEntityTypes = "chatMessage"
+	MicrosoftGraphSearchRequestEntityTypesDrive              MicrosoftGraphSearchRequestEntityTypes = "drive"
+	MicrosoftGraphSearchRequestEntityTypesDriveItem          MicrosoftGraphSearchRequestEntityTypes = "driveItem"
+	MicrosoftGraphSearchRequestEntityTypesEvent              MicrosoftGraphSearchRequestEntityTypes = "event"
+	MicrosoftGraphSearchRequestEntityTypesExternalItem       MicrosoftGraphSearchRequestEntityTypes = "externalItem"
+	MicrosoftGraphSearchRequestEntityTypesList               MicrosoftGraphSearchRequestEntityTypes = "list"
+	MicrosoftGraphSearchRequestEntityTypesListItem           MicrosoftGraphSearchRequestEntityTypes = "listItem"
+	MicrosoftGraphSearchRequestEntityTypesMessage            MicrosoftGraphSearchRequestEntityTypes = "message"
+	MicrosoftGraphSearchRequestEntityTypesPerson             MicrosoftGraphSearchRequestEntityTypes = "person"
+	MicrosoftGraphSearchRequestEntityTypesQna                MicrosoftGraphSearchRequestEntityTypes = "qna"
+	MicrosoftGraphSearchRequestEntityTypesSite               MicrosoftGraphSearchRequestEntityTypes = "site"
+	MicrosoftGraphSearchRequestEntityTypesUnknownFutureValue MicrosoftGraphSearchRequestEntityTypes = "unknownFutureValue"
+)
+
+// Valid indicates whether the value is a known member of the MicrosoftGraphSearchRequestEntityTypes enum.
+func (e MicrosoftGraphSearchRequestEntityTypes) Valid() bool {
+	switch e {
+	case MicrosoftGraphSearchRequestEntityTypesAcronym:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesBookmark:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesChatMessage:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesDrive:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesDriveItem:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesEvent:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesExternalItem:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesList:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesListItem:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesMessage:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesPerson:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesQna:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesSite:
+		return true
+	case MicrosoftGraphSearchRequestEntityTypesUnknownFutureValue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ExternalCreateConnectionsJSONBodyOdataType.
 const (
 	ExternalCreateConnectionsJSONBodyOdataTypeHashMicrosoftGraphExternalConnection ExternalCreateConnectionsJSONBodyOdataType = "#microsoft.graph.externalConnection"
@@ -1348,6 +1459,34 @@ type BetaMicrosoftGraphExternalConnectorsExternalConnectionCollection struct {
 	// Value A page of at most 999 items (`$top`'s maximum).
 	Value []BetaMicrosoftGraphExternalConnectorsExternalConnection `json:"value"`
 }
+
+// MicrosoftGraphAggregationOption defines model for microsoft.graph.aggregationOption.
+type MicrosoftGraphAggregationOption struct {
+	BucketDefinition *MicrosoftGraphBucketAggregationDefinition `json:"bucketDefinition,omitempty"`
+
+	// Field A refinable property.
+	Field string `json:"field"`
+
+	// Size The most buckets to return; graphconn returns at most 100, as Graph.
+	Size *int32 `json:"size,omitempty"`
+}
+
+// MicrosoftGraphBucketAggregationDefinition defines model for microsoft.graph.bucketAggregationDefinition.
+type MicrosoftGraphBucketAggregationDefinition struct {
+	IsDescending *bool   `json:"isDescending,omitempty"`
+	MinimumCount *int32  `json:"minimumCount,omitempty"`
+	PrefixFilter *string `json:"prefixFilter,omitempty"`
+
+	// Ranges Range buckets, which graphconn does not make (400 when given).
+	Ranges *[]struct {
+		From *string `json:"from,omitempty"`
+		To   *string `json:"to,omitempty"`
+	} `json:"ranges,omitempty"`
+	SortBy *MicrosoftGraphBucketAggregationDefinitionSortBy `json:"sortBy,omitempty"`
+}
+
+// MicrosoftGraphBucketAggregationDefinitionSortBy defines model for MicrosoftGraphBucketAggregationDefinition.SortBy.
+type MicrosoftGraphBucketAggregationDefinitionSortBy string
 
 // MicrosoftGraphConnectionOperation defines model for microsoft.graph.connectionOperation.
 type MicrosoftGraphConnectionOperation struct {
@@ -2128,6 +2267,140 @@ type MicrosoftGraphSchemaOdataType string
 // MicrosoftGraphSchemaBaseType Must be `microsoft.graph.externalItem`.
 type MicrosoftGraphSchemaBaseType string
 
+// MicrosoftGraphSearchAggregation defines model for microsoft.graph.searchAggregation.
+type MicrosoftGraphSearchAggregation struct {
+	Buckets *[]MicrosoftGraphSearchBucket `json:"buckets,omitempty"`
+	Field   *string                       `json:"field,omitempty"`
+}
+
+// MicrosoftGraphSearchBucket defines model for microsoft.graph.searchBucket.
+type MicrosoftGraphSearchBucket struct {
+	AggregationFilterToken *string `json:"aggregationFilterToken,omitempty"`
+	Count                  *int32  `json:"count,omitempty"`
+	Key                    *string `json:"key,omitempty"`
+}
+
+// MicrosoftGraphSearchHit defines model for microsoft.graph.searchHit.
+type MicrosoftGraphSearchHit struct {
+	// ContentSource The id of the hit's connection.
+	ContentSource    *string                          `json:"contentSource,omitempty"`
+	HitId            *string                          `json:"hitId,omitempty"`
+	Rank             *int32                           `json:"rank,omitempty"`
+	Resource         *MicrosoftGraphSearchHitResource `json:"resource,omitempty"`
+	ResultTemplateId *string                          `json:"resultTemplateId,omitempty"`
+
+	// Summary Where the query matched, with `<c0>…</c0>` around the matches and `<ddd/>` where text was cut.
+	Summary *string `json:"summary,omitempty"`
+}
+
+// MicrosoftGraphSearchHitResource defines model for microsoft.graph.searchHitResource.
+type MicrosoftGraphSearchHitResource struct {
+	OdataType MicrosoftGraphSearchHitResourceOdataType `json:"@odata.type"`
+
+	// Properties The item's properties, by name, with the `name@odata.type` annotations of
+	// collections (`Collection(String)`, `Collection(Int64)`, `Collection(Double)`,
+	// `Collection(DateTimeOffset)`, `Collection(Boolean)`). An open type: graphconn
+	// checks it against the connection's registered schema when it arrives. At
+	// least one property; at most the schema's 128, each with its annotation.
+	//
+	//
+	// Example: {"tags":["payments","gateway"],"tags@odata.type":"Collection(String)","ticketTitle":"Error in the payment gateway"}
+	Properties *MicrosoftGraphExternalConnectorsProperties `json:"properties,omitempty"`
+}
+
+// MicrosoftGraphSearchHitResourceOdataType defines model for MicrosoftGraphSearchHitResource.OdataType.
+type MicrosoftGraphSearchHitResourceOdataType string
+
+// MicrosoftGraphSearchHitsContainer defines model for microsoft.graph.searchHitsContainer.
+type MicrosoftGraphSearchHitsContainer struct {
+	Aggregations         *[]MicrosoftGraphSearchAggregation `json:"aggregations,omitempty"`
+	Hits                 *[]MicrosoftGraphSearchHit         `json:"hits,omitempty"`
+	MoreResultsAvailable *bool                              `json:"moreResultsAvailable,omitempty"`
+	Total                *int32                             `json:"total,omitempty"`
+}
+
+// MicrosoftGraphSearchQuery defines model for microsoft.graph.searchQuery.
+type MicrosoftGraphSearchQuery struct {
+	// QueryString The KQL query.
+	QueryString string `json:"queryString"`
+
+	// QueryTemplate A template with `{searchTerms}`, which the query string replaces.
+	QueryTemplate *string `json:"queryTemplate,omitempty"`
+}
+
+// MicrosoftGraphSearchQueryRequest defines model for microsoft.graph.searchQueryRequest.
+type MicrosoftGraphSearchQueryRequest struct {
+	// Requests One search request per call, as Graph takes.
+	Requests []MicrosoftGraphSearchRequest `json:"requests"`
+}
+
+// MicrosoftGraphSearchRequest defines model for microsoft.graph.searchRequest.
+type MicrosoftGraphSearchRequest struct {
+	OdataType *MicrosoftGraphSearchRequestOdataType `json:"@odata.type,omitempty"`
+
+	// AggregationFilters `field:"aggregationFilterToken"` filters, each restricting the hits to a bucket.
+	AggregationFilters *[]string `json:"aggregationFilters,omitempty"`
+
+	// Aggregations Refiners on refinable properties.
+	Aggregations *[]MicrosoftGraphAggregationOption `json:"aggregations,omitempty"`
+
+	// ContentSources The connections to search, as `/external/connections/{id}`; every one the user's tenant has when absent.
+	ContentSources   *[]string `json:"contentSources,omitempty"`
+	EnableTopResults *bool     `json:"enableTopResults,omitempty"`
+
+	// EntityTypes What to search; graphconn serves `externalItem` only.
+	EntityTypes []MicrosoftGraphSearchRequestEntityTypes `json:"entityTypes"`
+
+	// Fields The properties to return; unknown ones are ignored.
+	Fields *[]string `json:"fields,omitempty"`
+
+	// From The first hit to return, from 0.
+	From                   *int32                    `json:"from,omitempty"`
+	Query                  MicrosoftGraphSearchQuery `json:"query"`
+	QueryAlterationOptions *struct {
+		EnableModification *bool `json:"enableModification,omitempty"`
+		EnableSuggestion   *bool `json:"enableSuggestion,omitempty"`
+	} `json:"queryAlterationOptions,omitempty"`
+
+	// Region The region of an application's search; ignored for a user's.
+	Region                *string `json:"region,omitempty"`
+	ResultTemplateOptions *struct {
+		EnableResultTemplate *bool `json:"enableResultTemplate,omitempty"`
+	} `json:"resultTemplateOptions,omitempty"`
+
+	// Size How many hits to return; 25 unless set, at most 500.
+	Size *int32 `json:"size,omitempty"`
+
+	// SortProperties Custom sorting, which Graph does not support on external items (400 when given).
+	SortProperties *[]MicrosoftGraphSortProperty `json:"sortProperties,omitempty"`
+	TrimDuplicates *bool                         `json:"trimDuplicates,omitempty"`
+}
+
+// MicrosoftGraphSearchRequestOdataType defines model for MicrosoftGraphSearchRequest.OdataType.
+type MicrosoftGraphSearchRequestOdataType string
+
+// MicrosoftGraphSearchRequestEntityTypes defines model for MicrosoftGraphSearchRequest.EntityTypes.
+type MicrosoftGraphSearchRequestEntityTypes string
+
+// MicrosoftGraphSearchResponse defines model for microsoft.graph.searchResponse.
+type MicrosoftGraphSearchResponse struct {
+	HitsContainers *[]MicrosoftGraphSearchHitsContainer `json:"hitsContainers,omitempty"`
+	SearchTerms    *[]string                            `json:"searchTerms,omitempty"`
+}
+
+// MicrosoftGraphSearchResponseCollection defines model for microsoft.graph.searchResponseCollection.
+type MicrosoftGraphSearchResponseCollection struct {
+	// OdataContext The OData context URL of the payload. Ignored in requests.
+	OdataContext *OdataContext                  `json:"@odata.context,omitempty"`
+	Value        []MicrosoftGraphSearchResponse `json:"value"`
+}
+
+// MicrosoftGraphSortProperty defines model for microsoft.graph.sortProperty.
+type MicrosoftGraphSortProperty struct {
+	IsDescending *bool  `json:"isDescending,omitempty"`
+	Name         string `json:"name"`
+}
+
 // OdataContext The OData context URL of the payload. Ignored in requests.
 type OdataContext = string
 
@@ -2315,6 +2588,9 @@ type PreconditionFailed = OdataError
 
 // Schema defines model for schema.
 type Schema = MicrosoftGraphSchema
+
+// SearchResponseCollection defines model for searchResponseCollection.
+type SearchResponseCollection = MicrosoftGraphSearchResponseCollection
 
 // ServiceUnavailable defines model for serviceUnavailable.
 type ServiceUnavailable = OdataError
@@ -2658,6 +2934,14 @@ type ExternalConnectionsUpdateSchemaParams struct {
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
+// V1SearchQueryParams defines parameters for V1SearchQuery.
+type V1SearchQueryParams struct {
+	// ClientRequestId A client-chosen id for the request, echoed in the response. Graph's clients
+	// send a GUID; a value longer than 128 characters, or with characters other
+	// than letters, digits and `._:-`, is replaced by the request-id.
+	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
+}
+
 // ExternalCreateConnectionsJSONRequestBody defines body for ExternalCreateConnections for application/json ContentType.
 type ExternalCreateConnectionsJSONRequestBody ExternalCreateConnectionsJSONBody
 
@@ -2690,6 +2974,9 @@ type ExternalConnectionsUpdateOperationsJSONRequestBody = MicrosoftGraphConnecti
 
 // ExternalConnectionsUpdateSchemaJSONRequestBody defines body for ExternalConnectionsUpdateSchema for application/json ContentType.
 type ExternalConnectionsUpdateSchemaJSONRequestBody = MicrosoftGraphSchema
+
+// V1SearchQueryJSONRequestBody defines body for V1SearchQuery for application/json ContentType.
+type V1SearchQueryJSONRequestBody = MicrosoftGraphSearchQueryRequest
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -2777,6 +3064,9 @@ type ServerInterface interface {
 	// ExternalConnectionsUpdateSchema Register schema
 	// (PATCH /external/connections/{externalConnectionId}/schema)
 	ExternalConnectionsUpdateSchema(ctx echo.Context, externalConnectionId ExternalConnectionId, params ExternalConnectionsUpdateSchemaParams) error
+	// V1SearchQuery Search external items
+	// (POST /v1.0/search/query)
+	V1SearchQuery(ctx echo.Context, params V1SearchQueryParams) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -4058,6 +4348,35 @@ func (w *ServerInterfaceWrapper) ExternalConnectionsUpdateSchema(ctx echo.Contex
 	return err
 }
 
+// V1SearchQuery converts echo context to params.
+func (w *ServerInterfaceWrapper) V1SearchQuery(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params V1SearchQueryParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestId ClientRequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestId = &ClientRequestId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.V1SearchQuery(ctx, params)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -4133,6 +4452,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/external/connections/:externalConnectionId/groups/:externalGroupId/members/$count", wrapper.ExternalConnectionsGroupsCountMembers, options.OperationMiddlewares["external.connections.groups.CountMembers"]...)
 	router.DELETE(options.BaseURL+"/external/connections/:externalConnectionId/groups/:externalGroupId/members/:identityId", wrapper.ExternalConnectionsGroupsDeleteMembers, options.OperationMiddlewares["external.connections.groups.DeleteMembers"]...)
 	router.GET(options.BaseURL+"/beta/external/connections/:externalConnectionId/quota", wrapper.BetaExternalConnectionsGetQuota, options.OperationMiddlewares["beta.external.connections.GetQuota"]...)
+	router.POST(options.BaseURL+"/v1.0/search/query", wrapper.V1SearchQuery, options.OperationMiddlewares["v1.search.Query"]...)
 
 }
 
@@ -4141,279 +4461,314 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Jc9s4tjD6V1Ca/sr2vZQsyYrjpW59z1m6r+dLOpnYeV3ftPKaEHkkYUwBagC0o8nNf3+FA3CTKIla",
-	"vKU1VT2xJBI4AA7OvnyrBWI0Fhy4VrWzb7Uh0BAk/hlEDLj+BH/GoPRlaL4KQQWSjTUTvHZWux4C8e1T",
-	"dWkfq7PQJ3oIxH5NFHDtESHxOz//EOsTZn8nXHAg+0IS868eUk3uqCJcaEKJohwICw8aNa9mXmcSwtqZ",
-	"ljF4NRUMYUQNXCP69R3wgR7WzlrtE682plqDNDD+f79f1P9J6/9u1k8bf5zVv/znTzWvpidjqJ3VlJaM",
-	"D2rfv3s10HRQvkAJSsQygD1FbkEqJvi5gTo00PdocEMYJ/5lv/6e6mDoEy1IPA6pBiJ4NLGrce9VXsJR",
-	"u7CCbu33Zv30y392a+WwRyKgFuAy+GlPiSjWQD5/ekdE3x6O4BwC89CHMUh82UKqJQ1uFD4jYcCUtj8u",
-	"hrwv5Ijq2lktlqzm5RfSbnZOyiCW83HqgnC4I798vnxD+kISoMGQuMc9s7kGQjB7zziCqUDegtxTJBID",
-	"VRXOmIVFQI+Oy8HUcnLR1yBn4fxvcUdGlE+IgkDwUBnY7qjBCegLCYgijA/cViL8hA4o4x6hivwi6Xi4",
-	"p8jVm/+jSCga5DMPQRJK+jSONBlH1DyXvoi3BN8mSggOkgxAK9Jpn9pvG11e+Xo0i7cDMasMr76b5yQd",
-	"ga5KDi7cpa8HQ6GAExbiEeZ2wCMQDAWEyeFJUGPBFTTSDbEjqC7HK0YREc4JJbc0ioFEgg/AjEg5abVP",
-	"SDCkkgYGQKQxd0wPc98RoYcguxwfj0Db50I2YFoRykPiG4rge4QpImEc0QBC0pvkAa6z0O4tMwu0tLHm",
-	"1Tgdmb2aIX21/KbP4lPJtZtHVlm44K42EoDGVA9z4JQOvwrZXASyWg4qfDVoRaPX6UtkH+8oHeFjVBF/",
-	"9pnL0D9YuiK1hZXEXM+u4DeDM74ZzvdwEWM6AEIjJYiiE4XU/f8RIdW0gSP4ZJjcfKZhZGnl3VBE5qSi",
-	"yC17KKJQpYv6MwY5yVb1kwWlBFd6QkRAueVIJRu1+gHM2djSwTfb32TIX6SIx9VBxceXQJkMWRHA9ovj",
-	"RQBeahhVh888vQQ8N+Bm0PVZVMpnPhgpwlea6lgR+JPsfbN/f9/zDd1S8XgspIbQs+zyKx2NIyi8wPhY",
-	"ioEEpfb8uSjppp/LNNqdMqAHhmo7HBJSXbPgBvQ8OXHqMT/Z6WugI0VoOGKcBMA1cnMuNOszK9d45G4I",
-	"yDC6PKMIZvWBBKrBshlK0hlICONITCA070gg+8gYMgiQ4nT5RRDA2LxueIGRNoMhBDewiOL/Ulxw3a14",
-	"zrZ1mqelZ81C4JrpyXIsHMGoB5LsU8NN7UsH0xhKBguuUG6qzfCT9VHALeH643FU4JlW8GX9hMMn0nMQ",
-	"S2nkmLfXdGAOzwj7dikKunw/EKMRrSswQoeG8AA5OnxlyjBrTWgU4TH7/+GfW8Z+xxSQTqu94LgSsXxV",
-	"vFZgCHmphFOEkkTMLNiudSzFGKRmgMKgBB1LPnUtWejZmzn/Jrq5V4X4ho21uIESJeA3vAMpa1OaSq3O",
-	"iaY3wElfipEDHm6ZiBU+tKdSpsfhq37H+M0CgNOp58D8otUuA1mLcTn6j4TSjrlSC/NidmoGyk8dAkrR",
-	"ZrOaKOWzUTyqnZ2ennq1EeP2UysFiXENA5BW5HU4/EqEDKzUOytUvUaq437UYKUKOh5Hjl4d/ktZZcwd",
-	"u/nT7aab8m8jFkihRF83kIQ2SmYxS0JUQRATEl77nl/pTxL6ZrjDTIc/tL+qwypT4JJnD8BoYCJ5aE/l",
-	"EPs8p3MRqhQbcEWMOM3CWd2rXOL9jNrxA+weSCnk7NvTL+Njb0BTFtXMZpg/VO3s92XvMc5Bvi28bEmd",
-	"ocHphh02a9+/OFheixCJEr+lEQuv7Cl6tREoRQfg9t4eX7LlE7KnmY5gzxBMw6IUUBkMaS+CBqJCgiF9",
-	"yiIIHwQ7imQuGFI+AIsXSJYVuQEYm89MWrVNlaLG3Hnv4XpNibtCqoe4cRVnvfdLOHen7+EqVt7pirdz",
-	"HPciFuA1qxlyUnqDql/a3HDprXWD/ir0VXq5CtcSRXDLuPLIH1BOelC4kV5NUzkwIvAsCXgS13wzlNzK",
-	"zUcma80+yGCpk8LLZYEMOg9R3O0bRfuryi6IIndGygkhAg14DWYM2Xk7zZxtc+8cTpu6MsGgwsuZcRO3",
-	"sUfDX6iGOzpZ7aKlF8Th5wA4SBq9/Wq2y96hjAXNWWXtZXAKx8cvT+svO+0X9U4zhPppp9OrQ/NlP2j1",
-	"T5sUXpoLhGSg1m62j+utVv2oed1qnzWbZ83mP2vFpdea/ZM+DV/06uFp0Kt3jk/7ddo6flF/2Tw5fvmy",
-	"fXL6oglmv4roPrA7QCQEwG5R5SLM3uLUCJjJooa0scCgfmVEt7fe7lkJ9l6kEAyEJlwQOzXl6g7kzMTn",
-	"BG+LwT33iKGvJJ6x0aKqY/WPJ4RubqDN0M2dTjLWc0K2jKj2hdgjoQBLVFGZJIITwxzIXgURaG+LKHid",
-	"05CZIiMa9YUcQWjU3J4EemO0HRlHkDP8akkD/aSIGWhazkqc/2llQQJf+Go45lDr8dnhYav9stFsNBut",
-	"s5PmSfPQzHj40wg0NY//LZn1MGcaPvzJ2jhqXjKo9ebVurXWy+POi2anmftft5Y9t4IUU7Lc6RPOmb21",
-	"IIyH8JW8FlwLJch/fyJqojSMzE0KrWnb/DCUeLUGoDSEl0bnfW3t1DyOolTFzUZxMqr5MpS0r6uLAnh0",
-	"6y10DjaXW5tzqPr22jpVFyEYHpXRFJ8sWr9OzfqPheA1r4biVF7A/QFQvNV+0VyM4hJoOKl9//IASJ47",
-	"5RJ0/8Cd9Uz0cyKpejak2erU4Y5C/7UodM5bckdTd4mXuN99BNAnCO9zpd2B4P2IBRuKu+YYLyKkN2/R",
-	"5/BsJN6LwikzPSQsJHsp8u4RapflfClbVaoS746dN+/qt5OlkV85NxAiWyaU0ygSd1beRXvCUyKpZaaR",
-	"+6Cgi4nnfu4wDw4zi8f2iepKlrq/rWtI/9ualvTWIVM5C111s/rHVB8cSyYk0xO0s2U2No/0Yue2dGY+",
-	"ykP3ZyYXzNr+0DZneUX7tPUi6PTq+H/mU73TexHUT1tB2/xh/q09jrl+TvzQMyX1M86C+xXO17uZ2U1L",
-	"vKdzJyiVltJRc2P+7//V7mgx/q9WN24228f/q91J/a7/9f46aP/65vPdr28u7t4X/hv/6/2/br7++tv7",
-	"5v8d3IcWsZBiWAFprfthcAEtuasI/xWAqy7lF0Pv9vKm5ifOou5T1n8WnGoDvHtgR3u6RXnx/PlT53/E",
-	"QtPH0jWLSPinAWUW/9ZyX9pllWmHRiv8BCPKOOOD2lnn9PS02Wzej5fOQrGU2e8pgmt/msTKep6X+vzw",
-	"Wth0itA6GpPgMaYVeshzqRXP8864oOTcTTEX4HAcUVa8I7X2vPiq9goh/XOSGLJQ5ukgZkxXQGiIAewp",
-	"oVNOh/9LOlVdBEgg4sjFrzqpKR+NuU19n0+so5/gIx5RcTA06EETUPB7sv+i2Twwmj/lJOb0lrLIaFlE",
-	"aSHB/HrkWYPBJ9ByUscEm4MnhViO/l4Emt0yPfkEKo60uheOdttq5MWqTEDdX8ESWAT0oEzSX8OQWhx1",
-	"Wr4ag7QOzFcY2IB43Oo3g9PTl1A/Pe2/rHeO+q36SRDQevPkuH8Sdto9OAkzuhQrkC66Reo3VMM1G7kb",
-	"06o3O/Xm8XXr5KzZOTtqNZpHR//M3nSS0ibKQeV1L1YZ3t6CnBDq3kB+JSEQMnxaQShzMPojlZrRaIfY",
-	"Tw6xvftY33RwR/LcTBBqis82WDzxF/RjHctimJt70trniuv9fq9beXp6Wm+26s3WNbJUx1XdW7cM7p4E",
-	"ebgSo3Q3GbggNQn9WEHo2eRWa7LXivh4Sn4hoM49/3QJyj1HfzyyW3GrPsQtegorgP3Dx2w8eKDGo8do",
-	"PBg2rhx2sRzwZx9e8bAxFTu6t2W691eIhCikSz+ETL/c/IqpqWoj+2txVXPSEsI40GRE5Q1oLLoB1KBi",
-	"yNQ4opNfiwj4PnksQdajVg/oUfji6OVps91sNmv3ITVa8Jdw5TQZ/qlRPQTsPgneDrPuB7NwmxZ4l97l",
-	"agctwou0xtBTIXKXhts8CUxE2/lWEPHSclAaRChF0iAApa7tOANJsWZIXi9ORc4anLRapy+Pw/rJUdiv",
-	"d4JeWD/pnfbqL9qtF73WCaUnLzsYMZP3M9iRcDOykdDybdjimE5GwHWSONNoZNEu11cf2+2T5kn79Oik",
-	"5uVidMywSYyN2WA2GBqQsUjCNdNRYQKbkV6YZAVb9arbuoTyJmU+ngrh7QvZY2EIfDP/xkWsh0Kyf+ML",
-	"fzjQ3gBnED4bV8clV3G/zwKsJzeW7JZFMHApiHmHh8jCm7aatIMxNiRKC6ONQY6YUrZmWt6HzwFCG/IY",
-	"iBEom1ZGzfNKcBp1+fsEZwkN0PPnkbshC4ZED5kiFx8vs7BIV9flaeWWuVt6zUYg4g0Dbl2q3a9CXyQO",
-	"omeZ0agZ5nDFGqu/GREhqXl2n1mMS2d9zimM88NongS/v8+4pk3T5/+25fz5v62QQD8/APfDypG1FbLq",
-	"S8KBHyTktxo0jxQXvFl+/w8UKlwlAvSJUZMVooZxlmceOrwqqXvsaOJq8P5wAcZLyvSEO578xMKPN2MB",
-	"P1RE8oMWKqiAs88+DfbhXDl/1UoEj1SEoALy/gBFCB7S5/2DVhl4jAIDO8r6eJT1r+A3t9uUbe7ji7MW",
-	"lo18Sioxw/Sogus5pU+Lfqe8H+f3bzUaMYo1+n7/4tWYevuVBhqrKX9KC/r1aaTA/PiPGOQELR/Zd5+g",
-	"z/jMd1oyuLXf2iLUBbuJ+y6iPUB7VA3LIta+pBck70uaSXDZKvF2A82t5DVgSoOE0JUkfEpEOin6/dRs",
-	"HdZnv7837RbfOzi0hc7VhgHeycITClvJLToVa7xVJCo5iQpmAdynPeWqv6sniVpPLxZkEV5tREq3gVX3",
-	"gFPzSJPrGWDYNQ2fWNg4y/lyr7SQaK3fxI2IOa7v2Ijpt18DgPAZ+bWnxKt8yR7MvCQvrLRqkzNt+dvI",
-	"rPTclbl1WZuu4RQNsd+UTRzYsgs8B6YFjap83ihF32JA+Tmhtm41B9tUCRMdyL7troTg2V+40AdPCy/t",
-	"NbvCPMa3u8TSB00szc1pHWDnJY5qjwhOxrEcCwVPy1/NxesMT4oreyP4k6poxYX+WcQ83LA2sIbRr8lI",
-	"z5PcZn0P96oY6ffSjpR9s2iDiuWk+94Ib6H8uYv1yIz1xRrHTwnjxnQSCRpeC/GOyk25vRv7Lco/6ZDP",
-	"CQOTCtA9EU4MI4zMClxHQ3OkyOCNHtBpnXaOmh3Sm2hQ91SG2gDhEdrXIEkIZiwJGNjmlYGWNJzAev1P",
-	"SikZS+zBycwSf7YRFBuima0/916ErM/gL0PjhlS5KowhUYwHkCu5wknSTMsludNwy1g5M09K1Eb4MV9H",
-	"8ilh3z0aDu/TZrgzEK6ihz9ja6CF6GJhm5V8s2eb9G+E8LGIoilBA7tE+0nWiE/MrqvnnlPiYmY/Z7Vq",
-	"/tqxzQ5+IwRoGI2FpJJFk3wtn3OCvbGd7NByTbDvQSU0YASUY6Vg26yFizuyj7IwlhNiKg+XkZKRNymi",
-	"hbA2ipy0wwB7SQoeAMbpFwKhsd2vEgcN8htlmvi56kR+0uV7RvHMPbQc6dJu4o+O8Nb0hqXkPgENhptK",
-	"TJkZLhnuWeG73Q5bMA+loB4AN3hklrJtrC5MhlYynGZOxD7SXJaLDnweMfxaiPeUT9xgajPsSsrRPFsE",
-	"S0hQilp6KIXWaOnKE9J2Sme2iXNuKqzkhw2M0+nVGbJ3Oh4TBVyTkZApsMpqfn69LqmGOiqmvi3Xrrxp",
-	"yslCokRa7d0eBQnoCEiPBjeJiRojBgpklWnUJgbsFjjZn8XsvwIxjjl1WXqbUmGXgXER66HRAuyL1641",
-	"7zPpZoA5ry7njikCo7GebJkC06k5MJuPDwimpeIOPiXxPeZpj/f3EDJqVbVN0KR0xOeCIM7UXr/GHm5Z",
-	"rdSsdWaytnND00IyvTlbRqbEkGem/vvVh1+RCDJFEmsahLbCF+UEeCAyH50lr4N/sydU8CHdGARkg340",
-	"BilDa5Cj0cec2cAp+rNt1VNjus2a5Vl7e3MGxJp9MO7MsjAD3J4iakjHQPZ9rAztH5yR21ajuae6PJe5",
-	"RXlI/NkOPr5HfED7Q+iQ6u3XMUgGPABlfkSvF6M8gCvQmvGB8i3LKSa8T9tyqqBU8vD3qXjFSujoYuYK",
-	"9p1vNeDxqHb2+/qRjOu992XGyOKl8lqybVsIepgZEosnT5/PVnIlZgZ1TYbYIJYL7RqrZWTkxstKYwt5",
-	"OcdCcw10pFBSY+FU+hBKXVQnwZlTmUUeYX1C+cRQmVzR6Fb7pOTkHFN5TTUMhJxsZ6WFEaeJ6LcZWpD7",
-	"PJsn5RE1FHc8iT/NMuqPjl8QGo4YJwFwDbLR5ZZQhCKIRwZqwkUSP9H2mp0TEgyppIFGRUuRPpVW/k0d",
-	"Hjhcl9vxcF4j+PIQ2xwrQstitZHYM26EWLgjIxhQ68BBulGo2d0p2/+59Gh2o34bghOpC1lkbr8NpgCV",
-	"6oxQw4pGtK5gTCXiR4RtUPvEt+mwvtflOVrnk30/5jdc3PGfsd7n/0ujGHyihTjIqRB3kmlQpB/RATGk",
-	"J81dw5VmVcvtHF42fnEfjjuF2uX79vH/yR7/n1lYDvY98r+rPXnwHyV10G0Y1/R+HhEtyFGb0Gg8pLgg",
-	"FuRQpEHex0ojm+/BgLlWW36KgD72cQUMcBH9Lvd/FRw88oZJvAgTj7z9an0r2V8XMhiyW/DIO8ZvILzk",
-	"HnlPWdQTXz3ygcMbyW7hVawYB6W8Lr8aUgkfBePas+TAI/+XjkYgPZJdOI9cU3XzM+1JFnjko7gD+erS",
-	"IxdKMaUp116XX4sxC97yATMAvr/6+fqPiyj6IxvCb5ArQMsDUhS8h6mBIXd2R+1i3fmL+j9p/d/N+umX",
-	"b0feUft7+daXdNL7VqUsfTEC6Zz4PI4in9wNWQRGj2TmRmI4eoN8AhrWEeYallIZUY3Zdfq4g4yOs5Fh",
-	"lk2vZgbJOxYk0PADjybJZwc/4xoGVle0foYyEu2KQqFNfJZyldHfEePp55K9sii+ReY2NeD3NMdgiymG",
-	"Vzgi2oBcxZ91BRK3H6L3LwhQVNpKd89loul9CHdBZTy/G4qorAmDpTY/4UD/ZVDTX4ras6g7k15eZTXp",
-	"09/T2OxZnp1wQqrJSChNTk9P3aL2/Z+0GPt7iozoVwMbxv3hb/fZDxPv2qWd5fT0NN0NKqUrMyVTJ+Xv",
-	"bl1fSlCuSnOfx8Co+1MXynObqzxVpgqktgcaRR/66DZeidLkCo18/+LNiECTKfdkEj5oyDq5GwI3nGFo",
-	"Q7ca8zi/4Y0DDiHpTfKBLvuU/PL58s1Bjp0YaaoQwTOiEyJhDFQTZlhrL9aGC7F+H6SRwhCxrJHfYFRi",
-	"DOg0mzPctFwgT1LDN25BdWUHWkSXy09+nSuxI7fPkNxW6mP2gHT1KkX9Mica1XYHSovWEJT+FaESSEAV",
-	"1BVwxTS7xcChhPTFXI0hyCK80toLXq5iiJfU5CmjbvNXcZXIVUXYk3zJmGsWEZrEcxbCL5K5lWdQlBMf",
-	"U5P9vFRrdSy3DJse6rkMZq8mekqY92teLSokRnyZK97OX1GeAK9m1PttSDW5M0TwTgqOkV2lh5WT5IEb",
-	"Oj1kfEBCa4SfFs9LqcVyC1ihXNWiX8sOOa2ONV8Dt32P0N/Vl2J0nl7MdpMA15KBIvvzzBHr39CZxrmF",
-	"69luTt/OQsPcWaoyosGQcagbJMGGTW5ZIoQGmW9MMb/bq6aGQmpyJ2SoKlmbUqv+LCzDeER5Bol7chEY",
-	"Ha95epy36RhSTiy5R0/ANEyd5unxbI+0BWpLAYuWUrQ1rOLP2q5cyYg8T0z84UyChiNvzyy4s1c9mr3q",
-	"Ic0969hiNjC8VJTvd9aUH1K8f0irSalDL1oPedbxd5rJKkNV7tHMSrGXiIHOnw8o7E0I1mpXhsCGwNED",
-	"ja+fm48Tcse4apALTuBWRLdW0MocKHkFJan5bl6rebVZ/0YprEl++BW6zLeYcG4HxE34nsw7uxlilNsJ",
-	"Gx5eabGuov3ANWOAW5ATwSH3p02m/cUGFE63O6m8PXNuHWagcC0psWjs3KyUGLjMUSJgqJIRDZxyfKIv",
-	"JPET+HwbaVAGru+5fqhpVENS48HqOStxiqlrqG34jl1XAVW/rGSDt5dkvbs86+9/qIs9NfN68JbhSSyj",
-	"a2Fo4SdQIrp1wTmzLIdypM17inz+9M7IolRCaITRgiDqkREdY816ps2hZypi5z40w7JbrGF0GSaLKdL6",
-	"TgmlXwlzZk5hLTQKk46UDJQLZ1oRlbJWi7OH1TK7327m2jHm3Nk2rtUcmxGIAxpF29z76daRs4r6iHH3",
-	"qbWE6+aWmLvfhb1LbNRrnkN5XM0Kph9zLeYGJkRC3OBGZ9MQLUSk0nbS8IapQGBj3f0eaIrXYGsko2R1",
-	"6+5KqcMjBd72B72G0TiiGuZQj9xape3JO6tK4JblbEqIttaVOzXHA5ESp/kk005h82a0pPR41sPiqZCt",
-	"h+FIxWnXgLRU/EwDxC/G48twjlGcjsfKIz1QLASr/xhaVggNY9qzX4zoxChLRtGYQrZ9G2OmDgpWzIqI",
-	"NRXZM2vxW2CdXBVPivu8Jor84M7cyrWr13zxHly++Y4VO5fvlst+V/ACV0aZLd24nTHpxzMmzS06/4AG",
-	"pgfzKBesG12eN28U/LSruZsr2zNW2grM+H2Ue7YZq7Jwf5nrGllKVBGrP8GIMm6+Ofu22gVdl15auDdF",
-	"4PsNJiAXvMtLzXNnSQVSl55aGhceiCTLk6ouL30k5hEm3OUyYdEhS/yPEvogzwjjQRSHUHdv1w0QdTe5",
-	"v2a4w7wbtHoMxPKshhI7KNXzdWCmzs1mBvZ1I9enm6RAr0BRciPUvJpZbQThAF5RZfbjjt0wQ176LIJP",
-	"MBaKaQOsV/uTG6QMJLaypWrYE1SaAcYgxlirYgQhM4+YCxOlvbxsZ9sRYI/ba0m5XTFqaFTdvEd9wqgH",
-	"5iyASnPVCl9uj6RNq6APpt9NT7wWtF8q+nix/aR7CW3FHonHRAvSOp7r950SMY/n+jxbXuu43OcZ0Ynr",
-	"7zglTHByEdKx4XrkNZU2o/zvVx9+XRSXkVU10PQGlHM4k3jc5ejA9l4en9gqZ2S/02ySMVVGsj6wqF4k",
-	"nF7taz0drz6iX19N0LJy1H55fIKFwJLes0X6ftReKoDJOCrPsmHBMDXN6Nx52MRS7EOaaconD2SBceg8",
-	"+RRHU+aXkyUyFTP33B3wav6BWcxfh6vNmEIf7ObOzLwevBsIIWOQBishfDXZah1o1BmlfkM1XLNRuYvS",
-	"xa+4VRAtxA0ZRzQAsn959YGcHDdbBwW9JaQa6toM5y016yTHsWUzuXU1lru7iiv+sla2SQ4TtoHK1hj7",
-	"eAjt5l9ok1nbEvMUkfxJ4uoGeOgOcJvY+FjWldQccV8uNLdXy23K5QYFd0i5Vq+iT+71POYFjzg9wXYJ",
-	"x7jnSuEStwzuUOgfZUVKnZXfGhSM9LFlO8IDF3rQIqSTvcRDm1Z6uG01mr5HkpIPjV1BhqdTkGFXJWFX",
-	"JeH+qyTswqH/EuHQu+z3dWWOXaj2j+5de+To7WLs7XPxJ01HDK/8ysqpS6l4j+G+hKlFltKW12x3Fphy",
-	"m+0yfdbR3V/nEuYk0tgQ5kXTt18cz5+8/eK4IiPGMMtW+4REYHiL8kjIBkwrj/h15LL+H76zku5hiyiQ",
-	"wAOw5Zfz3PucMK26fBCzEJL4TLOVnz+9qyvaB/KKKjju2Hd6oDFqw+J3yvywUHUha3aaCZVywD/qaB5v",
-	"n5QxwfVoe4Jzm9w2LMO/osZlo5OnHdu2m0yuRl4whOAGQkIHlHFV4roqLXH/1C6261Ow6hvlKlNUmt2A",
-	"8T99xq0CgXvLuIvGzCV4EHEL0iaCNMiFJhFQpUnLpkXkgr8xafVhfAZmRcWob0yAXRB57OWLjG6JYZm5",
-	"knZZyyjIHFk+C9s2eBlHlnbkbjrZR4sK1cM9ddCoeukXXHmvxrgVOZjgH6XQ9lq8oz2Itrw3l/Mn+j59",
-	"4bbjRDKDzQaZR8XrvZ6B3d3HTWlerr3aCqTv2t3PzO/uuXuaxORhF4G0t0iOHG414LxsJWtvwZcFFu2p",
-	"6BBDV+eHFcyzKyI19mpDPYq2klPltv48UfnNzeyQ9+xVoiNawT9tKlhM0bdNsJZlQM2Yddc+lU0x9XIh",
-	"mXhYt9ASeLa5ti+l6rsNkGN6gg/NM9mxMA27tVJKZq36GMtbBnckNxTBzj9TaHI0FeTQrJ9e1H+m9f6X",
-	"byff6/mPnVU+ttrbE/+WHsammPd5HFaJg5nd/zGVNunEJbJZKyklHy+uX/83sZ1bQZ0TPRQKCO1ho4Ab",
-	"gLG5vUzaeOf7o5jbFef+crJUGuZ3bmPjxxIUckKmyShWmvRsAogVlnayUkVZ6WFlodQJ/lwMLbmO6as9",
-	"vbIV5z3GiK5hy3EvVo3Eu+Az2eH7sQLpWfPKwRbTux89g9+ZrJKXXLSqArm6NDmd1L9Oyv5sANtqkl4O",
-	"vTa5fE/Fkj5j+r5Pc/fWks9zYTwZ02w1mxtGbGzpbHP3YkGVt/RCBGIEysYvYIJy2pViNtrVdvDCkhDk",
-	"FqRigh/kLwj9dywBQ0Qg9TXmLspWwzemKgCsJiq+p+jM/fzpnW3HyviA+LGMsOGnYcQ+0cJtU06aPCO+",
-	"ndZHwxk6B/UQulzCII6oJPA1aTrsTNShpZ3WyuN/Y+F3v0GsoIqCSCq2UIK9esqGIvvZOaBlEw8Cdf5f",
-	"xJ4in962iZpwTb965A4jfG3CYJdHQtzUqRQxDw+sG9uenbXfp2vBuiYpJMys9dy2dbljCrJkv62JxFNn",
-	"t855f5mTFnM5HdeHtv4lLKpapHWrjDrlkWYLpKUw3AyzsOvLwTs1/4qsZPoU1iE6USIJT/sSFYwo1yyw",
-	"Oi7WlkmTepKA7/ls17Zys41xu7xiwg5Zkq9jLtemCTva9eKNZZTFqL2aYBi60kmPbfzC5rmr7LE02rP4",
-	"cO7rPosAfV/2z7dfNXBlPegllNNqYZRxkO6l9PNnBI8Fgtu/qEsRvhYfk6yYIBLKQWr/fGPj4HPIpcaS",
-	"ce3G1hSrFyhDQtzP2r4RxuDeNSj1kUrgGvHUftRD96drzcVjs7Ef+p+A2gAaMym+ZGFNAPjV3MTIZQNJ",
-	"sH2wEF7bMo/KyWW4LvuYqrRSyjpsRtVcO2w2hEd6lhs4Dz+2BjSfczTSJ9j41fYVwaicLDxAkX0/EwX2",
-	"r3AhB75H8t9eGglp+ss3Iu5FcIBdT/JfO5T60O8r0NMvvRIiAsoP/AO8gGIMnBgQzzKG3+UZp6nuRUsz",
-	"1qmU7BZrZekut94iwVObdM5lhOnq+O6eIkabIECDYWbQzvZsqhXLN4uPZ7/XxnSCfiYjmVMNd9RmNdCB",
-	"KvYMn91gg9S5BttnNYwOT+LM3LgkGdQKe3n8SFhL/rvWSiQ4h4VVs4OcFXklLH/AvJR0xtXgK7VyJR3Z",
-	"p5nLB6xQZ6WWvuvSmYzkkdbi2DlEsAwBj9prVANZEGzWmhtslmkKR9NVZQx1Z3/G4H43dKdyLEay8CTE",
-	"SAsyhGhMXosxi4QmIzomf8YgbXIXYdNeiXZOa8mJUqUN8OcVC0zGR1kaobJ1I8CMEU2m9IqDBvnAownh",
-	"gtczh1WX+3Z6V3jOfsgurV9w8FNOnGRkVpRPrutZ4mYXkWvUPw/2//OPdyn8ZthYQWFfG3OGzvX7nze0",
-	"XVyab2dG7wHps8jSTLNMaUbJKncsn1RLBrcrTStBx5JXGv4qPY3FhSHt6Q6EUQm5U5T6cRTVjZpPGA/h",
-	"qzvj/JmmJ7zgUHuQ82FalYWSPJKk6O76qPfA7qH5dR4eWDFydklXBRFVnVveY+VVXJzgBbaVEA0LF/rm",
-	"BSc0BxS6fPoMYzKRpZJ9Q6Ac1yI+sgYf30q3BhuWFQXE5Ikw+ezyR7dlwIgSq3KOJjUr0aT5EbPJHjjF",
-	"92wZHfaIHT9htxb8Lt9nAy7MxmBligNCR4IPHLFHdLBcYZUA4Pk0eUvpU8naS1P8uBOfV69hmeOl66hm",
-	"hbTaBxcAcNbV4SwTBES+nlUCC48joyzAnzGNjPTEhX6b/O3UIPf16+yT0QSvh5SjFddcOek+YTae+o2h",
-	"rlLRSJUXrqYQsTymoIQEXaSp1vYJQ0Fa7UKewuriyZz+BPOzqhP4/i4MM7Kpjsk+C2nURx6uaeDO4bDI",
-	"lVty+7HefXCotcmdKLeOYuQ/1dSSbiTmMxaLT0lD+RGdEDWGKEKFJ4vhEne8yx3FVyQUZN+/cpSe+CmF",
-	"bzQaB+eGR48FV6CykRjH1hsRkr+F5Ux8o50HbEwjJzKln/MM9qErmjg88FKLfogqquuk7ewcCXP2atMS",
-	"QfJi4Rs7RPErN1jhy1IbSbor+b8Lr10lIF86kN8kIOdMM69SkK9mQb6cAfnNLMhvykD+mIPuYwl0a5o3",
-	"so7gz8LF6sBdZWllG9Ojao7f470zbvvzJjCk0c/7MhY9uIgdlFbrzQlIDEqKou4pm2fhtNdW++Q+6mtM",
-	"+auc77Zipd50bzeIpEyPeR3SPZtB9TACzdS868D6ZW5CWKWyulMKXbWSuvlK0M+lXO7MVq+DJ9MemYfB",
-	"ksKsq8M5j5p9ltEccmJ+JZ8/vUv4tvXilNbx6XgGZ1602puJlS9a7YViZWdWrIxl9DHRyWZdRCWuTrQg",
-	"TWVuSLAdvl26TJVEotXQbursliLdTKey+8GymWkqQFJKadLAm5Iqy1pL1os1ECExeDLZ6EQQtFnmNFYu",
-	"yRxrr1RPvLI+8tlU9LIMrAWHVrIVS09pM8/kU3D5Ze67hX6+KiLiPTsCFlj9dyb+v4KJv9Skn5o4u3xn",
-	"0t+Z9Hcm/W2Z9Evs9632zn5fsRDcFoz1q1jmNzY5PgnjWiUhI1di79m2V84vYvESv5QWU3oi3Yjn9nm2",
-	"AnRqRUA4Mlmp1byP/O3crpX1dm6V9HbOJP71JrvM3n+avZm9mqZyAHpOnWT8rXBID650FW/Ccjo3c8j3",
-	"pGvMzFMFlm1d1vvpBF6pNsqq+LKtw6+ucs9cvRWj8oUEQnsi1nnSZLE+Ao3BiAGVcmKD0wsBmFmIvK3U",
-	"poeggPRFLLfNGnLLq7ADD4l3VWk+0tZZyv+Q5P3HuSIFdFh6Q56yX26uE27ncaukUDyse22+L20GW2Z3",
-	"5sMbo3K4RzANym3QmE4iQcMGuTRanG396kzBM0W0ystZuiqylch/8QArlfW2w48o4064m9pHSKmu27c8",
-	"PHM3KymPO7tTEqz5fE+Rt9d0gK41p/H65gufDIGGIKvsWGlkkAWAVeeZxU0LIgZc192M9Xl9N/yZ5/zk",
-	"yG2Lpjk1S+YnzTf+OKt/+c9SrTwsbfCTlu23XG1Ix2PgEGJx5M/Xr9cu17906ZXWnE4dx9hUYqogx+Ig",
-	"p9Bmv+Qg8UoO5stc9MvQecXDX12Q8NLGtD7jmHLoApr8dVK7KytpM1i+BRkgrVJRubk47lc2cWEB808n",
-	"n3lc4kHrKRHFGvJU1LyBxTTPkxIjgruENmV/KKKcZBVIK8YMBLFkenJldtWiADKDi9i8NbuNWfGZNNt3",
-	"HFFtJnZd/IkWN5CWVvYvXGtWai25lrR5Xe6/AipBkm/4+Hf/jFDy99+uyR2WUfGliED52Gw1YoGt0jsG",
-	"OWLo1FVYT8BXwdjv8v0QIhhgzercEx5RYxpAXcGYSvPjga02l/TXsQZGMcZOsNYr0uVZ18yIGWKLXcAY",
-	"HxAOECriv52pKtowTzQuoggttHN+/00yDY0PdxgJaWs8LnzSDHfe5VhFOZs9Bzgeur4TDXKBvbhBosXA",
-	"PCt4NKkMiQK0X0eTKVFGYaaUuOOEjsdd7gzPDXJp5ZtiFQdnhM26axtwsxWad7Jd6vJ9aff0wCt5ZsFO",
-	"TT3j9siWv10yjpea4ast84IgFpndlMTRNIfWA6M0dpot4l/a7w1+m4tgcfTaPGTgou55A1+ifWbYmQxz",
-	"NHU//nCU8w1wBqELg+xH4s4GJ+Uffe0IdeHLzzKqndWGWo/V2eFhJAaMN1IpT/CIcWgEYmTI6UjwQ2Fe",
-	"bh/ethvNw7SFcs2r2XthRl+A8K54DqFRlCFEbm8NPVqG5ekYPCR35sv1R3NnPTsiygclI9ri7ONxUvA+",
-	"P0MBZ0sXimJ96StVF7dshIULcopG+f2b0UxK1mqUUIOgG2AMvo/GB5RLXktAjkCtuWCHQzscqoxD3zNJ",
-	"CX+sff/u6mRZmZRrGqDeaZ2Ntcw0Z+RcG7eiXDxNBsmA6WHcw6nTF7K/ZmpT1y5sk9t+HCX9rpM4kUzq",
-	"sabD5ADq+f25+HjpkV7MIk1sgYwuN+wlEnxQlzHnjA/qmYCRaIEe8Uu8Uob0d/lHqofKww6CHrFtrxP/",
-	"Dc/FTrnWL30RReJuGtYGeXsLctLlna9f8bUXX7+mSQJo+2SuGb5bGo7YE6GRIr51rfbbrZ1966Ks2615",
-	"3UTaxb8zedc+ZBQX/CFTU/DjjPLSNYdspKasiMgMWLSoalnh0VYdCYYCVJkSijv3yeWRGx5OizYa5wtl",
-	"ilA14cFQCi5iW01FuHTSM+Jjdb8uP0xO+jB30offWPjd6SE+oVzdgVTEbzfb5CIIYKwh9G2+OSX+O2El",
-	"A7/LHficjixYHO7KPJJJyRW8f7g8MhZRpFwfWyz67ZCBmR1IeiNbccnqoXYXsG8ztptIxraePwnUhdPE",
-	"3EDkF1eX+3AZfj/MXjanlRTDS62eVEYTgtm4iRvJ+VV7Qg/xUUVoGMokHwQBQi3IgPi3v5FrOTH7wTQR",
-	"sU7BthcQ/zHvMZUOT6gmvoGK0zFrTOgoSVZJv/uXEtx3cSG8yxnXIJG2Qa6eOo4SikD57orkeuZbgZuS",
-	"ntVRkEqdkRGz6kOX2wC/SAQ0JRXmvLvcz9U3QvmvXjdLrYdMkjeXn0i9TsfjOgvJxcePpF5HLYcs1QW6",
-	"fD/dOT8b0UedO5sRIfEPcN1jqjTY5B8XemPh6TOIwi6nPXELLirTbYgVNiMWAFeQo7XvL69nKKvZaEu+",
-	"GkIODt1L6tA8mzNvZ7TWq7niTrWzWrPRbjRdEp45rtpZ7ajRbBxhzQ49RJkBe1dVxErzvNHxRqANFzj7",
-	"vdxukD1yWBiq9t1b/gJeQyecm1e+fPdWgvHwp7Q+2ZMH9VsJTboMvz8E7GUTb7joMgK+xlJWm2D9415x",
-	"nm+zfU7WOqqyYe5h4+fAe2hl0GcKdvYrlm180P2fmvkJrP3Q5XDu9kCuTwZ+wK34ltiLn/r9yOB8wO1D",
-	"XTz7EYs3P8Y+2YkffeGHNAwvUmPEX3cbqlRa/4vt1CZy/yOLC1tQB57OCramJay9pAdSFubtxZ+x0Bh2",
-	"VRoelnZwxGawWRvHXIp1QG0R5LPZOKKAjmnA9KTL9/16fUS/1nGE+hhkzuToe+SF12w2zX+5yuMHJK29",
-	"Yedl2qZ5Nbr8Ao1O2MZiTJU2P6Er6kXzpdX/RW4vz2qvQNNZ64T6BfQ/cPVeLS03Yrag3WzO89qnz+W2",
-	"1o7x3at1mq3l78U8dVGF9qWj5S/1heyxMLR+ik6zs/wNLvTPIuZ2ivbp8he0EO8pnyRFXMx7L6rsA1ql",
-	"OI2u0H6UhjC8aLaXv9uj4S9ZDckXVXZCgbxlAXzm9JYyG7mKr1bYEleu8pqNQMTavvaywoxaSDoAPOVP",
-	"QIOhPbcQ+jSO9PL3IY3GSoIUkJzkwhN+X+hb+mJoQZWni76SFV+zM33xaioejaic1M5qv4Am01jupcVF",
-	"0VRqiYchPM+K/mexpo8J9hM3Cz4Pi+BfzRg4zw5Yyr3fsZnixBijyUIiZAgSIwzHdGAdpbaRMdl3lI20",
-	"ms2DRpf7U20mfMuFk6ITJZFdTKNbaia+q4w1J0TJgJpjzbVVKYoW4yqbqm7YOHH4L38YIhvuVuGQzR0w",
-	"5HN1QWJhM29k981KnNRhykMKIju5YidXrC5XIFWaxXqVEy7Kfl1dypiloF5tLFQJoXyNsSDOlz07eYNc",
-	"amILYaYBoaGkfe3bUAt0VfYA+8V0uS+BhhOXiZsmLduS8M4xmzi7lW15wsK0x8iRzS3v8rnJ5fikrQYw",
-	"YNw1zk+jJZy/OPdQl+ciLm22eRZbIcG6pheRZrs5xYNygQqvRDhJQluSzq1ZpOvhv5SrTJrVpp/a90yN",
-	"1MLWUiCvBddCCfLfn4iaKNtNjRl4AvvDUNaSbP1a9iyW88lSiKLoQ38uilSs6WXp77fprlRu8i/fv3wv",
-	"RlG7QgJTHKC1FgewsUlPnPw3Tyupyf2I2aDxTqvCFC7P5lqId1QOwL73osp6VDy2nTDeQ8ho0v1sx6Se",
-	"KZPaNttxNL7kki/jO/Pk7pzus9h4lrebpW3NrBS9b/ut4m82Ah6r5wIcYCjXOKKG4cBXTMWZQ58NENPk",
-	"eXVzVsz1Ttzc3eQfTtzE6/FI8uZcyjE/4CUEIxiWZaqb7wtRoLnu9lbGNJIfpoKkho9zDLS2wt/IxXh2",
-	"eafZsW0NtRFRjXz7G0qRl/06Fj1LMk2YFRrfXtOBqz+pCu3vWu1FcqOFeBOlnvURnDLFusK1pC6I9Umb",
-	"5lsVFjKW2NULcx9/xrjYHTncCTYpgXOUYQ3BxiuXW2ySRY7QNIj/kzWG+baujspX2GOQ1N2zmSPl1OAX",
-	"2Mi+l9jitmRie+qa1c7DtxONHsbDtxbZeCy3GYbWByUZ3Z/HIZ2Sjly5RiIkyT17Pk25nJsiEYe6vCfC",
-	"CZZKMh+ZdO1nGsRnoU+YIXU0rBvx6IxQTDBKcr3N7yHr90HaptFZksmesi/+CwINoRXbOs1midhl3ojd",
-	"Wly9cieJ2dEKy8vLZWTf/w8//UD55GAFSc3u3vYktXuzDZotmLEPpmIvlcGQ3ULRFLipAbCKja+zSriI",
-	"3ezwR+NAGwiyO7PgjmM+mvTsOMc2zYJPNjtkmfuLT5XESFI4MdDu4vU7lTX33/cLMen+wXn6QJfjE0yT",
-	"HvRt2CCBr7YQyaVWhIVnaWkxEoG2bq2QDZhWHvHrNgH0Dx9bMLOwy2mEHjWCrRZmql8kRShOF/qwsuOx",
-	"i/3FHsbWuJWrqhbGgSYjKm/AVsUGOqp5NdcZ5tei0+p98lji4Dpq9YAehS+OXp42281mc2uMTEjVKBxX",
-	"bduuKxz1mXitVuVsOzfXjp9tkZ/NqW0xn5OVlNNY7NqyV3yWfTmaty7nKk8QXGqvxpdTGT1itmWRy6dy",
-	"XANbDGDlWlfGA2tZJWwElTFXboAtdISlK7Gz54j8qvI6F68dJ9iZfXaX/ile+imz79JLv9DYOy35Vbpk",
-	"v4Ced8OaK4oOu1u2u2VbvGVLzKr3cBvzptQKV/EZ5VEvt7kixdhTxM/pOVaJy73gn89aUMk+dRZTcBUt",
-	"nS7XPKhEgCwED6fKZZbGAfCAgXpsDW11QeYHMjjutKwdK3hIgWvKUvhgWla+FMncHg4JDXbPlmf2tIoJ",
-	"th7pTQgLq8l6CNw7pvR7B81TyNDZJO8mKZDxbLJtdnLrTm7dOlHDZJxReqV/GJG11M9xEYaEutWeEUpi",
-	"BZJgDURrpBL9XGrMW64lJZdvyH5vQmzle8LCA48I2eWUW3NVUWueLTfbIHYHreMElPYI3Nqy8pQEkwD7",
-	"eF44kEji6HA5RnbMFd0bdj5rEcxI9dqiMTom4KTVOn15HNZPjsJ+vRP0wvpJ77RXf9Fuvei1Tig9ednJ",
-	"2l2YXd2qYJxQ6q15LVLSv3NY7ETpHXd6NIdF2ntjn+Yo88FDCtWVc3jc88Ua6pZCD6laIVlnmlKb6fOE",
-	"eoPMnZ0curvpz1QOtVk6P5ogunVqNV1+cp739ROMxC2kJDUNb50iXTYaNiXDTCuI+mTfSsZeIhcfEKYw",
-	"mVyL2ODfCtTNOqnmkredI3ZH4n4UR2wmzMji5Tt4puRsGxVkt1M8dlmMCbcRiql3Ji0kukKsiO1GuqNQ",
-	"Owr1w4eKXNqiKtM0yd6ApYEi5qrZZq+a3FHlOjfGmuwLSdBVDOFB1fiRObduhfARXMzu4u0u3o8SPbL0",
-	"dj6fythLQ0csNTkj5mTRUUmDyPeIn+Xn+baxmGGv2B6py33GbX9YJvhHKbRd1Dvag8hPe6DaxDxbYkXC",
-	"OKKB6w5mEAqzCMCQMNrld0MRAdnPT2nUnWAIwQ2EhA4o466KYlJlATtsffx8fWDVJ/QEKIxSxSS9XM4g",
-	"tsHFogtmzHazaXP/kprGFU36drcyUrmmKZ8GESKM7W9re9PXsJlsZrvHBmaCQ82r4RryX6FEt/VoF7Ms",
-	"u8Bq5v21WMMu6mVnqt/JjtuIelnOneL5CWYJ3fOIkAlZNmKkocQECbElmbnkLixkOKRGne5y6dohQpjQ",
-	"4n2j75WWVgwPzvIJ0M1m0h7PZhXwLi+Q/KT+YlIk0XAjmuSJT6xjl2o3LUbXUD4hAVXQ5fs0YlSByzfP",
-	"5ZYzTv6MQTJQHtrPmOV36sAWabTdIpHOOs9xlycz7iliSPIZ8W2Xc8MHGdfHHZ/sGx7iXMTHnXqP6S6X",
-	"lA/gwCN+KOJeBOZpc2wGV32yf3n1gZwcN1vmgZ4QEVDucs2zemQKT0FKOlFdjtAIBWSfci40NiX3zepc",
-	"LWALWhY5s3+FQB74aUfPiN2A0RK6HFtR7inXA1IRBfaR0bnh/258zPJOcj4USdzrZh7ClDn5fqwgPEDZ",
-	"gPGAjWmEfQMpT3zzeGCxArmnUltMg1y4/TWDd3lPAr1ReWaeBJwm+SW56gATj2TYhUiH4GD3WRzNaD8K",
-	"uLanaUDGDBWFzWk18KX83yNhLA0NathukSi0MEWoJiOhNOmQ9+yV1bVcS8+KEsNVXrO6R3EBXf05UaFK",
-	"nIChRYUxQ+CTnAQyFV6XjN3qjFq90+Do5E847rzsH1OUL3PLce9r+KpzryFDscFwE+y66ah4o4GNf7PL",
-	"iktWig04mPf+TjmQN8IIQmPJhCW7tSEbDA2oLLgBfe3aQ6ZT2HIPhWks3b4PmWknLe2kpR9QWmJcxf0+",
-	"CwyvuLKS0zMMbMiJNxUFp+0Yy597w7Fdr7E1Ixs/QSBkmAoO7WahCT7PLA5WCBkCd9Kn4GBTcsz7EJ53",
-	"ebv50j6gxAhcn20Uvsg+tUXQE17Xj3UsjZRHxiD7Qo6MxGaEOOcupl2e+JFRcspaPAco9pEbLu4OPGv9",
-	"SSYxAKV1LX28zlZW7XJnaElgdeKV1ROS9uW2E7h598+YRqzPILRieeIcUkMhtS1RgZLVhzdUU0KjSNyp",
-	"itIV3tmLAhJtJGdlqPj7t1pOwjaYsYJU4MAxslRyHoacJUGcrX4zOD19CfXT0/7Leueo36qfBAGtN0+O",
-	"+ydhp92Dk7AkiNMc+BunStTOau1mu1VvdurN4+vWyVmzc3bUajSPjv6ZvRkkQZVbNRcV7mwqemxZBEp2",
-	"8BOoOLJcuV2Fac15/yOVmtFoJ1TthKqdCWoDoeqS34qbjNJPEd5tSVTFlluL+yllz1qzQza8R0QUgtKk",
-	"z6TSZWlYXV7ssETWbLDU5SUdloj/U59FGqSPPRkVslPDCtCQRHWsCPxJ9r7Zv7/v+RVZnln5h2yDnkLu",
-	"l13n0+njVNLoa5datiPHu3qzU8lmJfckT8ZLf37kmrOLe0aVQGxocrGAtlFVsNWSJNbKqFAbYaFn1KRf",
-	"Pl++ObfqiSXSTBE/5moMAaowfpK2m7q2B+zWUveVqt4VdnxKYynHueQRNofC4bC1tbKw5g4X7iTmncS8",
-	"K3C63b5HJbdtOdVdX4Z+Mr2RMgpo4NlAhk3kzS8/anulnRC4EwIfrB/Tc5MCN6CEC3pPr9DsKX21QS5K",
-	"e4q6cGwZc27DELqc9igPBYfwfho8zeRQbEBdF7R6+mFSMHa9nnbC3HZ6Pa0lzFXt9pS+5JG+kMS5qogW",
-	"ZCyiKKel5tpCdfmSvlAVi5fAJhLaRj2iyrZ0J6/tiMiuSRTodenNAwlrZeLV/SSsTFG3Kd9PTkT7YKSr",
-	"qafHEhRw3eUufALteMGQ8gGcE79bQwzp1s4Ij6PIJ0EENKk3Yn4p70Dl+lXNaUFFlnWg6nIbeTrVc+pu",
-	"SDXcYjhHztm1lxD+M7Ns3DzUyEdU3hDKuzx9kvRRdMGgi4hqkFlYNsZ+49qQk7ilXSTj2Thd87rCB5NG",
-	"+XMa6bsOIzq1ru4p0qPBzUAaqtfld0LegCR9xpkags1ZZFyd4Rvuxwjorf3JJjUy5aVhzG5OI0xjRAvu",
-	"T4jbtkLvrpltzAvcXb5J666ZNKGtyeCbG4eTtJ4dO951zNqJDz9ax6wHMShn8WPzdZeZvogzaULnpNPs",
-	"kJhrFhFani6kGl1+afkyUBlNSA80NQxvSMdwNpUK5OIZmSYhw8QPm6G0n03c5XooRTwYEv/wttVo2nLo",
-	"h2ZQH8vpRNDXRMQud0QJTPsgEe1BND1udd3pyu7WOvTWbfROfdnRnx9PfVHJvUiok/viSbay/eSICNbT",
-	"cFkEB7NEzi6hQT4VbMCKUDXhwVAKLmJ1ZpvGZhlofrvZJheuL75v1QBK/HfChif7ZAg0BIn+tyQbjvaU",
-	"iGINXe6C0SjhcFca9WC1kFwIA+NjKQYSlPIb5KO1Hlk63OUoaRM/VQx8sl+QuPNkPBHHc4mhPpbK9Q8a",
-	"WYahjCNwraMkRJiHwYH0GUQh0SJJKkyaGuohU2ZALWmgXUR6l8NXo6YZDUBCVgRAE8EDZAMOPJzEZROa",
-	"SfYpUUBlMDR3OeUVZvtz4fDEpnJ6yIP6jOOz5u3kqdwQQhKXqeklfKHLMaokZUT5sSVoyeDWvJo+b/sl",
-	"6jsW4HdJM2RMVsXIfPfjQZoE6ZVlQaabb7Z3OtUxn5PrtF6zoAKLlTHHlEZKNDMgFENjztJkT8Ghy0dA",
-	"+d2QRbBq3WMrleQ44Jrh+D2qwCUmzgtLd6k8+dzB37/VmPqUHYINRvdqTF2lZ5p8h4eDZEhjBuEXr8Zt",
-	"Z8h8XmEaT2+RBokMU/+IQU6KE3xKUCn/1QwgboY0l7FseJfGbCATdxykgWzRYGm65Mxg64f+J3JIlcj+",
-	"dlWxJqF4u0LPO71xJ7c9lt6YCjbzxTGjHhp1qVRHXD1Tr9yNP3eCXMzS/c5Truw+ZmfodeB9Ag2tNwC7",
-	"vJvpM6stvLW153sM/dX3YG0y8ANuxXS96R+6WO3K2ze/Yu3zSrvf0sKfe/WBbW3Dj12CYK2dKiZXPitx",
-	"oTSm/bmuYEEs6rML1lhrLzKrxKMd4SPqYqgl2/WWtZBMynO4RDVb8c78ray1NBRBPAKO+RaxjGpntUO0",
-	"ZDs9biZDLjsOG42SNp8IqaZEiVgGWCVPi1zfNWswM1M4M9Ps1ivc+dkVOOPsVFjOnrJJJl7Bopwzk0eT",
-	"3GypI2wm+VvwQT2Jrs4ngPOpBHAVB0NCVVm8Sm6eUgfp7KwXpQuZrk47VacuqVLoLLdMTpXEn9pYmzE/",
-	"O7drXSf6ZAxiHAEJoc84hKQ3KfYSUROF1eysYR1r8V+8fqdIQDmanUvmdA0QZifdBGm8tE4eMYQhcd/m",
-	"pjdfkwdAqIqQbI5spdOQfX8c9yIWoEHMP5ie9gngXuEgHhIBCxPfNxbmgwhyMJivHxgLF0GyRSzMT7MA",
-	"C3HaJ4CFhYN4SCwsTDwXC7Pmc0KCy5TM7xuOrOkNkH0cUPBoMrPNf8ZC22KZX+uaDtxkhlvnbkTOGDuX",
-	"RHoFmuUtICVe2fX2Sq8eijI5cHOAzL0lXgFtvQXY5JWdsFe6+15+t/JQfeZjCX32FULroJ4NDypr8FOE",
-	"NwV1DpTTAM5s0pfv/38AAAD//w==",
+	"7L2Jchs5sij6KwhO35B0TpEiqcVa4sR9atvdozl22yPJt+NOU68LrEqSGBUBNoCSzPZ1xPua92HvS14g",
+	"gdrIIllcJEtuTsS0RRJLAkgkcs8vtUAMR4ID16p29qU2ABqCxD+DiAHXV/BHDEpfhuarEFQg2UgzwWtn",
+	"tZsBEN+2qkvbrM5Cn+gBEPs1UcC1R4TE7/x8I9YjzP5OuOBAdoUk5l89oJo8UEW40IQSRTkQFu41al7N",
+	"dGcSwtqZljF4NRUMYEgNXEP6+R3wvh7UzlrtE682olqDNDD+379d1P9F638266eN38/qt//5Q82r6fEI",
+	"amc1pSXj/drXr14NNO2XL1CCErEMYEeRe5CKCX5uoA4N9F0a3BHGiX/Zq7+nOhj4RAsSj0KqgQgeje1q",
+	"XL/KSzhoF1bQqf3WrJ/e/menVg57JAJqAS6Dn3aViGIN5NPVOyJ69nAE5xCYRh9GILGzhVRLGtwpbCOh",
+	"z5S2P86HvCfkkOraWS2WrOblF9JuHp6UQSxn49QF4fBAfv50+Yb0hCRAgwFxzT2zuQZCMHvPOIKpQN6D",
+	"3FEkEn1VFc6YhUVAD47LwdRyfNHTIKfh/Lt4IEPKx0RBIHioDGwP1OAE9IQERBHG+24rEX5C+5Rxj1BF",
+	"fpZ0NNhR5PrNfysSigb5xEOQhJIejSNNRhE17dKOeEuwN1FCcJCkD1qRw/ap/bbR4ZWvR7N4OxCzyvDq",
+	"q2kn6RB0VXJw4S59PRgIBZywEI8wtwMegWAgIEwOT4IaCa6gkW6IHUF1OF4xiohwTii5p1EMJBK8D2ZE",
+	"ykmrfUKCAZU0MAAijXlgepD7jgg9ANnh2DwCbduFrM+0IpSHxDcUwfcIU0TCKKIBhKQ7zgNcZ6HdW2YW",
+	"aGljzatxOjR7NUX6avlNn8ankms3i6yycM5dbSQAjage5MApHX4ZsjkPZLUYVPhs0IpGr9NOZBfvKB1i",
+	"M6qIP93mMvT3Fq5IbWAlMdfTK/jV4IxvhvM9XMSI9oHQSAmi6Fghdf+/REg1beAIPhkkN59pGFpa+TAQ",
+	"kTmpKHLLHogoVOmi/ohBjrNV/WBBKcGVrhARUG5fpJKNWv4AZmxs6eDr7W8y5M9SxKPqoGLzBVAmQ1YE",
+	"sH10PA/ASw3D6vCZ1gvAcwOuB12PRaXvzAfDRfhKUx0rAn+QnS/27687vqFbKh6NhNQQeva5/EyHowgK",
+	"HRgfSdGXoNSOPxMl3fQzH432YRnQfUO1HQ4JqW5YcAd6Fp840cxPdvoG6FARGg4ZJwFwja85F5r1mOVr",
+	"PPIwAHwwOjyjCGb1gQSqwT4zlKQzkBBGkRhDaPpIILv4MGQQIMXp8IsggJHpbt4Cw20GAwjuYB7F/7m4",
+	"4Lpb8YxtO2yelp41C4FrpseLsXAIwy5IskvNa2o77U1iKOnPuUK5qdbDT9ZDBrfk1R+NosKbaRlf1kte",
+	"+IR7DmIpDR/z9ob2zeEZZt8uRUGH7wZiOKR1BYbp0BDu4YsOn5kyj7UmNIrwmP3/8M/tw/7AFJDDVnvO",
+	"cSVs+bJ4rcAQ8lIOpwgliZhZsF3rSIoRSM0AmUEJOpZ84lqy0LM3c/ZNdHMvC/EdG2lxByVCwK94B9Kn",
+	"TWkqtTonmt4BJz0phg54uGciVthoR6WPHofP+h3jd3MATqeeAfNRq10GshajcvQfCqXd40otzPOfUzNQ",
+	"fuoQkIs2m9VELp8N42Ht7PT01KsNGbefWilIjGvog7Qsr8PhH0XIwHK900zVa6Q67kcNlqugo1Hk6NX+",
+	"v5UVxtyxmz/dbrop/zZkgRRK9HQDSWijZBazJEQVBDEh4bWv+ZX+IKFnhtvPZPh9+6varzIFLnn6AIwE",
+	"JpJGOyqH2Oc5mYtQpVifK2LYaRZOy17lHO8nlI6fYPdASiGne092xmZvQFMW1cxmmD9U7ey3Rf0Y5yDf",
+	"FjpbUmdocLph+83a11sHy2sRIlHi9zRi4bU9Ra82BKVoH9ze2+NLtnxMdjTTEewYgmmeKAVUBgPajaCB",
+	"qJBgSI+yCMInwY4imQsGlPfB4gWSZUXuAEbmM5NWbFOlqDFz3ke4XhPsrpDqKW5cxVkf/RLO3OlHuIqV",
+	"d7ri7RzF3YgFeM1qhpyU3qDqlzY3XHpr3aC/CH2dXq7CtUQW3D5ceeQPKCddKNxIr6ap7BsWeJoEPItr",
+	"vh5KbuTm4yNr1T74wFLHhZfzAhl0HqK42zeK+leVXRBFHgyXE0IEGvAaTCmy83qaGdvm+uxPqroyxqBC",
+	"50y5idvYpeHPVMMDHS930dIL4vCzDxwkjd5+Nttl71D2BM1YZe1VcArHx69O668O20f1w2YI9dPDw24d",
+	"mq96Qat32qTwylwgJAO1drN9XG+16gfNm1b7rNk8azb/VSsuvdbsnfRoeNSth6dBt354fNqr09bxUf1V",
+	"8+T41av2yelRE8x+FdG9b3eASAiA3aPIRZi9xakSMONFDWljgUH9yohub73dsxLsvUgh6AtNuCB2asrV",
+	"A8ipic8J3haDe66Joa8kntLRoqhj5Y9nhG5uoPXQzZ1OMtZLQraMqPaE2CGhAEtUUZgkghPzOJCdCizQ",
+	"zgZR8CYnITNFhjTqCTmE0Ii5XQn0zkg7Mo4gp/jVkgb6WREz0LT8KXH2p6UZCezw2byYA61HZ/v7rfar",
+	"RrPRbLTOTponzX0z4/4PQ9DUNP9bMut+TjW8/4PVcdS8ZFBrzat1aq1Xx4dHzcNm7n+dWtZuCS6mZLmT",
+	"J5xTe2tBGA/hM3ktuBZKkL9fETVWGobmJoVWtW1+GEi8Wn1QGsJLI/O+tnpqHkdRKuJmozge1XwZStrT",
+	"1VkBPLrVFjoDm8u1zTlUfXtjjarzEAyPykiKzxatX6dq/W+F4DWvhuxUnsH9DlC81T5qzkdxCTQc177e",
+	"PgGS5065BN0/cKc9E70cS6peDGm2MnW4pdB/LQqds5Y80NRc4iXmdx8B9AnC+1JpdyB4L2LBmuyuOcaL",
+	"COnNW7Q5vBiO96JwykwPCAvJToq8O4TaZTlbykaFqsS6Y+fNm/rtZKnnV84MhMiWMeU0isSD5XdRn/Cc",
+	"SGqZauQxKOh84rmbO8y9/UzjsXmiupSm7m+rKtL/tqImvbXPVE5DV12t/jGVB0eSCcn0GPVsmY7NI93Y",
+	"mS2dmo/y0P2Z8QXTuj/Uzdm3on3aOgoOu3X8j/lUP+weBfXTVtA2f5h/a99GXT/Df+iFkvopY8HjMuer",
+	"3czspiXW05kTlHJL6ai5Mf/n/2gfajH6r1Ynbjbbx/+jfZjaXf/r/U3Q/uXNp4df3lw8vC/8f/Tv9/++",
+	"+/zLr++b/7v/GFLEXIphGaSV7ofBBdTkLsP8VwCuOpdfdL3byauan/kT9Zi8/ot4qdbAuyc2tKdblGfP",
+	"Xz51/mcsNP1WsmYRCf8woEzj30rmS7usMunQSIVXMKSMM96vnR2enp42m83HsdJZKBY+9juK4NqfJ7Gy",
+	"lueFNj+8FjacIrSGxsR5jGmFFvJcaMXLvDPOKTl3U8wF2B9FlBXvSK09y7+qvYRL/4wghsyVedKJGcMV",
+	"EBpiAHtO6JST4f+SRlXnARKIOHL+q45ryntjblLe52Nr6CfYxCMqDgYGPWgCCn5Pdo+azT0j+VNOYk7v",
+	"KYuMlEWUFhLMrweeVRhcgZbjOgbY7D0rxHL09yLQ7J7p8RWoONLqUV60+1Yjz1ZlDOruEprAIqB7ZZz+",
+	"CorU4qiT/NUIpDVg/oiODYjHrV4zOD19BfXT096r+uFBr1U/CQJab54c907Cw3YXTsKMLsUKpPNukfoN",
+	"1XDDhu7GtOrNw3rz+KZ1ctY8PDtoNZoHB//KejpOaR3hoPK654sMb+9Bjgl1PfC9khAIGT4vJ5QZGP2R",
+	"Ss1otEXsZ4fY3mOsb9K5I2k35YSa4rN1Fk/sBb1Yx7Lo5uZaWv1ccb1fH3UrT09P681Wvdm6wSfVvaqu",
+	"1z2Dh2dBHq7FMN1NBs5JTUIvVhB6NrjVquy1Ij6ekl9wqHPtny9BeWTvj29sVtyoDXGDlsIKYH/3PhtP",
+	"7qjxzX00ngwbl3a7WAz4i3eveFqfii3d2zDd+yt4QhTCpZ+Cp1+sfsXQVLWW/rW4qhlhCWEcaDKk8g40",
+	"Jt0AalAxZGoU0fEvRQR8nzRLkPWg1QV6EB4dvDpttpvNZu0xuEYL/oJXOQ2Gf25UDwF7TIK3xazHwSzc",
+	"pjnWpXe53EHz8CLNMfRciNyleW2eBSai7nwjiHhpX1AaRMhF0iAApW7sOH1JMWdIXi5OWc4anLRap6+O",
+	"w/rJQdirHwbdsH7SPe3Wj9qto27rhNKTV4foMZO3M9iRcDOykVDzbZ7FER0PgeskcKbRyLxdbq4/ttsn",
+	"zZP26cFJzcv56JhhEx8bs8GsPzAgY5KEG6ajwgQ2Ir0wyRK66mW3dQHlTdJ8PBfC2xOyy8IQ+Hr2jYtY",
+	"D4Rkf2KH3x1ob4AzCF+MqeOSq7jXYwHmkxtJds8i6LsQxLzBQ2TuTRsN2kEfGxKlidFGIIdMKZszLW/D",
+	"5wChdXkMxBCUDSujpr0SnEYd/j7BWUIDtPx55GHAggHRA6bIxcfLzC3S5XV5XrFl7pbesCGIeE2HWxdq",
+	"94vQF4mB6EVGNGqGMVyxxuxvhkVIcp49ZhTjwllfcgjjbDeaZ/HeP6Zf07rh83/bcPz835YIoJ/tgPth",
+	"ac/aClH1Je7AT+LyWw2ab+QXvF58/3fkKlzFA/SZUZMlvIZxlhfuOrwsqfvW3sTV4P3uHIwXpOkJt2/y",
+	"M3M/Xu8J+K48kp80UUEFnH3xYbBPZ8r5q2Yi+EZJCCog73eQhOApbd7faZaBb5FgYEtZvx1l/SvYze02",
+	"ZZv77dlZC8taNiWVqGG6VMHNjNSnRbtT3o7z25cajRjFHH2/3Xo1pt5+poHGbMpXaUK/Ho0UmB//GYMc",
+	"o+Yj++4KeoxPfaclg3v7rU1CXdCbuO8i2gXUR9UwLWLtNr0geVvSVIDLRom3G2hmJq8+UxokhC4l4XMi",
+	"0knS7+em67A2+92dSbP4zt6+TXSu1nTwThaeUNhKZtEJX+ONIlHJSVRQC+A+7SiX/V09S9R6fr4g8/Bq",
+	"LVK6Cax6BJyaRZpczQDzXNPwmbmNs5wt91oLidr6dcyIGOP6jg2Zfvs5AAhfkF17gr3Kp+zByEtyZLlV",
+	"G5xp099GZqXnLs2ti9p0BadoiPWmbODAhk3gOTAtaFTl40Yp2hYDys8JtXmrOdiiShjoQHZtdSUEz/7C",
+	"hd57Xnhpr9k1xjG+3QaWPmlgaW5OawA7LzFUe0RwMorlSCh4XvZqLl5neFJc2RvBn1VGKy70TyLm4Zq5",
+	"gTUMf0lGepnkNqt7uFNFSb+TVqTsmUUbVCwn3Y9GeAvpz52vR6asL+Y4fk4YN6LjSNDwRoh3VK772rux",
+	"3yL/kw75kjAwyQDdFeHYPISRWYGraGiOFB94Iwcctk4PD5qHpDvWoB4pDbUBwiO0p0GSEMxYEtCxzSsD",
+	"LSk4gfn6n5VQMpJYg5OZJf5kPSjWRDObf+69CFmPwV+Gxg2oclkYQ6IYDyCXcoWTpJiWC3Kn4Yaxcmqe",
+	"lKgN8WM+j+Rzwr5HVBw+ps5wqyBcRg5/wdpAC9HF3DIr+WLPNujfMOEjEUUTjAZWifaTqBGfmF1XLz2m",
+	"xLoFXrk6JE+rNZ2TF6MIVjH5xYBpZaQOyjjuuvsK/3AgXyc5VPN2pgHD0s2TIRyS8jusiZcQ2NVKPc2h",
+	"F5sIDImHQyrHk007cbN5EARN/BdcR/vlfvLtRCM36kQj+zEMw3372fqUCgkuW0rmqJ7QKy00jWpnLdPQ",
+	"ntYNyCHSJQdHLfWar92uQ35mYegMgmRwwUNlS7EnGYHMBPhnRKOs1/qnLFvUXzu6wMFv2HANw5GQVLJo",
+	"nM+mdU6wOr3j3luuDP0jKGUMGAHlmKvblkvi4oHsojSKCb2YysNl5FTkDhXRQlgtYU7eYIDVXAUPACNl",
+	"CqEIWHBbib0G+ZUyTfxcfjA/qbM/pfrJNVqMdGk9/2/+5FjlNyZzvAIaDNaVWTJFeDLci8J3ux02ZSXK",
+	"IV0AbvDILGXTWF2YDPXUOM2MmBnkeljOP/dlRNFoId5TPnaDqfWwK0kI9WIRLCFBKWrpgRRao645T0jb",
+	"KZ3ZJM65qTCXJpYQT6dXZ8jD0NGIKMPvGHYjAVZZ3Ytfr0uqoY6qId8WTFDeJOVkIVEirbdgj4IEdAik",
+	"S4O7xEiEPjsFsso0yvN9dg+c7E5j9l+BGMecujjZdamwi4G6iPXAyOG2440rjv1C6olg1LmLemWKwHCk",
+	"xxumwHRiDoyn5X2CTD3u4HNiTmPuonEhfA8ho1ZZsg6alI74UhDEGbvqN1hFMctWnBWvTdZ2bmhaSCY3",
+	"Z8PIlKjSzdT/uP7wCxJBpkiiz4bQ5tijnAAPRGYlt+S1/yd7RilX0o1BQNaoCGWQMrQqcRp9zAniTnSd",
+	"jCzOmbNs3DpPveqJOQNi9QLo+WmfMAPcjiJqQEdAdn3Mze7vnZH7VqO5ozo8FztJeUj86Rpavkd8QA1g",
+	"6JDq7ecRSAY8AGV+RLszozyAa9Ca8b7y7ZNT1CxMal6qoFTS+OuEx3AldHReqwUFyZca8HhoRP+VfYlX",
+	"63c7peb0Un4t2bYNuB1NDYnpyyfPZyPRSlODujJfrB/LuZrF5WKicuNlyemFvJyhI70BOlTIqbFwIoAP",
+	"uS6qE/foidg+j7AeoXxsqEwubXurfVJycu5ReU019IUcb2alhREnieiXKVqQ+zwdqegRNRAPPNG+ZTkt",
+	"Do6PCA2HjJMAuAbZ6HBLKEIRxEMDNeEi8WBqe83DExIMqKSBRkFLkR6Vlv9NTY44XIfb8XBew/jyEAuN",
+	"K0LLoiWQ2DNumFh4IEPoU2tCRbpRyJp/WLb/M+nR9Eb9OgDHUhfiON1+G0wBKtUZoeYpGtK6ghGViB8R",
+	"FiLuEd9q53yvw3O0zie7fszvuHjgP2HG3f9Foxh8ooXYy4kQD5JpUKQX0T4xpCeNHsWVZnUD7BxeNn5x",
+	"H44PC9UDdm3z/5M1/z/TsOzteuR/Vmu59x8llQisI+Xkfh4QLchBm9BoNKC4IBbkUKRB3sdK4zPfhT5z",
+	"xe78FAF9rKQMqPUUvQ73fxEcPPKGSbwIY4+8/Wytm9lfFzIYsHvwyDvG7yC85B55T1nUFZ898oHDG8nu",
+	"4cdYMQ5KeR1+PaASPgrGtWfJgUf+Nx0OQXoku3AeuaHq7ifalSzwyEfxAPLHS49cKMWUplx7HX4jRix4",
+	"y/vMAPj++qeb3y+i6PdsCL9BrgE1D0hR8B6mCobc2R20i5UfLur/ovU/m/XT2y8H3kH7a/nWl9Sy/FKl",
+	"METRB/Cc+DyOIp88DFgERo5k5kZiQEiDXAEN6whzDZMZDanG+FZ9fIgPHWdD81g2vZoZJG/ak0DDDzwa",
+	"J58d/Ixr6FtZ0Vr6yki0S8uGVqlpylVGf4eMp59L9sqi+AYft4kBv6ZRPhsM8r3GEVEH5EwrqzIkbj9E",
+	"998QIKu0kfq6i1jTx2Dugsp4/jAQUVkZFEttfsCB/sugpr8QtadRdyrBQ5XVpK2/phbA6Tc7eQmpJkOh",
+	"NDk9PXWL2vV/0GLk7ygypJ8NbOh5i789ZkVavGuXdpbT09N0N6iUzp4nUzeB39y6bktQbnJ62u9L6FPr",
+	"4LICPnXj4A70G+gxzlbhJW3/iwyK3FBfvVqPQRSWHZBMvB2SpDLV+EHF/pxB7PCYLTSYDE2CjiXPK7Ht",
+	"NyrFiVazmfEPk9h70LbgWOw9Pjo6OMphc2samydO0C78djbRmT64Cqc9b7eXO3em3oAKgIdYoitNf9gV",
+	"IgJq8dUuNn0Sp3dn7t0emRP+/BOLnPIzz2seHZccrTQcSAlfeWW+T042SRGXnWrOLeoOyO5hs0keBsCt",
+	"Crd4t5fYHiP0T0BtOMMpoLVY3Opr2cGmxKA5SQq8mhJS2xIRiQxt6bVXu4Pxhbq247pPv8TDLia/nOY2",
+	"S2ThOa/gPNyqgJozEpQ9+dP2eHqL8jQnVVqV6SRSJSiNog899FRZiuXJ5Rz7eutNyWLjCU+lJJLA8Jf2",
+	"gjBr/uFCN2aJIIZJ73MISXec93ndpeTnT5dv9nJ8rRHrCs68QzomEkZANWGGx+/G2rDDrNcDacRBfOGs",
+	"tdFgVKKVPGw2p9j6GS+ByxKzdjXKazvQvKtRfvKrXIkt3/cC+b5KJU0fi8GbjbGlbJCtJ292oDR/HcGH",
+	"QREqgQRUQV0BV0yze/QhTkhfzNUIgszZO03D5OWSh3lJer4y6jZ7FdeJgFeEPUmdEHPNIkKT0I6CJ2Yy",
+	"t/IMinLiY5YSPy9eW2WPW4bNFOG5ZCZeTXSVMP1rXi0qxEjezpSzZ68oT4CXsy78OqCaPBgi+CAFRyfv",
+	"0sPKqRSAGzo9YLxPQmsNnNQTlFKLxar4QubKeb+WHXKaKHO2KtCWQETDu2GpztOL2W4S4FoyUGR3ll50",
+	"9Rs6VUO/cD3bJTxXrnb+NFUZ0mDAONQNkqDM4pYlQmiQ2Vpd87u9amogpCYPQoaqkpiTmhenYRnEQ8oz",
+	"SFzLeWAces3T47xy2ZByYsk9miQnYTpsnh4vwzkWsWghRVvBPPeiDVyVrFmz2MTvzjZhXuTN2Se2ivNv",
+	"pjh/Sr3zKkrhNTTAFfn7rVr3u2Tvn1J9W+pZEK2GPKs4XpjJKkNV7lqRVWUpYQOdYxEgszcmWLZFGQIb",
+	"AkdXGOx+bj6OyQPjqkEuOIF7Ed1bRiuz5OYFlKT8i+lWVfWVZeu5TmN6NpR7xg6Im5Aq+6Y3QwxzO2Ej",
+	"xSot1hW36bu6THAPciw45P60eTV+tp7Nk5XPKm/PjFuHwahcS0osGjt/D0oMXOYoETAUyYgGTjm26AlJ",
+	"/AQ+37o8lYHre640eupelaR7snLOUi/FxDXU1o/QrquAqrdLGQPtJVntLk87Hj3VxZ6YeTV4y/AkltGN",
+	"MLTwCpSI7p2X4PSTQznS5h1FPl29M7wolRAaZrTAiHpkSEdosWHaHHomIh4+hmRYdos1DC/DZDFFWn9Y",
+	"QumXwpypU1gJjcKkODUD5fwql0SlrOry9GG1zO63m7nKzDm/Gutgb47NMMQBjaJN7v1kFelpQX3IuPvU",
+	"WvDq5paYu9+FvUt01CueQ7mD3xKqH3MtZnpIRULc4UZn0xAtRKSIioOBORF4w1QgsMb+bhc0xWuwMZJR",
+	"srpVd6XU4JECbwNIb2A4iqiGGdQjt1ZpA06nRQncspxOCdE2DfHMz/FEpMRJPsm0E9i8Hi0pPZ7VsHjC",
+	"d/RpXqTitCtAWsp+ppEqF6PRZThDKU5HI+WRLigWgpV/DC0r+Kgy7dkvhnRshCUjaEwg2651dlV7BS1m",
+	"RcRaZEiep51cFk+K+7wiinznxtzKZSxW7PgIJt988aqtyXfDFUAqWIEro8yGbtxWmfT9KZNm1p95QgXT",
+	"k1mUC9qNDs+rNwp22uXMzZX1GUttBaYe+Cb3bL2nysJ9O9M0spCoIlZfwZAy7lwBl7qgq9JLC/e6CPy4",
+	"zgTkgnd4qXruLElG7uLkSwNUApGEm1PV4aVNYh5h5G8uJB8NssT/KKEH8owwHkRxCHXXu26AqLvJ/RXd",
+	"HWbdoOV9IBaHV5XoQameLQMzdW42M7DdDV+fbpICvQRFyY1Q82pmtRGEffiRKrMfD+yOGfLSYxFcwUgo",
+	"pg2wXu0PbpAykFjVnqpBV1BpBhiBGGHSnCGEzDQxFyZKy3paf8whYLn7G0m5XTFKaFTdvUd5wiVAioBK",
+	"c9UKX26OpE2KoE8m301OvBK0txVtvFiJ2nVCXbFH4hHRgrSOZ9p9J1jM45k2z5bXOi63eUZ07Eo9TzAT",
+	"nFyEdGRePfKaSpva4h/XH36Z55eR+TBregfKGZxJPOpwNGB7r45PbMJT69Y8ospw1nsW1YuE06t9rqfj",
+	"1Yf0849j1KwctF8dn6A3dpJtbGlHbhlH5eF+LBikqhmdOw8b4Y4lyTNJ+eSJNDBJNMFVHE2oX04W8FTM",
+	"3HN3wMvZB6Yxf5VXbUoV+mQ3d2rm1eBdgwkZgTRYCeGP442WhECZUeo3VMMNG5abKJ3/ilsF0ULckVFE",
+	"AyC7l9cfyMlxs7VXkFtCqqGuzXDe4vgAdxwbVpNbU2O5uau44tuVwt5ymLAJVLbK2G+H0G7+uTqZlTUx",
+	"zxHJnyWuroGH7gA3iY3fSruSqiMey4Tm9mqxTrlcoeAOKVf1XfTIo57HLOcRJyeMQCrB0e+5krvEPYMH",
+	"ZPqHWb5yp+W3CgXDfWxYj/DEGWe0COl4J7HQpiln7luNpu+RJPdMY5sZ5vlkhtmma9mma3n8dC1bd+i/",
+	"hDv0Ng3HqjzH1lX7e7eufWPv7aLv7UuxJ016DC/dZenQpZS9R3dfwtQ8TWnLa7YP56hym+0yedbR3V9m",
+	"EubE09gQ5nnTt4+OZ09ensyi7CFGN8tW+4REYN4W5ZGQ9bEygV/HV9b/3Xda0h2sFgkSeAA2D3z+9T4n",
+	"TKsO78cshMQ/02zlp6t3dUV7QH6kCo4PbZ8uaPTasPidPn6YMb8QNTv5CJW+gL/XUT3ePil7BFej7QnO",
+	"rXPbsMLGkhKX9U6eNGzbwnK5ZJ3BAII7CAntU8ZViemqtNrNc7vYrgTJsj3KRaaoNLoB/X96jFsBAveW",
+	"ceeNmQvwIOIepA0EaZALTSKgSpOWDYvIOX9j0OrT2AzMiope3xgAO8fz2MtnO97Qg2XmSipnLqIgM3j5",
+	"zG3b4GUcWdqRu+lk11aT0YMdtdeoeunnXHmvxrhlOZjgH6XQ9lq8o12INrw3l7Mn+jp54TZjRDKDTTuZ",
+	"R8XrvZqC3d3HdWlertLqEqTvxt3PzO7uuXua+ORhOZO0zFiOHG7U4bxsJStvwe0cjfaEd4ihq7PdCmbp",
+	"FZEae7WBHkYbialyW3+eiPzmZh6S9+zHREa0jH+uPFE+RN/Ww1wUATWl1l35VNbF1Mu5ZOJpzUIL4Nnk",
+	"2m5LxXfrIMf0GBvNUtmxMHW7tVxKpq36GMt7Bg8kNxTBIoATaHIw4eTQrJ9e1H+i9d7tl5Ov9fzHw2U+",
+	"ttqbY/8WHsa6mPdpFFbxg5ne/xGVNujEBbJZLSklHy9uXv+d2CLuoM6JHggFhHaxYskdwMjcXiatv/Pj",
+	"UczNsnN/OV4qdfM7t77xIwkKX0KmyTBWmnSBZMzSlleqyCs9LS+UGsFfiqIlBXi55XnLa3Heg8sLuWLH",
+	"qp54F3wqOnw3ViA9q17Z22B49zeP4Hcqq6ST81ZVIJfnJieD+lcJ2Z92YFuO08uh1zqX77lo0qdU34+p",
+	"7t5Y8HnOjSd7NFvN5poeGxs629y9mJPlLb0QgRiCsv4LGKCclseZ9na1pQQxJQS5B6mYsNl6kwtC/4wl",
+	"oIsIpLbG3EXZqPvGRAaA5VjF9xSNuZ+u3tnK7Iz3iR/LCGt/m4fYJ1q4bcpxk2fEt9P6qDhD46AeQIdL",
+	"6McRlQQ+Y70mq2Q0P4eWdlotj/+FhV/9BrGMKjIiKdtCCRYNKxuK7GbngJpNPAiU+X8WO4pcvW0TNeaa",
+	"fk4yLduAwQ6PhLirUyliHu5ZM7Y9O6u/T9eCeU1SSJhZ67mtL/XAFGTBfhtjiSfObpXzvp0RFnMZliWu",
+	"XvBEVfO0bpVRpzzSbIC0FIabeizs+nLwTsy/5FMyeQqrEJ0o4YQnbYkKhpRrFlgZF3PLpEE9afr4mc+u",
+	"rSlpa+R3eMWAHbIgXsdcrnUDdrQryx/LKPNR+3GMbuhKv3fua/iFjXNXWbPU27PYOPd1j0WAti/759vP",
+	"GriyFvQSymmlMKyf7jqlnz8heCwQ3P5FXYjwjfiYRMUEkVAOUvvnG+sHn0MuNZKMaze2ppi9QBkS4n7W",
+	"tkcYg+trUOojlcA14qn9qAfuT1cjkGP28w+9K6DWgcZMip0srAkAv5ibGLloIAm2IB/Ca2t3Ujm+DFd9",
+	"PiYyrZQ+HTaiaqYeNhvCI137GjgLP9YoNZ9zNNInWIHaFjhCr5zMPUCRXT9XRd8mi9/zPZL/9tJwSJNf",
+	"vhFxN4I9LL+U/9qh1IdeT4Ge7PSjLRiw5+/hBRQj4MSAeJY9+B2evTTVrWhpxDqVkt1jrizd4dZaJHhW",
+	"NiIzGWG4OvbdUcRIEwRoMMgU2tmeTdSE+mLxMStTr/J16i22Fqv/T2/wkvX7kdnL40fytOS/ay1FgnNY",
+	"WDU6yGmRl8LyJ4xLSWdcDr5SLVfEqCoLY/qAGeos19Jz5YKTkTzSmu87hwiWIeBBe4VsIHOczVoznc0y",
+	"SeFgMquMoe7sjxjc74buVPbFSBaeuBhpQQYQjchrMWIRltgYkT9ikDa4i7BJq0Q7J7XkWCn19jMNNLIW",
+	"VykLMitZYDI+8tIIlc0bAWaMaDwhV+w1yAcejQkXvJ4ZrDrct9O7xHP2Q3Zp/YKBn3LiOCOzonxwXa4a",
+	"ClP/jEGObcrtWbD/9z/fpfCbYWMFhX1tzBj6KimGM3tou7g03s6M3gXSw/IqEOIysaROlrlj8aRaMrhf",
+	"alpbQqfS8NfpacxPDGlPty+MSMidoNSLo6huxHzCeAif3RnnzzQ94TmH2oWcDdOKLJTkkSRF9wCfBtMh",
+	"LUs0Cw8sGzm9pOsCi6rO7dtj+VVcnOCFZyshGhYutM0LTmgOKDT59Bj6ZOKTSnYNgXKvFvHxafCxV7o1",
+	"WDmxyCAmLcLks4sf3ZQCI0q0yjma1KxEk2Z7zCZ74ATfs0V02CN2/OS5teB3+C7rc2E2BjNT7BE6FLzv",
+	"iD2ig30VlnEAnk2TNxQ+lay9NMSPO/Z5+RyWubd0FdGsEFb75AwAzro8nGWMgMjns0pg4XFkhAX4I6aR",
+	"4Z640G+Tv50Y5L5+nX0ykuDNgHLU4porJ90njMZTvzKUVSoqqfLM1QQilvsUlJCgizTU2rYwFKTVLsQp",
+	"LM+ezKhPMDuqOoHvH8I8RsUyVkIa8ZGHKyq4czgscumW3H6sdh8caq1zJ8q1o+j5TzW1pBuJ+ZTGwqXy",
+	"VKgBVCOIIhR4Mh8u8cA73FF8RUJBdv1rR+mJn1L4RqOxd27e6JHgClQ2EuNYeiNC8jc3nYlvpPOAjWjk",
+	"WKb0c/6BfeqMJiqpdJZo9EMUUV1Jf6fnSB5nrzbJESQdC9/YIYpfucEKX5bqSNJdyf9d6JYWZ7t0IL9J",
+	"QM6pZn5MQb6eBvlyCuQ30yC/KQP5Yw66jyXQrajesGj7YkysDtxllla2MV2qZtg93jvltj9rAkMa/bwt",
+	"Y17Dec9BabbeHIPEoCQp6o6ycRZOem21Tx4jv8aEvcrZbitm6k33dg1PyvSYVyHd0xFUT8PQTMy7Cqy3",
+	"MwPCKqXVnRDoqqXUzWeCfinpcqe2ehU8mbTIPA2WFGZdHs5Z1OyTjGaQE/Mr+XT1Lnm3rRWnNI/PoWdw",
+	"5qjVXo+tPGq157KVh9NsZSyjj4lMVlZPeMrUiRqkicgNaRgSh/Sfrt5VCSRaDu0mzm4h0k1VKnscLJua",
+	"pgIkpZQmdbwpybKstWTdWAMREp0nk41OGEEbZU5j5YLMMfdK9cArayOfDkUvi8Cac2glW7HwlNazTD4H",
+	"k19mvptr56vCIj6yIWCO1n+r4v8rqPhLVfqpirPDtyr9rUp/q9LflEq/RH/fam/19xUTwW1AWb+MZn5t",
+	"leOzUK5VYjJyKfZebHnl/CLmL/G2NJnSM6lGPLPOs2WgUy0CwpHxSq3mY8Rv53atrLZzq6S2c8bxrzbZ",
+	"Zdb/edZm9mqayj7oGXmS8bfCIT250FW8CYvp3NQhP5KsMTVPFVg2dVkfpxJ4pdwoy+LLpg6/usg9dfWW",
+	"9MoXEgjtiljnSZPF+gg0OiMGVMqxdU4vOGBmLvI2U5segALSE7Hc9NOQW16FHXhKvKtK85G2TlP+pyTv",
+	"388VKaDDwhvynO1yM41wW4tbJYHiac1r1W1pVta+6Pcl9FcpC9eNgzvQauUIOjv/jzjKVMjcNGnoMYiq",
+	"JOeeczOnV1x5mxyYSxZqzWb6CVVBN+IO+MQaTsrVcKWhkBVKPNzBpONRKZu5cJfcgitv0N/ZsrvjUgVc",
+	"zzFDZPltB0zbFDdzUm1O7eGA6ctq+dwltRGkS0Z5SVArRS+nW3aVDGAHy9l8pwAvzfOu4uGQlpfmSQI6",
+	"/4hBjhMDWpJqshM3mwdB0MR/4f/7f/5f+8V+8o1PbHggjmD7WjWN6xmG4X7S8sFOBZ81eaCKBLGuIucs",
+	"RECDUMtg31XuLJ4+B02Fh+jxElnl1/C4OazS3VavE1PT6jRx3acjT8iL78fx9PMxYGs/VQYjC/Mclb1T",
+	"QyHBum+oi3vKokTHPq2s1kLTaGkSX+Xi5E6n8qGiAWXJw0Ta4tzkSgl4YnIZV1N9YNN8uatJISCtS2TJ",
+	"2BcL+g3IofrqJ2HOGdWzI6f5fSrSpfzVyq/wdtHO2y1cbsdXKwHvzPBlFlIOmVnI2upHILHYe87/B+P2",
+	"V+ZsEx8lC3nx6i3D3KaryO2sPbglarsXgXkc4l+cYxEMpRbtSVaw5Oh8ZHHPOjP4xk7NdxZF5cIhJZgJ",
+	"AmuCskwSWnopsbz5TEfwcil5PgGdJNyTKZh6htygIS210k0kG1wJ13LTfhhVI/UFxlLNzNiX5unXwt0Y",
+	"m41hP3kU93ON9jFHw7lLlGBLjgOJFcgdRTRwym09ZjRA2Pxhs3a/PMtwtqTjEocpwP28ESP3spQ/KDZz",
+	"hxEX1Sy3AZFmcc00Y1gXWhG/IIHbdPr5JaTyuNPReDW4twkFQ8nuIfnXsRIRw5ti/nHfKIax4BMsBw2k",
+	"4OOhtU/dDam8q3m1YED1+3QaWzUmrehYNVdIAUfmJi3De7dYWaCFs7CfEweDQQRrh0HrJoSrhl7kf8/A",
+	"kmJYDlSPSaXNdc9g8myqluZk4vgKIuMfycu//BtgX7xkjAtDnHJXdVlvXIvl1hkqSFUSZXhu2l3H/T6o",
+	"Wa2+ljwdEvqlHjU36NjWd+l2KLfekhaCHZXeGHfGzjPM3v2SSpTTwmVBsFtna4puwVWXrdifMKc8QfJq",
+	"JLjdPsplwPJSRfBRcwZu2cT/jhuej2lKSP1xjnbuday0GBLTjPF+ws8l9i3AcvdExaORkDblUJKJzFUj",
+	"OGw2LQXus3vgqxsmc3BOqO+Opq+plmz4JrYIA2rGoeTZnjyZTm7fQt7yanmOyMYQLYlog7z0sAGJKSeK",
+	"TDKKkxuZY+YL8y6WG/Kqw/bhEs7mE1u19Oa+zMpzE6uefy7L5SpbYUPzd225TWTqDagAeOjkz+mXIvFr",
+	"WqwznvL2mXcj8yCXLHHqbKefmw9vqKbENcGEY07ROaLjSNCwQS7da8N4Ig1NlasoLxzl6rVVMrROPDJV",
+	"/Crs8EPKuHOjmKRuqX3T7V4enpmblRSiK3uYrV5vR5G3N7SPPLrzLfPNFz4ZAA1BVtmx0hhcCwCrbp2e",
+	"UGNHDLiuuxnrsypc+1Pt/OTIe5RFEM7IDj47PW3j97P67X+W+r+FpeqTtECutR8P6GgEHEIsQ/jp5vXK",
+	"hXEXLr3SmtOp4xjLN0+kvp5/Y0ObZyoHiVdyMLcz0S9D52VtGEub7D2i4mCAkibjmNzPPe3+KklUK7tD",
+	"TWH5BqztaT7o2SBOnBPul5cTIVmZS8Tk6eRzfJbEqnSViGINeSpqemDZqvMkmbfgLnWcsj8UUU6yCqQV",
+	"WZQglkyPr82uWhTAJ+EiNr2mtzFL857m1TSsu5mY0CDA8GpxB2kRQ/8CI0XYn9T6TFvS5nW4/yNQCZJ8",
+	"weZf/TNCyT9+vSEPmLDclyIC5ZPdnOBCRiCHDMOnFGbu9VUw8jt8N4QI+lgdMtfCI2pEA6grGFFpftyz",
+	"dV2SSvbWlVeMjBjs4g86PI3cJ0bMVw1yBdS8xYQDhIr4b6fqdzVMi8ZFFKEv9Izff5VMQ+PDA+YcsNWU",
+	"5rY0w513ONYrzGbPAY6Hrh9Eg1ygIhQk+uaZtoJH48qQKEBP8Wg84TSgMCeZeEDBscOdi3eDXFpPgmK+",
+	"ZOfubCuLMiPTAITZCk2fbJc6fFfaPd3zStrM2amJNm6PrNp8wThe6vBebZkXBLHI7KYkjqY5tO6DVuSw",
+	"2SL+pf3e4Le5CBZHUa9p4KKuvYEv8fPKsDMZ5mDifvzuKOcb4AxCl3CgF4kHK13nm752hLrw5ScZ1c5q",
+	"A61H6mx/PxJ9xhspryd4xDg0AjE05HQo+L4wndv79+1Gcz8ZB6u0470wo89BeJemntAoyhAit7eGHi3C",
+	"8nQMHpIH8+Xqo7mznh4R+YOSEW0Z1NEoKS2bn6GAs6ULRTGltEvVxS0aYe6CnEtP+f2b8gEqWSta6+5g",
+	"HYzB/qieRr7ktQR8Eah1zNvi0BaHKuNQTsmHP9a+fnUVKRK/Ghqg3GnF31qm6jd8bqLasZGrGSR9pgdx",
+	"F6dOO2R/TVWBrF0QTPTaiyNrQZBpRGbG9VjVXXIA9fz+XHy89Eg3ZpF2viYdbp6XSPB+XcacM96vZwxG",
+	"IgV6xC+J/zCkv8M/Uj1QHvnH9YdfPIQtVkmkBM9FKbsi6z0RReJhEtYGeXsPctzhh58/Y7ejz5/TdDzo",
+	"ZYyWgAEkS8MRuyI0XMSXjpV+O7WzLx3kdTs1r5Nwu/h3xu/aRkZwwR8yMQU/TgkvHXPIhmvK0nVPgUWL",
+	"opZlHm1+72AgQJUJobhzVy5jq3nDadEb0kUdMUWoGvNgIAUXsc1bLlzixjPiYx2dDp9tOnNyiE8oVw8g",
+	"FfHbzTa5CAIYaQh9a8+nxH8nLGfgd7gDn9OhBYvDQ1nsT97qb5dHRiKKFIm5ZpEtr+mQgZkdEMNRBDin",
+	"YZesHGp3wQgTCgs7J2Nb244E6gJXY24g8oury324DL/uZ53NaSVlZ1L/YiqjMcG8l0nAhotg6go9wKaK",
+	"0DCUSeYlBAilIAPi3/5GbuTY7AfTRMQ6BdteQGfJ0wOm0uEJ1cQ3UHE6Yo0xHSZpodLv/q0E910EJu9w",
+	"xjVIpG2Qq1yKo4QiUL67ItkuOYabkq6VUZBKnZEhs+JDh1uDSSQCmpIKc94d7ucqCSD/V6+bpdZDJsmb",
+	"yytSr9PRqM5CcvHxI6nXUcohC2WBDt9Nd87PRvRR5p4we/p7uO4RVRpsmi0X5GrhQctgh9OuuAeX/8Bt",
+	"iGU2IxaA07E7Wvv+8maKspqNtuSrIWR/33VS+6ZtTjmd0Vqv5soo1M5qzUa70XTp7sxx1c5qB41m4wCz",
+	"Y+sB8gz7BqEqYqVpb2S8IVgvhN/K9QZZk/3CULWv3uIOeA0dc2663H71loJx/4fU/fXZg/qlhCZdhl+f",
+	"AvayiddcdBkBX2Epy02w+nEvOc+X6YriKx1V2TCPsPEz4N23POgLBTv7FQskPen+T8z8DNa+77IlbvdA",
+	"rk4GvsOt+JLoi5/7/cjgfMLtQ1k8+xHLJH6LfbITf/OF79MwvEiVEX/dbahS0/QvtlPr8P3fmF3YgDjw",
+	"fFawMSlh5SU9kbAway/+iIXGAOfSQOzUGXEopFO1TiYzDagtN3g2HbEb0BENmB53+K5frw/p5zqOUB+B",
+	"zKkcfY8cec1m0/w/5+G4R9Is13Zepm1CtUaHX6DSCQtGj6jS5ic0RR01X1n5X+T28qz2I2g6rZ1QP4P+",
+	"J64eXUFtYm+zBe1mc5bVPm2X21o7xlevdthsLe4X89REFdpOB4s79YTssjC0dorD5uHiHlzon0TM7RTt",
+	"08UdtBDvKU/CXpTpd1RlH1ArxWl0jfqj1IXhqNle3LdLw5+zak1HVXZCgbxnAXziNI3hwq4VtsQVhrph",
+	"QxCxtt1eVZhRC0n7gKd8BTQY2HMLoUfjSC/uD6k3VuKkgOQk557w21zb0q2hBVVaF20lS3azM93mIldr",
+	"P4Mmk1jupWW8UFVqiYchPC+K/mdZHb452NYvcz919d+EnuWZ6xtfhqrxr6ZlnKVgLGUL3rGp+oLo/MlC",
+	"ImQIEl0XR7RvLbD+D1qMfLLrSCZpNZt7jQ73JypF+/Z5T/JGl7iMMY32rinHsbI3P6F2BtTcm19bllRp",
+	"MaqyqeqOjRJPgsWNIbJ+dBUO2dwBQ5eX51CmqVXOKx75iGalJzoXT/pUHM6WYdkyLMszLEiVprFe5biW",
+	"sl+XZ1+mKahXGwlVQihfo5OJM5JPT94gl5rYWlapp2koaU/71ocDbaBdwJLvHe5LoOHYJdNM847aqq7O",
+	"4ptY0ZWtWs7CtEz4gU0P2+Ez88NiS5vQt8+4i+RP3TCcITrXqMNzrpw2YWzmtCHB2rznkWa7OcWDch4Q",
+	"P4pwnMtFgx6CmQvt/r+VKy6WlZed2PdMPtXCpkMmrwXXQgny9yuixspGuTIDT2B/GMhaEphSy9piAFSW",
+	"BSyKPvRmokjFrCGW/n4p1goPk8lvv95+Lbpnu1zAEy9Aa6UXwDo9PXPy3zytJH/3Ima90Q9bFaZwATw3",
+	"Qryjsg+231GV9bjARgjfQ8iozUO8faRe7CO16WfH0fiSS77o3ZnFd+dkn/laubxCLo32s1z0rsYIBPzN",
+	"utZjATyAPfQRG0XUPDjwGWN8ZtBnA8QkeV5eT4Yc7Jbd3N7k74zdxOvxjfjNmZRjtidNCIYxLEs2a74v",
+	"uJdm9fwdj2k4P4wxSRUf5+jBbZm/oXMe7fDD5qFNd6ENi2r421+Ri7zs1bFuSRLCwizT+PaG9pMsduc2",
+	"SfADU0AOW+15fKOFeB2hnvUQnDLBusK1pM479lnr/FsVFjKSEAhugyp/QofbLTncMjYpgXOUYQXGxivn",
+	"W2z0Rj5bKPF/sMow36bGV/kiOQyS0jk2JKWcGvwMa+n3El3chlRsz12y2poOt6zR05gOVyIb38oehz77",
+	"QUmo+KdRSCe4I1dxiQhJcm3PJymXM1Mk7FCHd0U4xmoH5iOTroJ8g/gs9AkzpI6GdcMenRGKkUtJELn5",
+	"PWS9HkiFw2XRKzvKdvw3BBpCy7YdNpslbBdmxXNrcSVHHSdmRyssL8+XkV3/P/xcquHx3hKcmt29zXFq",
+	"j6YbNFswpR9M2V4qgwG7h6IqcF0FYBUd3+Eyfih2s8Pv7QVag5HdqgW3L+Y3457dy7FJteCzDTtZZP7i",
+	"E7k2kthQ9OC7eP1OoXISX9Vdv+Ds7u+dpw06HFswTbrQs/6IBD7bDCeXWhEWnqXVQUgE2pq1QtZnWnnE",
+	"r9vI0t/9BrnghIUdTiO0qBGsljyVViPJbnE614aVHY9d7M/2MDb2Wrlcp2EcaDKk8g5sVmGgw5pXc8Xd",
+	"fykard4nzRID10GrC/QgPDp4ddpsN5vNjT1k+VT1uPDapk1XOOoLsVot+7JtzVzb92yD79mMpBmzX7KS",
+	"PB3zTVv2ik8/X47mrfpylUceLtRXY+eUR4+YwmJhLlDLvRpYJRiLz7n8IJgkK3lGUBhzeQzYXENYuhI7",
+	"e47IL8uvc/HavQRbtc/20j/HSz+h9l146ecqeyc5v0qX7GfQs25Yc0nWYXvLtrdsg7dsgVr1EW5jXpVa",
+	"4Sq+oADtxTpXpBg7ivg5OccKcbkO/vm0BpXsUqcxBZcq08lyzb1KBMhC8HSiXKZp7AMPsJTYt5XQlmdk",
+	"viOF41bK2j4FT8lwTWgKn0zKyuc4mVmGOaHBrm15ZE+rGLnrke6YsLAar4fAvWNKv3fQPIcInXXibpLM",
+	"Gy8m2mbLt2751o0TNQzGGaZX+rthWUvtHBdhSKhb7ZmrQUUwuaJVUoleLjTmLdeSkss3ZLc7JjalPmHh",
+	"nkeE7HDKrbqqKDVP57FtELuD1nACSnsE7m2+ekqCcRABpkmwIJHE0OFijOyYS5o37HxWI5iR6pVZYzRM",
+	"wEmrdfrqOKyfHIS9+mHQDesn3dNu/ajdOuq2Tig9eXWY1dEwu7pRxjih1BuzWqSkf2uw2LLS29fpmxks",
+	"0qIeuzRHmfeekqmuHMPj2heTs1sKPaBqiWCdSUptps8T6jUid7Z86Pamv1A+1EbpfG+M6Map1WRey1nW",
+	"1ysYintISWrq3jpBuqw3bEqGmVYQ9ciu5Yy9hC/eI8yWDtUiNvi3BHWzRqqZ5G1riN2SuO/FEJsxM7J4",
+	"+fZeKDnbRGrazWSlXeRjwq2HYmqdSTOULuErYuu3binUlkJ9964ilzapyiRNsjdgoaOIuWq2iqwmD1S5",
+	"kpCxJrtCEjQVQ7hX1X9kxq1bwn0EF7O9eNuL9714jyy8nS8n5fZC1xFLTc6IOVk0VNIg8j3iZ/F5vq1Y",
+	"Zp5XrLvU4T7jtvAsE/yjFNou6h3tQuSnxVVtYJ5NsSJhFNHAlR0zCIVRBGBIGO3wh4GIgOzmpzTiTjCA",
+	"4A5CQvuUcZdFMcmygKW7Pn662bPiE1oCFHqpYpBeLmYQ6+ti0gUzZrvZtLF/SbLkiip9u1sZqVxRlU+D",
+	"CBHGFs69scp6rFKb6e6xMprgUEtr5GdfIUe3cW8Xsyy7wGrq/ZWehq3Xy1ZVv+UdN+H1svh1imcHmCV0",
+	"zyNCJmTZsJGGEhMkxJZk5oK7MJHhgBpxusOlq7MIYUKLd428V5paMdw7ywdAN5tJ3T0bVcA7vEDyk/yL",
+	"SZJE8xrRJE58bA27VLtp0buG8jEJqIIO36URowpcvHkutpxx8kcMkoHyUH/G7Hun9mySRluGEumssxx3",
+	"eDLjjiKGJJ8R35ZPN+8g4/r40Ce75g1xJuLjw3qX6Q6XlPdhzyN+KOJuBKa1OTaDqz7Zvbz+QE6Omy3T",
+	"oCtEBJS7WPMsH5nCU5CSjlWHIzRCAdmlnAuN1c59szqXC9iClnnO7F4jkHt+Wio0YndgpIQOxxqXO8oV",
+	"l1REgW0yPDfvvxsfo7yTmA9FEvO6mYcwZU6+FysI95A3YDxgIxphQULKE9s8HlisQO6oVBfTIBduf83g",
+	"Hd6VQO9U/jFPHE6T+JJcdoCxRzLsQqRDcLCsLY5mpB8FXNvTNCBjhIrCqrca+ML33yNhLA0NatgylMi0",
+	"MEWoJkOhNDkk79mPVtZytUIrcgzXecnqEdkFNPXnWIUqfgKGFhXGDIGPcxzIhHtdMnbrcNjqngYHJ3/A",
+	"8eGr3jFF/jK3HNdfw2ed64YPinWGG2M5T0fFGw2sKJxdVlyyUqzPwfT7B+VA3gjDCI0kE5bs1gasPzCg",
+	"suAO9I2rO5lOYdM9FKaxdPsxeKYtt7Tllr5DbolxFfd6LDBvxbXlnF6gY0OOvanIOG1GWf7SK5lti5it",
+	"6Nl4BYGQYco4tJuF6vo80zhYJmQA3HGfgoMNyTH9ITzv8HbzlW2gxBBcAW9kvsgutUnQk7euF+tYGi6P",
+	"jED2hBwajs0wcc5cTDs8sSMj55TVjg6Q7SN3XDzseVb7k0xiAErzWvp4nS2v2uFO0ZLA6tgrKyckddFt",
+	"iXHT94+YRqzHILRseWIcUgMhtU1RgZzVhzdUU0KjSDyoitwV3tmLAhKtxWdlqPjbl1qOwzaYsQRX4MAx",
+	"vFRyHoacJU6crV4zOD19BfXT096r+uFBr1U/CQJab54c907Cw3YXTsISJ05z4G+cKFE7q7Wb7Va9eVhv",
+	"Ht+0Ts6ah2cHrUbz4OBfWc8gcarcqLqocGdT1mPDLFCyg1eg4si+yu0qj9aM/h+p1IxGW6Zqy1RtVVBr",
+	"MFWX/F7cZZR+gvBuiqMqltyaX08pa2vVDtnwHhFRCEqTHpNKl4VhdXixwhJZscBSh5dUWCL+Dz0WaZA+",
+	"FntU+JyapwAVSVTHisAfZOeL/fvrjl/xyTMr/5Bt0HOI/bLrfD51nEoKfW1Dy7bkeJtvdiLYrOSe5Ml4",
+	"6c/fOOfs/JpRJRAbmlxMoG1EFSy1JInVMiqURljoGTHp50+Xb86teGKJNFPEj7kaQYAijJ+E7aam7T67",
+	"t9R9qax3hR2fkFjKcS5pwmZQOBy2tlIU1szhwi3HvOWYtwlON1v3qOS2Laa6q/PQz6Y2UkYBDTxr8LAJ",
+	"v3n7vZZX2jKBWybwyeoxvTQucA1KOKf29BLFntKuDXJRWlPUuWPLmHPrhtDhtEt5KDiEj1PgaSqGYg3q",
+	"OqfU03cTgrGt9bRl5jZT62klZq5qtae0k0d6QhJnqiJakJGIopyUmisL1eEL6kJVTF4C63Boa9WIKtvS",
+	"Lb+2JSLbIlGgV6U3T8SslbFXjxOwMkHdJmw/ORbtg+GuJlqPJCjgusOd+wTq8YIB5X04J36nhhjSqZ0R",
+	"HkeRT4IIaJJvxPxSXoHK1auaUYKKLKpA1eHW83Si5tTDgGq4R3eOnLFrJyH8Z2bZuHkokQ+pvCOUd3ja",
+	"kvSQdUGni4hqkJlbNvp+49rwJXFLu0jGs366prvChkmh/BmF9F2FEZ1qV3cU6dLgri8N1evwByHvQJIe",
+	"40wNwMYsMq7OsIf7MQJ6b3+yQY1Meakbs5vTMNPo0YL7E+K2LVG7a2ob8wx3h69TumsqTGhjPPj6yuEk",
+	"rGf7HG8rZm3Zh++tYtaTKJQz/7HZsstUXcSpMKFzctg8JDHXLCK0PFxINTr80r7LQGU0Jl3Q1Dx4AzqC",
+	"s4lQIOfPyDQJGQZ+2Ail3WziDtcDKeL+gPj7961G06ZD3zeD+phOJ4KeJiJ2sSNKYNgHiWgXoslxq8tO",
+	"13a3VqG3bqO34suW/nx/4otK7kVCndwXz7KU7ZUjIphPw0UR7E0TObuEBrkq6IAVoWrMg4EUXMTqzBaN",
+	"zSLQ/HazTS5cXXzfigGU+O+EdU/2yQBoCBLtb0k0HO0qEcUaOtw5o1HC4aHU68FKITkXBsZHUvQlKOU3",
+	"yEerPbJ0uMOR0yZ+Khj4ZLfAcefJeMKO5wJDfUyV6+81sghDGUfgSkdJiDAOgwPpMYhCokUSVJgUNdQD",
+	"psyAWtJAO4/0DofPRkwzEoCELAmAJoIH+Aw48HASF01oJtmlRAGVwcDc5fStMNufc4cnNpTTwzeoxzi2",
+	"Nb2TVrkhhCQuUtNL3oUOR6+S9CHKjy1BSwb3pmva3tZL1A8swO+SYsgYrIqe+e7HvTQI0iuLgkw332zv",
+	"ZKhjPibXSb1mQYUnVsYcQxop0cyAUHSNOUuDPQWHDh8C5Q8DFsGyeY8tV5J7AVd0x+9SBS4wcZZbugvl",
+	"yccO/valxtRVdgjWGd2rMXWdnmnyHR4OkiGNEYS3Xo3bypD5uMLUn94iDRIZpv4ZgxwXJ7hKUCn/1RQg",
+	"boY0lrFseBfGbCATDxykgWzeYGm45NRgq7v+J3xIFc/+dlW2JqF420TPW7lxy7d9K7kxZWxms2NGPDTi",
+	"UqmMuHykXrkZf+YEOZ+lx52nXNj9lpWhV4H3GRS0XgPs8mqmLyy38MbWnq8x9Fffg5XJwHe4FZP5pr/r",
+	"ZLVLb9/sjLUvK+x+Qwt/6dkHNrUN33cKgpV2qhhc+aLYhVKf9pe6gjm+qC/OWWOlvci0Et/8CK22b/+P",
+	"GOR4EzLHrEA1q4FKU4A4DWmQEiPCeB8UumZQlSuA5vqFApRHtGTDIYREiw5/SJKsovonrDNuK6m56Iwz",
+	"wgFCRSgJIYI+Jo/DqN6ksMSOOiO+CkZ+hwcRZcM9q4j2SxPx+jZNXKa0c2M59eBBo8N9+/TfjEf5TH7+",
+	"b51CTHinduuTXVe2zWbq16YHanq50NaBJDzr8MNmcy9LO3stYhmYgW1quqIaWpFdfwb+sfCr72Fmvjvc",
+	"gD6YqfcaxMcTb+B/bd489Or573++OyM9CYAhLak/CGY+mdYtM3QVSbXiBtBzm6LvDFOf+V726T8MHPZT",
+	"p0bJaCCpgk4tadKJm80DsL3IrhnUt1/9l2mBfwbZX//l71nYMLUh6iLTrIUM1DnxL355Y5p/uDL//eXD",
+	"je+REZXA9QAUKKclzims80sKxBA6vEuDO7Lro+Ze+WTEgjuF6WjOSczvuHjgRHB3cqzPhYTQ7Cvt96XB",
+	"N7P/vvW9ERxzBzpde24iiwjqDItNnxf6/oSBPspG0FtPrTi4A612Ony63Y3BRr9B/J4UQ5v/0FfsT/Ax",
+	"Vp/sug/to1zlVY9Q3eGYqecIUwBckIE1hyT+sqnnEOXk4vU7g7ByTDD7nkVBvHC7fpKc15xw8rWHKniX",
+	"NcBy+OYTeucaYL3pcv95g8/Q6/CQSQi02T9prsae0/pzICFwZrGyNHvx/2pZqoF66nXU8DLRBBpSWLyJ",
+	"tbPfZjgRmHZCiQFqrnNEYTI9hPnZIpfVwue17qmG3LSRYlg7a3q1lEbnLm3trDaV7M+rmdOunbWP1lGB",
+	"Zzu46UQ3dugr9/nFpCfYqq23auvqefsLSmfHxKTkjrm0qInq2XBizu5au/36LfXkiAqW3pWV905Sp7kk",
+	"AjYbsflbWUt2KILYEKNGzavFMqqd1faRJ3QLncpekGNh0FM43aGQakqUJbWEcS2mWEIzhTMBTrPFCrni",
+	"6RU4w/mEy/SOsifiFaz9OReGaJybLXVSmkrMI3i/nkS+5ZPz8InkPCoOBobLLfElzs1T6rw2PetF6UIm",
+	"KwdM5BBOMkg75o3JiXJFExtrsxlNz/1z+q6PQIwi8zD3mGEcuuNinTc1Vphp2Do9YJ2ki9fvFAkoR462",
+	"ZE5XnGp60nWQxktzGBNz5xLXutz0eBWfAKEqQrI+spVOQ3b9UdyNWIBU39+bnPYZ4F7hIJ4SAQsTPzYW",
+	"5h08czCYr58YC+dBskEszE8zBwtx2meAhYWDeEosLEw8EwuzwsBCJoqV/L7hyChB7uKARqCb2uY/DH9U",
+	"MrjjWkQSgpNoaCb4mEwtY5fLJC5qipJZ9uYRp7Go6qa59Wqf65r23dYZ3iMHzSTvVXbVvAIF9uYQRq+M",
+	"WHmlhMSb4PW8L3noc2DNpABe4Up6c26KV4a9XilmeXlM8Ao7mYfxEx9J6LHPEFo3yWkn9bIyk0XoU8Bn",
+	"wDwJ7lSxytuv/38AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -50,6 +50,13 @@ func TestGeneratedTypesKnowEveryRequestProperty(t *testing.T) {
 		"microsoft.graph.externalConnectors.identity":                               reflect.TypeFor[gen.MicrosoftGraphExternalConnectorsIdentity](),
 		"microsoft.graph.externalConnectors.addActivitiesRequest":                   reflect.TypeFor[gen.MicrosoftGraphExternalConnectorsAddActivitiesRequest](),
 		"microsoft.graph.externalConnectors.externalActivity":                       reflect.TypeFor[gen.MicrosoftGraphExternalConnectorsExternalActivity](),
+		// Search.
+		"microsoft.graph.searchQueryRequest":          reflect.TypeFor[gen.MicrosoftGraphSearchQueryRequest](),
+		"microsoft.graph.searchRequest":               reflect.TypeFor[gen.MicrosoftGraphSearchRequest](),
+		"microsoft.graph.searchQuery":                 reflect.TypeFor[gen.MicrosoftGraphSearchQuery](),
+		"microsoft.graph.sortProperty":                reflect.TypeFor[gen.MicrosoftGraphSortProperty](),
+		"microsoft.graph.aggregationOption":           reflect.TypeFor[gen.MicrosoftGraphAggregationOption](),
+		"microsoft.graph.bucketAggregationDefinition": reflect.TypeFor[gen.MicrosoftGraphBucketAggregationDefinition](),
 	}
 	spec, err := LoadSpec()
 	if err != nil {

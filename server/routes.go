@@ -34,6 +34,11 @@ func registerRoutes(e *echo.Echo, c *contract.Contract, si gen.ServerInterface) 
 		canon, renames := canonicalPath(op.Path)
 		cop := c.Operation(op.Method, canon)
 		if cop == nil {
+			// An operation that only the versions have is generated
+			// under /v1.0 (beta's only ones, under /beta).
+			cop = c.Operation(op.Method, v1Prefix+canon)
+		}
+		if cop == nil {
 			return fmt.Errorf("openapi.yaml: %s %s has no operation %s %s to serve it", op.Method, op.Path, op.Method, canon)
 		}
 		m := w.MethodByName(methodName(cop.ID))

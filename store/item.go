@@ -55,6 +55,26 @@ type ItemUpdate struct {
 	Label      json.RawMessage
 }
 
+// Apply applies u to it, as UpdateItem does.
+func (u ItemUpdate) Apply(it *Item) {
+	if u.ACL != nil {
+		it.ACL = u.ACL
+	}
+	if u.Properties != nil {
+		it.Properties = u.Properties
+	}
+	if u.SetContent {
+		it.Content = nil
+		if u.Content != nil {
+			c := *u.Content
+			it.Content = &c
+		}
+	}
+	if u.SetLabel {
+		it.Label = u.Label
+	}
+}
+
 // ExternalGroup is a group of people defined by the external system, which
 // item ACLs can name (type externalGroup).
 type ExternalGroup struct {

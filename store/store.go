@@ -164,6 +164,7 @@ type Page struct {
 // to the store; callers give it in one canonical form (auth.ParseTenantID).
 type Store interface {
 	ItemStore
+	Searcher
 
 	// CreateConnection stores c in the draft state in the tenant; it sets
 	// c.Tenant, c.State, c.Version, c.Created and c.Modified, and

@@ -369,9 +369,11 @@ func TestPatchOperationOnEveryStatus(t *testing.T) {
 	})
 }
 
-// Work in progress survives a restart: the new worker finishes it.
+// Work in progress survives a restart: the new worker finishes it. The
+// registration takes long enough that a restart on a loaded machine (the
+// race detector, a busy CI) still ends before it does.
 func TestRestartInTheMiddleOfAnOperation(t *testing.T) {
-	e := newEnv(t, func(c *server.Config) { c.OperationDelay = time.Second })
+	e := newEnv(t, func(c *server.Config) { c.OperationDelay = 4 * time.Second })
 	f := e.fixture()
 	opPath := e.registerSchema(f.conn, goodSchema)
 	e.restart()

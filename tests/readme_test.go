@@ -56,6 +56,10 @@ func TestReadmeWalkthrough(t *testing.T) {
 			`"The property 'opened' is registered as dateTime, but the item sends the string \"yesterday\"."`,
 			`"@odata.type":"#microsoft.graph.externalConnectors.externalGroup"`,
 			`"@odata.type":"#microsoft.graph.externalConnectors.externalActivityResult"`,
+			// Alice finds the ticket, highlighted; the contractor finds nothing.
+			`"summary":"The \u003cc0\u003epayment\u003c/c0\u003e \u003cc0\u003egateway\u003c/c0\u003e answers 502`,
+			`"properties":{"ticketTitle":"Error in the payment gateway"}`,
+			`"hits":[],"total":0`,
 			"\n202\n",
 		} {
 			if !strings.Contains(string(v1out), want) {

@@ -1,7 +1,7 @@
 // Command graphconn serves the Microsoft Graph external-connections API.
 //
 //	graphconn serve [--addr 127.0.0.1:8080] [--data-dir ./data] [--tls | --tls-cert FILE --tls-key FILE] [--jwks FILE|URL] ...
-//	graphconn token --app-id APP [--roles R,...] [--scopes S,...] [--tenant-id T] [--ttl 1h] [--data-dir ./data]
+//	graphconn token --app-id APP [--roles R,...] [--scopes S,...] [--user-id OID] [--groups G,...] [--tenant-id T] [--ttl 1h] [--data-dir ./data]
 package main
 
 import (
@@ -388,6 +388,8 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	appID := fs.String("app-id", "", "the client application's id (appid); required")
 	roles := fs.String("roles", "", "application permissions, comma-separated, e.g. ExternalConnection.ReadWrite.All")
 	scopes := fs.String("scopes", "", "delegated permissions, comma-separated: makes a user's token")
+	userID := fs.String("user-id", "", "a user's token's object id (oid), a GUID; a new one when empty (with --scopes)")
+	groups := fs.String("groups", "", "a user's token's Entra groups (groups claim), comma-separated (with --scopes)")
 	tenantID := fs.String("tenant-id", auth.DevTenantID, "the tenant (tid)")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
 	audience := fs.String("audience", auth.DefaultAudience, "the audience (aud)")
@@ -404,7 +406,7 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	tok, err := key.Mint(auth.TokenOptions{
 		AppID: *appID, TenantID: *tenantID, Roles: splitList(*roles), Scopes: splitList(*scopes),
-		TTL: *ttl, Audience: *audience, Issuer: *issuer,
+		UserID: *userID, Groups: splitList(*groups), TTL: *ttl, Audience: *audience, Issuer: *issuer,
 	}, time.Now())
 	if err != nil {
 		return fmt.Errorf("token: %w", err)

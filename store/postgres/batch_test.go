@@ -97,7 +97,7 @@ func (b itemBatcher) ApplyItems(t *testing.T, puts []storetest.Put) []storetest.
 	batch := make([]*pendingItem, len(puts))
 	for i, p := range puts {
 		var err error
-		if batch[i], err = newPendingItem(p.Ctx, storetest.Tenant, p.Item); err != nil {
+		if batch[i], err = newPendingItem(p.Ctx, storetest.Tenant, p.Item, b.indexSchema(p.Ctx, storetest.Tenant, p.Item.ConnectionID)); err != nil {
 			t.Fatalf("newPendingItem(%+v) = %v", p.Item, err)
 		}
 	}

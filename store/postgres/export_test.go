@@ -23,3 +23,15 @@ func (db *DB) Rows(t *testing.T, table string) int64 {
 	}
 	return n
 }
+
+// Analyze brings the planner's statistics, and the GIN indexes' lists of
+// pending entries, up to date, as autovacuum does some time after a bulk
+// load.
+func (db *DB) Analyze(tb testing.TB) {
+	tb.Helper()
+	for _, table := range []string{"items", "item_values", "acl_principals"} {
+		if _, err := db.pool.Exec(context.Background(), `VACUUM ANALYZE `+pgx.Identifier{table}.Sanitize()); err != nil {
+			tb.Fatalf("VACUUM ANALYZE %s: %v", table, err)
+		}
+	}
+}

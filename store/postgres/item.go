@@ -32,47 +32,81 @@ const lockConnectionSQL = `SELECT 1 FROM connections WHERE tenant = $1 AND id = 
 
 // putItemSQL is PutItem's statement, whose arguments are pendingItem.args:
 // $1 tenant, $2 connection, $3 item, $4 acl, $5 properties, $6 and $7 the
-// content's type and value, $8 label, $9 the time of the write. It writes
+// content's type and value, $8 label, $9 the time of the write, and what
+// the search index holds of the item (itemIndex): $10 search, $11 to $14
+// its values, $15 to $17 its ACL's principals (principals). It writes
 // nothing, and returns no row, when the connection does not exist. A
 // replace keeps created and moves the version past the stored one, as an
 // update of a connection does. xmax is 0 on the row of an insert only (an
 // update leaves its lock in it): the statement counts the items it creates
-// on their connection.
+// on their connection. The statements of a WITH see one snapshot: cleared
+// deletes the item's old values, not those that valued inserts.
 const putItemSQL = `WITH put AS (
-		INSERT INTO items AS i (tenant, connection_id, id, acl, properties, content_type, content_value, label, version, created, modified)
-		SELECT $1, $2, $3::text, $4::jsonb, $5::text, $6::text, $7::text, $8::text, $9::bigint, $9::bigint, $9::bigint
+		INSERT INTO items AS i (tenant, connection_id, id, acl, properties, content_type, content_value, label, version, created, modified, search)
+		SELECT $1, $2, $3::text, $4::jsonb, $5::text, $6::text, $7::text, $8::text, $9::bigint, $9::bigint, $9::bigint, $10::tsvector
 		FROM connections WHERE tenant = $1 AND id = $2
 		ON CONFLICT (tenant, connection_id, id) DO UPDATE SET
 			acl = excluded.acl, properties = excluded.properties,
 			content_type = excluded.content_type, content_value = excluded.content_value, label = excluded.label,
-			version = GREATEST(i.version + 1, excluded.version), modified = excluded.modified
-		RETURNING i.version, i.created, i.xmax = 0 AS inserted
+			version = GREATEST(i.version + 1, excluded.version), modified = excluded.modified,
+			search = excluded.search
+		RETURNING i.seq, i.version, i.created, i.xmax = 0 AS inserted
 	), counted AS (
 		UPDATE connections SET item_count = item_count + 1
 		WHERE tenant = $1 AND id = $2 AND (SELECT inserted FROM put)
+	), cleared AS (
+		DELETE FROM item_values WHERE item = (SELECT seq FROM put)
+	), valued AS (
+		INSERT INTO item_values (item, tenant, connection_id, name, str, key, num)
+		SELECT put.seq, $1, $2, v.name, v.str, v.key, v.num
+		FROM put, unnest($11::text[], $12::text[], $13::text[], $14::float8[]) AS v(name, str, key, num)
+	), principals AS (
+		INSERT INTO acl_principals (tenant, kind, value, connection_id, access)
+		SELECT $1, p.kind, p.value, $2, p.access
+		FROM put, unnest($15::text[], $16::text[], $17::text[]) AS p(kind, value, access)
+		ON CONFLICT DO NOTHING
 	)
 	SELECT version, created, inserted FROM put`
+
+// lockIndexSQL locks the connection's row (lockConnectionSQL) and reads
+// when its schema was registered (NULL when none is): no registration can
+// complete while the lock is held (FinishDue locks the row too), so that
+// the items written under the lock are indexed under that schema.
+const lockIndexSQL = `SELECT (SELECT registered FROM schemas s WHERE s.tenant = $1 AND s.connection_id = $2)
+	FROM connections WHERE tenant = $1 AND id = $2 FOR NO KEY UPDATE OF connections`
 
 // pendingItem is a PutItem waiting for the items writer.
 type pendingItem struct {
 	ctx     context.Context // when done before the writer starts the write, it is skipped
-	args    [9]any          // of putItemSQL
-	now     int64           // args[8]
-	created bool            // the write created the item
-	version int64           // the item's, after the write
-	since   int64           // the item's created, after the write
-	err     error           // pgx.ErrNoRows when the connection does not exist
+	item    *store.Item
+	args    [17]any // of putItemSQL
+	now     int64   // args[8]
+	index   itemIndex
+	created bool  // the write created the item
+	version int64 // the item's, after the write
+	since   int64 // the item's created, after the write
+	err     error // pgx.ErrNoRows when the connection does not exist
 }
 
 func (p *pendingItem) key() (tenant, connID, id string) {
 	return p.args[0].(string), p.args[1].(string), p.args[2].(string)
 }
 
+// setIndex makes idx p's index.
+func (p *pendingItem) setIndex(idx itemIndex) {
+	p.index = idx
+	p.args[9], p.args[10], p.args[11], p.args[12], p.args[13] = idx.search, idx.names, idx.strs, idx.keys, idx.nums
+}
+
 // PutItem implements store.Store. The items writer applies the write, in a
 // transaction it may share with the PutItems of concurrent callers; the
 // call returns once that transaction is committed.
+//
+// PutItem indexes the item here, under the schema it last saw of the
+// connection, which the writer checks in its transaction: it indexes the
+// item again under the registered one if they differ.
 func (db *DB) PutItem(ctx context.Context, tenant string, it *store.Item) (bool, error) {
-	p, err := newPendingItem(ctx, tenant, it)
+	p, err := newPendingItem(ctx, tenant, it, db.indexSchema(ctx, tenant, it.ConnectionID))
 	if err != nil {
 		return false, err
 	}
@@ -85,8 +119,9 @@ func (db *DB) PutItem(ctx context.Context, tenant string, it *store.Item) (bool,
 	return p.result(tenant, it)
 }
 
-// newPendingItem returns PutItem's write of it.
-func newPendingItem(ctx context.Context, tenant string, it *store.Item) (*pendingItem, error) {
+// newPendingItem returns PutItem's write of it, indexed under s (nil for
+// a connection without a registered schema).
+func newPendingItem(ctx context.Context, tenant string, it *store.Item, s *indexSchema) (*pendingItem, error) {
 	acl, err := json.Marshal(it.ACL)
 	if err != nil {
 		return nil, dbError("encode the item's acl", err)
@@ -96,11 +131,16 @@ func newPendingItem(ctx context.Context, tenant string, it *store.Item) (*pendin
 		contentType, contentValue = &it.Content.Type, &it.Content.Value
 	}
 	now := time.Now().UTC().UnixNano()
-	return &pendingItem{
+	p := &pendingItem{
 		ctx:  ctx,
-		args: [9]any{tenant, it.ConnectionID, it.ID, acl, string(it.Properties), contentType, contentValue, nullableJSON(it.Label), now},
+		item: it,
 		now:  now,
-	}, nil
+	}
+	kinds, values, access := principals(it.ACL)
+	copy(p.args[:], []any{tenant, it.ConnectionID, it.ID, acl, string(it.Properties), contentType, contentValue, nullableJSON(it.Label), now})
+	p.args[14], p.args[15], p.args[16] = kinds, values, access
+	p.setIndex(indexItem(s, tenant, it))
+	return p, nil
 }
 
 // result is PutItem's result once the writer has applied p, the write of
@@ -156,7 +196,7 @@ func (db *DB) applyItems(batch []*pendingItem) {
 		return
 	}
 	defer tx.Rollback(ctx) // after Commit, a no-op
-	if failed := putItems(ctx, tx, live); failed != nil {
+	if failed := db.putItems(ctx, tx, live); failed != nil {
 		tx.Rollback(ctx)
 		if unavailable(failed) {
 			// The database is gone: one by one would only wait longer.
@@ -187,7 +227,7 @@ func (db *DB) putItemAlone(ctx context.Context, p *pendingItem) error {
 	}
 	defer tx.Rollback(ctx) // after Commit, a no-op
 	p.err = nil
-	if err := putItems(ctx, tx, []*pendingItem{p}); err != nil {
+	if err := db.putItems(ctx, tx, []*pendingItem{p}); err != nil {
 		return err
 	}
 	if p.err != nil {
@@ -196,20 +236,64 @@ func (db *DB) putItemAlone(ctx context.Context, p *pendingItem) error {
 	return tx.Commit(ctx)
 }
 
-// putItems writes the items, in key order, in tx, in one round trip: it
-// locks their connections (lockConnectionSQL), then writes each item,
-// setting its result, or pgx.ErrNoRows when its connection does not exist.
-// The item's writes are all here, in tx, so that what must change with an
-// item changes with it. It returns the first error of a statement, which
-// has aborted tx.
-func putItems(ctx context.Context, tx pgx.Tx, items []*pendingItem) error {
+// putItems writes the items, in key order, in tx, in two round trips:
+// the first locks their connections (lockIndexSQL) and reads their
+// schemas' registrations, the second writes each item, setting its
+// result, or pgx.ErrNoRows when its connection does not exist. An item
+// that PutItem indexed under another schema than its connection's is
+// indexed again in between. The item's writes are all here, in tx, so
+// that what must change with an item changes with it. It returns the
+// first error of a statement, which has aborted tx.
+func (db *DB) putItems(ctx context.Context, tx pgx.Tx, items []*pendingItem) error {
+	type conn struct {
+		key        connKey
+		exists     bool
+		registered *int64
+		schema     *indexSchema // read when an item needs it
+	}
+	var conns []*conn
 	b := &pgx.Batch{}
 	for i, p := range items {
 		tenant, connID, _ := p.key()
-		if i == 0 {
-			b.Queue(lockConnectionSQL, tenant, connID)
-		} else if prevTenant, prevConn, _ := items[i-1].key(); tenant != prevTenant || connID != prevConn {
-			b.Queue(lockConnectionSQL, tenant, connID)
+		if i > 0 {
+			if prevTenant, prevConn, _ := items[i-1].key(); tenant == prevTenant && connID == prevConn {
+				continue
+			}
+		}
+		c := &conn{key: connKey{tenant, connID}}
+		conns = append(conns, c)
+		b.Queue(lockIndexSQL, tenant, connID).QueryRow(func(row pgx.Row) error {
+			err := row.Scan(&c.registered)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			c.exists = err == nil
+			return err
+		})
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	byKey := make(map[connKey]*conn, len(conns))
+	for _, c := range conns {
+		byKey[c.key] = c
+	}
+	b = &pgx.Batch{}
+	for _, p := range items {
+		tenant, connID, _ := p.key()
+		c := byKey[connKey{tenant, connID}]
+		if !c.exists {
+			p.err = pgx.ErrNoRows
+			continue
+		}
+		if registered := ptrValue(c.registered); registered != p.index.registered {
+			if c.schema == nil {
+				var err error
+				if c.schema, err = db.readIndexSchema(ctx, tx, tenant, connID); err != nil {
+					return err
+				}
+			}
+			p.setIndex(indexItem(c.schema, tenant, p.item))
 		}
 		b.Queue(putItemSQL, p.args[:]...).QueryRow(func(row pgx.Row) error {
 			err := row.Scan(&p.version, &p.since, &p.created)
@@ -220,7 +304,17 @@ func putItems(ctx context.Context, tx pgx.Tx, items []*pendingItem) error {
 			return err
 		})
 	}
+	if b.Len() == 0 {
+		return nil
+	}
 	return tx.SendBatch(ctx, b).Close()
+}
+
+func ptrValue(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // scanItem scans itemColumns.
@@ -275,39 +369,81 @@ func (db *DB) itemNotFound(ctx context.Context, tenant, connID, id string) error
 	return store.ItemNotFound(id)
 }
 
-// UpdateItem implements store.Store, in one statement.
+// UpdateItem implements store.Store. It locks the connection first, as
+// every writer of its items does (see lockConnectionSQL), reads the item,
+// applies u, and writes the item and its index, in one transaction.
 func (db *DB) UpdateItem(ctx context.Context, tenant, connID, id string, u store.ItemUpdate) (*store.Item, error) {
-	var acl []byte
-	if u.ACL != nil {
-		var err error
-		if acl, err = json.Marshal(u.ACL); err != nil {
-			return nil, dbError("encode the item's acl", err)
-		}
-	}
-	var contentType, contentValue *string
-	if u.Content != nil {
-		contentType, contentValue = &u.Content.Type, &u.Content.Value
-	}
 	it := store.Item{Tenant: tenant, ConnectionID: connID, ID: id}
-	row := db.pool.QueryRow(ctx, `UPDATE items SET
-			acl = coalesce($1::jsonb, acl), properties = coalesce($2::text, properties),
-			content_type = CASE WHEN $3::boolean THEN $4::text ELSE content_type END,
-			content_value = CASE WHEN $3::boolean THEN $5::text ELSE content_value END,
-			label = CASE WHEN $6::boolean THEN $7::text ELSE label END,
-			version = GREATEST(version + 1, $8::bigint), modified = $8::bigint
-		WHERE tenant = $9 AND connection_id = $10 AND id = $11
-		RETURNING `+itemColumns,
-		acl, nullableJSON(u.Properties), u.SetContent, contentType, contentValue, u.SetLabel, nullableJSON(u.Label),
-		time.Now().UTC().UnixNano(), tenant, connID, id)
-	err := scanItem(row, &it)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, db.itemNotFound(ctx, tenant, connID, id)
-	}
+	err := db.inTx(ctx, "update item", func(tx pgx.Tx) error {
+		var registered *int64
+		err := tx.QueryRow(ctx, lockIndexSQL, tenant, connID).Scan(&registered)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.ConnectionNotFound(connID)
+		}
+		if err != nil {
+			return dbError("update item", err)
+		}
+		var seq int64
+		err = scanItem(seqRow{tx.QueryRow(ctx, `SELECT seq, `+itemColumns+`
+			FROM items WHERE tenant = $1 AND connection_id = $2 AND id = $3`, tenant, connID, id), &seq}, &it)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.ItemNotFound(id)
+		}
+		if err != nil {
+			return dbError("update item", err)
+		}
+		u.Apply(&it)
+		acl, err := json.Marshal(it.ACL)
+		if err != nil {
+			return dbError("encode the item's acl", err)
+		}
+		var contentType, contentValue *string
+		if it.Content != nil {
+			contentType, contentValue = &it.Content.Type, &it.Content.Value
+		}
+		s := db.indexSchema(ctx, tenant, connID)
+		if s.registered != ptrValue(registered) {
+			if s, err = db.readIndexSchema(ctx, tx, tenant, connID); err != nil {
+				return dbError("update item", err)
+			}
+		}
+		idx := indexItem(s, tenant, &it)
+		var modified int64
+		err = tx.QueryRow(ctx, `UPDATE items SET
+				acl = $1::jsonb, properties = $2::text, content_type = $3::text, content_value = $4::text, label = $5::text,
+				version = GREATEST(version + 1, $6::bigint), modified = $6::bigint
+			WHERE seq = $7
+			RETURNING version, modified`,
+			acl, string(it.Properties), contentType, contentValue, nullableJSON(it.Label), time.Now().UTC().UnixNano(), seq).Scan(&it.Version, &modified)
+		if err != nil {
+			return dbError("update item", err)
+		}
+		it.Modified = unixTime(modified)
+		if _, err := tx.Exec(ctx, setIndexSQL, setIndexArgs(seq, tenant, connID, idx)...); err != nil {
+			return dbError("update item", err)
+		}
+		if u.ACL != nil {
+			kinds, values, access := principals(it.ACL)
+			if _, err := tx.Exec(ctx, addPrincipalsSQL, tenant, connID, kinds, values, access); err != nil {
+				return dbError("update item", err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, dbError("update item", err)
+		return nil, err
 	}
 	return &it, nil
 }
+
+// seqRow scans a leading seq column, then the rest as the scan functions
+// of single rows want.
+type seqRow struct {
+	row pgx.Row
+	seq *int64
+}
+
+func (r seqRow) Scan(dest ...any) error { return r.row.Scan(append([]any{r.seq}, dest...)...) }
 
 // DeleteItem implements store.Store. It locks the connection first, as
 // every writer of its items does (see lockConnectionSQL); the item's

@@ -64,6 +64,11 @@ type DB struct {
 	writer    *store.Writer[*pendingUpdate] // applies UpdateOperation's batches
 	items     *store.Writer[*pendingItem]   // applies PutItem's batches
 	closeOnce sync.Once
+
+	// schemas holds the *indexSchema of each connKey that the store has
+	// read: PutItem indexes its item under it, and the items writer
+	// checks it in its transaction.
+	schemas sync.Map
 }
 
 var _ store.Store = (*DB)(nil)
@@ -114,6 +119,13 @@ func poolConfig(dsn string) (*pgxpool.Config, error) {
 		cfg.HealthCheckPeriod = defaultHealthCheckPeriod
 	}
 	return cfg, nil
+}
+
+// afterMigration is the work in Go that completes a migration, in its
+// transaction, by the migration's file name.
+var afterMigration = map[string]func(db *DB, ctx context.Context, tx pgx.Tx) error{
+	// The items stored before the search index are indexed.
+	"0006_search.sql": (*DB).reindexAll,
 }
 
 // migrate applies, in order and each in its own transaction, the migrations
@@ -168,6 +180,11 @@ func (db *DB) migrate(ctx context.Context) error {
 			// which runs a script of several statements.
 			if _, err := tx.Exec(ctx, string(script)); err != nil {
 				return err
+			}
+			if after := afterMigration[path.Base(names[i])]; after != nil {
+				if err := after(db, ctx, tx); err != nil {
+					return err
+				}
 			}
 			_, err := tx.Exec(ctx, "INSERT INTO graphconn_migrations (version, name) VALUES ($1, $2)", i+1, path.Base(names[i]))
 			return err
@@ -350,6 +367,7 @@ func (db *DB) DeleteConnection(ctx context.Context, tenant, id string, ifMatchVe
 	if err != nil {
 		return dbError("delete connection", err)
 	}
+	db.schemas.Delete(connKey{tenant, id})
 	if tag.RowsAffected() == 0 {
 		if _, err := db.Connection(ctx, tenant, id); err != nil {
 			return err
@@ -657,6 +675,7 @@ func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 // with DeleteConnection, which locks the connection before its operations.
 func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, error) {
 	var op *store.Operation
+	var registered *indexSchema // the schema the registration stores
 	err := db.inTx(ctx, "finish operation", func(tx pgx.Tx) error {
 		var tenant, connID, id string
 		var schemaJSON, failureJSON []byte
@@ -675,6 +694,16 @@ func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, e
 		status := store.StatusFailed
 		if failureJSON == nil {
 			status = store.StatusCompleted
+			old, err := db.readIndexSchema(ctx, tx, tenant, connID)
+			if err != nil {
+				return dbError("read schema", err)
+			}
+			var sch store.Schema
+			if err := json.Unmarshal(schemaJSON, &sch); err != nil {
+				return dbError("decode schema", err)
+			}
+			sch.Registered = unixTime(ts)
+			registered = &indexSchema{registered: ts, schema: &sch}
 			if _, err := tx.Exec(ctx, `INSERT INTO schemas (tenant, connection_id, schema, registered) VALUES ($1, $2, $3, $4)
 				ON CONFLICT (tenant, connection_id) DO UPDATE SET schema = excluded.schema, registered = excluded.registered`,
 				tenant, connID, schemaJSON, ts); err != nil {
@@ -683,6 +712,14 @@ func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, e
 			if _, err := tx.Exec(ctx, `UPDATE connections SET state = $1, version = GREATEST(version + 1, $2), modified = $2
 				WHERE tenant = $3 AND id = $4`, string(store.ConnectionReady), ts, tenant, connID); err != nil {
 				return dbError("make connection ready", err)
+			}
+			// The items are indexed under the new schema, in this
+			// transaction, which holds the connection's lock: the
+			// registration completes with them.
+			if !store.IndexedAlike(old.schema, &sch) {
+				if err := reindex(ctx, tx, tenant, connID, registered); err != nil {
+					return dbError("index the connection's items", err)
+				}
 			}
 		}
 		op = &store.Operation{Tenant: tenant, ConnectionID: connID, ID: id}
@@ -698,6 +735,9 @@ func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, e
 	})
 	if err != nil {
 		return nil, err
+	}
+	if registered != nil {
+		db.schemas.Store(connKey{op.Tenant, op.ConnectionID}, registered)
 	}
 	return op, nil
 }

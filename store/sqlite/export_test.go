@@ -21,3 +21,11 @@ func (db *DB) Rows(t *testing.T, table string) int64 {
 	}
 	return n
 }
+
+// CheckIndex checks that the full-text index holds what the items hold
+// (FTS5's integrity-check of an external content table compares them),
+// and that no transaction left changes to it behind.
+func (db *DB) CheckIndex(t *testing.T) {
+	t.Helper()
+	checkIndex(t, db)
+}

@@ -22,32 +22,66 @@ const (
 
 // The statements of PutItem, whose arguments are pendingItem.args: ?1
 // tenant, ?2 connection, ?3 item, ?4 acl, ?5 properties, ?6 and ?7 the
-// content's type and value, ?8 label, ?9 the time of the write. A replace
-// keeps created and moves the version past the stored one, as an update of
-// a connection does.
+// content's type and value, ?8 label, ?9 the time of the write, ?10 to
+// ?12 what the search index holds of the item (its search_text,
+// search_acl and search_values, see 0007_search.sql). A replace keeps
+// created and moves the version past the stored one, as an update of a
+// connection does.
 const (
 	replaceItemSQL = `UPDATE items SET acl = ?4, properties = ?5, content_type = ?6, content_value = ?7, label = ?8,
-			version = max(version + 1, ?9), modified = ?9
+			version = max(version + 1, ?9), modified = ?9, search_text = ?10, search_acl = ?11, search_values = ?12
 		WHERE tenant = ?1 AND connection_id = ?2 AND id = ?3
 		RETURNING version, created`
-	insertItemSQL = `INSERT INTO items (tenant, connection_id, id, acl, properties, content_type, content_value, label, version, created, modified)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9)`
+	insertItemSQL = `INSERT INTO items (tenant, connection_id, id, acl, properties, content_type, content_value, label, version, created, modified,
+			search_text, search_acl, search_values)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?10, ?11, ?12)`
 	// countItemsSQL adds ?3 to the item count of connection ?2 of tenant ?1.
 	countItemsSQL = `UPDATE connections SET item_count = item_count + ?3 WHERE tenant = ?1 AND id = ?2`
+	// indexSchemaSQL reads the schema that the connection's items are
+	// indexed under, and when it was registered.
+	indexSchemaSQL = `SELECT registered, schema FROM schemas WHERE tenant = ? AND connection_id = ?`
 )
 
 // itemStmts are PutItem's statements, prepared on the write connection.
 type itemStmts struct {
-	replace, insert, count         *sql.Stmt
+	replace, insert, count, schema *sql.Stmt
 	savepoint, rollbackTo, release *sql.Stmt
+	sync                           [len(syncTextSQL)]*sql.Stmt
 }
 
-// in returns the statements bound to tx.
-func (s *itemStmts) in(ctx context.Context, tx *sql.Tx) *itemStmts {
-	return &itemStmts{
-		replace: tx.StmtContext(ctx, s.replace), insert: tx.StmtContext(ctx, s.insert), count: tx.StmtContext(ctx, s.count),
-		savepoint: tx.StmtContext(ctx, s.savepoint), rollbackTo: tx.StmtContext(ctx, s.rollbackTo), release: tx.StmtContext(ctx, s.release),
+// in returns the statements bound to tx, which index the items under the
+// schemas that tx reads, once per connection.
+func (s *itemStmts) in(ctx context.Context, tx *sql.Tx, db *DB) *itemTx {
+	t := &itemTx{
+		itemStmts: itemStmts{
+			replace: tx.StmtContext(ctx, s.replace), insert: tx.StmtContext(ctx, s.insert), count: tx.StmtContext(ctx, s.count),
+			schema:    tx.StmtContext(ctx, s.schema),
+			savepoint: tx.StmtContext(ctx, s.savepoint), rollbackTo: tx.StmtContext(ctx, s.rollbackTo), release: tx.StmtContext(ctx, s.release),
+		},
+		db:      db,
+		schemas: map[connKey]*indexSchema{},
 	}
+	for i, st := range s.sync {
+		t.sync[i] = tx.StmtContext(ctx, st)
+	}
+	return t
+}
+
+// syncText runs syncTextSQL, prepared.
+func (s *itemTx) syncText(ctx context.Context) error {
+	for _, st := range s.sync {
+		if _, err := st.ExecContext(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// itemTx writes items in a transaction.
+type itemTx struct {
+	itemStmts
+	db      *DB
+	schemas map[connKey]*indexSchema // as the transaction read them
 }
 
 // errNoConnection is a pendingItem's error when its connection does not
@@ -57,19 +91,25 @@ var errNoConnection = errors.New("the item's connection does not exist")
 // pendingItem is a PutItem waiting for the items writer.
 type pendingItem struct {
 	ctx     context.Context // when done before the writer starts the write, it is skipped
-	args    [9]any          // of the statements of PutItem
-	now     int64           // args[8]
-	created bool            // the write created the item
-	version int64           // the item's, after the write
-	since   int64           // the item's created, after the write
-	err     error           // errNoConnection when the connection does not exist
+	item    *store.Item
+	args    [12]any // of the statements of PutItem
+	now     int64   // args[8]
+	index   itemIndex
+	created bool  // the write created the item
+	version int64 // the item's, after the write
+	since   int64 // the item's created, after the write
+	err     error // errNoConnection when the connection does not exist
 }
 
 // PutItem implements store.Store. The items writer applies the write, in a
 // transaction it may share with the PutItems of concurrent callers; the
 // call returns once that transaction is committed.
+//
+// PutItem indexes the item here, under the schema it last saw of the
+// connection, which the writer checks in its transaction: it indexes the
+// item again under the registered one if they differ.
 func (db *DB) PutItem(ctx context.Context, tenant string, it *store.Item) (bool, error) {
-	p, err := newPendingItem(ctx, tenant, it)
+	p, err := newPendingItem(ctx, tenant, it, db.indexSchema(ctx, tenant, it.ConnectionID))
 	if err != nil {
 		return false, err
 	}
@@ -79,8 +119,9 @@ func (db *DB) PutItem(ctx context.Context, tenant string, it *store.Item) (bool,
 	return p.result(tenant, it)
 }
 
-// newPendingItem returns PutItem's write of it.
-func newPendingItem(ctx context.Context, tenant string, it *store.Item) (*pendingItem, error) {
+// newPendingItem returns PutItem's write of it, indexed under s (nil for
+// a connection without a registered schema).
+func newPendingItem(ctx context.Context, tenant string, it *store.Item, s *indexSchema) (*pendingItem, error) {
 	acl, err := json.Marshal(it.ACL)
 	if err != nil {
 		return nil, internal("encode the item's acl", err)
@@ -89,11 +130,18 @@ func newPendingItem(ctx context.Context, tenant string, it *store.Item) (*pendin
 	if it.Content != nil {
 		contentType, contentValue = it.Content.Type, it.Content.Value
 	}
+	index, err := indexItem(s, tenant, it)
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now().UTC().UnixNano()
 	return &pendingItem{
 		ctx:  ctx,
-		args: [9]any{tenant, it.ConnectionID, it.ID, string(acl), string(it.Properties), contentType, contentValue, nullableJSON(it.Label), now},
-		now:  now,
+		item: it,
+		args: [12]any{tenant, it.ConnectionID, it.ID, string(acl), string(it.Properties), contentType, contentValue, nullableJSON(it.Label), now,
+			index.text, index.access, index.values},
+		now:   now,
+		index: index,
 	}, nil
 }
 
@@ -136,17 +184,20 @@ func (db *DB) applyItems(batch []*pendingItem) {
 		}
 		return
 	}
-	s := db.putItem.in(ctx, tx)
+	s := db.putItem.in(ctx, tx, db)
 	applied := 0
+	alone := func() {
+		tx.Rollback()
+		for _, p := range batch {
+			db.putItemAlone(p)
+		}
+	}
 	for _, p := range batch {
 		if p.err = p.ctx.Err(); p.err != nil {
 			continue
 		}
 		if err := s.putInSavepoint(ctx, p); err != nil {
-			tx.Rollback()
-			for _, p := range batch {
-				db.putItemAlone(p)
-			}
+			alone()
 			return
 		}
 		if p.err == nil {
@@ -155,6 +206,10 @@ func (db *DB) applyItems(batch []*pendingItem) {
 	}
 	if applied == 0 {
 		tx.Rollback() // nothing changed, nothing to lose
+		return
+	}
+	if err := s.syncText(ctx); err != nil {
+		alone()
 		return
 	}
 	if err := tx.Commit(); err != nil {
@@ -177,7 +232,11 @@ func (db *DB) putItemAlone(p *pendingItem) {
 		p.err = err
 		return
 	}
-	if p.err = db.putItem.in(ctx, tx).put(ctx, p); p.err != nil {
+	s := db.putItem.in(ctx, tx, db)
+	if p.err = s.put(ctx, p); p.err == nil {
+		p.err = s.syncText(ctx)
+	}
+	if p.err != nil {
 		tx.Rollback()
 		return
 	}
@@ -186,7 +245,7 @@ func (db *DB) putItemAlone(p *pendingItem) {
 
 // putInSavepoint runs put in a savepoint, which it rolls back when put
 // fails (p.err). Its error is one that leaves the transaction in doubt.
-func (s *itemStmts) putInSavepoint(ctx context.Context, p *pendingItem) error {
+func (s *itemTx) putInSavepoint(ctx context.Context, p *pendingItem) error {
 	if _, err := s.savepoint.ExecContext(ctx); err != nil {
 		return err
 	}
@@ -200,9 +259,13 @@ func (s *itemStmts) putInSavepoint(ctx context.Context, p *pendingItem) error {
 }
 
 // put writes p's item: it replaces the stored one, or creates it and counts
-// it on its connection. The item's writes are all here, in the transaction
-// of the caller, so that what must change with an item changes with it.
-func (s *itemStmts) put(ctx context.Context, p *pendingItem) error {
+// it on its connection, with its index (which triggers write, see
+// 0007_search.sql). The item's writes are all here, in the transaction of
+// the caller, so that what must change with an item changes with it.
+func (s *itemTx) put(ctx context.Context, p *pendingItem) error {
+	if err := s.indexUnder(ctx, p); err != nil {
+		return err
+	}
 	err := s.replace.QueryRowContext(ctx, p.args[:]...).Scan(&p.version, &p.since)
 	if err == nil {
 		p.created = false
@@ -222,6 +285,32 @@ func (s *itemStmts) put(ctx context.Context, p *pendingItem) error {
 		return err
 	}
 	p.created, p.version, p.since = true, p.now, p.now
+	return nil
+}
+
+// indexUnder makes sure that p's item is indexed under the schema that
+// the transaction reads for its connection, indexing it again if PutItem
+// indexed it under another.
+func (s *itemTx) indexUnder(ctx context.Context, p *pendingItem) error {
+	tenant, connID := p.args[0].(string), p.args[1].(string)
+	k := connKey{tenant, connID}
+	cur := s.schemas[k]
+	if cur == nil {
+		var err error
+		if cur, err = s.db.scanIndexSchema(s.schema.QueryRowContext(ctx, tenant, connID), tenant, connID); err != nil {
+			return err
+		}
+		s.schemas[k] = cur
+	}
+	if cur.registered == p.index.registered {
+		return nil
+	}
+	index, err := indexItem(cur, tenant, p.item)
+	if err != nil {
+		return err
+	}
+	p.index = index
+	p.args[9], p.args[10], p.args[11] = index.text, index.access, index.values
 	return nil
 }
 
@@ -272,40 +361,67 @@ func (db *DB) itemNotFound(ctx context.Context, tenant, connID, id string) error
 	return store.ItemNotFound(id)
 }
 
-// UpdateItem implements store.Store.
+// UpdateItem implements store.Store. It reads the item, applies u, and
+// writes the item and its index, in one transaction.
 func (db *DB) UpdateItem(ctx context.Context, tenant, connID, id string, u store.ItemUpdate) (*store.Item, error) {
-	var acl any
-	if u.ACL != nil {
-		b, err := json.Marshal(u.ACL)
-		if err != nil {
-			return nil, internal("encode the item's acl", err)
-		}
-		acl = string(b)
-	}
-	var contentType, contentValue any
-	if u.Content != nil {
-		contentType, contentValue = u.Content.Type, u.Content.Value
-	}
 	it := store.Item{Tenant: tenant, ConnectionID: connID, ID: id}
-	row := db.write.QueryRowContext(ctx, `UPDATE items SET
-			acl = coalesce(?1, acl), properties = coalesce(?2, properties),
-			content_type = CASE WHEN ?3 THEN ?4 ELSE content_type END,
-			content_value = CASE WHEN ?3 THEN ?5 ELSE content_value END,
-			label = CASE WHEN ?6 THEN ?7 ELSE label END,
-			version = max(version + 1, ?8), modified = ?8
-		WHERE tenant = ?9 AND connection_id = ?10 AND id = ?11
-		RETURNING `+itemColumns,
-		acl, nullableJSON(u.Properties), u.SetContent, contentType, contentValue, u.SetLabel, nullableJSON(u.Label),
-		time.Now().UTC().UnixNano(), tenant, connID, id)
-	err := scanItem(row, &it)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, db.itemNotFound(ctx, tenant, connID, id)
-	}
+	err := db.inTx(ctx, "update item", func(tx *sql.Tx) error {
+		var seq int64
+		err := scanItem(seqScanner{tx.QueryRowContext(ctx, `SELECT seq, `+itemColumns+`
+			FROM items WHERE tenant = ? AND connection_id = ? AND id = ?`, tenant, connID, id), &seq}, &it)
+		if errors.Is(err, sql.ErrNoRows) {
+			return db.itemNotFound(ctx, tenant, connID, id)
+		}
+		if err != nil {
+			return internal("update item", err)
+		}
+		u.Apply(&it)
+		acl, err := json.Marshal(it.ACL)
+		if err != nil {
+			return internal("encode the item's acl", err)
+		}
+		var contentType, contentValue any
+		if it.Content != nil {
+			contentType, contentValue = it.Content.Type, it.Content.Value
+		}
+		s, err := db.readIndexSchema(ctx, tx, tenant, connID)
+		if err != nil {
+			return internal("update item", err)
+		}
+		idx, err := indexItem(s, tenant, &it)
+		if err != nil {
+			return err
+		}
+		var modified int64
+		err = tx.QueryRowContext(ctx, `UPDATE items SET acl = ?1, properties = ?2, content_type = ?3, content_value = ?4, label = ?5,
+				version = max(version + 1, ?6), modified = ?6, search_text = ?7, search_acl = ?8, search_values = ?9
+			WHERE seq = ?10
+			RETURNING version, modified`,
+			string(acl), string(it.Properties), contentType, contentValue, nullableJSON(it.Label), time.Now().UTC().UnixNano(),
+			idx.text, idx.access, idx.values, seq).Scan(&it.Version, &modified)
+		if err != nil {
+			return internal("update item", err)
+		}
+		it.Modified = unixTime(modified)
+		if err := syncText(ctx, tx); err != nil {
+			return internal("update item", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, internal("update item", err)
+		return nil, err
 	}
 	return &it, nil
 }
+
+// seqScanner scans a leading seq column, then the rest as the scan
+// functions of single rows want.
+type seqScanner struct {
+	row *sql.Row
+	seq *int64
+}
+
+func (s seqScanner) Scan(dest ...any) error { return s.row.Scan(append([]any{s.seq}, dest...)...) }
 
 // DeleteItem implements store.Store. The item's activities go with it by ON
 // DELETE CASCADE.
@@ -319,6 +435,9 @@ func (db *DB) DeleteItem(ctx context.Context, tenant, connID, id string) error {
 			return db.itemNotFound(ctx, tenant, connID, id)
 		}
 		if _, err := tx.ExecContext(ctx, countItemsSQL, tenant, connID, -1); err != nil {
+			return internal("delete item", err)
+		}
+		if err := syncText(ctx, tx); err != nil {
 			return internal("delete item", err)
 		}
 		return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -161,4 +162,92 @@ func TestMigrateToSettings(t *testing.T) {
 	if err != nil || string(upd.Settings["connectorId"]) != `"c1"` || len(upd.Settings) != 1 {
 		t.Errorf("UpdateConnection(settings) after the migration = %+v, %v; want connectorId set", upd, err)
 	}
+}
+
+// The items stored before the search index are indexed by the migration
+// that makes it, under their connection's schema, and keep their
+// activities.
+func TestMigrateToSearch(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	dev := auth.DevTenantID
+	createAt(t, dir, 6, `
+		INSERT INTO connections (tenant, id, name, description, state, version, created, modified, owner, item_count)
+			VALUES ('`+dev+`', 'contosohr', 'Contoso HR', '', 'ready', 5, 1, 2, '', 2),
+			       ('`+dev+`', 'fabrikam', 'Fabrikam', '', 'draft', 5, 1, 2, '', 1);
+		INSERT INTO schemas (tenant, connection_id, schema, registered) VALUES ('`+dev+`', 'contosohr',
+			'{"baseType":"microsoft.graph.externalItem","properties":[{"name":"title","type":"string","isSearchable":true},{"name":"category","type":"string","isQueryable":true}]}', 3);
+		INSERT INTO items (tenant, connection_id, id, acl, properties, content_type, content_value, label, version, created, modified) VALUES
+			('`+dev+`', 'contosohr', 'a', '[{"type":"everyone","value":"`+dev+`","accessType":"grant"}]', '{"title":"Early bird","category":"Birds"}', 'text', 'worm', NULL, 1, 1, 1),
+			('`+dev+`', 'contosohr', 'b', '[{"type":"user","value":"bob","accessType":"grant"}]', '{"title":"Early fish"}', NULL, NULL, NULL, 2, 2, 2),
+			('`+dev+`', 'fabrikam', 'c', '[{"type":"everyone","value":"`+dev+`","accessType":"grant"}]', '{"title":"Unregistered"}', 'html', '<p>content</p>', NULL, 3, 3, 3);
+		INSERT INTO activities (tenant, connection_id, item_id, type, start_time, performed_by_type, performed_by_id)
+			VALUES ('`+dev+`', 'contosohr', 'a', 'viewed', 1, 'user', 'u1'), ('`+dev+`', 'contosohr', 'b', 'viewed', 2, 'user', 'u1');`)
+
+	db, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	defer db.Close()
+	checkIndex(t, db)
+	search := func(p store.Principals, conns []string, q *store.Query) []string {
+		t.Helper()
+		res, err := db.Search(ctx, dev, store.SearchRequest{Connections: conns, Query: q, Principals: p, Size: 10})
+		if err != nil {
+			t.Fatalf("Search() = %v", err)
+		}
+		var ids []string
+		for _, h := range res.Hits {
+			ids = append(ids, h.Item.ID)
+		}
+		return ids
+	}
+	alice := store.Principals{TenantID: dev, UserID: "alice"}
+	bob := store.Principals{TenantID: dev, UserID: "bob"}
+	for _, tt := range []struct {
+		p     store.Principals
+		conns []string
+		q     *store.Query
+		want  []string
+	}{
+		{alice, []string{"contosohr"}, &store.Query{Op: store.QueryText, Text: "early"}, []string{"a"}},
+		{bob, []string{"contosohr"}, &store.Query{Op: store.QueryText, Text: "early"}, []string{"b", "a"}},
+		{bob, []string{"contosohr"}, &store.Query{Op: store.QueryText, Text: "worm"}, []string{"a"}},
+		{bob, []string{"contosohr"}, &store.Query{Op: store.QueryEqual, Name: "category", Text: "birds"}, []string{"a"}},
+		{bob, []string{"fabrikam"}, &store.Query{Op: store.QueryText, Text: "content"}, []string{"c"}},
+		{bob, []string{"fabrikam"}, &store.Query{Op: store.QueryText, Text: "unregistered"}, nil},
+	} {
+		if got := search(tt.p, tt.conns, tt.q); !slices.Equal(got, tt.want) {
+			t.Errorf("Search(%+v) by %s after the migration = %v, want %v", tt.q, tt.p.UserID, got, tt.want)
+		}
+	}
+	var activities int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM activities`).Scan(&activities); err != nil || activities != 2 {
+		t.Errorf("after the migration, %d activities, %v; want 2", activities, err)
+	}
+	if it, err := db.Item(ctx, dev, "contosohr", "a"); err != nil || string(it.Properties) != `{"title":"Early bird","category":"Birds"}` || it.Version != 1 {
+		t.Errorf("Item(a) after the migration = %+v, %v; want it as it was", it, err)
+	}
+	// The foreign keys hold, and cascade, in the new tables.
+	var violations int
+	if err := db.read.QueryRowContext(ctx, "SELECT count(*) FROM pragma_foreign_key_check").Scan(&violations); err != nil || violations != 0 {
+		t.Errorf("foreign_key_check = %d violations, %v; want none", violations, err)
+	}
+	if err := db.DeleteItem(ctx, dev, "contosohr", "a"); err != nil {
+		t.Fatalf("DeleteItem() = %v", err)
+	}
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM activities`).Scan(&activities); err != nil || activities != 1 {
+		t.Errorf("after DeleteItem, %d activities, %v; want 1", activities, err)
+	}
+	if got := search(bob, []string{"contosohr"}, &store.Query{Op: store.QueryAll}); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("Search(*) after DeleteItem = %v, want [b]", got)
+	}
+	it := &store.Item{ConnectionID: "contosohr", ID: "new", ACL: []store.ACE{{Type: "everyone", Value: dev, AccessType: "grant"}}, Properties: json.RawMessage(`{"title":"late bird"}`)}
+	if _, err := db.PutItem(ctx, dev, it); err != nil {
+		t.Fatalf("PutItem() = %v", err)
+	}
+	if got := search(bob, []string{"contosohr"}, &store.Query{Op: store.QueryAll}); !slices.Equal(got, []string{"new", "b"}) {
+		t.Errorf("Search(*) after PutItem = %v, want the new item first, [new b]", got)
+	}
+	checkIndex(t, db)
 }

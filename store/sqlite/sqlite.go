@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -54,6 +55,11 @@ type DB struct {
 	items     *store.Writer[*pendingItem]   // applies PutItem's batches
 	closeOnce sync.Once
 	raw       rawBatch // the writer's
+
+	// schemas holds the *indexSchema of each connKey that the store has
+	// read: PutItem indexes its item under it, and the items writer
+	// checks it in its transaction.
+	schemas sync.Map
 }
 
 var _ store.Store = (*DB)(nil)
@@ -109,6 +115,10 @@ func OpenWith(ctx context.Context, dir string, o Options) (*DB, error) {
 	}
 	q := url.Values{"_pragma": {
 		"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(" + synchronous + ")",
+		// Statement journals in memory: each item of a batch of PutItems is
+		// in a savepoint of its own, whose journal would otherwise go to a
+		// file past 64 KiB.
+		"temp_store(MEMORY)",
 		fmt.Sprintf("wal_autocheckpoint(%d)", walAutocheckpoint),
 	}}
 	dsn := "file:" + path + "?" + q.Encode()
@@ -144,6 +154,13 @@ func OpenWith(ctx context.Context, dir string, o Options) (*DB, error) {
 	return db, nil
 }
 
+// afterMigration is the work in Go that completes a migration, in its
+// transaction, by the migration's file name.
+var afterMigration = map[string]func(db *DB, ctx context.Context, tx *sql.Tx) error{
+	// The items stored before the search index are indexed.
+	"0007_search.sql": (*DB).reindexAll,
+}
+
 // migrate applies, in order, each migration newer than the database's
 // user_version, all in one transaction: one sync to disk on a fresh
 // database instead of one per migration, and a failed migration leaves the
@@ -169,6 +186,11 @@ func (db *DB) migrate(ctx context.Context) error {
 			}
 			if _, err := tx.ExecContext(ctx, string(script)); err != nil {
 				return fmt.Errorf("migrate %s: %w", names[i], err)
+			}
+			if after := afterMigration[path.Base(names[i])]; after != nil {
+				if err := after(db, ctx, tx); err != nil {
+					return fmt.Errorf("migrate %s: %w", names[i], err)
+				}
 			}
 		}
 		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(names)))
@@ -215,6 +237,10 @@ func (db *DB) prepare(ctx context.Context) error {
 		{&db.putItem.replace, db.write, replaceItemSQL},
 		{&db.putItem.insert, db.write, insertItemSQL},
 		{&db.putItem.count, db.write, countItemsSQL},
+		{&db.putItem.schema, db.write, indexSchemaSQL},
+		{&db.putItem.sync[0], db.write, syncTextSQL[0]},
+		{&db.putItem.sync[1], db.write, syncTextSQL[1]},
+		{&db.putItem.sync[2], db.write, syncTextSQL[2]},
 		{&db.putItem.savepoint, db.write, `SAVEPOINT item`},
 		{&db.putItem.rollbackTo, db.write, `ROLLBACK TO item`},
 		{&db.putItem.release, db.write, `RELEASE item`},
@@ -389,17 +415,25 @@ func (db *DB) DeleteConnection(ctx context.Context, tenant, id string, ifMatchVe
 	if err != nil {
 		return err
 	}
-	res, err := db.write.ExecContext(ctx, `DELETE FROM connections WHERE tenant = ?1 AND id = ?2 AND `+fmt.Sprintf(ifMatch, 3), tenant, id, match)
-	if err != nil {
-		return internal("delete connection", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := db.Connection(ctx, tenant, id); err != nil {
-			return err
+	// The connection's items go with it (ON DELETE CASCADE), and from
+	// item_text (syncText).
+	return db.inTx(ctx, "delete connection", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM connections WHERE tenant = ?1 AND id = ?2 AND `+fmt.Sprintf(ifMatch, 3), tenant, id, match)
+		if err != nil {
+			return internal("delete connection", err)
 		}
-		return preconditionFailed("connection", id)
-	}
-	return nil
+		db.schemas.Delete(connKey{tenant, id})
+		if n, _ := res.RowsAffected(); n == 0 {
+			if _, err := db.Connection(ctx, tenant, id); err != nil {
+				return err
+			}
+			return preconditionFailed("connection", id)
+		}
+		if err := syncText(ctx, tx); err != nil {
+			return internal("delete connection", err)
+		}
+		return nil
+	})
 }
 
 // CreateOperation implements store.Store.
@@ -713,6 +747,7 @@ func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 // it with every other write, so a registration cannot finish twice.
 func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, error) {
 	var op *store.Operation
+	var registered *indexSchema // the schema the registration stores
 	err := db.inTx(ctx, "finish operation", func(tx *sql.Tx) error {
 		var tenant, connID, id string
 		var schemaJSON string
@@ -730,6 +765,16 @@ func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, e
 		status := store.StatusFailed
 		if !failureJSON.Valid {
 			status = store.StatusCompleted
+			old, err := db.readIndexSchema(ctx, tx, tenant, connID)
+			if err != nil {
+				return internal("read schema", err)
+			}
+			var sch store.Schema
+			if err := json.Unmarshal([]byte(schemaJSON), &sch); err != nil {
+				return internal("decode schema", err)
+			}
+			sch.Registered = unixTime(ts)
+			registered = &indexSchema{registered: ts, schema: &sch}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO schemas (tenant, connection_id, schema, registered) VALUES (?1, ?2, ?3, ?4)
 				ON CONFLICT (tenant, connection_id) DO UPDATE SET schema = excluded.schema, registered = excluded.registered`,
 				tenant, connID, schemaJSON, ts); err != nil {
@@ -738,6 +783,16 @@ func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, e
 			if _, err := tx.ExecContext(ctx, `UPDATE connections SET state = ?1, version = max(version + 1, ?2), modified = ?2
 				WHERE tenant = ?3 AND id = ?4`, store.ConnectionReady, ts, tenant, connID); err != nil {
 				return internal("make connection ready", err)
+			}
+			// The items are indexed under the new schema, in this
+			// transaction: the registration completes with them.
+			if !store.IndexedAlike(old.schema, &sch) {
+				if err := reindex(ctx, tx, tenant, connID, registered); err != nil {
+					return internal("index the connection's items", err)
+				}
+				if err := syncText(ctx, tx); err != nil {
+					return internal("index the connection's items", err)
+				}
 			}
 		}
 		op = &store.Operation{Tenant: tenant, ConnectionID: connID, ID: id}
@@ -752,6 +807,9 @@ func (db *DB) FinishDue(ctx context.Context, now time.Time) (*store.Operation, e
 	})
 	if err != nil {
 		return nil, err
+	}
+	if registered != nil {
+		db.schemas.Store(connKey{op.Tenant, op.ConnectionID}, registered)
 	}
 	return op, nil
 }

@@ -19,8 +19,20 @@ func TestConformance(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Open() = %v", err)
 		}
-		return db
+		return checkedDB{db, t}
 	})
+}
+
+// checkedDB checks, when the suite closes it, that the full-text index
+// holds what the items hold, whatever the test did to them.
+type checkedDB struct {
+	*sqlite.DB
+	t *testing.T
+}
+
+func (c checkedDB) Close() error {
+	c.CheckIndex(c.t)
+	return c.DB.Close()
 }
 
 func TestReopenKeepsData(t *testing.T) {

@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, tenantTests...)
 	tests = append(tests, settingsTests...)
 	tests = append(tests, itemTests...)
+	tests = append(tests, searchTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
