@@ -108,6 +108,7 @@ func TestTrafficThroughPrism(t *testing.T) {
 	// Tokens signed by the development key in graphconn's data dir. The
 	// client's reaches connections, and their items, groups and members.
 	c.token = srv.Token(t, "ExternalConnection.ReadWrite.All,ExternalItem.ReadWrite.All")
+	c.user = srv.UserToken(t, memberID, "ExternalItem.Read.All")
 	readOnly := srv.Token(t, "ExternalConnection.Read.All")
 	unrelated := srv.Token(t, "User.Read.All")
 
@@ -384,6 +385,25 @@ func TestTrafficThroughPrism(t *testing.T) {
 			}
 		})
 
+		// Search, as the user whom the item's ACL grants.
+		if v.search {
+			t.Run(v.name+" search", func(t *testing.T) {
+				query := v.prefix + "/search/query"
+				r := c.do(t, call{method: "POST", path: query, body: searchRequest(v.conn, "payment"), token: c.user, want: 200})
+				if !bytes.Contains(r.body, []byte(`"hitId":"`+itemID+`"`)) {
+					t.Errorf("search for payment in %s = %s, want the hit %s", v.conn, truncate(r.body), itemID)
+				}
+				// An application's token, even one that reaches the items, cannot search.
+				c.do(t, call{method: "POST", path: query, body: searchRequest(v.conn, "payment"), want: 403})
+				driveItems := searchRequest(v.conn, "payment")
+				driveItems["requests"].([]obj)[0]["entityTypes"] = []string{"driveItem"}
+				c.do(t, call{method: "POST", path: query, body: driveItems, token: c.user, want: 400})
+				c.do(t, call{method: "POST", path: query, body: obj{"requests": []obj{}}, token: c.user, want: 400, requestViolation: true})
+				c.do(t, call{method: "POST", path: query, body: searchRequest(v.conn, big), token: c.user, want: 413})
+				c.do(t, call{method: "POST", path: query, body: "payment", header: hdr{"Content-Type": "text/plain"}, token: c.user, want: 415})
+			})
+		}
+
 		t.Run(v.name+" groups and members", func(t *testing.T) {
 			groups := conn + "/groups"
 			group := groups + "/" + groupID
@@ -514,6 +534,7 @@ type version struct {
 	opBody func(status, code, message, target string) obj
 	schema obj  // a schema registration, spelt as the version's clients spell it
 	quota  bool // the version has GET .../quota
+	search bool // the version has POST /search/query
 }
 
 var versions = []version{
@@ -528,6 +549,7 @@ var versions = []version{
 		conn: "contosohrv1", other: "fabrikamv1", connType: "#microsoft.graph.externalConnectors.externalConnection",
 		opBody: publicErrorOp("#microsoft.graph.externalConnectors.connectionOperation"),
 		schema: registration("#microsoft.graph.externalConnectors.schema", "String", "Int64"),
+		search: true,
 	},
 	{
 		// Today's @odata.type without its '#', as some clients send it.
@@ -536,6 +558,7 @@ var versions = []version{
 		opBody: publicErrorOp("microsoft.graph.externalConnectors.connectionOperation"),
 		schema: registration("microsoft.graph.externalConnectors.schema", "string", "Int64"),
 		quota:  true,
+		search: true,
 	},
 }
 
@@ -572,6 +595,12 @@ func activities(starts ...string) obj {
 			"startDateTime": s, "performedBy": obj{"type": "user", "id": memberID}})
 	}
 	return obj{"activities": acts}
+}
+
+// searchRequest searches the connection conn for queryString.
+func searchRequest(conn, queryString string) obj {
+	return obj{"requests": []obj{{"entityTypes": []string{"externalItem"},
+		"contentSources": []string{"/external/connections/" + conn}, "query": obj{"queryString": queryString}}}}
 }
 
 // errorDetailOp is an operation in the unprefixed paths' shape: its error
@@ -637,6 +666,7 @@ type result struct {
 type client struct {
 	base   string // Prism's URL
 	token  string
+	user   string // the token of the user whom the kept item's ACL grants, to search
 	http   *http.Client
 	spec   *openapi3.T
 	router routers.Router
@@ -840,6 +870,8 @@ func (c *client) valid(t *testing.T, fill map[string]*strings.Replacer, op opera
 		cl.body = obj{"description": "Changed"}
 	case strings.HasSuffix(rest, "/members"):
 		cl.body = obj{"id": "0b2c6b9e-4f0e-4d7e-8a53-6c1f3f7d2a10", "type": "user"}
+	case rest == "/search/query":
+		cl.body, cl.token = searchRequest(v.conn, "payment"), c.user
 	default:
 		t.Fatalf("%s %s: valid knows no body for it; add one", op.method, op.path)
 	}
