@@ -45,7 +45,22 @@ const (
 	// maxBody is graphconn's body limit in this test, small enough for a
 	// 413 to be cheap.
 	maxBody = 64 << 10
+	// maxItems is each connection's item limit in this test: a third item
+	// gets 507, and beta's quota runs out.
+	maxItems = 2
+	// adminToken opens graphconn's admin endpoint, to switch faults on.
+	adminToken = "prism-admin-token"
+
+	// What the script keeps on each version's connection: the path
+	// parameters of the loops over every operation.
+	itemID   = "TSP228082938"
+	groupID  = "contosohr-team"
+	memberID = "e811976d-83df-4cbd-8b9b-5215b18aa874"
 )
+
+// faultStatuses are the statuses that a fault plan answers with, which
+// openapi.yaml declares on every operation.
+var faultStatuses = []int{429, 500, 502, 503, 504, 507}
 
 // violation is one entry of the sl-violations header that Prism adds to a
 // response when the request or the response breaks the contract.
@@ -70,15 +85,17 @@ func (v violation) String() string {
 // TestTrafficThroughPrism drives every operation of openapi.yaml, with its
 // success and its error answers, through Prism to a real graphconn: the same
 // script under each version (unprefixed, /v1.0, /beta), in that version's
-// shapes. It fails if Prism finds a violation in any response, or in a
-// request that graphconn accepted (2xx), or if some documented response was
-// never seen.
+// shapes; then every operation without a token, with a token of no
+// permission, and under a fault plan for each fault status. It fails if
+// Prism finds a violation in any response, or in a request that graphconn
+// accepted (2xx), or if some documented response was never seen.
 func TestTrafficThroughPrism(t *testing.T) {
 	prism := graphconntest.Tool(t, prismPath, "install it with `npm ci` at the repository root")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
-	srv := graphconntest.Start(t, "--operation-delay", "200ms", "--max-body-bytes", strconv.Itoa(maxBody))
+	srv := graphconntest.Start(t, "--operation-delay", "200ms", "--max-body-bytes", strconv.Itoa(maxBody),
+		"--max-items-per-connection", strconv.Itoa(maxItems), "--admin-token", adminToken)
 	shim := canaryProxy(t, srv.URL)
 	spec, router := loadSpec(t)
 	c := &client{
@@ -88,8 +105,10 @@ func TestTrafficThroughPrism(t *testing.T) {
 		router: router,
 		seen:   map[string]bool{},
 	}
-	// Tokens signed by the development key in graphconn's data dir.
-	c.token = srv.Token(t, "ExternalConnection.ReadWrite.All")
+	// Tokens signed by the development key in graphconn's data dir. The
+	// client's reaches connections, and their items, groups and members.
+	c.token = srv.Token(t, "ExternalConnection.ReadWrite.All,ExternalItem.ReadWrite.All")
+	c.user = srv.UserToken(t, memberID, "ExternalItem.Read.All")
 	readOnly := srv.Token(t, "ExternalConnection.Read.All")
 	unrelated := srv.Token(t, "User.Read.All")
 
@@ -289,6 +308,157 @@ func TestTrafficThroughPrism(t *testing.T) {
 			})
 		}
 
+		// Items need the schema registered above, and ExternalItem's
+		// permission, which the client's token carries.
+		t.Run(v.name+" items", func(t *testing.T) {
+			items := conn + "/items/"
+			item := items + itemID
+			nosuchConn := conns + "/nosuch/items/" + itemID
+			c.do(t, call{method: "GET", path: item, want: 404})
+			r := c.do(t, call{method: "PUT", path: item, body: itemBody("Error in the payment gateway", 1), want: 200})
+			if id := entityID(t, r.body); id != itemID {
+				t.Errorf("PUT item: id %q, want the path's, %s", id, itemID)
+			}
+			// Breaking the registered schema (priority is an int64), then the contract (an acl of no entry).
+			r = c.do(t, call{method: "PUT", path: item, body: obj{"acl": grantUser, "properties": obj{"ticketTitle": "x", "priority": "high"}}, want: 400})
+			if !bytes.Contains(r.body, []byte("The property 'priority' is registered as")) {
+				t.Errorf("PUT item with a string priority = %s, want the error to name the property and its registered type", truncate(r.body))
+			}
+			c.do(t, call{method: "PUT", path: item, body: obj{"acl": []obj{}, "properties": obj{"ticketTitle": "x"}}, want: 400, requestViolation: true})
+			c.do(t, call{method: "PUT", path: nosuchConn, body: itemBody("x", 1), want: 404})
+			c.do(t, call{method: "PUT", path: item, body: "x", header: hdr{"Content-Type": "text/plain"}, want: 415})
+			c.do(t, call{method: "PUT", path: item, body: obj{"acl": grantUser, "properties": obj{"ticketTitle": "x"}, "content": obj{"value": big}}, want: 413})
+
+			r = c.do(t, call{method: "GET", path: item, want: 200})
+			if !bytes.Contains(r.body, []byte(`"ticketTitle":"Error in the payment gateway"`)) {
+				t.Errorf("GET item = %s, want the title put", truncate(r.body))
+			}
+			c.do(t, call{method: "GET", path: items + "nosuch", want: 404})
+
+			r = c.do(t, call{method: "PATCH", path: item, body: obj{"properties": obj{"priority": 3}}, want: 200})
+			if !bytes.Contains(r.body, []byte(`"priority":3`)) {
+				t.Errorf("PATCH item's properties = %s, want priority 3", truncate(r.body))
+			}
+			r = c.do(t, call{method: "PATCH", path: item, body: obj{"properties": obj{"severity": "high"}}, want: 400})
+			if !bytes.Contains(r.body, []byte("The property 'severity' is not in the connection's schema.")) {
+				t.Errorf("PATCH item with a property not registered = %s, want the error to name it", truncate(r.body))
+			}
+			c.do(t, call{method: "PATCH", path: item, body: obj{"content": obj{"type": "pdf", "value": "x"}}, want: 400, requestViolation: true})
+			c.do(t, call{method: "PATCH", path: items + "nosuch", body: obj{"properties": obj{"priority": 3}}, want: 404})
+			c.do(t, call{method: "PATCH", path: item, body: "x", header: hdr{"Content-Type": "text/plain"}, want: 415})
+			c.do(t, call{method: "PATCH", path: item, body: obj{"content": obj{"value": big}}, want: 413})
+
+			// addActivities, by its full name and its short one.
+			for _, action := range []string{"/microsoft.graph.externalConnectors.addActivities", "/addActivities"} {
+				c.do(t, call{method: "POST", path: item + action, body: activities(pastActivity), want: 200})
+				// An activity that starts in the far future is refused, the others recorded.
+				r := c.do(t, call{method: "POST", path: item + action, body: activities(pastActivity, "2999-01-01T00:00:00Z"), want: 207})
+				if !bytes.Contains(r.body, []byte(`"invalidActivity"`)) {
+					t.Errorf("POST %s with an activity in the future = %s, want its error invalidActivity", action, truncate(r.body))
+				}
+				c.do(t, call{method: "POST", path: item + action, body: obj{"activities": []obj{}}, want: 400, requestViolation: true})
+				c.do(t, call{method: "POST", path: items + "nosuch" + action, body: activities(pastActivity), want: 404})
+				c.do(t, call{method: "POST", path: item + action, body: "x", header: hdr{"Content-Type": "text/plain"}, want: 415})
+				c.do(t, call{method: "POST", path: item + action, body: obj{"activities": []obj{{"type": "viewed", "startDateTime": pastActivity, "id": big}}}, want: 413})
+			}
+
+			// The item limit: a new item past it gets 507; replacing one takes no room.
+			second := items + "TSP228082939"
+			c.do(t, call{method: "PUT", path: second, body: itemBody("Refund fails", 2), want: 200})
+			r = c.do(t, call{method: "PUT", path: items + "TSP228082940", body: itemBody("One too many", 3), want: 507})
+			if !bytes.Contains(r.body, []byte(`"quotaLimitExceeded"`)) {
+				t.Errorf("PUT of an item past the limit = %s, want error quotaLimitExceeded", truncate(r.body))
+			}
+			c.do(t, call{method: "PUT", path: item, body: itemBody("Error in the payment gateway", 1), want: 200})
+			if v.quota {
+				if got := c.itemsRemaining(t, conn); got != 0 {
+					t.Errorf("quota with %d items = %d items remaining, want 0", maxItems, got)
+				}
+			}
+			c.do(t, call{method: "DELETE", path: second, want: 204})
+			c.do(t, call{method: "DELETE", path: second, want: 404})
+			if v.quota {
+				if got := c.itemsRemaining(t, conn); got != 1 {
+					t.Errorf("quota with an item = %d items remaining, want 1", got)
+				}
+				c.do(t, call{method: "GET", path: conns + "/nosuch/quota", want: 404})
+			}
+		})
+
+		// Search, as the user whom the item's ACL grants.
+		if v.search {
+			t.Run(v.name+" search", func(t *testing.T) {
+				query := v.prefix + "/search/query"
+				r := c.do(t, call{method: "POST", path: query, body: searchRequest(v.conn, "payment"), token: c.user, want: 200})
+				if !bytes.Contains(r.body, []byte(`"hitId":"`+itemID+`"`)) {
+					t.Errorf("search for payment in %s = %s, want the hit %s", v.conn, truncate(r.body), itemID)
+				}
+				// An application's token, even one that reaches the items, cannot search.
+				c.do(t, call{method: "POST", path: query, body: searchRequest(v.conn, "payment"), want: 403})
+				driveItems := searchRequest(v.conn, "payment")
+				driveItems["requests"].([]obj)[0]["entityTypes"] = []string{"driveItem"}
+				c.do(t, call{method: "POST", path: query, body: driveItems, token: c.user, want: 400})
+				c.do(t, call{method: "POST", path: query, body: obj{"requests": []obj{}}, token: c.user, want: 400, requestViolation: true})
+				c.do(t, call{method: "POST", path: query, body: searchRequest(v.conn, big), token: c.user, want: 413})
+				c.do(t, call{method: "POST", path: query, body: "payment", header: hdr{"Content-Type": "text/plain"}, token: c.user, want: 415})
+			})
+		}
+
+		t.Run(v.name+" groups and members", func(t *testing.T) {
+			groups := conn + "/groups"
+			group := groups + "/" + groupID
+			r := c.do(t, call{method: "POST", path: groups, body: obj{"id": groupID, "displayName": "Contoso HR team", "description": "Who may read HR tickets"}, want: 201})
+			if loc := r.header.Get("Location"); !strings.HasSuffix(loc, group) {
+				t.Errorf("POST group: Location %q, want the URL of %s", loc, group)
+			}
+			c.do(t, call{method: "POST", path: groups, body: obj{"id": groupID, "displayName": "Again"}, want: 409})
+			c.do(t, call{method: "POST", path: groups, body: obj{"displayName": "No id"}, want: 400})
+			c.do(t, call{method: "POST", path: groups, body: obj{"id": "not a group id!"}, want: 400, requestViolation: true})
+			c.do(t, call{method: "POST", path: conns + "/nosuch/groups", body: obj{"id": "nosuchgroup"}, want: 404})
+			c.do(t, call{method: "POST", path: groups, body: "x", header: hdr{"Content-Type": "text/plain"}, want: 415})
+			c.do(t, call{method: "POST", path: groups, body: obj{"id": "big", "description": big}, want: 413})
+
+			c.do(t, call{method: "GET", path: group, want: 200})
+			c.do(t, call{method: "GET", path: groups + "/nosuch", want: 404})
+			c.do(t, call{method: "PATCH", path: group, body: obj{"description": "Who may read and answer HR tickets"}, want: 204})
+			c.do(t, call{method: "PATCH", path: group, body: obj{"id": "other"}, want: 400})
+			c.do(t, call{method: "PATCH", path: group, body: obj{"displayName": 1}, want: 400, requestViolation: true})
+			c.do(t, call{method: "PATCH", path: groups + "/nosuch", body: obj{"description": "x"}, want: 404})
+			c.do(t, call{method: "PATCH", path: group, body: "x", header: hdr{"Content-Type": "text/plain"}, want: 415})
+			c.do(t, call{method: "PATCH", path: group, body: obj{"description": big}, want: 413})
+
+			members := group + "/members"
+			c.do(t, call{method: "POST", path: members, body: obj{"id": memberID, "type": "user"}, want: 201})
+			c.do(t, call{method: "POST", path: members, body: obj{"id": memberID, "type": "user"}, want: 409})
+			const other = "b7dc0f9a-6f4e-4a38-9c0c-1e2a3b4c5d6e"
+			c.do(t, call{method: "POST", path: members, body: obj{"id": other, "type": "group", "identitySource": "azureActiveDirectory"}, want: 201})
+			c.do(t, call{method: "POST", path: members, body: obj{"id": "x", "type": "robot"}, want: 400, requestViolation: true})
+			c.do(t, call{method: "POST", path: groups + "/nosuch/members", body: obj{"id": memberID}, want: 404})
+			c.do(t, call{method: "POST", path: members, body: "x", header: hdr{"Content-Type": "text/plain"}, want: 415})
+			c.do(t, call{method: "POST", path: members, body: obj{"id": big}, want: 413})
+
+			ids := c.pages(t, members+"?%24top=1", 1)
+			if want := []string{other, memberID}; !slices.Equal(ids, want) {
+				t.Errorf("members listed one per page = %v, want %v", ids, want)
+			}
+			c.do(t, call{method: "GET", path: members + "?%24top=0", want: 400, requestViolation: true})
+			c.do(t, call{method: "GET", path: groups + "/nosuch/members", want: 404})
+			r = c.do(t, call{method: "GET", path: members + "/$count", want: 200})
+			if string(r.body) != "2" {
+				t.Errorf("GET %s/$count = %q, want 2", members, r.body)
+			}
+			c.do(t, call{method: "GET", path: groups + "/nosuch/members/$count", want: 404})
+			c.do(t, call{method: "DELETE", path: members + "/" + other, want: 204})
+			c.do(t, call{method: "DELETE", path: members + "/" + other, want: 404})
+
+			// A group of its own to delete, with its members.
+			old := groups + "/contosohr-old"
+			c.do(t, call{method: "POST", path: groups, body: obj{"id": "contosohr-old"}, want: 201})
+			c.do(t, call{method: "POST", path: old + "/members", body: obj{"id": memberID}, want: 201})
+			c.do(t, call{method: "DELETE", path: old, want: 204})
+			c.do(t, call{method: "DELETE", path: old, want: 404})
+		})
+
 		t.Run(v.name+" delete connections", func(t *testing.T) {
 			other := conns + "/" + v.other
 			c.do(t, call{method: "DELETE", path: other, header: hdr{"If-Match": `"1"`}, want: 412})
@@ -300,32 +470,35 @@ func TestTrafficThroughPrism(t *testing.T) {
 
 	// Every operation without a token (401), and with a token that grants
 	// no permission of this API (403). Requests are otherwise valid: each
-	// path names its version's connection and an operation of it.
+	// names what its version's script keeps, with a valid body.
 	t.Run("authentication and permissions", func(t *testing.T) {
-		fill := map[string]*strings.Replacer{}
-		for _, v := range versions {
-			r := c.do(t, call{method: "POST", path: v.prefix + "/external/connections/" + v.conn + "/operations", body: obj{}, want: 201})
-			fill[v.prefix] = strings.NewReplacer("{externalConnectionId}", v.conn, "{connectionsId}", v.conn,
-				"{connectionOperationId}", entityID(t, r.body))
+		fill := c.pathParams(t)
+		for _, op := range c.operations() {
+			cl := c.valid(t, fill, op)
+			cl.token, cl.want = "-", 401
+			c.do(t, cl)
+			cl.token, cl.want = unrelated, 403
+			c.do(t, cl)
 		}
-		paths := c.spec.Paths.InMatchingOrder()
-		sort.Strings(paths)
-		for _, path := range paths {
-			for _, method := range []string{"GET", "POST", "PATCH", "DELETE"} {
-				if !c.documents(method, path) {
-					continue
+	})
+
+	// Every operation answers every fault status when a plan says so: for
+	// each status, a plan whose one rule fails every request with it, and
+	// each operation's valid request. The fault comes before the handler,
+	// so nothing changes.
+	t.Run("faults", func(t *testing.T) {
+		fill := c.pathParams(t)
+		ops := c.operations()
+		defer setFaults(t, srv.URL, "")
+		for _, status := range faultStatuses {
+			setFaults(t, srv.URL, fmt.Sprintf("enforceRetryAfter: false\nrules:\n  - name: every request\n    status: %d\n", status))
+			t.Run(strconv.Itoa(status), func(t *testing.T) {
+				for _, op := range ops {
+					cl := c.valid(t, fill, op)
+					cl.want = status
+					c.do(t, cl)
 				}
-				concrete := fill[versionOf(path).prefix].Replace(path)
-				if strings.ContainsAny(concrete, "{}") {
-					t.Fatalf("%s %s: a path parameter is left in %s", method, path, concrete)
-				}
-				var body any
-				if method == "POST" || method == "PATCH" {
-					body = obj{}
-				}
-				c.do(t, call{method: method, path: concrete, body: body, token: "-", want: 401})
-				c.do(t, call{method: method, path: concrete, body: body, token: unrelated, want: 403})
-			}
+			})
 		}
 	})
 
@@ -359,7 +532,9 @@ type version struct {
 	// opBody is an operation's body with an error, in the version's shape:
 	// errorDetail on the unprefixed paths, publicError on /v1.0 and /beta.
 	opBody func(status, code, message, target string) obj
-	schema obj // a schema registration, spelt as the version's clients spell it
+	schema obj  // a schema registration, spelt as the version's clients spell it
+	quota  bool // the version has GET .../quota
+	search bool // the version has POST /search/query
 }
 
 var versions = []version{
@@ -374,6 +549,7 @@ var versions = []version{
 		conn: "contosohrv1", other: "fabrikamv1", connType: "#microsoft.graph.externalConnectors.externalConnection",
 		opBody: publicErrorOp("#microsoft.graph.externalConnectors.connectionOperation"),
 		schema: registration("#microsoft.graph.externalConnectors.schema", "String", "Int64"),
+		search: true,
 	},
 	{
 		// Today's @odata.type without its '#', as some clients send it.
@@ -381,6 +557,8 @@ var versions = []version{
 		conn: "contosohrbeta", other: "fabrikambeta", connType: "microsoft.graph.externalConnectors.externalConnection",
 		opBody: publicErrorOp("microsoft.graph.externalConnectors.connectionOperation"),
 		schema: registration("microsoft.graph.externalConnectors.schema", "string", "Int64"),
+		quota:  true,
+		search: true,
 	},
 }
 
@@ -394,6 +572,35 @@ func versionOf(path string) version {
 		}
 	}
 	return best
+}
+
+// grantUser is an item's acl: one user may find it.
+var grantUser = []obj{{"type": "user", "value": memberID, "accessType": "grant"}}
+
+// itemBody is an item that the version's registered schema takes.
+func itemBody(title string, priority int) obj {
+	return obj{"acl": grantUser, "properties": obj{"ticketTitle": title, "priority": priority},
+		"content": obj{"value": "The payment gateway answers 500 to every refund.", "type": "text"}}
+}
+
+// pastActivity is when an activity that graphconn records started.
+const pastActivity = "2021-04-06T18:04:31.033Z"
+
+// activities is an addActivities request: one activity by a user per
+// start.
+func activities(starts ...string) obj {
+	var acts []obj
+	for _, s := range starts {
+		acts = append(acts, obj{"@odata.type": "#microsoft.graph.externalConnectors.externalActivity", "type": "created",
+			"startDateTime": s, "performedBy": obj{"type": "user", "id": memberID}})
+	}
+	return obj{"activities": acts}
+}
+
+// searchRequest searches the connection conn for queryString.
+func searchRequest(conn, queryString string) obj {
+	return obj{"requests": []obj{{"entityTypes": []string{"externalItem"},
+		"contentSources": []string{"/external/connections/" + conn}, "query": obj{"queryString": queryString}}}}
 }
 
 // errorDetailOp is an operation in the unprefixed paths' shape: its error
@@ -459,6 +666,7 @@ type result struct {
 type client struct {
 	base   string // Prism's URL
 	token  string
+	user   string // the token of the user whom the kept item's ACL grants, to search
 	http   *http.Client
 	spec   *openapi3.T
 	router routers.Router
@@ -597,13 +805,113 @@ func (c *client) pages(t *testing.T, path string, wantPages int) []string {
 	return ids
 }
 
-func (c *client) documents(method, path string) bool {
-	for _, k := range c.documented() {
-		if strings.HasPrefix(k, method+" "+path+" ") {
-			return true
+// operation is an operation of openapi.yaml.
+type operation struct{ method, path string }
+
+// operations lists the operations of openapi.yaml, by path and method.
+func (c *client) operations() []operation {
+	var ops []operation
+	for path, item := range c.spec.Paths.Map() {
+		for method := range item.Operations() {
+			ops = append(ops, operation{method, path})
 		}
 	}
-	return false
+	slices.SortFunc(ops, func(a, b operation) int { return strings.Compare(a.path+" "+a.method, b.path+" "+b.method) })
+	return ops
+}
+
+// pathParams returns, for each version's prefix, what fills the path
+// parameters of its operations: its connection, a new operation of it, and
+// the item, group and member that the version's script keeps.
+func (c *client) pathParams(t *testing.T) map[string]*strings.Replacer {
+	t.Helper()
+	fill := map[string]*strings.Replacer{}
+	for _, v := range versions {
+		r := c.do(t, call{method: "POST", path: v.prefix + "/external/connections/" + v.conn + "/operations", body: obj{}, want: 201})
+		fill[v.prefix] = strings.NewReplacer("{externalConnectionId}", v.conn, "{connectionsId}", v.conn,
+			"{connectionOperationId}", entityID(t, r.body),
+			"{externalItemId}", itemID, "{externalGroupId}", groupID, "{identityId}", memberID)
+	}
+	return fill
+}
+
+// valid is a valid request of op, its path filled by fill: one that
+// graphconn would serve, were no fault planned and the token right.
+func (c *client) valid(t *testing.T, fill map[string]*strings.Replacer, op operation) call {
+	t.Helper()
+	v := versionOf(op.path)
+	cl := call{method: op.method, path: fill[v.prefix].Replace(op.path)}
+	if strings.ContainsAny(cl.path, "{}") {
+		t.Fatalf("%s %s: a path parameter is left in %s", op.method, op.path, cl.path)
+	}
+	if c.spec.Paths.Value(op.path).GetOperation(op.method).RequestBody == nil {
+		return cl
+	}
+	switch rest := strings.TrimPrefix(op.path, v.prefix); {
+	case rest == "/external/connections":
+		cl.body = obj{"@odata.type": v.connType, "id": "prismnew", "name": "New"}
+	case rest == "/external/connections/{externalConnectionId}":
+		cl.body = obj{"description": "Changed"}
+	case strings.HasSuffix(rest, "/schema"):
+		cl.body = v.schema
+	case strings.HasSuffix(rest, "/operations"):
+		cl.body = obj{}
+	case strings.HasSuffix(rest, "/operations/{connectionOperationId}"):
+		cl.body = obj{"status": "completed"}
+	case strings.HasSuffix(rest, "/items/{externalItemId}") && op.method == "PUT":
+		cl.body = itemBody("Error in the payment gateway", 1)
+	case strings.HasSuffix(rest, "/items/{externalItemId}") && op.method == "PATCH":
+		cl.body = obj{"properties": obj{"priority": 2}}
+	case strings.HasSuffix(rest, "addActivities"):
+		cl.body = activities(pastActivity)
+	case strings.HasSuffix(rest, "/groups"):
+		cl.body = obj{"id": "prismnew", "displayName": "New"}
+	case strings.HasSuffix(rest, "/groups/{externalGroupId}"):
+		cl.body = obj{"description": "Changed"}
+	case strings.HasSuffix(rest, "/members"):
+		cl.body = obj{"id": "0b2c6b9e-4f0e-4d7e-8a53-6c1f3f7d2a10", "type": "user"}
+	case rest == "/search/query":
+		cl.body, cl.token = searchRequest(v.conn, "payment"), c.user
+	default:
+		t.Fatalf("%s %s: valid knows no body for it; add one", op.method, op.path)
+	}
+	return cl
+}
+
+// itemsRemaining is beta's quota of the connection at path.
+func (c *client) itemsRemaining(t *testing.T, path string) int64 {
+	t.Helper()
+	r := c.do(t, call{method: "GET", path: path + "/quota", want: 200})
+	var q struct{ ItemsRemaining *int64 }
+	if err := json.Unmarshal(r.body, &q); err != nil || q.ItemsRemaining == nil {
+		t.Fatalf("GET %s/quota = %s, want itemsRemaining", path, truncate(r.body))
+	}
+	return *q.ItemsRemaining
+}
+
+// setFaults makes plan graphconn's fault plan through its admin endpoint,
+// which is not Graph's and so not Prism's; an empty plan removes it.
+func setFaults(t *testing.T, base, plan string) {
+	t.Helper()
+	method := http.MethodPut
+	if plan == "" {
+		method = http.MethodDelete
+	}
+	req, err := http.NewRequest(method, base+"/_graphconn/faults", strings.NewReader(plan))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Graphconn-Admin-Token", adminToken)
+	req.Header.Set("Content-Type", "application/yaml")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s /_graphconn/faults: %v", method, err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		t.Fatalf("%s /_graphconn/faults = %d %s, want 2xx", method, res.StatusCode, body)
+	}
 }
 
 // documented lists every "METHOD /path STATUS" of openapi.yaml, but default.

@@ -126,15 +126,29 @@ func Start(t testing.TB, args ...string) *Server {
 // with `graphconn token`.
 func (s *Server) Token(t testing.TB, roles string) string {
 	t.Helper()
+	return s.token(t, "--roles", roles)
+}
+
+// UserToken mints a user's (delegated) token for AppID: the user whose
+// object id is userID, with the given scopes (comma-separated), as search
+// needs.
+func (s *Server) UserToken(t testing.TB, userID, scopes string) string {
+	t.Helper()
+	return s.token(t, "--scopes", scopes, "--user-id", userID)
+}
+
+func (s *Server) token(t testing.TB, args ...string) string {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(Binary(t), "token", "--data-dir", s.DataDir, "--app-id", AppID, "--roles", roles)
+	cmd := exec.Command(Binary(t), append([]string{"token", "--data-dir", s.DataDir, "--app-id", AppID}, args...)...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	what := "graphconn token " + strings.Join(args, " ")
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("graphconn token --roles %s: %v\n%s", roles, err, stderr.String())
+		t.Fatalf("%s: %v\n%s", what, err, stderr.String())
 	}
 	tok := strings.TrimSpace(stdout.String())
 	if tok == "" {
-		t.Fatalf("graphconn token --roles %s printed no token", roles)
+		t.Fatalf("%s printed no token", what)
 	}
 	return tok
 }
