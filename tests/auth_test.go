@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,9 @@ const (
 // the ExternalItem permissions for items, external groups and their members,
 // the ExternalConnection ones for the rest.
 func allowed(method, path string, perms []string) bool {
+	if searchPath(path) {
+		return false // a user's token only: see allowedToken
+	}
 	read, own, all := readAll, readWriteOwn, readWriteAll
 	if itemPath(path) {
 		read, own, all = itemReadAll, itemReadWriteOwn, itemReadWriteAll
@@ -63,6 +67,7 @@ func TestPermissions(t *testing.T) {
 		{"app ExternalItem.ReadWrite.OwnedBy", auth.TokenOptions{AppID: testApp, Roles: []string{itemReadWriteOwn}}, []string{itemReadWriteOwn}, ""},
 		{"app ExternalItem.ReadWrite.All", auth.TokenOptions{AppID: testApp, Roles: []string{itemReadWriteAll}}, []string{itemReadWriteAll}, ""},
 		{"user ExternalItem.ReadWrite.All", auth.TokenOptions{AppID: testApp, Scopes: []string{itemReadWriteAll}}, []string{itemReadWriteAll}, ""},
+		{"user ExternalItem.Read.All", auth.TokenOptions{AppID: testApp, Scopes: []string{itemReadAll}}, []string{itemReadAll}, ""},
 	}
 	for _, op := range operations() {
 		for _, tok := range tokens {
@@ -84,9 +89,20 @@ func TestPermissions(t *testing.T) {
 					if r.status != http.StatusNotFound || !strings.Contains(r.errorMessage(t), "no schema yet") {
 						t.Errorf("= %d %s, want 404 for a connection without schema", r.status, r.body)
 					}
+				case searchPath(op.path) && tok.opts.Scopes != nil && slices.Contains(tok.perms, itemReadAll):
+					if r.status != http.StatusOK {
+						t.Errorf("= %d %s, want 200: a user's token with %s searches", r.status, r.body, itemReadAll)
+					}
 				case allowed(op.method, op.path, tok.perms):
 					if want := successStatus(t, op.method, op.path); r.status != want {
 						t.Errorf("= %d %s, want %d", r.status, r.body, want)
+					}
+				case searchPath(op.path) && slices.Contains(tok.perms, itemReadAll):
+					// An application's token with the permission: search
+					// says that it needs a user's.
+					if r.status != http.StatusForbidden || r.errorCode(t) != "Authorization_RequestDenied" ||
+						!strings.Contains(r.errorMessage(t), "needs a user's (delegated) token") {
+						t.Errorf("= %d %s, want 403 Authorization_RequestDenied saying a user's token is needed", r.status, r.body)
 					}
 				default:
 					if r.status != http.StatusForbidden || r.errorCode(t) != "Authorization_RequestDenied" ||

@@ -143,6 +143,7 @@ func TestFaultStatusesOnEveryOperation(t *testing.T) {
 	// A token that every operation lets through: items and groups need
 	// ExternalItem's permission.
 	all := "Bearer " + e.mint(auth.TokenOptions{AppID: testApp, Roles: []string{readWriteAll, "ExternalItem.ReadWrite.All"}})
+	searcher := "Bearer " + e.mint(auth.TokenOptions{AppID: testApp, Scopes: []string{"ExternalItem.Read.All"}}) // search takes a user's
 	for _, fs := range faultStatuses {
 		// Without enforcement: every request is the first of its kind.
 		e.setPlan(fmt.Sprintf("enforceRetryAfter: false\nrules:\n  - status: %d\n", fs.status))
@@ -150,6 +151,9 @@ func TestFaultStatusesOnEveryOperation(t *testing.T) {
 			t.Run(fmt.Sprintf("%d/%s %s", fs.status, op.method, op.path), func(t *testing.T) {
 				e := e.with(t)
 				c := call{method: op.method, path: f.fill(op.path), header: map[string]string{"Authorization": all}}
+				if searchPath(op.path) {
+					c.header["Authorization"] = searcher
+				}
 				if spec.Paths.Value(op.path).GetOperation(op.method).RequestBody != nil {
 					c.body = validBody(op.method, op.path)
 				}

@@ -544,6 +544,10 @@ func (e *env) fixtureFor(path string) fixture {
 
 // itemPath reports whether path is of an item, an external group or its
 // members: what the ExternalItem permissions guard.
+// searchPath reports whether path is search's: a user's token with
+// ExternalItem.Read.All, and nothing else, may use it.
+func searchPath(path string) bool { return strings.HasSuffix(path, "/search/query") }
+
 func itemPath(path string) bool {
 	return strings.Contains(path, "/items/") || strings.Contains(path, "/groups")
 }

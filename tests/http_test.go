@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/graphconn/graphconn/auth"
 	"github.com/graphconn/graphconn/server"
 )
 
@@ -53,6 +55,8 @@ func validBody(method, path string) map[string]any {
 		return map[string]any{"description": "changed"}
 	case strings.HasSuffix(path, "/members"):
 		return map[string]any{"id": uuid.NewString(), "type": "user"}
+	case searchPath(path):
+		return map[string]any{"requests": []any{map[string]any{"entityTypes": []any{"externalItem"}, "query": map[string]any{"queryString": "valid"}}}}
 	}
 	return map[string]any{"status": "completed"}
 }
@@ -157,7 +161,15 @@ func TestRequestBodies(t *testing.T) {
 			t.Run(op.method+" "+op.path+"/"+tt.name, func(t *testing.T) {
 				e := e.with(t)
 				f := e.fixtureFor(op.path)
-				r := e.do(call{method: op.method, path: f.fill(op.path), body: tt.body(), header: tt.header})
+				header := tt.header
+				if searchPath(op.path) {
+					header = maps.Clone(header)
+					if header == nil {
+						header = map[string]string{}
+					}
+					header["Authorization"] = "Bearer " + e.mint(auth.TokenOptions{AppID: testApp, Scopes: []string{"ExternalItem.Read.All"}})
+				}
+				r := e.do(call{method: op.method, path: f.fill(op.path), body: tt.body(), header: header})
 				if r.status != tt.wantStatus {
 					t.Fatalf("status = %d %s, want %d", r.status, r.body, tt.wantStatus)
 				}
