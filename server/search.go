@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -524,13 +523,22 @@ func searchText(src *searchSource, it *store.Item) string {
 	return strings.Join(parts, " … ")
 }
 
-var spaces = regexp.MustCompile(`\s+`)
+// isASCII reports whether s is ASCII: such a word, in lower case, is
+// already as store.Words would make it.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
 
 // summary is a piece of text around the first of the query's words that it
 // holds, each of the words marked <c0>…</c0>, and <ddd/> where text was
 // cut, as Microsoft Search writes summaries.
 func summary(text string, terms []string) string {
-	text = spaces.ReplaceAllString(strings.TrimSpace(text), " ")
+	text = strings.Join(strings.Fields(text), " ")
 	runes := []rune(text)
 	lower := []rune(strings.ToLower(text))
 	if len(lower) != len(runes) {
@@ -552,7 +560,10 @@ func summary(text string, terms []string) string {
 		for j < len(runes) && (unicode.IsLetter(runes[j]) || unicode.IsDigit(runes[j])) {
 			j++
 		}
-		word := strings.Join(store.Words(string(lower[i:j])), "")
+		word := string(lower[i:j])
+		if !isASCII(word) {
+			word = strings.Join(store.Words(word), "") // without its diacritics, as the index has it
+		}
 		for t := range want {
 			if word == t || strings.HasPrefix(word, t) && len(t) >= 3 {
 				matches = append(matches, span{i, j})
