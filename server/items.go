@@ -56,7 +56,7 @@ type compiledSchema struct {
 	schema     *contract.ItemSchema
 }
 
-// of returns the compiled schema of the connection's registered schema; a
+// itemSchema returns the compiled schema of the connection's registered schema; a
 // 400 when it has none yet, since items need one.
 func (s *Server) itemSchema(c echo.Context, connID string) (*contract.ItemSchema, error) {
 	sch, err := s.store.Schema(c.Request().Context(), tenantOf(c), connID)
