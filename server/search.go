@@ -466,7 +466,7 @@ func retrievable(src *searchSource, it *store.Item, fields *[]string) json.RawMe
 	for name, v := range props {
 		base, _ := strings.CutSuffix(name, "@odata.type")
 		p := src.props[strings.ToLower(base)]
-		if p == nil || !p.IsRetrievable || strings.ToLower(p.Name) != strings.ToLower(base) {
+		if p == nil || !p.IsRetrievable || !strings.EqualFold(p.Name, base) {
 			continue
 		}
 		if len(want) > 0 && !want[strings.ToLower(p.Name)] {
