@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Item is an externalItem: one piece of content a connector pushed to a
@@ -213,6 +215,13 @@ func GroupNotFound(id string) error {
 // MemberNotFound: see ItemNotFound.
 func MemberNotFound(groupID, id string) error {
 	return E(NotFound, "The external group '%s' has no member '%s'.", groupID, id)
+}
+
+// ValidMemberAfter reports whether after can be a Page.After of Members,
+// the id of a member: UTF-8 text without NUL, which every store can hold.
+// The stores answer Invalid for any other.
+func ValidMemberAfter(after string) bool {
+	return utf8.ValidString(after) && !strings.ContainsRune(after, 0)
 }
 
 // truncate keeps a client's id short enough to quote in a message.

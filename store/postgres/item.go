@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -603,7 +602,7 @@ func (db *DB) hasGroup(ctx context.Context, tenant, connID, id string) error {
 // member returned, as Connections' is the last connection's, and as
 // SQLite's.
 func (db *DB) Members(ctx context.Context, tenant, connID, groupID string, p store.Page) ([]*store.Member, string, error) {
-	if !validAfter(p.After) {
+	if !store.ValidMemberAfter(p.After) {
 		return nil, "", store.E(store.Invalid, "The page token is invalid.")
 	}
 	if err := db.hasGroup(ctx, tenant, connID, groupID); err != nil {
@@ -632,12 +631,6 @@ func (db *DB) Members(ctx context.Context, tenant, connID, groupID string, p sto
 		return list, list[len(list)-1].ID, nil
 	}
 	return list, "", nil
-}
-
-// validAfter reports whether after can be a page token of Members, the id
-// of a member: text that PostgreSQL can hold, UTF-8 without NUL.
-func validAfter(after string) bool {
-	return utf8.ValidString(after) && !strings.ContainsRune(after, 0)
 }
 
 // CountMembers implements store.Store.

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -578,7 +576,7 @@ func (db *DB) hasGroup(ctx context.Context, tenant, connID, id string) error {
 // Members implements store.Store. Its page token is the id of the last
 // member returned, as Connections' is the last connection's.
 func (db *DB) Members(ctx context.Context, tenant, connID, groupID string, p store.Page) ([]*store.Member, string, error) {
-	if !validAfter(p.After) {
+	if !store.ValidMemberAfter(p.After) {
 		return nil, "", store.E(store.Invalid, "The page token is invalid.")
 	}
 	if err := db.hasGroup(ctx, tenant, connID, groupID); err != nil {
@@ -607,12 +605,6 @@ func (db *DB) Members(ctx context.Context, tenant, connID, groupID string, p sto
 		return list, list[len(list)-1].ID, nil
 	}
 	return list, "", nil
-}
-
-// validAfter reports whether after can be a page token of Members, the id
-// of a member: UTF-8 text without NUL, as PostgreSQL's store requires too.
-func validAfter(after string) bool {
-	return utf8.ValidString(after) && !strings.ContainsRune(after, 0)
 }
 
 // CountMembers implements store.Store.
