@@ -35,7 +35,7 @@ func (db *DB) indexSchema(ctx context.Context, tenant, connID string) *indexSche
 	if s, ok := db.schemas.Load(k); ok {
 		return s.(*indexSchema)
 	}
-	s, err := db.readIndexSchema(pointRead(ctx), db.read, tenant, connID)
+	s, err := db.scanIndexSchema(db.schema.QueryRowContext(pointRead(ctx), tenant, connID), tenant, connID)
 	if err != nil {
 		return noSchema
 	}

@@ -32,7 +32,8 @@ const (
 		RETURNING version, created`
 	insertItemSQL = `INSERT INTO items (tenant, connection_id, id, acl, properties, content_type, content_value, label, version, created, modified,
 			search_text, search_acl, search_values)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?10, ?11, ?12)`
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?10, ?11, ?12)
+		ON CONFLICT (tenant, connection_id, id) DO NOTHING`
 	// countItemsSQL adds ?3 to the item count of connection ?2 of tenant ?1.
 	countItemsSQL = `UPDATE connections SET item_count = item_count + ?3 WHERE tenant = ?1 AND id = ?2`
 	// indexSchemaSQL reads the schema that the connection's items are
@@ -43,7 +44,6 @@ const (
 // itemStmts are PutItem's statements, prepared on the write connection.
 type itemStmts struct {
 	replace, insert, count, schema *sql.Stmt
-	savepoint, rollbackTo, release *sql.Stmt
 	sync                           [len(syncTextSQL)]*sql.Stmt
 }
 
@@ -53,8 +53,7 @@ func (s *itemStmts) in(ctx context.Context, tx *sql.Tx, db *DB) *itemTx {
 	t := &itemTx{
 		itemStmts: itemStmts{
 			replace: tx.StmtContext(ctx, s.replace), insert: tx.StmtContext(ctx, s.insert), count: tx.StmtContext(ctx, s.count),
-			schema:    tx.StmtContext(ctx, s.schema),
-			savepoint: tx.StmtContext(ctx, s.savepoint), rollbackTo: tx.StmtContext(ctx, s.rollbackTo), release: tx.StmtContext(ctx, s.release),
+			schema: tx.StmtContext(ctx, s.schema),
 		},
 		db:      db,
 		schemas: map[connKey]*indexSchema{},
@@ -165,12 +164,14 @@ func nullableJSON(v json.RawMessage) any {
 }
 
 // applyItems, the items writer's, writes the items of a batch in one
-// transaction, in order, as if one after the other. Each item is written in
-// a savepoint of its own: one that fails (its connection does not exist,
-// say) leaves no trace and does not affect the others. A failure that ends
-// the transaction itself (SQLite rolls it back on a full disk or an I/O
-// error) sends every item to a transaction of its own, so that it fails
-// alone.
+// transaction, in order, as if one after the other, and counts the items
+// it created on their connections once per batch. An item whose
+// connection does not exist fails alone: its INSERT is the only statement
+// of it that can fail so, and SQLite undoes a failed statement whole (with
+// its triggers), so it leaves no trace and does not affect the others. Any
+// other failure leaves the transaction in doubt (SQLite rolls it back on
+// a full disk or an I/O error): it sends every item to a transaction of
+// its own, so that it fails alone.
 //
 // The contexts of the callers do not reach SQLite, as in applyBatch.
 func (db *DB) applyItems(batch []*pendingItem) {
@@ -184,6 +185,7 @@ func (db *DB) applyItems(batch []*pendingItem) {
 	}
 	s := db.putItem.in(ctx, tx, db)
 	applied := 0
+	created := map[connKey]int64{}
 	alone := func() {
 		tx.Rollback()
 		for _, p := range batch {
@@ -194,16 +196,25 @@ func (db *DB) applyItems(batch []*pendingItem) {
 		if p.err = p.ctx.Err(); p.err != nil {
 			continue
 		}
-		if err := s.putInSavepoint(ctx, p); err != nil {
+		p.err = s.put(ctx, p)
+		switch {
+		case errors.Is(p.err, errNoConnection):
+			continue
+		case p.err != nil:
 			alone()
 			return
 		}
-		if p.err == nil {
-			applied++
+		applied++
+		if p.created {
+			created[connKey{p.args[0].(string), p.args[1].(string)}]++
 		}
 	}
 	if applied == 0 {
 		tx.Rollback() // nothing changed, nothing to lose
+		return
+	}
+	if err := s.countCreated(ctx, created); err != nil {
+		alone()
 		return
 	}
 	if err := s.syncText(ctx); err != nil {
@@ -219,6 +230,16 @@ func (db *DB) applyItems(batch []*pendingItem) {
 	}
 }
 
+// countCreated adds the items created to their connections' item_count.
+func (s *itemTx) countCreated(ctx context.Context, created map[connKey]int64) error {
+	for k, n := range created {
+		if _, err := s.count.ExecContext(ctx, k.tenant, k.id, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // putItemAlone writes p's item in a transaction of its own.
 func (db *DB) putItemAlone(p *pendingItem) {
 	if p.err = p.ctx.Err(); p.err != nil {
@@ -231,7 +252,10 @@ func (db *DB) putItemAlone(p *pendingItem) {
 		return
 	}
 	s := db.putItem.in(ctx, tx, db)
-	if p.err = s.put(ctx, p); p.err == nil {
+	if p.err = s.put(ctx, p); p.err == nil && p.created {
+		p.err = s.countCreated(ctx, map[connKey]int64{{p.args[0].(string), p.args[1].(string)}: 1})
+	}
+	if p.err == nil {
 		p.err = s.syncText(ctx)
 	}
 	if p.err != nil {
@@ -241,49 +265,33 @@ func (db *DB) putItemAlone(p *pendingItem) {
 	p.err = tx.Commit()
 }
 
-// putInSavepoint runs put in a savepoint, which it rolls back when put
-// fails (p.err). Its error is one that leaves the transaction in doubt.
-func (s *itemTx) putInSavepoint(ctx context.Context, p *pendingItem) error {
-	if _, err := s.savepoint.ExecContext(ctx); err != nil {
-		return err
-	}
-	if p.err = s.put(ctx, p); p.err != nil {
-		if _, err := s.rollbackTo.ExecContext(ctx); err != nil {
-			return err
-		}
-	}
-	_, err := s.release.ExecContext(ctx)
-	return err
-}
-
-// put writes p's item: it replaces the stored one, or creates it and counts
-// it on its connection, with its index (which triggers write, see
-// 0007_search.sql). The item's writes are all here, in the transaction of
-// the caller, so that what must change with an item changes with it.
+// put writes p's item: it replaces the stored one, or creates it, with its
+// index (which triggers write, see 0007_search.sql); the caller counts
+// the items it creates (countCreated). The item's writes are all here, in
+// the transaction of the caller, so that what must change with an item
+// changes with it.
 func (s *itemTx) put(ctx context.Context, p *pendingItem) error {
 	if err := s.indexUnder(ctx, p); err != nil {
 		return err
 	}
-	err := s.replace.QueryRowContext(ctx, p.args[:]...).Scan(&p.version, &p.since)
-	if err == nil {
-		p.created = false
-		return nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return err
-	}
-	_, err = s.insert.ExecContext(ctx, p.args[:]...)
+	// The INSERT first: a connector's first push of an item, the most
+	// common write, is one statement.
+	res, err := s.insert.ExecContext(ctx, p.args[:]...)
 	if code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
 		return errNoConnection
 	}
 	if err != nil {
 		return err
 	}
-	if _, err := s.count.ExecContext(ctx, p.args[0], p.args[1], 1); err != nil {
+	if n, err := res.RowsAffected(); err != nil {
 		return err
+	} else if n == 1 {
+		p.created, p.version, p.since = true, p.now, p.now
+		return nil
 	}
-	p.created, p.version, p.since = true, p.now, p.now
-	return nil
+	// The item exists: it is replaced.
+	p.created = false
+	return s.replace.QueryRowContext(ctx, p.args[:]...).Scan(&p.version, &p.since)
 }
 
 // indexUnder makes sure that p's item is indexed under the schema that

@@ -2,7 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 )
 
 // The write connection runs with the settings Options ask for, and with the
@@ -62,4 +65,42 @@ func TestParseSynchronous(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The checkpointer copies committed pages into the database file in the
+// background: the file grows with what is written, long before the write
+// connection's own checkpoint at walAutocheckpoint pages, and before Close.
+func TestCheckpointer(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	defer db.Close()
+	file := filepath.Join(dir, FileName)
+	before := fileSize(t, file)
+	// About 1 MiB in 256 pages: well under walAutocheckpoint.
+	if _, err := db.write.ExecContext(ctx, `CREATE TABLE filler (b BLOB) STRICT;
+		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 256)
+		INSERT INTO filler SELECT randomblob(4000) FROM n`); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for fileSize(t, file) < before+1<<20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file holds %d bytes 5s after a commit of 1 MiB (%d before), want %d at least: nothing checkpointed it",
+				fileSize(t, file), before, before+1<<20)
+		}
+		time.Sleep(checkpointEvery)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }

@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,12 +50,14 @@ type DB struct {
 	operation       *sql.Stmt
 	updateOperation *sql.Stmt
 	item            *sql.Stmt
+	schema          *sql.Stmt // indexSchemaSQL, on the read pool
 	putItem         itemStmts // on the write connection, for the items writer
 
 	writer    *store.Writer[*pendingUpdate] // applies UpdateOperation's batches
 	items     *store.Writer[*pendingItem]   // applies PutItem's batches
 	closeOnce sync.Once
 	raw       rawBatch // the writer's
+	ckpt      *checkpointer
 
 	// schemas holds the *indexSchema of each connKey that the store has
 	// read: PutItem indexes its item under it, and the items writer
@@ -74,15 +77,6 @@ type Options struct {
 	// the process or of the machine.
 	Synchronous string
 }
-
-// walAutocheckpoint is how many pages the WAL holds before a commit copies
-// them into the database file (SQLite's default is 1000). The commit that
-// does it syncs the WAL first, and with synchronous=NORMAL the WAL has not
-// been synced since the last checkpoint: the larger the WAL, the longer that
-// commit, and every request in flight waits for it. Fewer pages cut the p99
-// under load at no cost in throughput (BENCHMARKS.md, "What the rounds
-// changed").
-const walAutocheckpoint = 200
 
 // DefaultSynchronous is the synchronous setting of Options' zero value and
 // of graphconn serve: NORMAL, as SQLite advises for WAL mode.
@@ -115,9 +109,9 @@ func OpenWith(ctx context.Context, dir string, o Options) (*DB, error) {
 	}
 	q := url.Values{"_pragma": {
 		"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(" + synchronous + ")",
-		// Statement journals in memory: each item of a batch of PutItems is
-		// in a savepoint of its own, whose journal would otherwise go to a
-		// file past 64 KiB.
+		// Statement journals in memory: a statement that may fail midway
+		// (an item's INSERT, with its triggers) keeps one, which would
+		// otherwise go to a file past 64 KiB.
 		"temp_store(MEMORY)",
 		fmt.Sprintf("wal_autocheckpoint(%d)", walAutocheckpoint),
 	}}
@@ -148,6 +142,10 @@ func OpenWith(ctx context.Context, dir string, o Options) (*DB, error) {
 	if err := db.prepare(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if db.ckpt, err = startCheckpointer(dsn); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.writer = store.NewWriter(db.applyBatch)
 	db.items = store.NewWriter(db.applyItems)
@@ -232,6 +230,7 @@ func (db *DB) prepare(ctx context.Context) error {
 		{&db.operation, db.read, `SELECT ` + operationColumns + `
 			FROM operations WHERE tenant = ? AND connection_id = ? AND id = ?`},
 		{&db.updateOperation, db.write, updateOperationSQL},
+		{&db.schema, db.read, indexSchemaSQL},
 		{&db.item, db.read, `SELECT ` + itemColumns + `
 			FROM items WHERE tenant = ? AND connection_id = ? AND id = ?`},
 		{&db.putItem.replace, db.write, replaceItemSQL},
@@ -241,9 +240,6 @@ func (db *DB) prepare(ctx context.Context) error {
 		{&db.putItem.sync[0], db.write, syncTextSQL[0]},
 		{&db.putItem.sync[1], db.write, syncTextSQL[1]},
 		{&db.putItem.sync[2], db.write, syncTextSQL[2]},
-		{&db.putItem.savepoint, db.write, `SAVEPOINT item`},
-		{&db.putItem.rollbackTo, db.write, `ROLLBACK TO item`},
-		{&db.putItem.release, db.write, `RELEASE item`},
 	}
 	for _, st := range stmts {
 		s, err := st.on.PrepareContext(ctx, st.sql)
@@ -258,6 +254,7 @@ func (db *DB) prepare(ctx context.Context) error {
 // Close closes the database. It waits for the writes already handed to the
 // writers; an UpdateOperation or a PutItem after Close returns an error.
 func (db *DB) Close() error {
+	var errs []error
 	db.closeOnce.Do(func() {
 		if db.writer != nil {
 			db.writer.Close()
@@ -266,8 +263,10 @@ func (db *DB) Close() error {
 			db.items.Close()
 		}
 		db.raw.close(db.write)
+		if db.ckpt != nil {
+			errs = append(errs, db.ckpt.close())
+		}
 	})
-	var errs []error
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
 	}
@@ -673,24 +672,21 @@ func (db *DB) DeleteOperation(ctx context.Context, tenant, connID, id string, if
 
 // Schema implements store.Store.
 func (db *DB) Schema(ctx context.Context, tenant, connID string) (*store.Schema, error) {
-	var data string
-	var registered int64
-	err := db.read.QueryRowContext(ctx, `SELECT schema, registered FROM schemas WHERE tenant = ? AND connection_id = ?`, tenant, connID).Scan(&data, &registered)
-	if errors.Is(err, sql.ErrNoRows) {
+	// The schema of a registration is decoded once (scanIndexSchema):
+	// items read it with every PUT.
+	s, err := db.scanIndexSchema(db.schema.QueryRowContext(pointRead(ctx), tenant, connID), tenant, connID)
+	if err != nil {
+		return nil, internal("read schema", err)
+	}
+	if s.schema == nil {
 		if _, err := db.Connection(ctx, tenant, connID); err != nil {
 			return nil, err
 		}
 		return nil, store.E(store.NotFound, "The connection '%s' has no schema yet.", connID)
 	}
-	if err != nil {
-		return nil, internal("read schema", err)
-	}
-	var s store.Schema
-	if err := json.Unmarshal([]byte(data), &s); err != nil {
-		return nil, internal("decode schema", err)
-	}
-	s.Registered = unixTime(registered)
-	return &s, nil
+	out := *s.schema // the caller's own, as if decoded for it
+	out.Properties = slices.Clone(out.Properties)
+	return &out, nil
 }
 
 // RegisterSchema implements store.Store.
