@@ -149,7 +149,7 @@ func (c *Contract) compile(path string, item *openapi3.PathItem, method string, 
 	if o.Responses != nil {
 		for _, ref := range o.Responses.Map() {
 			if ref.Value != nil {
-				if rh := compileResponseHeaders(ref.Value); rh != nil {
+				if rh := compileResponseHeaders(ref.Value, len(c.plainVisit) == 0); rh != nil {
 					op.headers[ref.Value] = rh
 				}
 			}
