@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -80,6 +81,14 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 		cond += " AND " + w.filter(f)
 	}
 
+	// Without restrictions on properties, the text's newest matches are
+	// ranked on another connection while this one finds the searcher's:
+	// the two take about as long, and a search the time of one.
+	var early *earlyRank
+	if plan.Ranked && len(plan.Filters) == 0 && r.Size > 0 {
+		early = db.rankEarly(ctx, strings.Join(text, " AND "))
+		defer early.cancel()
+	}
 	newest, err := docs(ctx, tx, cond, w.args, rankWindow, 0)
 	if err != nil {
 		return nil, internal("search", err)
@@ -97,7 +106,11 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 			window[i] = scored{doc: doc}
 		}
 		if plan.Ranked {
-			if err := rank(ctx, tx, strings.Join(text, " AND "), window); err != nil {
+			var known map[int64]float64
+			if early != nil {
+				known = early.scores()
+			}
+			if err := rank(ctx, tx, strings.Join(text, " AND "), window, known); err != nil {
 				return nil, internal("search: rank", err)
 			}
 		}
@@ -175,36 +188,27 @@ type scored struct {
 // the FTS5 query text, and sorts them, best first (then newest first).
 // bm25() ranks them by the text alone, not by the whole query, because it
 // reads the whole list of the items of each word of its query (for the
-// words' frequencies), and the access tokens' lists hold most items.
-func rank(ctx context.Context, tx *sql.Tx, text string, window []scored) error {
-	if len(window) == 0 {
-		return nil
+// words' frequencies), and the access tokens' lists hold most items. The
+// scores in known (rankNewest's, from another snapshot) are taken as they
+// are; the window's items without one are ranked here, in tx.
+func rank(ctx context.Context, tx *sql.Tx, text string, window []scored, known map[int64]float64) error {
+	var rest []int64
+	for _, s := range window {
+		if _, ok := known[s.doc]; !ok {
+			rest = append(rest, s.doc)
+		}
 	}
-	ids, err := json.Marshal(seqs(window))
-	if err != nil {
-		return err
-	}
-	// The window's items are the text's matches from the oldest of them
-	// on that are IN it (the unary + keeps SQLite from looking each of
-	// them up in FTS5 by its rowid).
-	rows, err := tx.QueryContext(ctx, `SELECT item_text.rowid, bm25(item_text, 1.0, 0.0) FROM item_text
-		WHERE item_text MATCH ?1 AND item_text.rowid >= ?2 AND +item_text.rowid IN (SELECT value FROM json_each(?3))`,
-		text, window[len(window)-1].doc, string(ids))
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	scores := make(map[int64]float64, len(window))
-	for rows.Next() {
-		var doc int64
-		var score float64
-		if err := rows.Scan(&doc, &score); err != nil {
+	scores := known
+	if len(rest) > 0 {
+		more, err := rankDocs(ctx, tx, text, rest)
+		if err != nil {
 			return err
 		}
-		scores[doc] = score
-	}
-	if err := rows.Err(); err != nil {
-		return err
+		if scores == nil {
+			scores = more
+		} else {
+			maps.Copy(scores, more)
+		}
 	}
 	for i := range window {
 		window[i].score = scores[window[i].doc]
@@ -213,6 +217,99 @@ func rank(ctx context.Context, tx *sql.Tx, text string, window []scored) error {
 		return cmp.Or(cmp.Compare(a.score, b.score), cmp.Compare(b.doc, a.doc))
 	})
 	return nil
+}
+
+// rankDocs returns the bm25() of the items docs (newest first) by the FTS5
+// query text.
+func rankDocs(ctx context.Context, tx *sql.Tx, text string, docs []int64) (map[int64]float64, error) {
+	ids, err := json.Marshal(docs)
+	if err != nil {
+		return nil, err
+	}
+	// The items are the text's matches from the oldest of them on that
+	// are IN docs (the unary + keeps SQLite from looking each of them up
+	// in FTS5 by its rowid).
+	rows, err := tx.QueryContext(ctx, `SELECT item_text.rowid, bm25(item_text, 1.0, 0.0) FROM item_text
+		WHERE item_text MATCH ?1 AND item_text.rowid >= ?2 AND +item_text.rowid IN (SELECT value FROM json_each(?3))`,
+		text, slices.Min(docs), string(ids))
+	if err != nil {
+		return nil, err
+	}
+	return scanScores(rows, len(docs))
+}
+
+// earlyRank is rankNewest, run beside a search.
+type earlyRank struct {
+	started chan struct{}   // closed once it has its connection
+	done    chan rankedText // its answer, once started
+	cancel  context.CancelFunc
+}
+
+type rankedText struct {
+	scores map[int64]float64
+	err    error
+}
+
+// rankEarly starts rankNewest of text on a connection of the read pool.
+func (db *DB) rankEarly(ctx context.Context, text string) *earlyRank {
+	ctx, cancel := context.WithCancel(ctx)
+	e := &earlyRank{started: make(chan struct{}), done: make(chan rankedText, 1), cancel: cancel}
+	go func() {
+		conn, err := db.read.Conn(ctx)
+		if err != nil {
+			return // cancelled while it waited
+		}
+		defer conn.Close()
+		close(e.started)
+		scores, err := rankNewest(ctx, conn, text)
+		e.done <- rankedText{scores, err}
+	}()
+	return e
+}
+
+// scores returns rankNewest's scores, or nil when it failed or has not
+// started: it waits for a connection of the read pool, which the searches
+// in flight (this one too) may hold all of, so the search ranks its items
+// itself rather than wait for one.
+func (e *earlyRank) scores() map[int64]float64 {
+	select {
+	case <-e.started:
+		if r := <-e.done; r.err == nil {
+			return r.scores
+		}
+	default:
+		e.cancel()
+	}
+	return nil
+}
+
+// rankNewest returns the bm25() of the newest store.RankWindow items that
+// match the FTS5 query text, which is free text alone: the items that a
+// search ranks, when the searcher may see them, and the restrictions keep
+// them all. It reads a snapshot of its own, on conn: an item that it does
+// not see (written since), rank ranks in the search's.
+func rankNewest(ctx context.Context, conn *sql.Conn, text string) (map[int64]float64, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT rowid, bm25(item_text, 1.0, 0.0) FROM item_text
+		WHERE item_text MATCH ?1 ORDER BY rowid DESC LIMIT ?2`, text, rankWindow)
+	if err != nil {
+		return nil, err
+	}
+	return scanScores(rows, rankWindow)
+}
+
+// scanScores reads rows of (seq, score) and closes them.
+func scanScores(rows *sql.Rows, n int) (map[int64]float64, error) {
+	defer rows.Close()
+	scores := make(map[int64]float64, n)
+	for rows.Next() {
+		var doc int64
+		var score float64
+		if err := rows.Scan(&doc, &score); err != nil {
+			return nil, err
+		}
+		scores[doc] = score
+	}
+	return scores, rows.Err()
 }
 
 func seqs(page []scored) []int64 {
