@@ -118,8 +118,7 @@ func (s *Server) ExternalConnectionsSetItems(c echo.Context, connID, itemID stri
 	if err := store.ValidateItemID(itemID); err != nil {
 		return err
 	}
-	conn, err := s.itemConnection(c, connID)
-	if err != nil {
+	if _, err := s.itemConnection(c, connID); err != nil {
 		return err
 	}
 	var body gen.MicrosoftGraphExternalConnectorsExternalItem
@@ -130,6 +129,7 @@ func (s *Server) ExternalConnectionsSetItems(c echo.Context, connID, itemID stri
 		return badRequest("The property 'id' is read-only: '%s' differs from the item's id '%s'.", truncate(*body.Id, 130), itemID)
 	}
 	it := &store.Item{ConnectionID: connID, ID: itemID}
+	var err error
 	if it.ACL, err = aclFromAPI(body.Acl); err != nil {
 		return err
 	}
@@ -140,16 +140,9 @@ func (s *Server) ExternalConnectionsSetItems(c echo.Context, connID, itemID stri
 		return err
 	}
 	it.Label = labelFromAPI(body.InformationProtectionLabel)
-	if conn.ItemCount >= s.maxItems {
-		// Replacing an item takes no room; adding one does.
-		if _, err := s.store.Item(c.Request().Context(), tenantOf(c), connID, itemID); store.KindOf(err) == store.NotFound {
-			return newError(http.StatusInsufficientStorage, "quotaLimitExceeded",
-				"The connection '%s' holds %d items, its limit; delete items before adding others.", connID, conn.ItemCount)
-		} else if err != nil {
-			return err
-		}
-	}
-	if _, err := s.store.PutItem(c.Request().Context(), tenantOf(c), it); err != nil {
+	// The store refuses a new item past the limit (507), in the step
+	// that writes it; replacing an item takes no room.
+	if _, err := s.store.PutItem(c.Request().Context(), tenantOf(c), it, s.maxItems); err != nil {
 		return err
 	}
 	return writeItem(c, connID, it)

@@ -27,6 +27,9 @@ const (
 	// because the call's context ended (its client went away, or a deadline
 	// passed); retrying may help.
 	Unavailable
+	// Full means the resource holds as much as it may: a write that would
+	// add to it is refused (Graph's 507 quotaLimitExceeded).
+	Full
 )
 
 func (k Kind) String() string {
@@ -43,6 +46,8 @@ func (k Kind) String() string {
 		return "precondition failed"
 	case Unavailable:
 		return "unavailable"
+	case Full:
+		return "full"
 	default:
 		return "internal"
 	}

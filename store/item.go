@@ -124,8 +124,12 @@ type ItemStore interface {
 	// PutItem creates the item it.ID of connection it.ConnectionID, or
 	// replaces it as a whole, and reports whether it created it; it sets
 	// it.Tenant, it.Version, it.Created (kept on a replace) and
-	// it.Modified. The write is durable when PutItem returns.
-	PutItem(ctx context.Context, tenant string, it *Item) (created bool, err error)
+	// it.Modified. The write is durable when PutItem returns. When
+	// maxItems is positive, the connection holds at most that many items:
+	// a put that would create one more is Full, and writes nothing; a
+	// replace always passes. The count and the write are one step, so
+	// concurrent puts cannot pass the limit together.
+	PutItem(ctx context.Context, tenant string, it *Item, maxItems int64) (created bool, err error)
 
 	// Item returns the item. Returns NotFound if it (or its connection)
 	// does not exist.
@@ -231,4 +235,10 @@ func truncate(s string) string {
 		return s
 	}
 	return s[:most] + "…"
+}
+
+// ItemLimitReached is PutItem's error when the connection holds maxItems
+// items already.
+func ItemLimitReached(connID string, maxItems int64) error {
+	return E(Full, "The connection '%s' holds %d items, its limit; delete items before adding others.", connID, maxItems)
 }

@@ -3,9 +3,11 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -589,6 +591,38 @@ func compact(t *testing.T, data []byte) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// New items PUT at the same moment into a connection with room for a few:
+// exactly that many are stored, the others get 507, on either store.
+func TestItemQuotaUnderConcurrentPuts(t *testing.T) {
+	const limit, puts = 3, 24
+	e := newItemsEnv(t, func(c *server.Config) { c.MaxItemsPerConnection = limit })
+	const conn = "busyconn"
+	e.schemaConnection(nil, conn, goodSchema)
+	statuses := make([]int, puts)
+	var wg sync.WaitGroup
+	for i := range puts {
+		wg.Go(func() {
+			r, err := tryDo(t, e.srv.URL, e.token, call{method: "PUT", path: itemURL("/v1.0", conn, fmt.Sprint("item", i)), body: itemBody("Busy")})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			statuses[i] = r.status
+		})
+	}
+	wg.Wait()
+	count := map[int]int{}
+	for _, s := range statuses {
+		count[s]++
+	}
+	if want := map[int]int{http.StatusOK: limit, http.StatusInsufficientStorage: puts - limit}; !cmp.Equal(count, want) {
+		t.Errorf("%d concurrent PUTs of new items under a limit of %d: statuses %v, want %v", puts, limit, count, want)
+	}
+	if got := e.quota(conn); got != 0 {
+		t.Errorf("itemsRemaining = %d, want 0", got)
+	}
 }
 
 // Beta's quota counts down as items are added and up as they are deleted;

@@ -33,8 +33,11 @@ const lockConnectionSQL = `SELECT 1 FROM connections WHERE tenant = $1 AND id = 
 // $1 tenant, $2 connection, $3 item, $4 acl, $5 properties, $6 and $7 the
 // content's type and value, $8 label, $9 the time of the write, and what
 // the search index holds of the item (itemIndex): $10 search, $11 to $14
-// its values, $15 to $17 its ACL's principals (principals). It writes
-// nothing, and returns no row, when the connection does not exist. A
+// its values, $15 to $17 its ACL's principals (principals), $18 the most
+// items the connection may hold (none when not positive). It writes
+// nothing, and returns no row, when the connection does not exist, or
+// holds $18 items and the item is a new one (the statements before it in
+// the transaction counted theirs). A
 // replace keeps created and moves the version past the stored one, as an
 // update of a connection does. xmax is 0 on the row of an insert only (an
 // update leaves its lock in it): the statement counts the items it creates
@@ -44,6 +47,8 @@ const putItemSQL = `WITH put AS (
 		INSERT INTO items AS i (tenant, connection_id, id, acl, properties, content_type, content_value, label, version, created, modified, search)
 		SELECT $1, $2, $3::text, $4::jsonb, $5::text, $6::text, $7::text, $8::text, $9::bigint, $9::bigint, $9::bigint, $10::tsvector
 		FROM connections WHERE tenant = $1 AND id = $2
+			AND ($18::bigint <= 0 OR item_count < $18::bigint
+				OR EXISTS (SELECT 1 FROM items WHERE tenant = $1 AND connection_id = $2 AND id = $3::text))
 		ON CONFLICT (tenant, connection_id, id) DO UPDATE SET
 			acl = excluded.acl, properties = excluded.properties,
 			content_type = excluded.content_type, content_value = excluded.content_value, label = excluded.label,
@@ -78,14 +83,18 @@ const lockIndexSQL = `SELECT (SELECT registered FROM schemas s WHERE s.tenant = 
 type pendingItem struct {
 	ctx     context.Context // when done before the writer starts the write, it is skipped
 	item    *store.Item
-	args    [17]any // of putItemSQL
+	args    [18]any // of putItemSQL
 	now     int64   // args[8]
 	index   itemIndex
 	created bool  // the write created the item
 	version int64 // the item's, after the write
 	since   int64 // the item's created, after the write
-	err     error // pgx.ErrNoRows when the connection does not exist
+	err     error // pgx.ErrNoRows when the connection does not exist, errFull when it is full
 }
+
+// errFull is a pendingItem's error when its connection holds the most
+// items it may, and the item is a new one.
+var errFull = errors.New("the item's connection is full")
 
 func (p *pendingItem) key() (tenant, connID, id string) {
 	return p.args[0].(string), p.args[1].(string), p.args[2].(string)
@@ -104,11 +113,12 @@ func (p *pendingItem) setIndex(idx itemIndex) {
 // PutItem indexes the item here, under the schema it last saw of the
 // connection, which the writer checks in its transaction: it indexes the
 // item again under the registered one if they differ.
-func (db *DB) PutItem(ctx context.Context, tenant string, it *store.Item) (bool, error) {
+func (db *DB) PutItem(ctx context.Context, tenant string, it *store.Item, maxItems int64) (bool, error) {
 	p, err := newPendingItem(ctx, tenant, it, db.indexSchema(ctx, tenant, it.ConnectionID))
 	if err != nil {
 		return false, err
 	}
+	p.args[17] = maxItems
 	switch err := db.items.Do(ctx, p); {
 	case errors.Is(err, store.ErrClosed):
 		return false, &store.Error{Kind: store.Internal, Message: "The database failed to put item.", Err: err}
@@ -137,7 +147,7 @@ func newPendingItem(ctx context.Context, tenant string, it *store.Item, s *index
 	}
 	kinds, values, access := principals(it.ACL)
 	copy(p.args[:], []any{tenant, it.ConnectionID, it.ID, acl, string(it.Properties), contentType, contentValue, nullableJSON(it.Label), now})
-	p.args[14], p.args[15], p.args[16] = kinds, values, access
+	p.args[14], p.args[15], p.args[16], p.args[17] = kinds, values, access, int64(0) // no limit unless PutItem's
 	p.setIndex(indexItem(s, tenant, it))
 	return p, nil
 }
@@ -148,6 +158,8 @@ func (p *pendingItem) result(tenant string, it *store.Item) (bool, error) {
 	switch {
 	case errors.Is(p.err, pgx.ErrNoRows):
 		return false, store.ConnectionNotFound(it.ConnectionID)
+	case errors.Is(p.err, errFull):
+		return false, store.ItemLimitReached(it.ConnectionID, p.args[17].(int64))
 	case p.err != nil:
 		return false, dbError("put item", p.err)
 	}
@@ -238,11 +250,12 @@ func (db *DB) putItemAlone(ctx context.Context, p *pendingItem) error {
 // putItems writes the items, in key order, in tx, in two round trips:
 // the first locks their connections (lockIndexSQL) and reads their
 // schemas' registrations, the second writes each item, setting its
-// result, or pgx.ErrNoRows when its connection does not exist. An item
-// that PutItem indexed under another schema than its connection's is
-// indexed again in between. The item's writes are all here, in tx, so
-// that what must change with an item changes with it. It returns the
-// first error of a statement, which has aborted tx.
+// result, pgx.ErrNoRows when its connection does not exist, or errFull
+// when it is full and the item a new one. An item that PutItem indexed
+// under another schema than its connection's is indexed again in
+// between. The item's writes are all here, in tx, so that what must
+// change with an item changes with it. It returns the first error of a
+// statement, which has aborted tx.
 func (db *DB) putItems(ctx context.Context, tx pgx.Tx, items []*pendingItem) error {
 	type conn struct {
 		key        connKey
@@ -297,7 +310,7 @@ func (db *DB) putItems(ctx context.Context, tx pgx.Tx, items []*pendingItem) err
 		b.Queue(putItemSQL, p.args[:]...).QueryRow(func(row pgx.Row) error {
 			err := row.Scan(&p.version, &p.since, &p.created)
 			if errors.Is(err, pgx.ErrNoRows) {
-				p.err = err
+				p.err = errFull // the connection exists, locked since putItems read it
 				return nil
 			}
 			return err

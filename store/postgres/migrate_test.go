@@ -240,7 +240,7 @@ func TestMigrateToSearch(t *testing.T) {
 		t.Errorf("Search(*) after DeleteItem = %v, want [b]", got)
 	}
 	it := &store.Item{ConnectionID: "contosohr", ID: "new", ACL: []store.ACE{{Type: "everyone", Value: dev, AccessType: "grant"}}, Properties: json.RawMessage(`{"title":"late bird"}`)}
-	if _, err := db.PutItem(ctx, dev, it); err != nil {
+	if _, err := db.PutItem(ctx, dev, it, 0); err != nil {
 		t.Fatalf("PutItem() = %v", err)
 	}
 	if got := search(bob, []string{"contosohr"}, &store.Query{Op: store.QueryAll}); !slices.Equal(got, []string{"new", "b"}) {

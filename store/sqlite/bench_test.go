@@ -95,7 +95,7 @@ func BenchmarkPutItem(b *testing.B) {
 							if kind == "replace" {
 								id = fmt.Sprint("c", c)
 							}
-							if _, err := db.PutItem(ctx, storetest.Tenant, benchItem(id)); err != nil {
+							if _, err := db.PutItem(ctx, storetest.Tenant, benchItem(id), 0); err != nil {
 								b.Errorf("PutItem() = %v", err)
 								return
 							}

@@ -36,6 +36,8 @@ const (
 		ON CONFLICT (tenant, connection_id, id) DO NOTHING`
 	// countItemsSQL adds ?3 to the item count of connection ?2 of tenant ?1.
 	countItemsSQL = `UPDATE connections SET item_count = item_count + ?3 WHERE tenant = ?1 AND id = ?2`
+	// itemCountSQL reads the item count of a connection.
+	itemCountSQL = `SELECT item_count FROM connections WHERE tenant = ? AND id = ?`
 	// indexSchemaSQL reads the schema that the connection's items are
 	// indexed under, and when it was registered.
 	indexSchemaSQL = `SELECT registered, schema FROM schemas WHERE tenant = ? AND connection_id = ?`
@@ -43,8 +45,8 @@ const (
 
 // itemStmts are PutItem's statements, prepared on the write connection.
 type itemStmts struct {
-	replace, insert, count, schema *sql.Stmt
-	sync                           [len(syncTextSQL)]*sql.Stmt
+	replace, insert, count, schema, itemCount *sql.Stmt
+	sync                                      [len(syncTextSQL)]*sql.Stmt
 }
 
 // in returns the statements bound to tx, which index the items under the
@@ -53,10 +55,12 @@ func (s *itemStmts) in(ctx context.Context, tx *sql.Tx, db *DB) *itemTx {
 	t := &itemTx{
 		itemStmts: itemStmts{
 			replace: tx.StmtContext(ctx, s.replace), insert: tx.StmtContext(ctx, s.insert), count: tx.StmtContext(ctx, s.count),
-			schema: tx.StmtContext(ctx, s.schema),
+			schema: tx.StmtContext(ctx, s.schema), itemCount: tx.StmtContext(ctx, s.itemCount),
 		},
 		db:      db,
 		schemas: map[connKey]*indexSchema{},
+		counts:  map[connKey]int64{},
+		created: map[connKey]int64{},
 	}
 	for i, st := range s.sync {
 		t.sync[i] = tx.StmtContext(ctx, st)
@@ -79,23 +83,30 @@ type itemTx struct {
 	itemStmts
 	db      *DB
 	schemas map[connKey]*indexSchema // as the transaction read them
+	counts  map[connKey]int64        // item_count as the transaction read it, before created
+	created map[connKey]int64        // the items the transaction created, to count (countCreated)
 }
 
 // errNoConnection is a pendingItem's error when its connection does not
-// exist.
-var errNoConnection = errors.New("the item's connection does not exist")
+// exist; errFull when its connection holds maxItems items and the item is
+// a new one.
+var (
+	errNoConnection = errors.New("the item's connection does not exist")
+	errFull         = errors.New("the item's connection is full")
+)
 
 // pendingItem is a PutItem waiting for the items writer.
 type pendingItem struct {
-	ctx     context.Context // when done before the writer starts the write, it is skipped
-	item    *store.Item
-	args    [12]any // of the statements of PutItem
-	now     int64   // args[8]
-	index   itemIndex
-	created bool  // the write created the item
-	version int64 // the item's, after the write
-	since   int64 // the item's created, after the write
-	err     error // errNoConnection when the connection does not exist
+	ctx      context.Context // when done before the writer starts the write, it is skipped
+	item     *store.Item
+	maxItems int64   // PutItem's: none when not positive
+	args     [12]any // of the statements of PutItem
+	now      int64   // args[8]
+	index    itemIndex
+	created  bool  // the write created the item
+	version  int64 // the item's, after the write
+	since    int64 // the item's created, after the write
+	err      error // errNoConnection when the connection does not exist, errFull when it is full
 }
 
 // PutItem implements store.Store. The items writer applies the write, in a
@@ -105,11 +116,12 @@ type pendingItem struct {
 // PutItem indexes the item here, under the schema it last saw of the
 // connection, which the writer checks in its transaction: it indexes the
 // item again under the registered one if they differ.
-func (db *DB) PutItem(ctx context.Context, tenant string, it *store.Item) (bool, error) {
+func (db *DB) PutItem(ctx context.Context, tenant string, it *store.Item, maxItems int64) (bool, error) {
 	p, err := newPendingItem(ctx, tenant, it, db.indexSchema(ctx, tenant, it.ConnectionID))
 	if err != nil {
 		return false, err
 	}
+	p.maxItems = maxItems
 	if err := db.items.Do(ctx, p); err != nil {
 		return false, internal("put item", err)
 	}
@@ -148,6 +160,8 @@ func (p *pendingItem) result(tenant string, it *store.Item) (bool, error) {
 	switch {
 	case errors.Is(p.err, errNoConnection):
 		return false, store.ConnectionNotFound(it.ConnectionID)
+	case errors.Is(p.err, errFull):
+		return false, store.ItemLimitReached(it.ConnectionID, p.maxItems)
 	case p.err != nil:
 		return false, internal("put item", p.err)
 	}
@@ -166,9 +180,10 @@ func nullableJSON(v json.RawMessage) any {
 // applyItems, the items writer's, writes the items of a batch in one
 // transaction, in order, as if one after the other, and counts the items
 // it created on their connections once per batch. An item whose
-// connection does not exist fails alone: its INSERT is the only statement
-// of it that can fail so, and SQLite undoes a failed statement whole (with
-// its triggers), so it leaves no trace and does not affect the others. Any
+// connection does not exist, or is full, fails alone: it is refused by a
+// read, or by its INSERT, and SQLite undoes a failed statement whole
+// (with its triggers), so it leaves no trace and does not affect the
+// others. Any
 // other failure leaves the transaction in doubt (SQLite rolls it back on
 // a full disk or an I/O error): it sends every item to a transaction of
 // its own, so that it fails alone.
@@ -185,7 +200,6 @@ func (db *DB) applyItems(batch []*pendingItem) {
 	}
 	s := db.putItem.in(ctx, tx, db)
 	applied := 0
-	created := map[connKey]int64{}
 	alone := func() {
 		tx.Rollback()
 		for _, p := range batch {
@@ -198,22 +212,19 @@ func (db *DB) applyItems(batch []*pendingItem) {
 		}
 		p.err = s.put(ctx, p)
 		switch {
-		case errors.Is(p.err, errNoConnection):
+		case errors.Is(p.err, errNoConnection), errors.Is(p.err, errFull):
 			continue
 		case p.err != nil:
 			alone()
 			return
 		}
 		applied++
-		if p.created {
-			created[connKey{p.args[0].(string), p.args[1].(string)}]++
-		}
 	}
 	if applied == 0 {
 		tx.Rollback() // nothing changed, nothing to lose
 		return
 	}
-	if err := s.countCreated(ctx, created); err != nil {
+	if err := s.countCreated(ctx); err != nil {
 		alone()
 		return
 	}
@@ -230,9 +241,10 @@ func (db *DB) applyItems(batch []*pendingItem) {
 	}
 }
 
-// countCreated adds the items created to their connections' item_count.
-func (s *itemTx) countCreated(ctx context.Context, created map[connKey]int64) error {
-	for k, n := range created {
+// countCreated adds the items the transaction created to their
+// connections' item_count.
+func (s *itemTx) countCreated(ctx context.Context) error {
+	for k, n := range s.created {
 		if _, err := s.count.ExecContext(ctx, k.tenant, k.id, n); err != nil {
 			return err
 		}
@@ -252,8 +264,8 @@ func (db *DB) putItemAlone(p *pendingItem) {
 		return
 	}
 	s := db.putItem.in(ctx, tx, db)
-	if p.err = s.put(ctx, p); p.err == nil && p.created {
-		p.err = s.countCreated(ctx, map[connKey]int64{{p.args[0].(string), p.args[1].(string)}: 1})
+	if p.err = s.put(ctx, p); p.err == nil {
+		p.err = s.countCreated(ctx)
 	}
 	if p.err == nil {
 		p.err = s.syncText(ctx)
@@ -274,6 +286,22 @@ func (s *itemTx) put(ctx context.Context, p *pendingItem) error {
 	if err := s.indexUnder(ctx, p); err != nil {
 		return err
 	}
+	k := connKey{p.args[0].(string), p.args[1].(string)}
+	if p.maxItems > 0 {
+		n, err := s.itemsOf(ctx, k)
+		if err != nil {
+			return err
+		}
+		if n >= p.maxItems {
+			// Full: only a replace passes.
+			err := s.replace.QueryRowContext(ctx, p.args[:]...).Scan(&p.version, &p.since)
+			if errors.Is(err, sql.ErrNoRows) {
+				return errFull
+			}
+			p.created = false
+			return err
+		}
+	}
 	// The INSERT first: a connector's first push of an item, the most
 	// common write, is one statement.
 	res, err := s.insert.ExecContext(ctx, p.args[:]...)
@@ -287,11 +315,30 @@ func (s *itemTx) put(ctx context.Context, p *pendingItem) error {
 		return err
 	} else if n == 1 {
 		p.created, p.version, p.since = true, p.now, p.now
+		s.created[k]++
 		return nil
 	}
 	// The item exists: it is replaced.
 	p.created = false
 	return s.replace.QueryRowContext(ctx, p.args[:]...).Scan(&p.version, &p.since)
+}
+
+// itemsOf is how many items connection k holds in the transaction: its
+// item_count, and the items the transaction created. errNoConnection when
+// it does not exist.
+func (s *itemTx) itemsOf(ctx context.Context, k connKey) (int64, error) {
+	n, ok := s.counts[k]
+	if !ok {
+		err := s.itemCount.QueryRowContext(ctx, k.tenant, k.id).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, errNoConnection
+		}
+		if err != nil {
+			return 0, err
+		}
+		s.counts[k] = n
+	}
+	return n + s.created[k], nil
 }
 
 // indexUnder makes sure that p's item is indexed under the schema that

@@ -87,7 +87,7 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 	var early *earlyRank
 	if plan.Ranked && len(plan.Filters) == 0 && r.Size > 0 {
 		early = db.rankEarly(ctx, strings.Join(text, " AND "))
-		defer early.cancel()
+		defer early.stop()
 	}
 	newest, err := docs(ctx, tx, cond, w.args, rankWindow, 0)
 	if err != nil {
@@ -240,9 +240,10 @@ func rankDocs(ctx context.Context, tx *sql.Tx, text string, docs []int64) (map[i
 
 // earlyRank is rankNewest, run beside a search.
 type earlyRank struct {
-	started chan struct{}   // closed once it has its connection
-	done    chan rankedText // its answer, once started
-	cancel  context.CancelFunc
+	started  chan struct{}   // closed once it has its connection
+	done     chan rankedText // its answer, once started
+	finished chan struct{}   // closed when it has given its connection back
+	cancel   context.CancelFunc
 }
 
 type rankedText struct {
@@ -253,8 +254,9 @@ type rankedText struct {
 // rankEarly starts rankNewest of text on a connection of the read pool.
 func (db *DB) rankEarly(ctx context.Context, text string) *earlyRank {
 	ctx, cancel := context.WithCancel(ctx)
-	e := &earlyRank{started: make(chan struct{}), done: make(chan rankedText, 1), cancel: cancel}
+	e := &earlyRank{started: make(chan struct{}), done: make(chan rankedText, 1), finished: make(chan struct{}), cancel: cancel}
 	go func() {
+		defer close(e.finished)
 		conn, err := db.read.Conn(ctx)
 		if err != nil {
 			return // cancelled while it waited
@@ -265,6 +267,14 @@ func (db *DB) rankEarly(ctx context.Context, text string) *earlyRank {
 		e.done <- rankedText{scores, err}
 	}()
 	return e
+}
+
+// stop ends it, if it has not ended, and waits until it has: a search
+// leaves nothing running behind it (and no connection in use when the
+// store closes).
+func (e *earlyRank) stop() {
+	e.cancel()
+	<-e.finished
 }
 
 // scores returns rankNewest's scores, or nil when it failed or has not

@@ -68,7 +68,7 @@ func TestRankTakesEarlyScores(t *testing.T) {
 		title := strings.Repeat("alpha ", 1+i%7) + strings.Repeat("beta ", i%5)
 		it := &store.Item{ConnectionID: "conn1", ID: fmt.Sprint("item", i), Properties: json.RawMessage(`{"title":"` + title + `"}`),
 			ACL: []store.ACE{{Type: "everyone", Value: "everyone", AccessType: "grant"}}}
-		if _, err := db.PutItem(ctx, "t1", it); err != nil {
+		if _, err := db.PutItem(ctx, "t1", it, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -236,6 +236,7 @@ func (db *DB) prepare(ctx context.Context) error {
 		{&db.putItem.replace, db.write, replaceItemSQL},
 		{&db.putItem.insert, db.write, insertItemSQL},
 		{&db.putItem.count, db.write, countItemsSQL},
+		{&db.putItem.itemCount, db.write, itemCountSQL},
 		{&db.putItem.schema, db.write, indexSchemaSQL},
 		{&db.putItem.sync[0], db.write, syncTextSQL[0]},
 		{&db.putItem.sync[1], db.write, syncTextSQL[1]},

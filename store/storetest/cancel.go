@@ -96,12 +96,12 @@ func testEndedContext(t *testing.T, s store.Store) {
 				{"PendingOperations", func() error { _, err := s.PendingOperations(ctx); return err }, nil},
 				{"NextDue", func() error { _, _, err := s.NextDue(ctx); return err }, nil},
 				{"FinishDue", func() error { _, err := s.FinishDue(ctx, time.Now()); return err }, nil},
-				{"PutItem", func() error { _, err := s.PutItem(ctx, tenant, contosoItem(conn, "new")); return err },
+				{"PutItem", func() error { _, err := s.PutItem(ctx, tenant, contosoItem(conn, "new"), 0); return err },
 					func() bool { return isNotFound(s.Item(bg, tenant, conn, "new")) }},
 				{"PutItem(replace)", func() error {
 					it := contosoItem(conn, "item1")
 					it.Properties = json.RawMessage(`{"title":"replaced"}`)
-					_, err := s.PutItem(ctx, tenant, it)
+					_, err := s.PutItem(ctx, tenant, it, 0)
 					return err
 				}, func() bool {
 					got, err := s.Item(bg, tenant, conn, "item1")

@@ -189,7 +189,7 @@ func testPutItemAfterClose(t *testing.T, s ItemBatcher) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close() = %v", err)
 	}
-	if _, err := s.PutItem(ctx, tenant, contosoItem("c", "old")); err == nil {
+	if _, err := s.PutItem(ctx, tenant, contosoItem("c", "old"), 0); err == nil {
 		t.Error("PutItem() after Close = nil error, want one")
 	}
 	if err := s.Close(); err != nil {

@@ -44,6 +44,8 @@ var itemTests = []struct {
 	{"Activities", testActivities},
 	{"ConcurrentPutItems", testConcurrentPutItems},
 	{"ConcurrentPutItemsOfOneID", testConcurrentPutItemsOfOneID},
+	{"ItemLimit", testItemLimit},
+	{"ConcurrentPutItemsAtTheLimit", testConcurrentPutItemsAtTheLimit},
 	{"ItemsTenants", testItemsTenants},
 }
 
@@ -76,7 +78,7 @@ func contosoItem(connID, id string) *store.Item {
 
 func mustPutItem(t *testing.T, s store.Store, tn string, it *store.Item) bool {
 	t.Helper()
-	created, err := s.PutItem(ctx, tn, it)
+	created, err := s.PutItem(ctx, tn, it, 0)
 	if err != nil {
 		t.Fatalf("PutItem(%s, %s/%s) = %v", tn, it.ConnectionID, it.ID, err)
 	}
@@ -166,7 +168,7 @@ func testItemNotFound(t *testing.T, s store.Store) {
 			}
 		})
 	}
-	if _, err := s.PutItem(ctx, tenant, contosoItem("nope", "item1")); store.KindOf(err) != store.NotFound || err.Error() != store.ConnectionNotFound("nope").Error() {
+	if _, err := s.PutItem(ctx, tenant, contosoItem("nope", "item1"), 0); store.KindOf(err) != store.NotFound || err.Error() != store.ConnectionNotFound("nope").Error() {
 		t.Errorf("PutItem(missing connection) = %v, want NotFound %q", err, store.ConnectionNotFound("nope"))
 	}
 	if got, err := s.Item(ctx, tenant, "contosohr", "item1"); err != nil || got.ID != "item1" {
@@ -310,7 +312,7 @@ func testCountItems(t *testing.T, s store.Store) {
 		}
 	}
 	wantKind(t, "DeleteItem(missing)", s.DeleteItem(ctx, tenant, "contosohr", "item1"), store.NotFound)
-	if _, err := s.PutItem(ctx, tenant, contosoItem("nope", "item9")); store.KindOf(err) != store.NotFound {
+	if _, err := s.PutItem(ctx, tenant, contosoItem("nope", "item9"), 0); store.KindOf(err) != store.NotFound {
 		t.Errorf("PutItem(missing connection) = %v, want NotFound", err)
 	}
 	itemCount(t, s, tenant, "contosohr", 3)
@@ -706,7 +708,7 @@ func testConcurrentPutItems(t *testing.T, s store.Store) {
 				for n := range items {
 					it := contosoItem(conn, fmt.Sprintf("c%02dn%02d", i, n))
 					it.Properties = json.RawMessage(fmt.Sprintf(`{"title":"%d/%d ✓","v":%t}`, i, n, wantCreated))
-					created, err := s.PutItem(ctx, tenant, it)
+					created, err := s.PutItem(ctx, tenant, it, 0)
 					if conn == "nope" {
 						if store.KindOf(err) != store.NotFound {
 							t.Errorf("PutItem(%s) on a missing connection = %v, want NotFound", it.ID, err)
@@ -763,7 +765,7 @@ func testConcurrentPutItemsOfOneID(t *testing.T, s store.Store) {
 		creators := 0
 		for range callers {
 			created.Go(func() {
-				c, err := s.PutItem(ctx, tenant, contosoItem("contosohr", id))
+				c, err := s.PutItem(ctx, tenant, contosoItem("contosohr", id), 0)
 				if err != nil {
 					t.Errorf("PutItem(%s) = %v", id, err)
 				}
@@ -779,6 +781,77 @@ func testConcurrentPutItemsOfOneID(t *testing.T, s store.Store) {
 			t.Errorf("%d concurrent PutItem(%s): %d created it, want 1", callers, id, creators)
 		}
 		itemCount(t, s, tenant, "contosohr", int64(round+1))
+	}
+}
+
+// A connection at its limit refuses a new item (Full, with
+// ItemLimitReached's message) and changes nothing, but takes a replace;
+// a deletion makes room; without a limit (0) it takes any number.
+func testItemLimit(t *testing.T, s store.Store) {
+	const limit = 3
+	mustCreateConnection(t, s, "contosohr")
+	for i := range limit {
+		if _, err := s.PutItem(ctx, tenant, contosoItem("contosohr", fmt.Sprint("item", i)), limit); err != nil {
+			t.Fatalf("PutItem(item%d) under a limit of %d = %v", i, limit, err)
+		}
+	}
+	_, err := s.PutItem(ctx, tenant, contosoItem("contosohr", "item9"), limit)
+	if store.KindOf(err) != store.Full || err.Error() != store.ItemLimitReached("contosohr", limit).Error() {
+		t.Errorf("PutItem(a new item past the limit) = %v, want Full: %v", err, store.ItemLimitReached("contosohr", limit))
+	}
+	wantKind(t, "Item(the refused item)", func() error { _, err := s.Item(ctx, tenant, "contosohr", "item9"); return err }(), store.NotFound)
+	itemCount(t, s, tenant, "contosohr", limit)
+	it := contosoItem("contosohr", "item0")
+	it.Properties = json.RawMessage(`{"title":"replaced"}`)
+	if created, err := s.PutItem(ctx, tenant, it, limit); err != nil || created {
+		t.Errorf("PutItem(a replace at the limit) = created %v, %v; want false, nil", created, err)
+	}
+	if err := s.DeleteItem(ctx, tenant, "contosohr", "item1"); err != nil {
+		t.Fatal(err)
+	}
+	if created, err := s.PutItem(ctx, tenant, contosoItem("contosohr", "item9"), limit); err != nil || !created {
+		t.Errorf("PutItem(a new item after a deletion) = created %v, %v; want true, nil", created, err)
+	}
+	if created, err := s.PutItem(ctx, tenant, contosoItem("contosohr", "item10"), 0); err != nil || !created {
+		t.Errorf("PutItem(a new item with no limit) = created %v, %v; want true, nil", created, err)
+	}
+	itemCount(t, s, tenant, "contosohr", limit+1)
+}
+
+// Many callers put new items at once into a connection with room for a
+// few: exactly that many are created, whether their puts share a batch
+// or not, and the others are refused, leaving nothing.
+func testConcurrentPutItemsAtTheLimit(t *testing.T, s store.Store) {
+	const callers, limit = 40, 7
+	mustCreateConnection(t, s, "contosohr")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created, refused := 0, 0
+	for i := range callers {
+		wg.Go(func() {
+			c, err := s.PutItem(ctx, tenant, contosoItem("contosohr", fmt.Sprint("new", i)), limit)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && c:
+				created++
+			case store.KindOf(err) == store.Full:
+				refused++
+			default:
+				t.Errorf("PutItem(new%d) = created %v, %v; want created or Full", i, c, err)
+			}
+		})
+	}
+	wg.Wait()
+	if created != limit || refused != callers-limit {
+		t.Errorf("%d concurrent new items under a limit of %d: %d created, %d refused; want %d, %d",
+			callers, limit, created, refused, limit, callers-limit)
+	}
+	itemCount(t, s, tenant, "contosohr", limit)
+	if in, ok := s.(ItemInspector); ok {
+		if n := in.Rows(t, "items"); n != limit {
+			t.Errorf("items holds %d rows, want %d", n, limit)
+		}
 	}
 }
 
@@ -841,8 +914,8 @@ func testItemsTenants(t *testing.T, s store.Store) {
 		name string
 		call func() error
 	}{
-		{"PutItem", func() error { _, err := s.PutItem(ctx, tn, contosoItem("contosohr", "item1")); return err }},
-		{"PutItem(new id)", func() error { _, err := s.PutItem(ctx, tn, contosoItem("contosohr", "item2")); return err }},
+		{"PutItem", func() error { _, err := s.PutItem(ctx, tn, contosoItem("contosohr", "item1"), 0); return err }},
+		{"PutItem(new id)", func() error { _, err := s.PutItem(ctx, tn, contosoItem("contosohr", "item2"), 0); return err }},
 		{"Item", func() error { _, err := s.Item(ctx, tn, "contosohr", "item1"); return err }},
 		{"UpdateItem", func() error {
 			_, err := s.UpdateItem(ctx, tn, "contosohr", "item1", store.ItemUpdate{Properties: json.RawMessage(`{}`)})

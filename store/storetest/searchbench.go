@@ -124,7 +124,7 @@ func PutSearchCorpus(b *testing.B, s store.Store, n int) []string {
 			rng := rand.New(rand.NewPCG(uint64(c), 7))
 			zipf := rand.NewZipf(rng, 1.1, 1, vocabularySize-1)
 			for i := c; i < n; i += callers {
-				if _, err := s.PutItem(ctx, Tenant, corpusItem(i, rng, zipf, vocab)); err != nil {
+				if _, err := s.PutItem(ctx, Tenant, corpusItem(i, rng, zipf, vocab), 0); err != nil {
 					errs <- err
 					return
 				}
