@@ -183,10 +183,9 @@ func nullableJSON(v json.RawMessage) any {
 // connection does not exist, or is full, fails alone: it is refused by a
 // read, or by its INSERT, and SQLite undoes a failed statement whole
 // (with its triggers), so it leaves no trace and does not affect the
-// others. Any
-// other failure leaves the transaction in doubt (SQLite rolls it back on
-// a full disk or an I/O error): it sends every item to a transaction of
-// its own, so that it fails alone.
+// others. Any other failure leaves the transaction in doubt (SQLite rolls
+// it back on a full disk or an I/O error): it sends every item to a
+// transaction of its own, so that it fails alone.
 //
 // The contexts of the callers do not reach SQLite, as in applyBatch.
 func (db *DB) applyItems(batch []*pendingItem) {
