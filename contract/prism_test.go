@@ -366,8 +366,8 @@ func TestTrafficThroughPrism(t *testing.T) {
 			second := items + "TSP228082939"
 			c.do(t, call{method: "PUT", path: second, body: itemBody("Refund fails", 2), want: 200})
 			r = c.do(t, call{method: "PUT", path: items + "TSP228082940", body: itemBody("One too many", 3), want: 507})
-			if !bytes.Contains(r.body, []byte(`"quotaLimitExceeded"`)) {
-				t.Errorf("PUT of an item past the limit = %s, want error quotaLimitExceeded", truncate(r.body))
+			if !bytes.Contains(r.body, []byte(`"quotaLimitReached"`)) {
+				t.Errorf("PUT of an item past the limit = %s, want error quotaLimitReached", truncate(r.body))
 			}
 			c.do(t, call{method: "PUT", path: item, body: itemBody("Error in the payment gateway", 1), want: 200})
 			if v.quota {

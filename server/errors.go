@@ -58,7 +58,7 @@ var (
 		store.Conflict:           {http.StatusConflict, "notAllowed"},
 		store.PreconditionFailed: {http.StatusPreconditionFailed, "resourceModified"},
 		store.Unavailable:        {http.StatusServiceUnavailable, "serviceNotAvailable"},
-		store.Full:               {http.StatusInsufficientStorage, "quotaLimitExceeded"},
+		store.Full:               {http.StatusInsufficientStorage, "quotaLimitReached"},
 		store.Internal:           {http.StatusInternalServerError, "generalException"},
 	}
 	statusCodes = map[int]string{

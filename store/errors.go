@@ -28,7 +28,7 @@ const (
 	// passed); retrying may help.
 	Unavailable
 	// Full means the resource holds as much as it may: a write that would
-	// add to it is refused (Graph's 507 quotaLimitExceeded).
+	// add to it is refused (Graph's 507 quotaLimitReached).
 	Full
 )
 

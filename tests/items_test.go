@@ -658,9 +658,9 @@ func TestItemQuota(t *testing.T) {
 	check("after two PUTs", 0)
 	for _, v := range versions {
 		r := put(v, "third")
-		if r.status != http.StatusInsufficientStorage || r.errorCode(t) != "quotaLimitExceeded" ||
+		if r.status != http.StatusInsufficientStorage || r.errorCode(t) != "quotaLimitReached" ||
 			r.errorMessage(t) != "The connection 'quotaconn' holds 2 items, its limit; delete items before adding others." {
-			t.Errorf("%s: PUT of a third item = %d %s, want 507 quotaLimitExceeded", versionName(v), r.status, r.body)
+			t.Errorf("%s: PUT of a third item = %d %s, want 507 quotaLimitReached", versionName(v), r.status, r.body)
 		}
 		if r := put(v, "first"); r.status != http.StatusOK {
 			t.Errorf("%s: PUT replacing an item when full = %d %s, want 200", versionName(v), r.status, r.body)
