@@ -18,6 +18,27 @@ const checkpointEvery = 20 * time.Millisecond
 // every write waiting on the writer waits for it.
 const walAutocheckpoint = 10_000
 
+// The WAL's bounds under reads that never stop. A writer starts the WAL
+// over only when a checkpoint has copied all of it and no reader still
+// reads any of it; on a server whose searches overlap, one reader or
+// another always does, and the WAL would grow for as long as they go on
+// (checkpoint starvation, in SQLite's words). So once the WAL holds
+// walRestartFrames pages, the checkpointer runs a RESTART checkpoint: it
+// holds writers off, lets the readers that read the WAL finish (new ones
+// read the database file, which then holds everything), and so lets the
+// next write start the WAL over; journalSizeLimit then cuts the file back.
+// Writers wait at most restartWait for it, once per walRestartFrames pages
+// written.
+var (
+	walRestartFrames       = 8192     // 32 MiB of 4 KiB pages
+	journalSizeLimit int64 = 64 << 20 // bytes
+)
+
+// restartWait bounds how long a RESTART checkpoint waits for the readers
+// of the WAL, and so how long it holds writers off; when they take longer
+// it gives up and the checkpointer tries again at its next tick.
+const restartWait = 100 * time.Millisecond
+
 // checkpointer copies the WAL into the database file on a connection of
 // its own, beside the writers (a PASSIVE checkpoint takes no lock that a
 // writer or a reader waits on): the copy and its two syncs to disk are no
@@ -29,8 +50,8 @@ type checkpointer struct {
 	done chan struct{}
 }
 
-// startCheckpointer opens the checkpointer's connection to dsn and starts
-// it.
+// startCheckpointer opens the checkpointer's connection to dsn (which
+// waits for locks up to restartWait) and starts it.
 func startCheckpointer(dsn string) (*checkpointer, error) {
 	conn, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -56,9 +77,19 @@ func (c *checkpointer) run() {
 			// I/O. An error (a busy checkpoint of another connection) is
 			// retried at the next tick; the write connection's own
 			// checkpoint at walAutocheckpoint pages is the bound.
-			c.conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+			if frames, err := c.checkpoint("PASSIVE"); err == nil && frames >= walRestartFrames {
+				c.checkpoint("RESTART")
+			}
 		}
 	}
+}
+
+// checkpoint runs a checkpoint of mode and returns how many pages the WAL
+// held.
+func (c *checkpointer) checkpoint(mode string) (frames int, err error) {
+	var busy, copied int
+	err = c.conn.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &copied)
+	return frames, err
 }
 
 // close stops the checkpointer and closes its connection.

@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -38,9 +40,13 @@ func TestPragmas(t *testing.T) {
 			if err := db.write.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&autocheckpoint); err != nil {
 				t.Fatal(err)
 			}
-			if sync != tt.want || mode != "wal" || autocheckpoint != walAutocheckpoint {
-				t.Errorf("synchronous, journal_mode, wal_autocheckpoint = %d, %q, %d; want %d, \"wal\", %d",
-					sync, mode, autocheckpoint, tt.want, walAutocheckpoint)
+			var limit int64
+			if err := db.write.QueryRowContext(ctx, "PRAGMA journal_size_limit").Scan(&limit); err != nil {
+				t.Fatal(err)
+			}
+			if sync != tt.want || mode != "wal" || autocheckpoint != walAutocheckpoint || limit != journalSizeLimit {
+				t.Errorf("synchronous, journal_mode, wal_autocheckpoint, journal_size_limit = %d, %q, %d, %d; want %d, \"wal\", %d, %d",
+					sync, mode, autocheckpoint, limit, tt.want, walAutocheckpoint, journalSizeLimit)
 			}
 		})
 	}
@@ -103,4 +109,84 @@ func fileSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return fi.Size()
+}
+
+// Under reads that overlap without end, as a searched server's, the WAL
+// stays bounded: the checkpointer's RESTART checkpoint lets the next write
+// start it over, and journalSizeLimit cuts the file back. Without them the
+// WAL file grows by every page written.
+func TestWALBoundedUnderEndlessReads(t *testing.T) {
+	defer func(frames int, limit int64) { walRestartFrames, journalSizeLimit = frames, limit }(walRestartFrames, journalSizeLimit)
+	walRestartFrames, journalSizeLimit = 256, 1<<20 // 1 MiB of pages; 1 MiB of file
+
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	defer db.Close()
+	if _, err := db.write.ExecContext(ctx, `CREATE TABLE filler (b BLOB) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+
+	// Readers whose transactions overlap: at any moment one of them reads.
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	readErrs := make(chan error, 4)
+	for r := range 4 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			time.Sleep(time.Duration(r) * time.Millisecond)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := readFor(ctx, db, 4*time.Millisecond); err != nil {
+					readErrs <- err
+					return
+				}
+			}
+		}()
+	}
+
+	// 8 MiB written, 16 KiB at a time, over a second or two.
+	const written = 8 << 20
+	wal := filepath.Join(dir, FileName+"-wal")
+	var largest int64
+	for range written / 16000 {
+		if _, err := db.write.ExecContext(ctx, `INSERT INTO filler VALUES (zeroblob(16000))`); err != nil {
+			t.Fatal(err)
+		}
+		largest = max(largest, fileSize(t, wal))
+		time.Sleep(time.Millisecond)
+	}
+	close(stop)
+	readers.Wait()
+	close(readErrs)
+	for err := range readErrs {
+		t.Fatalf("read: %v", err)
+	}
+	if want := int64(4 << 20); largest > want {
+		t.Errorf("the WAL file reached %d bytes while %d were written under endless reads, want %d at most", largest, written, want)
+	}
+}
+
+// readFor reads the database in one transaction that lasts d.
+func readFor(ctx context.Context, db *DB, d time.Duration) error {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	// A read that starts the transaction's snapshot, and little more.
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM filler LIMIT 1)`).Scan(&n); err != nil {
+		return err
+	}
+	time.Sleep(d)
+	return tx.Commit()
 }

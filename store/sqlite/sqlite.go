@@ -107,15 +107,7 @@ func OpenWith(ctx context.Context, dir string, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	q := url.Values{"_pragma": {
-		"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(" + synchronous + ")",
-		// Statement journals in memory: a statement that may fail midway
-		// (an item's INSERT, with its triggers) keeps one, which would
-		// otherwise go to a file past 64 KiB.
-		"temp_store(MEMORY)",
-		fmt.Sprintf("wal_autocheckpoint(%d)", walAutocheckpoint),
-	}}
-	dsn := "file:" + path + "?" + q.Encode()
+	dsn := dsnOf(path, synchronous, busyTimeout)
 	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -143,13 +135,35 @@ func OpenWith(ctx context.Context, dir string, o Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	if db.ckpt, err = startCheckpointer(dsn); err != nil {
+	if db.ckpt, err = startCheckpointer(dsnOf(path, synchronous, restartWait)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.writer = store.NewWriter(db.applyBatch)
 	db.items = store.NewWriter(db.applyItems)
 	return db, nil
+}
+
+// busyTimeout is how long a statement waits for a lock that another
+// connection holds before it fails with SQLITE_BUSY.
+const busyTimeout = 10 * time.Second
+
+// dsnOf is the data source name of the database file at path, for a
+// connection that waits for locks up to busy.
+func dsnOf(path, synchronous string, busy time.Duration) string {
+	q := url.Values{"_pragma": {
+		fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()), "journal_mode(WAL)", "foreign_keys(1)", "synchronous(" + synchronous + ")",
+		// Statement journals in memory: a statement that may fail midway
+		// (an item's INSERT, with its triggers) keeps one, which would
+		// otherwise go to a file past 64 KiB.
+		"temp_store(MEMORY)",
+		fmt.Sprintf("wal_autocheckpoint(%d)", walAutocheckpoint),
+		// The WAL file is cut back to this size when a writer starts it
+		// over (after a checkpoint that copied all of it): without it the
+		// file keeps the size of its largest run between two restarts.
+		fmt.Sprintf("journal_size_limit(%d)", journalSizeLimit),
+	}}
+	return "file:" + path + "?" + q.Encode()
 }
 
 // afterMigration is the work in Go that completes a migration, in its
