@@ -81,20 +81,35 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 		cond += " AND " + w.filter(f)
 	}
 
+	// When the free text alone matches no more than the window, so do the
+	// searcher's matches: all of them are read, oldest first, which FTS5
+	// does at about half the cost of newest first (it reads each page of
+	// a list of items backwards by reading it forwards first).
+	few := false
+	if len(text) > 0 && readOldestFirst {
+		if few, err = atMost(ctx, tx, strings.Join(text, " AND "), rankWindow); err != nil {
+			return nil, internal("search", err)
+		}
+	}
 	// Without restrictions on properties, the text's newest matches are
 	// ranked on another connection while this one finds the searcher's:
 	// the two take about as long, and a search the time of one.
 	var early *earlyRank
 	if plan.Ranked && len(plan.Filters) == 0 && r.Size > 0 {
-		early = db.rankEarly(ctx, strings.Join(text, " AND "))
+		early = db.rankEarly(ctx, strings.Join(text, " AND "), few)
 		defer early.stop()
 	}
-	newest, err := docs(ctx, tx, cond, w.args, rankWindow, 0)
+	var newest []int64
+	if few {
+		newest, err = allDocs(ctx, tx, cond, w.args)
+	} else {
+		newest, err = docs(ctx, tx, cond, w.args, rankWindow, 0)
+	}
 	if err != nil {
 		return nil, internal("search", err)
 	}
 	res.Total = int64(len(newest))
-	if len(newest) == rankWindow {
+	if !few && len(newest) == rankWindow {
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM item_text WHERE `+cond, w.args...).Scan(&res.Total); err != nil {
 			return nil, internal("search: count", err)
 		}
@@ -157,6 +172,11 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 // rankWindow is store.RankWindow; tests lower it.
 var rankWindow = store.RankWindow
 
+// readOldestFirst lets Search read the matches of free text that matches
+// no more than the window oldest first; tests turn it off to hold it to
+// reading them newest first.
+var readOldestFirst = true
+
 // docs returns the seq of the items that match cond, newest first: limit
 // of them, past the first offset.
 func docs(ctx context.Context, tx *sql.Tx, cond string, args []any, limit, offset int) ([]int64, error) {
@@ -176,6 +196,34 @@ func docs(ctx context.Context, tx *sql.Tx, cond string, args []any, limit, offse
 		out = append(out, doc)
 	}
 	return out, rows.Err()
+}
+
+// allDocs returns the seq of all the items that match cond, newest first,
+// which it reads oldest first.
+func allDocs(ctx context.Context, tx *sql.Tx, cond string, args []any) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT item_text.rowid FROM item_text WHERE `+cond+` ORDER BY item_text.rowid`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var doc int64
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		out = append(out, doc)
+	}
+	slices.Reverse(out)
+	return out, rows.Err()
+}
+
+// atMost reports whether no more than n items match the FTS5 query text.
+func atMost(ctx context.Context, tx *sql.Tx, text string, n int) (bool, error) {
+	var count int
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM item_text WHERE item_text MATCH ?1 LIMIT ?2)`,
+		text, n+1).Scan(&count)
+	return count <= n, err
 }
 
 // scored is an item's seq and its bm25() (lower is better).
@@ -251,8 +299,10 @@ type rankedText struct {
 	err    error
 }
 
-// rankEarly starts rankNewest of text on a connection of the read pool.
-func (db *DB) rankEarly(ctx context.Context, text string) *earlyRank {
+// rankEarly starts rankNewest of text on a connection of the read pool;
+// few when the search's snapshot holds no more than the window of the
+// text's matches.
+func (db *DB) rankEarly(ctx context.Context, text string, few bool) *earlyRank {
 	ctx, cancel := context.WithCancel(ctx)
 	e := &earlyRank{started: make(chan struct{}), done: make(chan rankedText, 1), finished: make(chan struct{}), cancel: cancel}
 	go func() {
@@ -263,7 +313,7 @@ func (db *DB) rankEarly(ctx context.Context, text string) *earlyRank {
 		}
 		defer conn.Close()
 		close(e.started)
-		scores, err := rankNewest(ctx, conn, text)
+		scores, err := rankNewest(ctx, conn, text, few)
 		e.done <- rankedText{scores, err}
 	}()
 	return e
@@ -297,10 +347,18 @@ func (e *earlyRank) scores() map[int64]float64 {
 // match the FTS5 query text, which is free text alone: the items that a
 // search ranks, when the searcher may see them, and the restrictions keep
 // them all. It reads a snapshot of its own, on conn: an item that it does
-// not see (written since), rank ranks in the search's.
-func rankNewest(ctx context.Context, conn *sql.Conn, text string) (map[int64]float64, error) {
+// not see (written since), rank ranks in the search's. With few (the text
+// matched no more than the window in the search's snapshot) it reads them
+// oldest first, at about half the cost, and up to twice the window: a
+// newer snapshot may hold a few more, and should it hold many more, the
+// newest of them that it leaves out are ranked by rank.
+func rankNewest(ctx context.Context, conn *sql.Conn, text string, few bool) (map[int64]float64, error) {
+	order, limit := "DESC", rankWindow
+	if few {
+		order, limit = "ASC", 2*rankWindow
+	}
 	rows, err := conn.QueryContext(ctx, `SELECT rowid, bm25(item_text, 1.0, 0.0) FROM item_text
-		WHERE item_text MATCH ?1 ORDER BY rowid DESC LIMIT ?2`, text, rankWindow)
+		WHERE item_text MATCH ?1 ORDER BY rowid `+order+` LIMIT ?2`, text, limit)
 	if err != nil {
 		return nil, err
 	}
