@@ -439,8 +439,14 @@ func run(cfg config) (err error) {
 	}
 
 	rss := map[*server]float64{}
+	wal := map[*server]float64{} // MiB: the WAL file of SQLite's ingesting servers after the searches
 	for _, s := range servers {
 		rss[s] = vmHWM(s.cmd.Process.Pid)
+		if s.ingesting && s.store == "sqlite" {
+			if fi, err := os.Stat(filepath.Join(s.dir, "graphconn.db-wal")); err == nil {
+				wal[s] = float64(fi.Size()) / (1 << 20)
+			}
+		}
 	}
 	checked := map[*server]string{}
 	for _, s := range servers {
@@ -455,6 +461,9 @@ func run(cfg config) (err error) {
 			checked[s] = fmt.Sprintf("%d requests on the benchmark's operation, every one answered 200 (and %d abandoned by wrk at the end of a run)", n, abandoned)
 			if s.ingesting {
 				checked[s] = fmt.Sprintf("%d PUTs of new items, every one answered 200 (and %d abandoned by wrk at the end of a run)", n, abandoned)
+				if mib, ok := wal[s]; ok {
+					checked[s] += fmt.Sprintf("; its WAL file held %.1f MiB after the searches", mib)
+				}
 				s.items = n
 			}
 		}
