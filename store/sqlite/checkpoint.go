@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,8 +37,13 @@ var (
 
 // restartWait bounds how long a RESTART checkpoint waits for the readers
 // of the WAL, and so how long it holds writers off; when they take longer
-// it gives up and the checkpointer tries again at its next tick.
-const restartWait = 100 * time.Millisecond
+// it gives up, and the checkpointer tries again restartBackoff later: a
+// long read (a search of many items on a loaded server) then holds writers
+// off for a tenth of its time at most, not at every tick.
+const (
+	restartWait    = 100 * time.Millisecond
+	restartBackoff = time.Second
+)
 
 // checkpointer copies the WAL into the database file on a connection of
 // its own, beside the writers (a PASSIVE checkpoint takes no lock that a
@@ -45,9 +51,10 @@ const restartWait = 100 * time.Millisecond
 // longer a commit's, so no write waits for them and the write connection's
 // goroutine writes only its own pages.
 type checkpointer struct {
-	conn *sql.DB
-	quit chan struct{}
-	done chan struct{}
+	conn     *sql.DB
+	quit     chan struct{}
+	done     chan struct{}
+	restarts atomic.Int64 // RESTART checkpoints tried
 }
 
 // startCheckpointer opens the checkpointer's connection to dsn (which
@@ -68,28 +75,35 @@ func (c *checkpointer) run() {
 	defer close(c.done)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
+	var nextRestart time.Time
 	for {
 		select {
 		case <-c.quit:
 			return
-		case <-t.C:
+		case now := <-t.C:
 			// A WAL that holds nothing new costs a look at its index, no
 			// I/O. An error (a busy checkpoint of another connection) is
 			// retried at the next tick; the write connection's own
 			// checkpoint at walAutocheckpoint pages is the bound.
-			if frames, err := c.checkpoint("PASSIVE"); err == nil && frames >= walRestartFrames {
-				c.checkpoint("RESTART")
+			frames, _, err := c.checkpoint("PASSIVE")
+			if err != nil || frames < walRestartFrames || now.Before(nextRestart) {
+				continue
+			}
+			c.restarts.Add(1)
+			if _, busy, err := c.checkpoint("RESTART"); err != nil || busy {
+				nextRestart = now.Add(restartBackoff)
 			}
 		}
 	}
 }
 
 // checkpoint runs a checkpoint of mode and returns how many pages the WAL
-// held.
-func (c *checkpointer) checkpoint(mode string) (frames int, err error) {
-	var busy, copied int
-	err = c.conn.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &copied)
-	return frames, err
+// held, and whether it could not finish (a reader or a writer did not let
+// it within restartWait).
+func (c *checkpointer) checkpoint(mode string) (frames int, busy bool, err error) {
+	var b, copied int
+	err = c.conn.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint("+mode+")").Scan(&b, &frames, &copied)
+	return frames, b != 0, err
 }
 
 // close stops the checkpointer and closes its connection.

@@ -191,3 +191,50 @@ func readFor(ctx context.Context, db *DB, d time.Duration) error {
 	time.Sleep(d)
 	return tx.Commit()
 }
+
+// A reader that keeps the WAL from being started over (a long search) is
+// not waited for at every tick: after a RESTART checkpoint that could not
+// finish, the checkpointer tries again restartBackoff later, so that
+// writers are held off for restartWait in a restartBackoff at most.
+func TestRestartBacksOffFromLongReads(t *testing.T) {
+	defer func(frames int) { walRestartFrames = frames }(walRestartFrames)
+	walRestartFrames = 64
+
+	ctx := context.Background()
+	db, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	defer db.Close()
+	if _, err := db.write.ExecContext(ctx, `CREATE TABLE filler (b BLOB) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	// A reader whose snapshot is older than everything written next.
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM filler`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	before := db.ckpt.restarts.Load()
+	for range 40 { // about 160 pages, past walRestartFrames
+		if _, err := db.write.ExecContext(ctx, `INSERT INTO filler VALUES (zeroblob(16000))`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const held = 1500 * time.Millisecond
+	time.Sleep(held)
+	tried := db.ckpt.restarts.Load() - before
+	// Once at the first tick, once more after restartBackoff (a third time
+	// for a slow machine's slack); without the backoff, at every tick after
+	// a wait of restartWait: about 12 times.
+	if want := int64(held/restartBackoff) + 2; tried > want {
+		t.Errorf("the checkpointer tried %d RESTART checkpoints while a reader held the WAL for %v, want %d at most", tried, held, want)
+	}
+	if tried == 0 {
+		t.Errorf("the checkpointer tried no RESTART checkpoint with %d pages in the WAL, want one at least", 160)
+	}
+}
