@@ -40,10 +40,9 @@ var (
 // it gives up, and the checkpointer tries again restartBackoff later: a
 // long read (a search of many items on a loaded server) then holds writers
 // off for a tenth of its time at most, not at every tick.
-const (
-	restartWait    = 100 * time.Millisecond
-	restartBackoff = time.Second
-)
+const restartWait = 100 * time.Millisecond
+
+var restartBackoff = time.Second // tests shorten it
 
 // checkpointer copies the WAL into the database file on a connection of
 // its own, beside the writers (a PASSIVE checkpoint takes no lock that a

@@ -116,19 +116,16 @@ func fileSize(t *testing.T, path string) int64 {
 // start it over, and journalSizeLimit cuts the file back. Without them the
 // WAL file grows by every page written.
 func TestWALBoundedUnderEndlessReads(t *testing.T) {
-	defer func(frames int, limit int64) { walRestartFrames, journalSizeLimit = frames, limit }(walRestartFrames, journalSizeLimit)
-	walRestartFrames, journalSizeLimit = 256, 1<<20 // 1 MiB of pages; 1 MiB of file
+	frames, limit, backoff := walRestartFrames, journalSizeLimit, restartBackoff
+	t.Cleanup(func() { walRestartFrames, journalSizeLimit, restartBackoff = frames, limit, backoff }) // after the DB's close
+	// 1 MiB of pages; 1 MiB of file. The test writes 8 MiB in a second or
+	// two: a RESTART that a busy machine kept from finishing is tried
+	// again within a few ticks, not a second later.
+	walRestartFrames, journalSizeLimit, restartBackoff = 256, 1<<20, 2*checkpointEvery
 
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := Open(ctx, dir)
-	if err != nil {
-		t.Fatalf("Open() = %v", err)
-	}
-	defer db.Close()
-	if _, err := db.write.ExecContext(ctx, `CREATE TABLE filler (b BLOB) STRICT`); err != nil {
-		t.Fatal(err)
-	}
+	db := openFiller(t, dir)
 
 	// Readers whose transactions overlap: at any moment one of them reads.
 	stop := make(chan struct{})
@@ -197,18 +194,12 @@ func readFor(ctx context.Context, db *DB, d time.Duration) error {
 // finish, the checkpointer tries again restartBackoff later, so that
 // writers are held off for restartWait in a restartBackoff at most.
 func TestRestartBacksOffFromLongReads(t *testing.T) {
-	defer func(frames int) { walRestartFrames = frames }(walRestartFrames)
+	frames := walRestartFrames
+	t.Cleanup(func() { walRestartFrames = frames }) // after the DB's close
 	walRestartFrames = 64
 
 	ctx := context.Background()
-	db, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatalf("Open() = %v", err)
-	}
-	defer db.Close()
-	if _, err := db.write.ExecContext(ctx, `CREATE TABLE filler (b BLOB) STRICT`); err != nil {
-		t.Fatal(err)
-	}
+	db := openFiller(t, t.TempDir())
 	// A reader whose snapshot is older than everything written next.
 	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -237,4 +228,20 @@ func TestRestartBacksOffFromLongReads(t *testing.T) {
 	if tried == 0 {
 		t.Errorf("the checkpointer tried no RESTART checkpoint with %d pages in the WAL, want one at least", 160)
 	}
+}
+
+// openFiller opens a DB in dir, closed when the test ends, with a table
+// filler (b BLOB) to write pages into.
+func openFiller(t *testing.T, dir string) *DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.write.ExecContext(ctx, `CREATE TABLE filler (b BLOB) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }

@@ -181,27 +181,20 @@ var readOldestFirst = true
 // of them, past the first offset.
 func docs(ctx context.Context, tx *sql.Tx, cond string, args []any, limit, offset int) ([]int64, error) {
 	n := len(args)
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT item_text.rowid FROM item_text WHERE %s
-		ORDER BY item_text.rowid DESC LIMIT ?%d OFFSET ?%d`, cond, n+1, n+2), append(args, limit, offset)...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var doc int64
-		if err := rows.Scan(&doc); err != nil {
-			return nil, err
-		}
-		out = append(out, doc)
-	}
-	return out, rows.Err()
+	return scanDocs(tx.QueryContext(ctx, fmt.Sprintf(`SELECT item_text.rowid FROM item_text WHERE %s
+		ORDER BY item_text.rowid DESC LIMIT ?%d OFFSET ?%d`, cond, n+1, n+2), append(args, limit, offset)...))
 }
 
 // allDocs returns the seq of all the items that match cond, newest first,
 // which it reads oldest first.
 func allDocs(ctx context.Context, tx *sql.Tx, cond string, args []any) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT item_text.rowid FROM item_text WHERE `+cond+` ORDER BY item_text.rowid`, args...)
+	out, err := scanDocs(tx.QueryContext(ctx, `SELECT item_text.rowid FROM item_text WHERE `+cond+` ORDER BY item_text.rowid`, args...))
+	slices.Reverse(out)
+	return out, err
+}
+
+// scanDocs reads rows of seq and closes them.
+func scanDocs(rows *sql.Rows, err error) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +207,6 @@ func allDocs(ctx context.Context, tx *sql.Tx, cond string, args []any) ([]int64,
 		}
 		out = append(out, doc)
 	}
-	slices.Reverse(out)
 	return out, rows.Err()
 }
 
