@@ -37,11 +37,10 @@ const lockConnectionSQL = `SELECT 1 FROM connections WHERE tenant = $1 AND id = 
 // items the connection may hold (none when not positive). It writes
 // nothing, and returns no row, when the connection does not exist, or
 // holds $18 items and the item is a new one (the statements before it in
-// the transaction counted theirs). A
-// replace keeps created and moves the version past the stored one, as an
-// update of a connection does. xmax is 0 on the row of an insert only (an
-// update leaves its lock in it): the statement counts the items it creates
-// on their connection. The statements of a WITH see one snapshot: cleared
+// the transaction counted theirs). A replace keeps created and moves the
+// version past the stored one, as an update of a connection does. xmax is
+// 0 on the row of an insert only (an update leaves its lock in it): the
+// statement counts the items it creates on their connection. The statements of a WITH see one snapshot: cleared
 // deletes the item's old values, not those that valued inserts.
 const putItemSQL = `WITH put AS (
 		INSERT INTO items AS i (tenant, connection_id, id, acl, properties, content_type, content_value, label, version, created, modified, search)

@@ -72,6 +72,7 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 	for _, t := range plan.Text {
 		text = append(text, w.fts.expr(t))
 	}
+	textOnly := strings.Join(text, " AND ") // the free text alone, which ranks
 	match := "(" + strings.Join(append([]string{ftsTokens(grants)}, text...), " AND ") + ")"
 	if len(denies) > 0 {
 		match = "(" + match + " NOT " + ftsTokens(denies) + ")"
@@ -87,7 +88,7 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 	// a list of items backwards by reading it forwards first).
 	few := false
 	if len(text) > 0 && readOldestFirst {
-		if few, err = atMost(ctx, tx, strings.Join(text, " AND "), rankWindow); err != nil {
+		if few, err = atMost(ctx, tx, textOnly, rankWindow); err != nil {
 			return nil, internal("search", err)
 		}
 	}
@@ -96,7 +97,7 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 	// the two take about as long, and a search the time of one.
 	var early *earlyRank
 	if plan.Ranked && len(plan.Filters) == 0 && r.Size > 0 {
-		early = db.rankEarly(ctx, strings.Join(text, " AND "), few)
+		early = db.rankEarly(ctx, textOnly, few)
 		defer early.stop()
 	}
 	var newest []int64
@@ -125,7 +126,7 @@ func (db *DB) Search(ctx context.Context, tenant string, r store.SearchRequest) 
 			if early != nil {
 				known = early.scores()
 			}
-			if err := rank(ctx, tx, strings.Join(text, " AND "), window, known); err != nil {
+			if err := rank(ctx, tx, textOnly, window, known); err != nil {
 				return nil, internal("search: rank", err)
 			}
 		}
