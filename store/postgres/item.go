@@ -40,8 +40,9 @@ const lockConnectionSQL = `SELECT 1 FROM connections WHERE tenant = $1 AND id = 
 // the transaction counted theirs). A replace keeps created and moves the
 // version past the stored one, as an update of a connection does. xmax is
 // 0 on the row of an insert only (an update leaves its lock in it): the
-// statement counts the items it creates on their connection. The statements of a WITH see one snapshot: cleared
-// deletes the item's old values, not those that valued inserts.
+// statement counts the items it creates on their connection. The
+// statements of a WITH see one snapshot: cleared deletes the item's old
+// values, not those that valued inserts.
 const putItemSQL = `WITH put AS (
 		INSERT INTO items AS i (tenant, connection_id, id, acl, properties, content_type, content_value, label, version, created, modified, search)
 		SELECT $1, $2, $3::text, $4::jsonb, $5::text, $6::text, $7::text, $8::text, $9::bigint, $9::bigint, $9::bigint, $10::tsvector
